@@ -1,0 +1,106 @@
+//! Builds every plugin crate (`plugins/*`, `test-plugins/*`) for `wasm32-wasip2`, so that building the
+//! host builds its plugins too: `cargo run` and `cargo test` need no second step.
+//!
+//! The plugins are compiled by a nested `cargo build` into their own target directory
+//! (`<target>/wasm`), which avoids waiting on the lock of the outer build, and are then copied to
+//! `<target>/plugins/<crate-name>.wasm`. That folder is compiled into the host as the default plugin
+//! directory (`BUILT_PLUGIN_DIR`).
+//!
+//! Set `STUDIO_SKIP_PLUGIN_BUILD=1` to skip this step (for example while editing only host code).
+
+use std::env;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const WASM_TARGET: &str = "wasm32-wasip2";
+
+fn main() {
+    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let workspace = manifest_dir.parent().expect("host/ lives inside the workspace").to_path_buf();
+    let target_dir = env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|dir| if dir.is_absolute() { dir } else { workspace.join(dir) })
+        .unwrap_or_else(|| workspace.join("target"));
+    let plugin_dir = target_dir.join("plugins");
+    println!("cargo:rustc-env=BUILT_PLUGIN_DIR={}", plugin_dir.display());
+    println!("cargo:rerun-if-env-changed=STUDIO_SKIP_PLUGIN_BUILD");
+    for watched in ["plugins", "test-plugins", "sdk/src", "sdk/Cargo.toml", "wit", "Cargo.lock"] {
+        println!("cargo:rerun-if-changed={}", workspace.join(watched).display());
+    }
+    if env::var_os("STUDIO_SKIP_PLUGIN_BUILD").is_some_and(|v| v != "0") {
+        println!("cargo:warning=STUDIO_SKIP_PLUGIN_BUILD is set: plugins were not rebuilt");
+        return;
+    }
+
+    let crates = plugin_crates(&workspace);
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut build = Command::new(cargo);
+    build
+        .current_dir(&workspace)
+        .args(["build", "--release", "--target", WASM_TARGET, "--target-dir"])
+        .arg(target_dir.join("wasm"));
+    for name in &crates {
+        build.args(["-p", name]);
+    }
+    // The outer build's settings (flags for the host target, clippy's wrapper, jobserver) must not
+    // leak into the wasm build.
+    for (key, _) in env::vars_os() {
+        let key = key.to_string_lossy();
+        let keep = key == "CARGO_HOME" || key == "CARGO_NET_OFFLINE" || key == "CARGO_TERM_COLOR";
+        if (key.starts_with("CARGO_") && !keep)
+            || key.starts_with("RUSTC_")
+            || key == "RUSTFLAGS"
+            || key == "RUSTDOCFLAGS"
+            || key == "TARGET"
+            || key == "HOST"
+        {
+            build.env_remove(key.as_ref());
+        }
+    }
+    let status = build.status().unwrap_or_else(|e| panic!("could not run cargo to build the plugins: {e}"));
+    if !status.success() {
+        panic!(
+            "building the plugins for {WASM_TARGET} failed (see the errors above). \
+             Is the target installed? `rustup target add {WASM_TARGET}`"
+        );
+    }
+
+    fs::create_dir_all(&plugin_dir).expect("create the plugin output folder");
+    let built = target_dir.join("wasm").join(WASM_TARGET).join("release");
+    for name in &crates {
+        let file = format!("{}.wasm", name.replace('-', "_"));
+        let from = built.join(&file);
+        let to = plugin_dir.join(format!("{name}.wasm"));
+        copy_if_changed(&from, &to);
+    }
+}
+
+/// The package names of the plugin crates: one folder each under `plugins/` and `test-plugins/`,
+/// named like the package.
+fn plugin_crates(workspace: &Path) -> Vec<String> {
+    let mut names = Vec::new();
+    for folder in ["plugins", "test-plugins"] {
+        let Ok(entries) = fs::read_dir(workspace.join(folder)) else { continue };
+        for entry in entries.flatten() {
+            if entry.path().join("Cargo.toml").is_file() {
+                names.push(entry.file_name().to_string_lossy().into_owned());
+            }
+        }
+    }
+    names.sort();
+    names
+}
+
+/// Copies only when the bytes differ, so an unchanged plugin does not look modified to a running
+/// server's hot-reload watcher.
+fn copy_if_changed(from: &Path, to: &Path) {
+    let new = fs::read(from).unwrap_or_else(|e| panic!("reading built plugin {}: {e}", from.display()));
+    if fs::read(to).ok().as_deref() == Some(new.as_slice()) {
+        return;
+    }
+    // Write then rename: a watcher never sees a half-written file.
+    let partial = to.with_extension("wasm.partial");
+    fs::write(&partial, &new).unwrap_or_else(|e| panic!("writing {}: {e}", partial.display()));
+    fs::rename(&partial, to).unwrap_or_else(|e| panic!("installing {}: {e}", to.display()));
+}
