@@ -1,0 +1,62 @@
+//! The recorder's typed errors: each names the file it concerns and says what to do.
+
+use std::io;
+use std::path::PathBuf;
+
+/// Everything that can go wrong while recording a session.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordingError {
+    /// The episode id cannot name a folder (empty, `.` or `..` after cleaning).
+    #[error("episode id {0:?} cannot name a recording folder; use letters, digits, '-', '_' or '.'")]
+    InvalidEpisodeId(String),
+    /// The episode folder (or the recording dir above it) could not be created.
+    #[error("cannot create recording folder {path}: {source}; check RECORDING_DIR exists and is writable")]
+    CreateFolder {
+        /// The folder we tried to create.
+        path: PathBuf,
+        /// What the OS said.
+        #[source]
+        source: io::Error,
+    },
+    /// Writing, flushing or patching a recording file failed (disk full, I/O error).
+    #[error("cannot write recording file {path}: {source}; what was written before stays playable")]
+    Write {
+        /// The file that failed.
+        path: PathBuf,
+        /// What the OS said.
+        #[source]
+        source: io::Error,
+    },
+    /// libopus refused a setting or a frame.
+    #[error("opus encoder for {path}: {message}")]
+    Encoder {
+        /// The track whose encoder failed.
+        path: PathBuf,
+        /// libopus's message.
+        message: String,
+    },
+    /// A frame pushed to a track was not 20 ms of 48 kHz mono audio.
+    #[error("a track frame must be {expected} samples (20 ms at 48 kHz mono), got {got}")]
+    FrameSize {
+        /// Samples per frame the track takes.
+        expected: usize,
+        /// Samples that were pushed.
+        got: usize,
+    },
+    /// An earlier write to this file failed; it was closed at its last valid point.
+    #[error("recording file {path} stopped after an earlier write error; it is valid up to that point")]
+    Stopped {
+        /// The file that stopped.
+        path: PathBuf,
+    },
+}
+
+impl RecordingError {
+    /// Wraps an I/O error with the file it concerns.
+    pub(crate) fn write(path: &std::path::Path, source: io::Error) -> Self {
+        Self::Write {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}

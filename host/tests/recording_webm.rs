@@ -1,0 +1,65 @@
+//! The Opus/WebM track, read back by the real ffprobe and ffmpeg.
+
+mod recording_support;
+
+use recording_support::{
+    decoded_samples, ffmpeg_decode_errors, ffprobe, probed_duration_ms, voice_frame,
+};
+use voice_studio::recording::{OpusSettings, Track};
+
+fn write_track(path: &std::path::Path, frames: u64) {
+    let mut track = Track::create(path, "you", OpusSettings::default())
+        .unwrap_or_else(|e| panic!("create track: {e}"));
+    for n in 0..frames {
+        track
+            .push_frame(n * 20, &voice_frame(n))
+            .unwrap_or_else(|e| panic!("frame {n}: {e}"));
+    }
+    let summary = track.finish().unwrap_or_else(|e| panic!("finish: {e}"));
+    assert_eq!(summary.duration_ms, frames * 20);
+}
+
+#[test]
+fn a_finished_track_probes_as_webm_opus_48k_mono_with_the_written_duration() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let path = dir.path().join("you.webm");
+    write_track(&path, 5 * 50 + 17); // 5.34 s: the last Cluster is partial
+
+    let probe = ffprobe(&path);
+    assert_eq!(probe["format"]["format_name"], "matroska,webm");
+    let stream = &probe["streams"][0];
+    assert_eq!(stream["codec_name"], "opus");
+    assert_eq!(stream["sample_rate"], "48000");
+    assert_eq!(stream["channels"], 1);
+    let duration = probed_duration_ms(&probe);
+    assert!(
+        (duration - 5340.0).abs() <= 20.0,
+        "probed duration {duration} ms, wrote 5340 ms"
+    );
+}
+
+#[test]
+fn a_finished_track_decodes_completely_without_errors() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let path = dir.path().join("claude.webm");
+    write_track(&path, 3 * 50);
+    assert_eq!(ffmpeg_decode_errors(&path, &[]), "");
+    // CodecDelay removes the encoder's lookahead, so the decoded audio is what was written
+    // minus at most one frame.
+    let samples = decoded_samples(&path);
+    assert!(
+        (samples as i64 - 3 * 48_000).abs() <= 960,
+        "decoded {samples} samples of 144000 written"
+    );
+}
+
+#[test]
+fn a_finished_track_seeks_through_its_cues() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let path = dir.path().join("guest.webm");
+    write_track(&path, 4 * 50);
+    assert_eq!(ffmpeg_decode_errors(&path, &["-ss", "2.5"]), "");
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("read back: {e}"));
+    // The Cues element id, written at the end and found through the SeekHead.
+    assert!(bytes.windows(4).any(|w| w == [0x1C, 0x53, 0xBB, 0x6B]));
+}
