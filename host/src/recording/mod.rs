@@ -1,11 +1,24 @@
-//! Recording of a studio session, crash-safe: one Opus/WebM track, one WebVTT caption file per
-//! speaker, `events.jsonl` and `session.yml` in `RECORDING_DIR/<episodeId>/`.
+//! Recording of a studio session, crash-safe: one Opus/WebM track and one WebVTT caption file per
+//! speaker, `events.jsonl` and `session.yml`, in `RECORDING_DIR/<episodeId>/`.
+//!
+//! Everything is stamped with the session clock (ms since session start). Tracks hold silence
+//! where their speaker is silent, so all three start at 0 and end on the same frame.
 
 mod ebml;
 mod error;
+mod events;
+mod manifest;
+mod recorder;
+mod speaker;
 mod track;
+mod vtt;
 mod webm;
 
 pub use error::RecordingError;
+pub use events::{Event, EventLog, TurnMetrics};
+pub use manifest::{BriefingRecord, PluginRecord};
+pub use recorder::{RecordedFile, Recorder, RecorderConfig, RecordingSummary};
+pub use speaker::Speaker;
 pub use track::{FRAME_SAMPLES, OpusApplication, OpusSettings, Track, TrackSummary};
+pub use vtt::CaptionFile;
 pub use webm::TrackSink;

@@ -195,6 +195,7 @@ impl<S: TrackSink> WebmWriter<S> {
     }
 
     /// Bytes safely on disk.
+    #[cfg(test)]
     pub(crate) fn written_bytes(&self) -> u64 {
         self.written
     }
