@@ -75,6 +75,8 @@ pub struct Track<S: TrackSink = File> {
     packet: [u8; MAX_PACKET],
     silence: Vec<u8>,
     silent_run: u32,
+    /// Audio on disk when a write error stopped the track.
+    stopped_at_ms: u64,
 }
 
 impl Track<File> {
@@ -119,6 +121,7 @@ impl<S: TrackSink> Track<S> {
             packet: [0; MAX_PACKET],
             silence,
             silent_run: WARM_SILENT_FRAMES,
+            stopped_at_ms: 0,
         })
     }
 
@@ -134,7 +137,9 @@ impl<S: TrackSink> Track<S> {
 
     /// Audio safely on disk, in ms: what survives a crash now.
     pub fn flushed_ms(&self) -> u64 {
-        self.writer.as_ref().map_or(0, WebmWriter::flushed_end_ms)
+        self.writer
+            .as_ref()
+            .map_or(self.stopped_at_ms, WebmWriter::flushed_end_ms)
     }
 
     /// Records one 20 ms frame (960 samples, 48 kHz mono) that started at session time `at_ms`.
@@ -216,7 +221,9 @@ impl<S: TrackSink> Track<S> {
                 // The writer cut the file back to its last complete Cluster; stop here so the
                 // file stays valid, and say so on every later call.
                 tracing::warn!(path = %self.path.display(), %error, "recording track stopped");
-                self.writer = None;
+                if let Some(writer) = self.writer.take() {
+                    self.stopped_at_ms = writer.flushed_end_ms();
+                }
                 Err(RecordingError::write(&self.path, error))
             }
         }
