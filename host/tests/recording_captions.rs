@@ -17,7 +17,11 @@ fn parse_timestamp(text: &str) -> u64 {
     let (hms, millis) = text
         .split_once('.')
         .unwrap_or_else(|| panic!("timestamp {text:?} has no millis"));
-    assert_eq!(millis.len(), 3, "timestamp {text:?}: three millisecond digits");
+    assert_eq!(
+        millis.len(),
+        3,
+        "timestamp {text:?}: three millisecond digits"
+    );
     let parts: Vec<&str> = hms.split(':').collect();
     assert_eq!(parts.len(), 3, "timestamp {text:?}: HH:MM:SS.mmm");
     let number = |s: &str| {
@@ -25,7 +29,10 @@ fn parse_timestamp(text: &str) -> u64 {
         s.parse::<u64>().unwrap_or_else(|e| panic!("{text:?}: {e}"))
     };
     let (h, m, s) = (number(parts[0]), number(parts[1]), number(parts[2]));
-    assert!(parts[1].len() == 2 && parts[2].len() == 2 && m < 60 && s < 60, "{text:?}");
+    assert!(
+        parts[1].len() == 2 && parts[2].len() == 2 && m < 60 && s < 60,
+        "{text:?}"
+    );
     ((h * 60 + m) * 60 + s) * 1000 + number(millis)
 }
 
@@ -34,7 +41,10 @@ fn parse_vtt(text: &str) -> Vec<Cue> {
     let body = text
         .strip_prefix("WEBVTT\n\n")
         .unwrap_or_else(|| panic!("no WEBVTT header: {text:?}"));
-    assert!(body.is_empty() || body.ends_with("\n\n"), "file ends with a blank line");
+    assert!(
+        body.is_empty() || body.ends_with("\n\n"),
+        "file ends with a blank line"
+    );
     body.split("\n\n")
         .filter(|block| !block.is_empty())
         .map(|block| {
@@ -48,7 +58,10 @@ fn parse_vtt(text: &str) -> Vec<Cue> {
             let text: Vec<String> = lines.map(str::to_owned).collect();
             assert!(!text.is_empty(), "cue {id} has text");
             for line in &text {
-                assert!(!line.contains('<') && !line.contains("-->"), "unescaped {line:?}");
+                assert!(
+                    !line.contains('<') && !line.contains("-->"),
+                    "unescaped {line:?}"
+                );
                 let unescaped = line
                     .replace("&amp;", "")
                     .replace("&lt;", "")
@@ -75,7 +88,11 @@ fn captions_are_valid_webvtt_with_escaped_text_and_session_times() {
         CaptionFile::create(&path, "claude").unwrap_or_else(|e| panic!("create: {e}"));
     let appended = [
         (1_250, 3_900, "Fish & chips <b>are</b> great --> right?"),
-        (3_723_045, 3_725_000, "first line\n\nsecond line after a blank"),
+        (
+            3_723_045,
+            3_725_000,
+            "first line\n\nsecond line after a blank",
+        ),
         (5_000, 5_000, "zero length"),
     ];
     for (start, end, text) in appended {
@@ -114,8 +131,14 @@ fn captions_are_valid_webvtt_with_escaped_text_and_session_times() {
         String::from_utf8_lossy(&output.stderr)
     );
     let srt_text = std::fs::read_to_string(&srt).unwrap_or_else(|e| panic!("read srt: {e}"));
-    assert!(srt_text.contains("00:00:01,250 --> 00:00:03,900"), "{srt_text}");
-    assert!(srt_text.contains("01:02:03,045 --> 01:02:05,000"), "{srt_text}");
+    assert!(
+        srt_text.contains("00:00:01,250 --> 00:00:03,900"),
+        "{srt_text}"
+    );
+    assert!(
+        srt_text.contains("01:02:03,045 --> 01:02:05,000"),
+        "{srt_text}"
+    );
     assert!(srt_text.contains("Fish & chips"), "{srt_text}");
     let timings = srt_text
         .lines()
@@ -135,7 +158,9 @@ fn each_speaker_gets_its_own_caption_file_from_the_recorder() {
     recorder
         .caption(Speaker::Guest, 1_000, 2_000, "I disagree.")
         .unwrap_or_else(|e| panic!("{e}"));
-    let summary = recorder.finish(2_000).unwrap_or_else(|e| panic!("finish: {e}"));
+    let summary = recorder
+        .finish(2_000)
+        .unwrap_or_else(|e| panic!("finish: {e}"));
     let read = |name: &str| {
         std::fs::read_to_string(summary.folder.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
     };

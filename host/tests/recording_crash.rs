@@ -75,8 +75,13 @@ fn sigkill_mid_recording_loses_at_most_the_last_second() {
             }
         }
     }
-    assert!(sent >= FRAMES_BEFORE_KILL, "child stopped after {sent} frames");
-    child.kill().unwrap_or_else(|e| panic!("SIGKILL child: {e}")); // SIGKILL on Unix
+    assert!(
+        sent >= FRAMES_BEFORE_KILL,
+        "child stopped after {sent} frames"
+    );
+    child
+        .kill()
+        .unwrap_or_else(|e| panic!("SIGKILL child: {e}")); // SIGKILL on Unix
     let status = child.wait().unwrap_or_else(|e| panic!("wait child: {e}"));
     assert!(!status.success(), "the child was killed, not finished");
 

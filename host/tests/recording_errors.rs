@@ -20,7 +20,10 @@ impl Write for FullDisk {
         let position = self.file.stream_position()?;
         let room = self.limit.saturating_sub(position) as usize;
         if room == 0 {
-            return Err(io::Error::new(io::ErrorKind::StorageFull, "no space left on device"));
+            return Err(io::Error::new(
+                io::ErrorKind::StorageFull,
+                "no space left on device",
+            ));
         }
         self.file.write(&buf[..buf.len().min(room)])
     }
@@ -79,10 +82,16 @@ fn a_full_disk_stops_the_track_with_a_typed_error_and_keeps_the_file_playable() 
     }
     // The track refuses more audio instead of writing past its last valid point.
     let next = track.push_frame(failed_at * 20 + 20, &voice_frame(0));
-    assert!(matches!(next, Err(RecordingError::Stopped { .. })), "{next:?}");
+    assert!(
+        matches!(next, Err(RecordingError::Stopped { .. })),
+        "{next:?}"
+    );
     let kept_ms = track.flushed_ms();
     assert!(kept_ms >= 1000 && kept_ms % 1000 == 0, "kept {kept_ms} ms");
-    assert!(matches!(track.finish(), Err(RecordingError::Stopped { .. })));
+    assert!(matches!(
+        track.finish(),
+        Err(RecordingError::Stopped { .. })
+    ));
 
     let duration = probed_duration_ms(&ffprobe(&path));
     assert!(
@@ -99,7 +108,13 @@ fn a_frame_of_the_wrong_size_is_refused() {
         .unwrap_or_else(|e| panic!("track: {e}"));
     let result = track.push_frame(0, &[0i16; 480]);
     assert!(
-        matches!(result, Err(RecordingError::FrameSize { expected: 960, got: 480 })),
+        matches!(
+            result,
+            Err(RecordingError::FrameSize {
+                expected: 960,
+                got: 480
+            })
+        ),
         "{result:?}"
     );
 }

@@ -44,7 +44,11 @@ fn three_tracks_with_gaps_end_within_one_frame_of_each_other() {
     let mut durations = Vec::new();
     for speaker in ["you", "claude", "guest"] {
         let path = summary.folder.join(format!("{speaker}.webm"));
-        assert_eq!(ffmpeg_decode_errors(&path, &[]), "", "{speaker}.webm decodes");
+        assert_eq!(
+            ffmpeg_decode_errors(&path, &[]),
+            "",
+            "{speaker}.webm decodes"
+        );
         let duration = probed_duration_ms(&ffprobe(&path));
         assert!(
             (duration - 8020.0).abs() <= 20.0,
@@ -88,7 +92,9 @@ fn a_second_session_of_an_episode_gets_a_numbered_folder_and_never_overwrites() 
     assert_eq!(second.folder(), dir.path().join("ep-7-2"));
     assert_eq!(third.folder(), dir.path().join("ep-7-3"));
     for recorder in [first, second, third] {
-        recorder.finish(40).unwrap_or_else(|e| panic!("finish: {e}"));
+        recorder
+            .finish(40)
+            .unwrap_or_else(|e| panic!("finish: {e}"));
     }
 }
 
@@ -112,29 +118,70 @@ fn events_jsonl_has_one_parsable_event_per_line_on_the_session_clock() {
     let started = config.started_at_epoch_ms;
     let mut recorder = Recorder::create(config).unwrap_or_else(|e| panic!("create: {e}"));
     let logged = [
-        (100, Event::VadSpeechStart { speaker: Speaker::You, confidence: Some(0.9) }),
-        (900, Event::SttFinal {
-            speaker: Speaker::You,
-            text: "Claude, what \"now\"?\nline two".to_owned(),
-            confidence: None,
-        }),
-        (950, Event::TurnStart { speaker: Speaker::Claude }),
-        (1200, Event::LlmComplete { speaker: Speaker::Claude, latency: 250, text: None }),
-        (1300, Event::BargeIn { interrupter: Speaker::You, interrupted: vec![Speaker::Claude] }),
-        (1310, Event::TurnEnd {
-            speaker: Speaker::Claude,
-            metrics: TurnMetrics { duration_ms: Some(360), interrupted: true, ..TurnMetrics::default() },
-        }),
-        (1400, Event::Error {
-            error: "rate limited".to_owned(),
-            service: Some("llm:guest".to_owned()),
-            context: Some(serde_json::json!({"retryAfterMs": 1000})),
-        }),
+        (
+            100,
+            Event::VadSpeechStart {
+                speaker: Speaker::You,
+                confidence: Some(0.9),
+            },
+        ),
+        (
+            900,
+            Event::SttFinal {
+                speaker: Speaker::You,
+                text: "Claude, what \"now\"?\nline two".to_owned(),
+                confidence: None,
+            },
+        ),
+        (
+            950,
+            Event::TurnStart {
+                speaker: Speaker::Claude,
+            },
+        ),
+        (
+            1200,
+            Event::LlmComplete {
+                speaker: Speaker::Claude,
+                latency: 250,
+                text: None,
+            },
+        ),
+        (
+            1300,
+            Event::BargeIn {
+                interrupter: Speaker::You,
+                interrupted: vec![Speaker::Claude],
+            },
+        ),
+        (
+            1310,
+            Event::TurnEnd {
+                speaker: Speaker::Claude,
+                metrics: TurnMetrics {
+                    duration_ms: Some(360),
+                    interrupted: true,
+                    ..TurnMetrics::default()
+                },
+            },
+        ),
+        (
+            1400,
+            Event::Error {
+                error: "rate limited".to_owned(),
+                service: Some("llm:guest".to_owned()),
+                context: Some(serde_json::json!({"retryAfterMs": 1000})),
+            },
+        ),
     ];
     for (t, event) in &logged {
-        recorder.event(*t, event).unwrap_or_else(|e| panic!("event: {e}"));
+        recorder
+            .event(*t, event)
+            .unwrap_or_else(|e| panic!("event: {e}"));
     }
-    let summary = recorder.finish(2000).unwrap_or_else(|e| panic!("finish: {e}"));
+    let summary = recorder
+        .finish(2000)
+        .unwrap_or_else(|e| panic!("finish: {e}"));
 
     let text = std::fs::read_to_string(summary.folder.join("events.jsonl"))
         .unwrap_or_else(|e| panic!("read events: {e}"));
@@ -184,7 +231,11 @@ fn session_yml_parses_and_records_plugins_briefing_tracks_and_turns() {
             title: Some("AI: friend # or foe?\n- yes".to_owned()),
         })
         .unwrap_or_else(|e| panic!("briefing: {e}"));
-    for (t, speaker) in [(0, Speaker::You), (500, Speaker::Claude), (900, Speaker::You)] {
+    for (t, speaker) in [
+        (0, Speaker::You),
+        (500, Speaker::Claude),
+        (900, Speaker::You),
+    ] {
         recorder
             .event(t, &Event::TurnStart { speaker })
             .unwrap_or_else(|e| panic!("turn: {e}"));
@@ -193,7 +244,9 @@ fn session_yml_parses_and_records_plugins_briefing_tracks_and_turns() {
     recorder
         .caption(Speaker::You, 0, 1200, "hello")
         .unwrap_or_else(|e| panic!("caption: {e}"));
-    let summary = recorder.finish(1500).unwrap_or_else(|e| panic!("finish: {e}"));
+    let summary = recorder
+        .finish(1500)
+        .unwrap_or_else(|e| panic!("finish: {e}"));
 
     let text = std::fs::read_to_string(summary.folder.join("session.yml"))
         .unwrap_or_else(|e| panic!("read session.yml: {e}"));
@@ -214,5 +267,8 @@ fn session_yml_parses_and_records_plugins_briefing_tracks_and_turns() {
     assert_eq!(yml["turns"]["claude"], 1);
     assert_eq!(yml["turns"]["guest"], 0);
     let started = yml["startedAt"].as_str().unwrap_or_default();
-    assert!(started.ends_with('Z') && started.len() == 24, "startedAt {started}");
+    assert!(
+        started.ends_with('Z') && started.len() == 24,
+        "startedAt {started}"
+    );
 }

@@ -3,7 +3,7 @@
 mod recording_support;
 
 use recording_support::{
-    decoded_samples, ffmpeg_decode_errors, ffprobe, probed_duration_ms, voice_frame,
+    decode, decoded_samples, ffmpeg_decode_errors, ffprobe, probed_duration_ms, voice_frame,
 };
 use voice_studio::recording::{OpusSettings, Track};
 
@@ -62,4 +62,46 @@ fn a_finished_track_seeks_through_its_cues() {
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("read back: {e}"));
     // The Cues element id, written at the end and found through the SeekHead.
     assert!(bytes.windows(4).any(|w| w == [0x1C, 0x53, 0xBB, 0x6B]));
+}
+
+/// Root mean square of `samples[from_ms..to_ms]` at 48 kHz.
+fn rms(samples: &[i16], from_ms: usize, to_ms: usize) -> f64 {
+    let part = &samples[from_ms * 48..to_ms * 48];
+    (part.iter().map(|s| f64::from(*s).powi(2)).sum::<f64>() / part.len() as f64).sqrt()
+}
+
+#[test]
+fn a_gap_is_written_as_silence_and_later_audio_sits_at_its_session_time() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let path = dir.path().join("claude.webm");
+    let mut track = Track::create(&path, "claude", OpusSettings::default())
+        .unwrap_or_else(|e| panic!("create: {e}"));
+    // Sound 0-1 s, nothing pushed 1-3 s, sound 3-4 s.
+    for n in (0..50).chain(150..200) {
+        track
+            .push_frame(n * 20, &voice_frame(n))
+            .unwrap_or_else(|e| panic!("frame {n}: {e}"));
+    }
+    track.finish().unwrap_or_else(|e| panic!("finish: {e}"));
+
+    let samples = decode(&path);
+    assert!(
+        samples.len() >= 3990 * 48,
+        "decoded {} samples",
+        samples.len()
+    );
+    assert!(rms(&samples, 100, 900) > 2000.0, "first sound");
+    assert!(rms(&samples, 1100, 2900) < 30.0, "the gap is silent");
+    assert!(rms(&samples, 3100, 3900) > 2000.0, "second sound");
+    // The second sound starts at 3.000 s on the session clock: CodecDelay removes the encoder's
+    // 6.5 ms lookahead, so a wrong pre-skip would show here.
+    let onset = samples[2900 * 48..]
+        .iter()
+        .position(|s| s.unsigned_abs() > 1000)
+        .map(|i| (2900 * 48 + i) as f64 / 48.0)
+        .unwrap_or_else(|| panic!("no second sound"));
+    assert!(
+        (onset - 3000.0).abs() <= 2.0,
+        "second sound starts at {onset} ms"
+    );
 }

@@ -7,10 +7,14 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum RecordingError {
     /// The episode id cannot name a folder (empty, `.` or `..` after cleaning).
-    #[error("episode id {0:?} cannot name a recording folder; use letters, digits, '-', '_' or '.'")]
+    #[error(
+        "episode id {0:?} cannot name a recording folder; use letters, digits, '-', '_' or '.'"
+    )]
     InvalidEpisodeId(String),
     /// The episode folder (or the recording dir above it) could not be created.
-    #[error("cannot create recording folder {path}: {source}; check RECORDING_DIR exists and is writable")]
+    #[error(
+        "cannot create recording folder {path}: {source}; check RECORDING_DIR exists and is writable"
+    )]
     CreateFolder {
         /// The folder we tried to create.
         path: PathBuf,
@@ -44,7 +48,9 @@ pub enum RecordingError {
         got: usize,
     },
     /// An earlier write to this file failed; it was closed at its last valid point.
-    #[error("recording file {path} stopped after an earlier write error; it is valid up to that point")]
+    #[error(
+        "recording file {path} stopped after an earlier write error; it is valid up to that point"
+    )]
     Stopped {
         /// The file that stopped.
         path: PathBuf,

@@ -102,7 +102,12 @@ impl Manifest {
         }
         y.push_str("turns:\n");
         for speaker in Speaker::ALL {
-            let _ = writeln!(y, "  {}: {}", speaker.as_str(), self.tracks[speaker.index()].turns);
+            let _ = writeln!(
+                y,
+                "  {}: {}",
+                speaker.as_str(),
+                self.tracks[speaker.index()].turns
+            );
         }
         y
     }
@@ -180,6 +185,9 @@ mod tests {
     fn quoting_escapes_what_could_break_the_document() {
         assert_eq!(quote("a\"b\\c\nd"), "\"a\\\"b\\\\c\\nd\"");
         assert_eq!(quote("\u{7}\u{85}"), "\"\\u0007\\u0085\"");
-        assert_eq!(quote("key: value # not a comment"), "\"key: value # not a comment\"");
+        assert_eq!(
+            quote("key: value # not a comment"),
+            "\"key: value # not a comment\""
+        );
     }
 }

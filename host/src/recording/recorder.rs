@@ -103,8 +103,9 @@ impl Recorder {
             track(Speaker::Claude)?,
             track(Speaker::Guest)?,
         ];
-        let captions_of =
-            |speaker: Speaker| CaptionFile::create(&folder.join(format!("{speaker}.vtt")), speaker.as_str());
+        let captions_of = |speaker: Speaker| {
+            CaptionFile::create(&folder.join(format!("{speaker}.vtt")), speaker.as_str())
+        };
         let captions = [
             captions_of(Speaker::You)?,
             captions_of(Speaker::Claude)?,
@@ -303,7 +304,10 @@ fn folder_name(episode_id: &str) -> Result<String, RecordingError> {
 
 /// Creates `recording_dir/<episode>` or, when taken, `<episode>-2`, `<episode>-3`, ...:
 /// `create_dir` fails on an existing folder, so two sessions can never share one.
-fn create_episode_folder(recording_dir: &Path, episode_id: &str) -> Result<PathBuf, RecordingError> {
+fn create_episode_folder(
+    recording_dir: &Path,
+    episode_id: &str,
+) -> Result<PathBuf, RecordingError> {
     let base = folder_name(episode_id)?;
     fs::create_dir_all(recording_dir).map_err(|source| RecordingError::CreateFolder {
         path: recording_dir.to_path_buf(),
@@ -333,7 +337,13 @@ mod tests {
     fn episode_ids_cannot_climb_out_of_the_recording_dir() {
         assert_eq!(folder_name("../../etc").ok().as_deref(), Some(".._.._etc"));
         assert_eq!(folder_name("ep 1/2").ok().as_deref(), Some("ep_1_2"));
-        assert!(matches!(folder_name(".."), Err(RecordingError::InvalidEpisodeId(_))));
-        assert!(matches!(folder_name("  "), Err(RecordingError::InvalidEpisodeId(_))));
+        assert!(matches!(
+            folder_name(".."),
+            Err(RecordingError::InvalidEpisodeId(_))
+        ));
+        assert!(matches!(
+            folder_name("  "),
+            Err(RecordingError::InvalidEpisodeId(_))
+        ));
     }
 }

@@ -20,10 +20,12 @@ const WARM_SILENT_FRAMES: u32 = 3;
 /// Which libopus tuning a track uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpusApplication {
-    /// Tuned for speech intelligibility (the default: every track is a voice).
+    /// Tuned for speech intelligibility; below ~40 kbps it picks SILK, which costs more CPU.
     Voip,
-    /// Tuned for fidelity of any signal.
+    /// Tuned for fidelity of any signal (the default).
     Audio,
+    /// CELT only, 2.5 ms lookahead: the least CPU per frame.
+    LowDelay,
 }
 
 /// Encoder settings for every track of a recording.
@@ -35,19 +37,21 @@ pub enum OpusApplication {
 pub struct OpusSettings {
     /// Target bitrate in bits per second (VBR).
     pub bitrate_bps: i32,
-    /// libopus complexity 1..=10: CPU against quality.
+    /// libopus complexity 0..=10: CPU against quality.
     pub complexity: u8,
     /// libopus application.
     pub application: OpusApplication,
 }
 
 impl Default for OpusSettings {
-    /// 32 kbps VBR speech at complexity 5: transparent for voice at a third of the CPU of 10.
+    /// 40 kbps VBR, application AUDIO, complexity 3: at this rate libopus codes mono speech with
+    /// CELT in full band, which measured (benches/recorder.rs) at about a quarter of the CPU of
+    /// the SILK path that VOIP at 32 kbps takes, and codes digital silence in 3 bytes.
     fn default() -> Self {
         Self {
-            bitrate_bps: 32_000,
-            complexity: 5,
-            application: OpusApplication::Voip,
+            bitrate_bps: 40_000,
+            complexity: 3,
+            application: OpusApplication::Audio,
         }
     }
 }
@@ -195,18 +199,24 @@ impl<S: TrackSink> Track<S> {
             return self.write_packet(len);
         }
         let at_ms = self.next_frame * FRAME_MS;
-        let writer = self.writer.as_mut().ok_or_else(|| RecordingError::Stopped {
-            path: self.path.clone(),
-        })?;
+        let writer = self
+            .writer
+            .as_mut()
+            .ok_or_else(|| RecordingError::Stopped {
+                path: self.path.clone(),
+            })?;
         let result = writer.push_packet(at_ms, &self.silence);
         self.after_write(result)
     }
 
     fn write_packet(&mut self, len: usize) -> Result<(), RecordingError> {
         let at_ms = self.next_frame * FRAME_MS;
-        let writer = self.writer.as_mut().ok_or_else(|| RecordingError::Stopped {
-            path: self.path.clone(),
-        })?;
+        let writer = self
+            .writer
+            .as_mut()
+            .ok_or_else(|| RecordingError::Stopped {
+                path: self.path.clone(),
+            })?;
         let result = writer.push_packet(at_ms, &self.packet[..len]);
         self.after_write(result)
     }
@@ -234,6 +244,7 @@ fn new_encoder(path: &Path, settings: OpusSettings) -> Result<Encoder, Recording
     let application = match settings.application {
         OpusApplication::Voip => Application::Voip,
         OpusApplication::Audio => Application::Audio,
+        OpusApplication::LowDelay => Application::LowDelay,
     };
     let mut encoder = Encoder::new(SampleRate::Hz48000, Channels::Mono, application)
         .map_err(|e| opus_error(path, e))?;

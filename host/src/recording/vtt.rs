@@ -62,7 +62,11 @@ impl CaptionFile {
             Timestamp(end_ms)
         );
         let mut wrote_text = false;
-        for text_line in text.lines().map(str::trim_end).filter(|l| !l.trim().is_empty()) {
+        for text_line in text
+            .lines()
+            .map(str::trim_end)
+            .filter(|l| !l.trim().is_empty())
+        {
             escape_into(&mut self.line, text_line);
             self.line.push('\n');
             wrote_text = true;

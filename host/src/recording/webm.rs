@@ -112,7 +112,10 @@ impl<S: TrackSink> WebmWriter<S> {
             segment_start + info_pos + (info_element.len() - info.len() + duration_in_info) as u64;
         let tracks_pos = info_pos + info_element.len() as u64;
 
-        write_seek_head(&mut b, &[(ebml::INFO, info_pos), (ebml::TRACKS, tracks_pos)]);
+        write_seek_head(
+            &mut b,
+            &[(ebml::INFO, info_pos), (ebml::TRACKS, tracks_pos)],
+        );
         b.extend_from_slice(&info_element);
 
         let mut audio = Vec::with_capacity(16);
@@ -333,7 +336,10 @@ mod tests {
         let mut two = Vec::new();
         write_seek_head(&mut two, &[(ebml::INFO, 68), (ebml::TRACKS, 120)]);
         let mut three = Vec::new();
-        write_seek_head(&mut three, &[(ebml::INFO, 68), (ebml::TRACKS, 120), (ebml::CUES, 9)]);
+        write_seek_head(
+            &mut three,
+            &[(ebml::INFO, 68), (ebml::TRACKS, 120), (ebml::CUES, 9)],
+        );
         assert_eq!(two.len(), SEEK_HEAD_REGION);
         assert_eq!(three.len(), SEEK_HEAD_REGION);
     }
@@ -343,7 +349,10 @@ mod tests {
         let head = opus_head(312);
         assert_eq!(&head[..8], b"OpusHead");
         assert_eq!(u16::from_le_bytes([head[10], head[11]]), 312);
-        assert_eq!(u32::from_le_bytes([head[12], head[13], head[14], head[15]]), 48_000);
+        assert_eq!(
+            u32::from_le_bytes([head[12], head[13], head[14], head[15]]),
+            48_000
+        );
     }
 
     #[test]
@@ -358,7 +367,11 @@ mod tests {
         };
         let header = writer.written_bytes();
         for frame in 0..u64::from(FRAMES_PER_CLUSTER) - 1 {
-            assert!(writer.push_packet(frame * FRAME_MS, &[0xF8, 0xFF, 0xFE]).is_ok());
+            assert!(
+                writer
+                    .push_packet(frame * FRAME_MS, &[0xF8, 0xFF, 0xFE])
+                    .is_ok()
+            );
         }
         assert_eq!(writer.written_bytes(), header, "49 frames stay in memory");
         assert!(writer.push_packet(980, &[0xF8, 0xFF, 0xFE]).is_ok());

@@ -9,7 +9,14 @@ use voice_studio::recording::FRAME_SAMPLES;
 /// Runs `ffprobe` on `path` and returns its JSON; fails the test (never skips) if ffprobe is missing.
 pub fn ffprobe(path: &Path) -> serde_json::Value {
     let output = Command::new("ffprobe")
-        .args(["-v", "error", "-show_format", "-show_streams", "-of", "json"])
+        .args([
+            "-v",
+            "error",
+            "-show_format",
+            "-show_streams",
+            "-of",
+            "json",
+        ])
         .arg(path)
         .output()
         .unwrap_or_else(|e| {
@@ -57,6 +64,11 @@ pub fn ffmpeg_decode_errors(path: &Path, input_options: &[&str]) -> String {
 
 /// Samples ffmpeg decodes from `path` (48 kHz mono s16), counted from its raw output.
 pub fn decoded_samples(path: &Path) -> usize {
+    decode(path).len()
+}
+
+/// The audio ffmpeg decodes from `path`, as 48 kHz mono s16 samples.
+pub fn decode(path: &Path) -> Vec<i16> {
     let output = Command::new("ffmpeg")
         .args(["-nostdin", "-v", "error", "-i"])
         .arg(path)
@@ -71,7 +83,11 @@ pub fn decoded_samples(path: &Path) -> usize {
         path.display(),
         String::from_utf8_lossy(&output.stderr)
     );
-    output.stdout.len() / 2
+    output
+        .stdout
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect()
 }
 
 /// A voice-like test frame: a 180 Hz tone with harmonics, loudness moving with the frame number.
