@@ -4,6 +4,8 @@ mod recording_support;
 
 use std::fs::File;
 use std::io::{self, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use recording_support::{ffmpeg_decode_errors, ffprobe, probed_duration_ms, voice_frame};
 use voice_studio::recording::{OpusSettings, RecordingError, Track, TrackSink};
@@ -117,4 +119,67 @@ fn a_frame_of_the_wrong_size_is_refused() {
         ),
         "{result:?}"
     );
+}
+
+/// A 64 KiB tmpfs mounted for one test and unmounted when dropped (also when the test fails).
+struct TinyDisk {
+    mount_point: PathBuf,
+}
+
+impl TinyDisk {
+    fn mount(at: &Path) -> Self {
+        let output = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+            .arg(at)
+            .output()
+            .unwrap_or_else(|e| panic!("mount could not run: {e}"));
+        assert!(
+            output.status.success(),
+            "this test mounts a 64 KiB tmpfs and needs root (CAP_SYS_ADMIN), as on the project's \
+             machines and CI: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        Self {
+            mount_point: at.to_path_buf(),
+        }
+    }
+}
+
+impl Drop for TinyDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.mount_point).status();
+    }
+}
+
+#[test]
+fn a_real_full_disk_stops_the_track_and_keeps_the_file_playable() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let disk = TinyDisk::mount(dir.path());
+    let path = disk.mount_point.join("you.webm");
+    let mut track = Track::create(&path, "you", OpusSettings::default())
+        .unwrap_or_else(|e| panic!("track: {e}"));
+    let mut failure = None;
+    // 60 s of 40 kbps audio cannot fit into 64 KiB.
+    for n in 0..3000u64 {
+        if let Err(error) = track.push_frame(n * 20, &voice_frame(n)) {
+            failure = Some(error);
+            break;
+        }
+    }
+    match failure {
+        Some(RecordingError::Write { source, .. }) => {
+            assert_eq!(source.kind(), io::ErrorKind::StorageFull, "{source}");
+        }
+        other => panic!("expected a write error from the full tmpfs, got {other:?}"),
+    }
+    let kept_ms = track.flushed_ms();
+    assert!(kept_ms >= 1000, "kept {kept_ms} ms");
+    let duration = probed_duration_ms(&ffprobe(&path));
+    assert!(
+        (duration - kept_ms as f64).abs() <= 20.0,
+        "file lasts {duration} ms, {kept_ms} ms reached the disk"
+    );
+    assert_eq!(ffmpeg_decode_errors(&path, &[]), "");
+    drop(track);
+    drop(disk);
 }

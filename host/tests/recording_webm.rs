@@ -3,7 +3,8 @@
 mod recording_support;
 
 use recording_support::{
-    decode, decoded_samples, ffmpeg_decode_errors, ffprobe, probed_duration_ms, voice_frame,
+    decode, decode_with, decoded_samples, ffmpeg_decode_errors, ffprobe, probed_duration_ms,
+    voice_frame,
 };
 use voice_studio::recording::{OpusSettings, Track};
 
@@ -59,6 +60,12 @@ fn a_finished_track_seeks_through_its_cues() {
     let path = dir.path().join("guest.webm");
     write_track(&path, 4 * 50);
     assert_eq!(ffmpeg_decode_errors(&path, &["-ss", "2.5"]), "");
+    // From 2.5 s of a 4 s track, 1.5 s remain: the seek landed where it was asked to.
+    let rest = decode_with(&path, &["-ss", "2.5"]).len();
+    assert!(
+        (rest as i64 - 72_000).abs() <= 960,
+        "decoded {rest} samples after seeking to 2.5 s of 4 s"
+    );
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("read back: {e}"));
     // The Cues element id, written at the end and found through the SeekHead.
     assert!(bytes.windows(4).any(|w| w == [0x1C, 0x53, 0xBB, 0x6B]));

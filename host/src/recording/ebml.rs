@@ -27,6 +27,11 @@ pub(crate) fn size_fixed(buf: &mut Vec<u8>, size: u64, len: usize) {
     buf.extend_from_slice(&marked.to_be_bytes()[8 - len..]);
 }
 
+/// `size` as an 8-byte vint, for patching a size field in place without a buffer.
+pub(crate) fn size8(size: u64) -> [u8; 8] {
+    (size | (1u64 << 56)).to_be_bytes()
+}
+
 /// Writes `size` as the shortest vint.
 pub(crate) fn size(buf: &mut Vec<u8>, size: u64) {
     size_fixed(buf, size, size_len(size));
@@ -134,6 +139,14 @@ mod tests {
         size(&mut b, 126);
         size(&mut b, 127);
         assert_eq!(b, [0x80, 0xFE, 0x40, 0x7F]);
+    }
+
+    #[test]
+    fn an_eight_byte_size_carries_its_length_marker() {
+        let mut b = Vec::new();
+        size_fixed(&mut b, 5000, 8);
+        assert_eq!(b, size8(5000));
+        assert_eq!(size8(5000)[0], 0x01);
     }
 
     #[test]

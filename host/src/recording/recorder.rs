@@ -265,6 +265,12 @@ impl Recorder {
     }
 }
 
+// The session actor owns its Recorder inside a tokio task, so it must stay Send.
+const _: fn() = || {
+    fn send<T: Send>() {}
+    send::<Recorder>();
+};
+
 fn recorded(path: &Path, bytes: u64, duration_ms: Option<u64>) -> RecordedFile {
     RecordedFile {
         name: path

@@ -209,9 +209,7 @@ impl<S: TrackSink> WebmWriter<S> {
             return Ok(());
         }
         let body = (self.cluster.len() - 12) as u64;
-        let mut size = Vec::with_capacity(8);
-        ebml::size_fixed(&mut size, body, 8);
-        self.cluster[4..12].copy_from_slice(&size);
+        self.cluster[4..12].copy_from_slice(&ebml::size8(body));
         let position = self.written - self.segment_start;
         let result = self.write_at_end_then_patch_duration(self.end_ms);
         if let Err(error) = result {

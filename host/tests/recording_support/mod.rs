@@ -69,8 +69,15 @@ pub fn decoded_samples(path: &Path) -> usize {
 
 /// The audio ffmpeg decodes from `path`, as 48 kHz mono s16 samples.
 pub fn decode(path: &Path) -> Vec<i16> {
+    decode_with(path, &[])
+}
+
+/// The audio ffmpeg decodes from `path` with extra input options (e.g. `-ss 2.5`).
+pub fn decode_with(path: &Path, input_options: &[&str]) -> Vec<i16> {
     let output = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-i"])
+        .args(["-nostdin", "-v", "error"])
+        .args(input_options)
+        .arg("-i")
         .arg(path)
         .args(["-f", "s16le", "-ac", "1", "-ar", "48000", "-"])
         .output()
