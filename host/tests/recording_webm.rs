@@ -112,3 +112,21 @@ fn a_gap_is_written_as_silence_and_later_audio_sits_at_its_session_time() {
         "second sound starts at {onset} ms"
     );
 }
+
+#[test]
+fn a_track_cut_off_before_its_first_second_still_opens() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let path = dir.path().join("you.webm");
+    let mut track = Track::create(&path, "you", OpusSettings::default())
+        .unwrap_or_else(|e| panic!("create: {e}"));
+    for n in 0..10 {
+        track
+            .push_frame(n * 20, &voice_frame(n))
+            .unwrap_or_else(|e| panic!("frame {n}: {e}"));
+    }
+    // Dropped without `finish`: on disk exactly what a crash at this moment leaves.
+    drop(track);
+    let probe = ffprobe(&path);
+    assert_eq!(probe["streams"][0]["codec_name"], "opus");
+    assert_eq!(ffmpeg_decode_errors(&path, &[]), "");
+}

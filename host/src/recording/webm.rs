@@ -42,6 +42,8 @@ pub(crate) const FRAMES_PER_CLUSTER: u32 = 50;
 pub(crate) const FRAME_MS: u64 = 20;
 /// SeekPreRoll for Opus in WebM: decoders need 80 ms of audio before a seek target to converge.
 const SEEK_PRE_ROLL_NS: u64 = 80_000_000;
+/// Bytes of the Duration element: 2 id, 1 size, 8 float.
+const DURATION_ELEMENT: usize = 11;
 /// Bytes reserved at the Segment start for the SeekHead (3 entries) plus Void padding.
 const SEEK_HEAD_REGION: usize = 68;
 
@@ -60,7 +62,7 @@ pub(crate) struct WebmWriter<S: TrackSink> {
     segment_size_at: u64,
     /// Absolute offset where the Segment's payload starts (SeekHead positions count from here).
     segment_start: u64,
-    /// Absolute offset of the 8 payload bytes of Info/Duration.
+    /// Absolute offset of the Duration element (a Void until audio is on disk).
     duration_at: u64,
     /// Segment-relative positions of Info and Tracks for the SeekHead.
     info_pos: u64,
@@ -104,8 +106,10 @@ impl<S: TrackSink> WebmWriter<S> {
         let app = concat!("voice-studio ", env!("CARGO_PKG_VERSION"));
         ebml::bytes(&mut info, ebml::MUXING_APP, app.as_bytes());
         ebml::bytes(&mut info, ebml::WRITING_APP, app.as_bytes());
-        ebml::float(&mut info, ebml::DURATION, 0.0);
-        let duration_in_info = info.len() - 8;
+        // Matroska wants Duration > 0, so until the first Cluster is on disk its place is held
+        // by a Void of the same size, which `patch_duration` overwrites.
+        let duration_in_info = info.len();
+        ebml::void(&mut info, DURATION_ELEMENT);
         let mut info_element = Vec::with_capacity(96);
         ebml::master(&mut info_element, ebml::INFO, &info);
         let duration_at =
@@ -140,6 +144,9 @@ impl<S: TrackSink> WebmWriter<S> {
         let mut tracks = Vec::with_capacity(160);
         ebml::master(&mut tracks, ebml::TRACK_ENTRY, &entry);
         ebml::master(&mut b, ebml::TRACKS, &tracks);
+        // An empty Cluster right after the header: a reader stops parsing the header at the first
+        // Cluster, so a file killed before its first second still opens (with no audio).
+        ebml::master(&mut b, ebml::CLUSTER, &[0xE7, 0x81, 0x00]);
 
         sink.write_all(&b)?;
         sink.flush()?;
@@ -228,8 +235,22 @@ impl<S: TrackSink> WebmWriter<S> {
         self.sink.write_all(&self.cluster)?;
         // The Cluster is complete before Duration grows to cover it: a crash in between leaves
         // a Duration that is short by one second at most, never one that points past the data.
-        self.patch(self.duration_at, &(end_ms as f64).to_be_bytes())?;
+        self.patch_duration(end_ms)?;
         self.sink.flush()
+    }
+
+    /// Rewrites Duration in place: the float element, or the Void again for no audio at all.
+    fn patch_duration(&mut self, end_ms: u64) -> io::Result<()> {
+        let mut element = [0u8; DURATION_ELEMENT];
+        if end_ms == 0 {
+            element[0] = ebml::VOID as u8;
+            element[1] = 0x80 | (DURATION_ELEMENT as u8 - 2); // one-byte size of the zeros
+        } else {
+            element[..2].copy_from_slice(&(ebml::DURATION as u16).to_be_bytes());
+            element[2] = 0x88; // one-byte size: 8, a 64-bit float
+            element[3..].copy_from_slice(&(end_ms as f64).to_be_bytes());
+        }
+        self.patch(self.duration_at, &element)
     }
 
     fn patch(&mut self, at: u64, bytes: &[u8]) -> io::Result<()> {
@@ -242,9 +263,8 @@ impl<S: TrackSink> WebmWriter<S> {
     /// After a failed write: cut the half-written Cluster and restore Duration (best effort: a
     /// full disk still allows shrinking a file).
     fn rollback(&mut self) {
-        let end = self.flushed_end_ms as f64;
         let _ = self.sink.truncate(self.written);
-        let _ = self.patch(self.duration_at, &end.to_be_bytes());
+        let _ = self.patch_duration(self.flushed_end_ms);
         let _ = self.sink.flush();
         self.end_ms = self.flushed_end_ms;
         self.cluster_frames = 0;
@@ -283,8 +303,7 @@ impl<S: TrackSink> WebmWriter<S> {
             ],
         );
         self.patch(self.segment_start, &seek_head)?;
-        let end = self.end_ms as f64;
-        self.patch(self.duration_at, &end.to_be_bytes())?;
+        self.patch_duration(self.end_ms)?;
         let mut segment_size = Vec::with_capacity(8);
         ebml::size_fixed(&mut segment_size, self.written - self.segment_start, 8);
         self.patch(self.segment_size_at, &segment_size)?;
