@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use voice_studio::recording::{
-    FRAME_SAMPLES, OpusApplication, OpusSettings, Recorder, RecorderConfig, Speaker, Track,
+    Event, FRAME_SAMPLES, OpusApplication, OpusSettings, Recorder, RecorderConfig, Speaker, Track,
 };
 
 /// One minute of 20 ms frames.
@@ -84,6 +84,58 @@ fn main() {
     }
     let row = session_minute(dir.path(), &speech);
     print_row("session frame: you speaking + 2 silent AI tracks", &row);
+    println!();
+    println!("| per call (3000 calls) | p50 us | p99 us | mean us | bytes/call |");
+    println!("|---|---:|---:|---:|---:|");
+    let (events, captions) = text_writes(dir.path());
+    print_row("events.jsonl: one llm.chunk line", &events);
+    print_row("you.vtt: one caption cue", &captions);
+}
+
+/// Cost of the per-event writes: one line to events.jsonl, one cue to a .vtt.
+fn text_writes(dir: &Path) -> (Row, Row) {
+    let mut recorder = Recorder::create(RecorderConfig::new(dir, "bench-text", "bench"))
+        .unwrap_or_else(|e| fail(e));
+    let event = Event::LlmChunk {
+        speaker: Speaker::Claude,
+        text: "and that is why the studio".to_owned(),
+    };
+    let mut event_micros = Vec::with_capacity(FRAMES_PER_MINUTE);
+    let mut caption_micros = Vec::with_capacity(FRAMES_PER_MINUTE);
+    for n in 0..FRAMES_PER_MINUTE as u64 {
+        let start = Instant::now();
+        recorder.event(n * 20, &event).unwrap_or_else(|e| fail(e));
+        event_micros.push(start.elapsed().as_secs_f64() * 1e6);
+        let start = Instant::now();
+        recorder
+            .caption(
+                Speaker::You,
+                n * 20,
+                n * 20 + 900,
+                "Claude, what do you make of it?",
+            )
+            .unwrap_or_else(|e| fail(e));
+        caption_micros.push(start.elapsed().as_secs_f64() * 1e6);
+    }
+    let summary = recorder.finish(60_000).unwrap_or_else(|e| fail(e));
+    let size = |name: &str| {
+        summary
+            .files
+            .iter()
+            .find(|f| f.name == name)
+            .map_or(0, |f| f.bytes)
+            / FRAMES_PER_MINUTE as u64
+    };
+    (
+        Row {
+            micros: event_micros,
+            bytes: size("events.jsonl"),
+        },
+        Row {
+            micros: caption_micros,
+            bytes: size("you.vtt"),
+        },
+    )
 }
 
 struct Row {

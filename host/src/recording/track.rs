@@ -69,7 +69,9 @@ pub struct TrackSummary {
 ///
 /// Every track starts at session time 0; gaps are filled with silence so the tracks of a session
 /// line up in any editor. Frames are placed at the 20 ms slot of their session time, or right
-/// after the previous frame when they arrive late, so no audio is ever dropped.
+/// after the previous frame when they arrive late, so no audio is ever dropped. Stamp a stream's
+/// frames by their position in that stream (its start time + 20 ms per frame), not by arrival
+/// time: a network burst then lands where the audio belongs instead of after a false gap.
 pub struct Track<S: TrackSink = File> {
     path: PathBuf,
     encoder: Encoder,
