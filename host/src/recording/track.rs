@@ -20,7 +20,7 @@ const WARM_SILENT_FRAMES: u32 = 3;
 /// Which libopus tuning a track uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpusApplication {
-    /// Tuned for speech intelligibility; below ~40 kbps it picks SILK, which costs more CPU.
+    /// Tuned for speech intelligibility; it picks SILK or hybrid coding, which costs more CPU.
     Voip,
     /// Tuned for fidelity of any signal (the default).
     Audio,
@@ -44,9 +44,9 @@ pub struct OpusSettings {
 }
 
 impl Default for OpusSettings {
-    /// 40 kbps VBR, application AUDIO, complexity 3: at this rate libopus codes mono speech with
-    /// CELT in full band, which measured (benches/recorder.rs) at about a quarter of the CPU of
-    /// the SILK path that VOIP at 32 kbps takes, and codes digital silence in 3 bytes.
+    /// 40 kbps VBR, application AUDIO, complexity 3: libopus then codes speech with CELT in full
+    /// band (checked on the packets' TOC), at about a quarter of the CPU of the hybrid SILK+CELT
+    /// path that VOIP at 32 kbps takes (benches/recorder.rs), and digital silence in 3 bytes.
     fn default() -> Self {
         Self {
             bitrate_bps: 40_000,
