@@ -3,10 +3,11 @@
 //! Layout: EBML header, then a Segment whose size stays "unknown" until `finish` patches it. The
 //! Segment starts with a fixed-size region holding the SeekHead (Info, Tracks, later Cues) padded
 //! with a Void, then Info (Duration as an 8-byte float we rewrite in place; a Void holds its place
-//! until there is audio), Tracks, an empty Cluster, and Clusters of at most one second. A Cluster is built in memory and written with its exact size in one
-//! write, then Duration is patched and the sink flushed: after every Cluster the file on disk is a
-//! complete WebM, so a crash loses at most the Cluster being filled. `finish` writes the last
-//! Cluster, the Cues, the SeekHead entry for the Cues, the exact Duration and the Segment size.
+//! until there is audio), Tracks, an empty Cluster, and Clusters of at most one second. A Cluster
+//! is built in memory and written with its exact size in one write, then Duration is patched and
+//! the sink flushed: after every Cluster the file on disk is a complete WebM, so a crash loses at
+//! most the Cluster being filled. `finish` writes the last Cluster, the Cues, the SeekHead entry
+//! for the Cues, the exact Duration and the Segment size.
 
 use std::fs::File;
 use std::io::{self, Seek, SeekFrom, Write};
