@@ -77,7 +77,10 @@ pub struct RecordingSummary {
 /// Records one session: three tracks, three caption files, `events.jsonl` and `session.yml`.
 ///
 /// All times are session-clock ms. Every file is valid on disk while recording goes on, so a
-/// crash loses at most the last second of audio and nothing already captioned or logged.
+/// crash loses at most the last second of audio and nothing already captioned or logged. The
+/// session calls `advance_to(now)` on its frame tick so silent tracks stay current on disk too.
+/// After a write error (full disk) the file concerned stops at its last valid point and later
+/// calls for it return `RecordingError::Stopped`; the other files go on.
 pub struct Recorder {
     folder: PathBuf,
     tracks: [Track; 3],
