@@ -1,0 +1,83 @@
+//! Write voice-studio plugins (speech to text, text to speech, language model, turn policy) as
+//! WebAssembly components for the `studio:plugin@0.1.0` contract.
+//!
+//! Implement one trait for your role and export it with one macro:
+//!
+//! ```ignore
+//! use studio_plugin::{LlmPlugin, LlmRequest, TokenSink, Completion, PluginError};
+//!
+//! struct Echo;
+//!
+//! impl LlmPlugin for Echo {
+//!     fn complete(request: LlmRequest, sink: &TokenSink<'_>) -> Result<Completion, PluginError> {
+//!         sink.push("Hello!")?;
+//!         Ok(Completion::end_turn())
+//!     }
+//! }
+//!
+//! studio_plugin::export_llm!(Echo);
+//! ```
+//!
+//! Everything else here is what adapters keep needing: [`config`] with defaults, [`log`] macros,
+//! [`sse`] parsing, [`pcm`] and [`wav`] audio helpers, and a streaming [`text::SentenceSplitter`].
+//! The pure helpers compile and run natively, so plugin logic can be unit tested with `cargo test`;
+//! the host imports only work inside the studio (natively they panic).
+
+#[doc(hidden)]
+#[path = "bindings.rs"]
+pub mod __bindings;
+
+pub mod clock;
+pub mod config;
+pub mod log;
+pub mod pcm;
+mod roles;
+pub mod sse;
+pub mod text;
+mod types;
+pub mod wav;
+
+pub use roles::{
+    AudioSink, LlmPlugin, Microphone, PolicyPlugin, SttPlugin, TokenSink, TranscriptSink, TtsPlugin,
+};
+pub use types::*;
+
+/// JSON, re-exported so that every adapter uses the same `serde_json`.
+pub use serde_json as json;
+
+/// The contract version this SDK builds plugins against; `describe()` reports it by default.
+pub const CONTRACT_VERSION: &str = "0.1.0";
+
+/// Outbound HTTP(S) through the host (capability `http`, only to the plugin's `allowed_hosts`).
+pub mod http {
+    pub use crate::__bindings::stt_world::studio::plugin::http::{Method, Request, Response, send};
+
+    /// Reads a response body to its end, failing with `protocol` past `max_bytes`.
+    pub fn read_to_end(
+        response: &Response,
+        max_bytes: usize,
+    ) -> Result<Vec<u8>, crate::PluginError> {
+        let mut body = Vec::new();
+        while let Some(piece) = response.read(64 * 1024)? {
+            body.extend_from_slice(&piece);
+            if body.len() > max_bytes {
+                return Err(crate::PluginError::Protocol(format!(
+                    "response body over {max_bytes} bytes"
+                )));
+            }
+        }
+        Ok(body)
+    }
+}
+
+/// Outbound WebSocket connections through the host (capability `websocket`).
+pub mod websocket {
+    pub use crate::__bindings::stt_world::studio::plugin::websocket::{
+        CloseFrame, Connection, Message, connect,
+    };
+}
+
+/// Child processes through the host (capability `process`, only `allowed_executables`).
+pub mod process {
+    pub use crate::__bindings::stt_world::studio::plugin::process::{Child, spawn};
+}
