@@ -1,0 +1,435 @@
+//! Per-role call handles that a studio session keeps: [`SttHandle`], [`TtsHandle`], [`LlmHandle`],
+//! [`PolicyHandle`].
+//!
+//! A handle owns at most one live instance (a `Store` plus the instantiated component). Each call
+//! looks up the registry's *current* version for the role; when it differs from the live instance's
+//! version, a fresh instance is made (instantiation is cheap), so after a hot reload the next call
+//! runs the new code while a call in flight finishes on its old store. An instance that trapped, hit
+//! a limit, or whose call was abandoned midway is thrown away and rebuilt on the next call.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use tokio::sync::{Notify, mpsc};
+use wasmtime::Store;
+
+use super::bindings;
+use super::capabilities::streams::{AudioInput, AudioSink, TokenSink, TranscriptSink};
+use super::error::CallError;
+use super::host::PluginHost;
+use super::manifest::RoleSlot;
+use super::sandbox::{LimitHit, PluginState, begin_call, new_store};
+use super::version::{PluginVersion, WorldPre};
+use super::wit::{
+    AudioChunk, Completion, Decision, FloorEvent, FloorState, LlmRequest, PluginError, SttRequest,
+    Transcript, TtsRequest,
+};
+
+/// Sample rate of studio microphone frames (48 kHz mono, 20 ms = 960 samples).
+pub const STUDIO_SAMPLE_RATE: u32 = 48_000;
+
+/// What the session feeds an STT call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SttInput {
+    /// Microphone samples (mono s16 at the handle's sample rate).
+    Audio(Vec<i16>),
+    /// The host's VAD heard speech begin.
+    SpeechStarted,
+    /// The host's VAD heard speech end.
+    SpeechEnded,
+    /// The stream ended; the plugin flushes and returns. Dropping the sender means the same.
+    End,
+}
+
+/// Cancels the call in flight on a handle (barge-in, session end): its sinks return `cancelled`,
+/// and its audio input reports the end. Cheap to clone; each call starts uncancelled.
+#[derive(Debug, Clone, Default)]
+pub struct CallCancel(Arc<CancelState>);
+
+#[derive(Debug, Default)]
+struct CancelState {
+    cancelled: AtomicBool,
+    notify: Notify,
+}
+
+impl CallCancel {
+    /// Cancels the call in flight.
+    pub fn cancel(&self) {
+        self.0.cancelled.store(true, Ordering::SeqCst);
+        self.0.notify.notify_waiters();
+    }
+
+    /// Whether the current call was cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.cancelled.load(Ordering::SeqCst)
+    }
+
+    /// Waits until the current call is cancelled.
+    pub(crate) async fn cancelled(&self) {
+        let notified = self.0.notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if self.is_cancelled() {
+            return;
+        }
+        notified.await;
+    }
+
+    fn reset(&self) {
+        self.0.cancelled.store(false, Ordering::SeqCst);
+    }
+}
+
+/// A component instance of one world, made from a [`WorldPre`].
+trait WorldInstance: Sized + Send + 'static {
+    async fn instantiate(
+        pre: &WorldPre,
+        store: &mut Store<PluginState>,
+    ) -> Option<wasmtime::Result<Self>>;
+}
+
+impl WorldInstance for bindings::stt::SttPlugin {
+    async fn instantiate(
+        pre: &WorldPre,
+        store: &mut Store<PluginState>,
+    ) -> Option<wasmtime::Result<Self>> {
+        match pre {
+            WorldPre::Stt(pre) => Some(pre.instantiate_async(store).await),
+            _ => None,
+        }
+    }
+}
+
+impl WorldInstance for bindings::tts::TtsPlugin {
+    async fn instantiate(
+        pre: &WorldPre,
+        store: &mut Store<PluginState>,
+    ) -> Option<wasmtime::Result<Self>> {
+        match pre {
+            WorldPre::Tts(pre) => Some(pre.instantiate_async(store).await),
+            _ => None,
+        }
+    }
+}
+
+impl WorldInstance for bindings::llm::LlmPlugin {
+    async fn instantiate(
+        pre: &WorldPre,
+        store: &mut Store<PluginState>,
+    ) -> Option<wasmtime::Result<Self>> {
+        match pre {
+            WorldPre::Llm(pre) => Some(pre.instantiate_async(store).await),
+            _ => None,
+        }
+    }
+}
+
+impl WorldInstance for bindings::policy::PolicyPlugin {
+    async fn instantiate(
+        pre: &WorldPre,
+        store: &mut Store<PluginState>,
+    ) -> Option<wasmtime::Result<Self>> {
+        match pre {
+            WorldPre::Policy(pre) => Some(pre.instantiate_async(store).await),
+            _ => None,
+        }
+    }
+}
+
+/// One live instance and the version it was made from.
+struct Live<W> {
+    version: Arc<PluginVersion>,
+    store: Store<PluginState>,
+    instance: W,
+}
+
+/// The role-independent part of a handle: which role, the live instance, the session clock.
+struct Seat<W> {
+    host: Arc<PluginHost>,
+    slot: RoleSlot,
+    has_role: bool,
+    live: Option<Live<W>>,
+    clock_origin: Option<Instant>,
+    cancel: CallCancel,
+}
+
+impl<W: WorldInstance> Seat<W> {
+    fn new(host: Arc<PluginHost>, slot: RoleSlot) -> Seat<W> {
+        Seat {
+            host,
+            slot,
+            has_role: true,
+            live: None,
+            clock_origin: None,
+            cancel: CallCancel::default(),
+        }
+    }
+
+    /// Takes the instance for a call: the live one if it runs the current version, else a new one.
+    /// The caller puts it back only when the call ended cleanly.
+    async fn checkout(&mut self) -> Result<Live<W>, CallError> {
+        let unavailable = |plugin: &str, message: String| CallError::Load {
+            plugin: plugin.to_string(),
+            message,
+        };
+        if !self.has_role {
+            return Err(unavailable(
+                self.slot.name(),
+                "`you` has no LLM role".into(),
+            ));
+        }
+        let setup = self.host.snapshot();
+        let (name, version) = setup.serving(self.slot).ok_or_else(|| {
+            unavailable(
+                self.slot.name(),
+                format!("[roles] {} is not set in plugins.toml", self.slot),
+            )
+        })?;
+        let version = version.ok_or_else(|| {
+            let why = setup
+                .errors
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| "not loaded".into());
+            unavailable(name, why)
+        })?;
+        self.cancel.reset();
+        if let Some(mut live) = self.live.take()
+            && Arc::ptr_eq(&live.version, version)
+        {
+            live.store.data_mut().clock_origin = self.clock_origin;
+            return Ok(live);
+        }
+        let mut store = new_store(&self.host.engine.engine, version.grant.clone());
+        store.data_mut().clock_origin = self.clock_origin;
+        let instance = W::instantiate(&version.code.pre, &mut store)
+            .await
+            .ok_or_else(|| unavailable(name, format!("it is not a {} plugin", self.slot.kind())))?
+            .map_err(|e| unavailable(name, format!("instantiation failed: {e:#}")))?;
+        Ok(Live {
+            version: version.clone(),
+            store,
+            instance,
+        })
+    }
+
+    /// Turns a call's outcome into the handle's result, keeping the instance only when it is sound.
+    fn settle<T>(
+        &mut self,
+        mut live: Live<W>,
+        outcome: wasmtime::Result<Result<T, PluginError>>,
+    ) -> Result<T, CallError> {
+        let plugin = live.version.name().to_string();
+        match outcome {
+            Ok(result) => {
+                // Resources the call created live in the table; they are gone with the call.
+                self.live = Some(live);
+                result.map_err(|error| match error {
+                    PluginError::Denied(message) => CallError::Denied { plugin, message },
+                    error => CallError::Plugin { plugin, error },
+                })
+            }
+            Err(trap) => {
+                let entry = &live.version.grant.entry;
+                let error = match live.store.data().limit_hit {
+                    Some(LimitHit::Cpu) => CallError::CpuLimit {
+                        plugin,
+                        limit_ms: entry.cpu_limit_ms,
+                    },
+                    Some(LimitHit::Memory) => CallError::MemoryLimit {
+                        plugin,
+                        limit_mb: entry.memory_limit_mb,
+                    },
+                    None => CallError::Trap {
+                        plugin,
+                        message: describe_trap(&trap),
+                    },
+                };
+                tracing::warn!(plugin = live.version.name(), role = %self.slot, "plugin call failed, its instance is rebuilt for the next call: {error}");
+                live.store.data_mut().table = wasmtime::component::ResourceTable::new();
+                drop(live);
+                Err(error)
+            }
+        }
+    }
+}
+
+fn describe_trap(error: &wasmtime::Error) -> String {
+    match error.downcast_ref::<wasmtime::Trap>() {
+        Some(trap) => format!("{trap} ({error})"),
+        None => error.to_string(),
+    }
+}
+
+macro_rules! handle_common {
+    ($handle:ident, $world:ty) => {
+        impl $handle {
+            pub(crate) fn new(host: Arc<PluginHost>, slot: RoleSlot) -> $handle {
+                $handle {
+                    seat: Seat::<$world>::new(host, slot),
+                }
+            }
+
+            /// Sets the start of the session clock that the plugin's `clock.session-ms` counts from.
+            pub fn set_session_clock_origin(&mut self, origin: Instant) {
+                self.seat.clock_origin = Some(origin);
+            }
+
+            /// A canceller for this handle's call in flight.
+            pub fn canceller(&self) -> CallCancel {
+                self.seat.cancel.clone()
+            }
+
+            /// The name and sha256 of the plugin version the live instance runs, if one is live.
+            pub fn live_version(&self) -> Option<(String, String)> {
+                self.seat
+                    .live
+                    .as_ref()
+                    .map(|l| (l.version.name().to_string(), l.version.code.sha256.clone()))
+            }
+        }
+    };
+}
+
+/// Speech-to-text calls for one session.
+pub struct SttHandle {
+    seat: Seat<bindings::stt::SttPlugin>,
+}
+handle_common!(SttHandle, bindings::stt::SttPlugin);
+
+impl SttHandle {
+    /// Recognizes `input` at [`STUDIO_SAMPLE_RATE`] until it ends, sending transcripts to `out`.
+    pub async fn transcribe(
+        &mut self,
+        request: SttRequest,
+        input: mpsc::Receiver<SttInput>,
+        out: mpsc::Sender<Transcript>,
+    ) -> Result<(), CallError> {
+        self.transcribe_at(request, STUDIO_SAMPLE_RATE, input, out)
+            .await
+    }
+
+    /// Like [`SttHandle::transcribe`], for input at `sample_rate`.
+    pub async fn transcribe_at(
+        &mut self,
+        request: SttRequest,
+        sample_rate: u32,
+        input: mpsc::Receiver<SttInput>,
+        out: mpsc::Sender<Transcript>,
+    ) -> Result<(), CallError> {
+        let mut live = self.seat.checkout().await?;
+        let cancel = self.seat.cancel.clone();
+        let outcome = async {
+            let table = &mut live.store.data_mut().table;
+            let input = table.push(AudioInput {
+                sample_rate,
+                rx: input,
+                ended: false,
+                cancel: cancel.clone(),
+            })?;
+            let sink = table.push(TranscriptSink { tx: out, cancel })?;
+            begin_call(&mut live.store);
+            live.instance
+                .studio_plugin_stt()
+                .call_transcribe(&mut live.store, &request, input, sink)
+                .await
+        }
+        .await;
+        self.seat.settle(live, outcome)
+    }
+}
+
+/// Text-to-speech calls for one session.
+pub struct TtsHandle {
+    seat: Seat<bindings::tts::TtsPlugin>,
+}
+handle_common!(TtsHandle, bindings::tts::TtsPlugin);
+
+impl TtsHandle {
+    /// Speaks `request.text`, sending audio to `out` as it is produced.
+    pub async fn synthesize(
+        &mut self,
+        request: TtsRequest,
+        out: mpsc::Sender<AudioChunk>,
+    ) -> Result<(), CallError> {
+        let mut live = self.seat.checkout().await?;
+        let cancel = self.seat.cancel.clone();
+        let outcome = async {
+            let sink = live
+                .store
+                .data_mut()
+                .table
+                .push(AudioSink { tx: out, cancel })?;
+            begin_call(&mut live.store);
+            live.instance
+                .studio_plugin_tts()
+                .call_synthesize(&mut live.store, &request, sink)
+                .await
+        }
+        .await;
+        self.seat.settle(live, outcome)
+    }
+}
+
+/// LLM calls for one AI of one session.
+pub struct LlmHandle {
+    seat: Seat<bindings::llm::LlmPlugin>,
+}
+handle_common!(LlmHandle, bindings::llm::LlmPlugin);
+
+impl LlmHandle {
+    pub(crate) fn without_role(mut self) -> LlmHandle {
+        self.seat.has_role = false;
+        self
+    }
+
+    /// Streams the reply to `request` into `out`, then returns how it ended.
+    pub async fn complete(
+        &mut self,
+        request: LlmRequest,
+        out: mpsc::Sender<String>,
+    ) -> Result<Completion, CallError> {
+        let mut live = self.seat.checkout().await?;
+        let cancel = self.seat.cancel.clone();
+        let outcome = async {
+            let sink = live
+                .store
+                .data_mut()
+                .table
+                .push(TokenSink { tx: out, cancel })?;
+            begin_call(&mut live.store);
+            live.instance
+                .studio_plugin_llm()
+                .call_complete(&mut live.store, &request, sink)
+                .await
+        }
+        .await;
+        self.seat.settle(live, outcome)
+    }
+}
+
+/// Turn-policy calls for one session.
+pub struct PolicyHandle {
+    seat: Seat<bindings::policy::PolicyPlugin>,
+}
+handle_common!(PolicyHandle, bindings::policy::PolicyPlugin);
+
+impl PolicyHandle {
+    /// Decides what happens after `event`, given `state`.
+    pub async fn decide(
+        &mut self,
+        state: FloorState,
+        event: FloorEvent,
+    ) -> Result<Vec<Decision>, CallError> {
+        let mut live = self.seat.checkout().await?;
+        begin_call(&mut live.store);
+        let outcome = live
+            .instance
+            .studio_plugin_policy()
+            .call_decide(&mut live.store, &state, &event)
+            .await
+            .map(Ok);
+        self.seat.settle(live, outcome)
+    }
+}

@@ -1,0 +1,103 @@
+//! Host capabilities: the imports a plugin may call, each checked against what `plugins.toml`
+//! grants that plugin. A refused call returns `plugin-error::denied` naming the plugin and what it
+//! lacked, and is logged (without secret values). `log` and `clock` return no result, so without
+//! their capability the message is dropped and the clock reads 0, with one warning per instance.
+
+pub(crate) mod net;
+pub(crate) mod streams;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::bindings::{clock, config, log, types};
+use super::manifest::Capability;
+use super::sandbox::PluginState;
+use types::PluginError;
+
+/// The `denied` error for a capability (and target) the plugin was not granted.
+pub(crate) fn denied(state: &PluginState, what: &str) -> PluginError {
+    tracing::warn!(
+        plugin = state.plugin(),
+        refused = what,
+        "plugin asked for something plugins.toml does not grant"
+    );
+    PluginError::Denied(format!(
+        "{} is not granted {what} in plugins.toml",
+        state.plugin()
+    ))
+}
+
+impl types::Host for PluginState {}
+
+impl log::Host for PluginState {
+    async fn log(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
+        if !self.check(Capability::Log) {
+            return Ok(());
+        }
+        let plugin = self.plugin();
+        match level {
+            log::Level::Trace => tracing::trace!(target: "plugin", plugin, "{message}"),
+            log::Level::Debug => tracing::debug!(target: "plugin", plugin, "{message}"),
+            log::Level::Info => tracing::info!(target: "plugin", plugin, "{message}"),
+            log::Level::Warn => tracing::warn!(target: "plugin", plugin, "{message}"),
+            log::Level::Error => tracing::error!(target: "plugin", plugin, "{message}"),
+        }
+        Ok(())
+    }
+}
+
+impl clock::Host for PluginState {
+    async fn session_ms(&mut self) -> wasmtime::Result<u64> {
+        if !self.check(Capability::Clock) {
+            return Ok(0);
+        }
+        Ok(self.clock_origin.map_or(0, |origin| {
+            u64::try_from(origin.elapsed().as_millis()).unwrap_or(u64::MAX)
+        }))
+    }
+
+    async fn wall_ms(&mut self) -> wasmtime::Result<u64> {
+        if !self.check(Capability::Clock) {
+            return Ok(0);
+        }
+        let since_epoch = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        Ok(u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX))
+    }
+}
+
+impl config::Host for PluginState {
+    async fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<String>, PluginError>> {
+        if !self.check(Capability::Config) {
+            return Ok(Err(denied(self, "config")));
+        }
+        Ok(Ok(self.grant.entry.config_value(&key)))
+    }
+
+    async fn entries(&mut self) -> wasmtime::Result<Result<Vec<(String, String)>, PluginError>> {
+        if !self.check(Capability::Config) {
+            return Ok(Err(denied(self, "config")));
+        }
+        Ok(Ok(self.grant.entry.config_entries()))
+    }
+
+    async fn secret(
+        &mut self,
+        name: String,
+    ) -> wasmtime::Result<Result<Option<String>, PluginError>> {
+        if !self.check(Capability::Config) {
+            return Ok(Err(denied(self, "config")));
+        }
+        if !self
+            .grant
+            .entry
+            .secrets
+            .iter()
+            .any(|declared| declared == &name)
+        {
+            // Only the name is logged, never a value.
+            return Ok(Err(denied(self, &format!("secret {name}"))));
+        }
+        Ok(Ok(self.grant.secrets.get(&name)))
+    }
+}

@@ -1,0 +1,202 @@
+//! The one wasmtime `Engine` of the host, its linkers, its epoch ticker and the on-disk compile cache.
+//!
+//! Compiling a component takes tens to hundreds of milliseconds; loading a precompiled one takes well
+//! under one. The cache is keyed by the sha256 of the .wasm and by the engine's compatibility hash
+//! (wasmtime version and settings), so a stale entry is never loaded, and entries are written with
+//! an atomic rename so a crash never leaves a half-written one.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine};
+
+use super::bindings;
+use super::error::PluginHostError;
+use super::manifest::PluginKind;
+use super::sandbox::PluginState;
+
+/// How often the epoch advances: the granularity of the CPU cap and of cooperative yields.
+pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// The engine, one linker per world, and the compile cache.
+pub(crate) struct PluginEngine {
+    pub(crate) engine: Engine,
+    linkers: [Linker<PluginState>; 4],
+    cache_dir: PathBuf,
+    engine_hash: String,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+/// Whether a component came from the compile cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CacheOutcome {
+    /// Loaded precompiled code.
+    Hit,
+    /// Compiled (and stored for next time).
+    Miss,
+}
+
+impl PluginEngine {
+    /// Creates the engine, links every world, and starts the epoch ticker.
+    pub(crate) fn new(cache_dir: PathBuf) -> Result<PluginEngine, PluginHostError> {
+        let engine_error = |e: wasmtime::Error| PluginHostError::Engine(format!("{e:#}"));
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        config.epoch_interruption(true);
+        config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+        let engine = Engine::new(&config).map_err(engine_error)?;
+
+        let mut stt = Linker::new(&engine);
+        let mut tts = Linker::new(&engine);
+        let mut llm = Linker::new(&engine);
+        let mut policy = Linker::new(&engine);
+        for linker in [&mut stt, &mut tts, &mut llm, &mut policy] {
+            wasmtime_wasi::p2::add_to_linker_async(linker).map_err(engine_error)?;
+        }
+        bindings::stt::SttPlugin::add_to_linker::<PluginState, HasSelf<PluginState>>(
+            &mut stt,
+            |s| s,
+        )
+        .map_err(engine_error)?;
+        bindings::tts::TtsPlugin::add_to_linker::<PluginState, HasSelf<PluginState>>(
+            &mut tts,
+            |s| s,
+        )
+        .map_err(engine_error)?;
+        bindings::llm::LlmPlugin::add_to_linker::<PluginState, HasSelf<PluginState>>(
+            &mut llm,
+            |s| s,
+        )
+        .map_err(engine_error)?;
+        bindings::policy::PolicyPlugin::add_to_linker::<PluginState, HasSelf<PluginState>>(
+            &mut policy,
+            |s| s,
+        )
+        .map_err(engine_error)?;
+
+        std::fs::create_dir_all(&cache_dir).map_err(|e| {
+            PluginHostError::Engine(format!(
+                "cannot create the compile cache folder {}: {e}",
+                cache_dir.display()
+            ))
+        })?;
+        let mut hasher = DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        let engine_hash = format!("{:016x}", hasher.finish());
+
+        // A plain thread, not a tokio task: busy plugins could otherwise starve the very ticker that
+        // is meant to stop them.
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        let ticking_engine = engine.clone();
+        let stop = ticker_stop.clone();
+        std::thread::Builder::new()
+            .name("plugin-epoch".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    ticking_engine.increment_epoch();
+                }
+            })
+            .map_err(|e| {
+                PluginHostError::Engine(format!("cannot start the epoch ticker thread: {e}"))
+            })?;
+
+        Ok(PluginEngine {
+            engine,
+            linkers: [stt, tts, llm, policy],
+            cache_dir,
+            engine_hash,
+            ticker_stop,
+        })
+    }
+
+    /// The linker of a world.
+    pub(crate) fn linker(&self, kind: PluginKind) -> &Linker<PluginState> {
+        match kind {
+            PluginKind::Stt => &self.linkers[0],
+            PluginKind::Tts => &self.linkers[1],
+            PluginKind::Llm => &self.linkers[2],
+            PluginKind::Policy => &self.linkers[3],
+        }
+    }
+
+    /// The compile cache folder.
+    pub(crate) fn cache_dir(&self) -> &Path {
+        &self.cache_dir
+    }
+
+    /// Compiles `bytes` (hash `sha256`), or loads them from the cache. Blocking: call off the async threads.
+    pub(crate) fn component(
+        &self,
+        bytes: &[u8],
+        sha256: &str,
+    ) -> Result<(Component, CacheOutcome), String> {
+        let cached = self
+            .cache_dir
+            .join(format!("{sha256}-{}.cwasm", self.engine_hash));
+        if cached.is_file() {
+            // SAFETY: files in the cache folder are written only by `precompile_component` below
+            // (atomic rename, named by content and engine hash), so they are trusted wasmtime output
+            // for this very engine configuration.
+            match unsafe { Component::deserialize_file(&self.engine, &cached) } {
+                Ok(component) => return Ok((component, CacheOutcome::Hit)),
+                Err(e) => {
+                    tracing::warn!(cache = %cached.display(), "unusable compile cache entry, recompiling: {e:#}")
+                }
+            }
+        }
+        let compiled = self
+            .engine
+            .precompile_component(bytes)
+            .map_err(|e| format!("not a valid plugin component: {e:#}"))?;
+        let partial = cached.with_extension(format!("partial{}", std::process::id()));
+        let stored =
+            std::fs::write(&partial, &compiled).and_then(|()| std::fs::rename(&partial, &cached));
+        if let Err(e) = stored {
+            // The cache is an optimisation: a read-only disk costs load time, not correctness.
+            tracing::warn!(cache = %cached.display(), "cannot store compiled plugin: {e}");
+            let _ = std::fs::remove_file(&partial);
+        }
+        // SAFETY: `compiled` was produced by this engine a moment ago.
+        let component = unsafe { Component::deserialize(&self.engine, &compiled) }
+            .map_err(|e| format!("cannot load the compiled plugin: {e:#}"))?;
+        Ok((component, CacheOutcome::Miss))
+    }
+
+    /// Which world a component was built for, from the role interface it exports.
+    pub(crate) fn kind_of(&self, component: &Component) -> Option<PluginKind> {
+        let ty = component.component_type();
+        ty.exports(&self.engine).find_map(|(name, _)| {
+            let interface = name.split('@').next().unwrap_or(name);
+            match interface {
+                "studio:plugin/stt" => Some(PluginKind::Stt),
+                "studio:plugin/tts" => Some(PluginKind::Tts),
+                "studio:plugin/llm" => Some(PluginKind::Llm),
+                "studio:plugin/policy" => Some(PluginKind::Policy),
+                _ => None,
+            }
+        })
+    }
+}
+
+impl Drop for PluginEngine {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The sha256 of `bytes` in lower-case hex.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let mut hex = String::with_capacity(64);
+    for byte in digest {
+        hex.push_str(&format!("{byte:02x}"));
+    }
+    hex
+}

@@ -1,0 +1,739 @@
+//! `plugins.toml`: which plugin fills which role, and what each plugin may do.
+//!
+//! The file is parsed once into typed structs and validated as a whole, so a broken edit is refused
+//! before anything is swapped. Unknown keys are errors (a typo in `capabilites` must not silently
+//! grant nothing). The module reads no environment variables: the caller passes overrides in.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::BUILT_PLUGIN_DIR;
+
+/// Memory a plugin instance may grow to when neither the plugin nor `[studio]` says otherwise.
+pub const DEFAULT_MEMORY_LIMIT_MB: u32 = 64;
+/// Guest CPU time one call may use when neither the plugin nor `[studio]` says otherwise.
+pub const DEFAULT_CPU_LIMIT_MS: u64 = 1000;
+
+/// A host capability a plugin can be granted (`capabilities = [...]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Capability {
+    /// Write to the host log.
+    Log,
+    /// Read the session and wall clocks.
+    Clock,
+    /// Read its own settings and declared secrets.
+    Config,
+    /// Outbound HTTP(S) to `allowed_hosts`.
+    Http,
+    /// Outbound WebSocket to `allowed_hosts`.
+    Websocket,
+    /// Run `allowed_executables`.
+    Process,
+}
+
+impl Capability {
+    /// The name used in `plugins.toml` and in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Capability::Log => "log",
+            Capability::Clock => "clock",
+            Capability::Config => "config",
+            Capability::Http => "http",
+            Capability::Websocket => "websocket",
+            Capability::Process => "process",
+        }
+    }
+}
+
+impl fmt::Display for Capability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The kind of plugin a role needs; each is its own WIT world.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PluginKind {
+    /// `stt-plugin`.
+    Stt,
+    /// `tts-plugin`.
+    Tts,
+    /// `llm-plugin`.
+    Llm,
+    /// `policy-plugin`.
+    Policy,
+}
+
+impl PluginKind {
+    /// The WIT world's role name (`stt`, `tts`, `llm`, `policy`).
+    pub fn name(self) -> &'static str {
+        match self {
+            PluginKind::Stt => "stt",
+            PluginKind::Tts => "tts",
+            PluginKind::Llm => "llm",
+            PluginKind::Policy => "policy",
+        }
+    }
+}
+
+impl fmt::Display for PluginKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A seat in the studio that a plugin fills (`[roles]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RoleSlot {
+    /// Speech to text for the human.
+    Stt,
+    /// Text to speech for both AIs.
+    Tts,
+    /// The LLM writing claude's lines.
+    Claude,
+    /// The LLM writing guest's lines.
+    Guest,
+    /// Turn taking.
+    Policy,
+}
+
+impl RoleSlot {
+    /// Every slot, in `[roles]` order.
+    pub const ALL: [RoleSlot; 5] = [
+        RoleSlot::Stt,
+        RoleSlot::Tts,
+        RoleSlot::Claude,
+        RoleSlot::Guest,
+        RoleSlot::Policy,
+    ];
+
+    /// The key in `[roles]`.
+    pub fn name(self) -> &'static str {
+        match self {
+            RoleSlot::Stt => "stt",
+            RoleSlot::Tts => "tts",
+            RoleSlot::Claude => "claude",
+            RoleSlot::Guest => "guest",
+            RoleSlot::Policy => "policy",
+        }
+    }
+
+    /// The kind of plugin this slot takes.
+    pub fn kind(self) -> PluginKind {
+        match self {
+            RoleSlot::Stt => PluginKind::Stt,
+            RoleSlot::Tts => PluginKind::Tts,
+            RoleSlot::Claude | RoleSlot::Guest => PluginKind::Llm,
+            RoleSlot::Policy => PluginKind::Policy,
+        }
+    }
+}
+
+impl fmt::Display for RoleSlot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An `allowed_hosts` entry: `scheme://host[:port]`, where host may start with `*.` and port may be `*`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostPattern {
+    scheme: String,
+    host: String,
+    /// `None` means any port (`:*`).
+    port: Option<u16>,
+    text: String,
+}
+
+impl HostPattern {
+    /// Parses one `allowed_hosts` entry.
+    pub fn parse(text: &str) -> Result<HostPattern, String> {
+        let (scheme, rest) = text
+            .split_once("://")
+            .ok_or_else(|| format!("`{text}` needs a scheme, e.g. `https://{text}`"))?;
+        let scheme = scheme.to_ascii_lowercase();
+        let default_port = default_port(&scheme)
+            .ok_or_else(|| format!("`{text}`: scheme must be http, https, ws or wss"))?;
+        let rest = rest.trim_end_matches('/');
+        if rest.contains('/') {
+            return Err(format!(
+                "`{text}`: give only scheme, host and port, without a path"
+            ));
+        }
+        let (host, port) = split_host_port(rest);
+        let port = match port {
+            None => Some(default_port),
+            Some("*") => None,
+            Some(p) => Some(
+                p.parse::<u16>()
+                    .map_err(|_| format!("`{text}`: `{p}` is not a port"))?,
+            ),
+        };
+        if host.is_empty() {
+            return Err(format!("`{text}` has no host"));
+        }
+        Ok(HostPattern {
+            scheme,
+            host: host.to_ascii_lowercase(),
+            port,
+            text: text.to_string(),
+        })
+    }
+
+    /// Whether `url` (absolute) goes to a scheme, host and port this pattern allows.
+    pub fn allows(&self, url: &str) -> bool {
+        let Some(target) = UrlOrigin::parse(url) else {
+            return false;
+        };
+        if target.scheme != self.scheme {
+            return false;
+        }
+        let host_ok = match self.host.strip_prefix("*.") {
+            Some(suffix) => target.host.ends_with(&format!(".{suffix}")),
+            None => self.host == "*" || target.host == self.host,
+        };
+        host_ok && self.port.is_none_or(|p| p == target.port)
+    }
+
+    /// The entry as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+/// Scheme, host and port of an absolute URL, enough to check it against `allowed_hosts`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlOrigin {
+    /// Lower-case scheme.
+    pub scheme: String,
+    /// Lower-case host, without brackets for IPv6.
+    pub host: String,
+    /// The explicit port, or the scheme's default.
+    pub port: u16,
+}
+
+impl UrlOrigin {
+    /// Parses the origin of an absolute http(s)/ws(s) URL; `None` when it is not one.
+    pub fn parse(url: &str) -> Option<UrlOrigin> {
+        let (scheme, rest) = url.split_once("://")?;
+        let scheme = scheme.to_ascii_lowercase();
+        let default = default_port(&scheme)?;
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        // Userinfo could be used to disguise the real host (`https://allowed@evil`): drop it.
+        let authority = authority
+            .rsplit_once('@')
+            .map_or(authority, |(_, host)| host);
+        let (host, port) = split_host_port(authority);
+        let port = match port {
+            Some(p) => p.parse().ok()?,
+            None => default,
+        };
+        if host.is_empty() {
+            return None;
+        }
+        Some(UrlOrigin {
+            scheme,
+            host: host.to_ascii_lowercase(),
+            port,
+        })
+    }
+}
+
+impl fmt::Display for UrlOrigin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "{}://[{}]:{}", self.scheme, self.host, self.port)
+        } else {
+            write!(f, "{}://{}:{}", self.scheme, self.host, self.port)
+        }
+    }
+}
+
+fn default_port(scheme: &str) -> Option<u16> {
+    match scheme {
+        "http" | "ws" => Some(80),
+        "https" | "wss" => Some(443),
+        _ => None,
+    }
+}
+
+/// Splits `host:port`, `[v6]:port`, `host` or `[v6]`.
+fn split_host_port(authority: &str) -> (&str, Option<&str>) {
+    if let Some(rest) = authority.strip_prefix('[') {
+        return match rest.split_once(']') {
+            Some((host, tail)) => (host, tail.strip_prefix(':')),
+            None => (rest, None),
+        };
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (authority, None),
+    }
+}
+
+/// One `[plugins.NAME]` table, validated, with its path resolved.
+#[derive(Debug, Clone)]
+pub struct PluginEntry {
+    /// The table's name.
+    pub name: String,
+    /// The .wasm file, absolute or relative to the process's working folder.
+    pub path: PathBuf,
+    /// Granted capabilities.
+    pub capabilities: BTreeSet<Capability>,
+    /// Where `http` and `websocket` may connect.
+    pub allowed_hosts: Vec<HostPattern>,
+    /// Exact paths `process` may start.
+    pub allowed_executables: Vec<PathBuf>,
+    /// Names of the secrets (environment variables / runtime keys) this plugin may read.
+    pub secrets: Vec<String>,
+    /// Plugins to try, in order, when this one fails.
+    pub fallback: Vec<String>,
+    /// Memory cap of one instance.
+    pub memory_limit_mb: u32,
+    /// Guest CPU time cap of one call.
+    pub cpu_limit_ms: u64,
+    /// The free `config` table.
+    pub config: toml::Table,
+}
+
+impl PluginEntry {
+    /// Whether `capability` is granted.
+    pub fn grants(&self, capability: Capability) -> bool {
+        self.capabilities.contains(&capability)
+    }
+
+    /// One `config` value rendered for `config.get`: strings as they are, numbers and booleans in TOML
+    /// notation, arrays and tables as JSON.
+    pub fn config_value(&self, key: &str) -> Option<String> {
+        self.config.get(key).map(render_config_value)
+    }
+
+    /// Every `config` value rendered as `config_value` does, sorted by key.
+    pub fn config_entries(&self) -> Vec<(String, String)> {
+        // toml::Table is a BTreeMap unless `preserve_order` is on; sort anyway so the contract holds.
+        let mut entries: Vec<(String, String)> = self
+            .config
+            .iter()
+            .map(|(k, v)| (k.clone(), render_config_value(v)))
+            .collect();
+        entries.sort();
+        entries
+    }
+}
+
+fn render_config_value(value: &toml::Value) -> String {
+    match value {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Integer(_)
+        | toml::Value::Float(_)
+        | toml::Value::Boolean(_)
+        | toml::Value::Datetime(_) => value.to_string(),
+        toml::Value::Array(_) | toml::Value::Table(_) => {
+            serde_json::to_string(value).unwrap_or_else(|_| value.to_string())
+        }
+    }
+}
+
+/// The whole of `plugins.toml`, validated.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    /// The folder relative plugin paths were resolved against.
+    pub plugin_dir: PathBuf,
+    /// Which plugin each role uses.
+    pub roles: BTreeMap<RoleSlot, String>,
+    /// Every declared plugin, by name.
+    pub plugins: BTreeMap<String, PluginEntry>,
+}
+
+/// Why `plugins.toml` could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The manifest file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has unknown keys or wrong types.
+    #[error("{path} is not a valid plugins.toml: {message}")]
+    Parse {
+        /// The manifest file.
+        path: PathBuf,
+        /// What the parser said, with the line.
+        message: String,
+    },
+    /// The file parses but does not add up (unknown plugin, bad capability use...).
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The manifest file.
+        path: PathBuf,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawManifest {
+    #[serde(default)]
+    studio: RawStudio,
+    #[serde(default)]
+    roles: RawRoles,
+    #[serde(default)]
+    plugins: BTreeMap<String, RawPlugin>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStudio {
+    #[serde(default)]
+    plugin_dir: String,
+    memory_limit_mb: Option<u32>,
+    cpu_limit_ms: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoles {
+    stt: Option<String>,
+    tts: Option<String>,
+    claude: Option<String>,
+    guest: Option<String>,
+    policy: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPlugin {
+    path: String,
+    #[serde(default)]
+    capabilities: Vec<Capability>,
+    #[serde(default)]
+    allowed_hosts: Vec<String>,
+    #[serde(default)]
+    allowed_executables: Vec<String>,
+    #[serde(default)]
+    secrets: Vec<String>,
+    #[serde(default)]
+    fallback: Vec<String>,
+    memory_limit_mb: Option<u32>,
+    cpu_limit_ms: Option<u64>,
+    #[serde(default)]
+    config: toml::Table,
+}
+
+impl Manifest {
+    /// Reads and validates `path`. `plugin_dir_override` (e.g. from `PLUGIN_DIR`) beats `[studio] plugin_dir`.
+    pub fn load(
+        path: &Path,
+        plugin_dir_override: Option<&Path>,
+    ) -> Result<Manifest, ManifestError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Manifest::parse(&text, path, plugin_dir_override)
+    }
+
+    /// Validates manifest `text`; `path` names it in errors and anchors a relative `plugin_dir`.
+    pub fn parse(
+        text: &str,
+        path: &Path,
+        plugin_dir_override: Option<&Path>,
+    ) -> Result<Manifest, ManifestError> {
+        let raw: RawManifest = toml::from_str(text).map_err(|e| ManifestError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let invalid = |message: String| ManifestError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        let base = path.parent().unwrap_or(Path::new("."));
+        let plugin_dir = match plugin_dir_override {
+            Some(dir) => dir.to_path_buf(),
+            None if raw.studio.plugin_dir.is_empty() => PathBuf::from(BUILT_PLUGIN_DIR),
+            None => base.join(&raw.studio.plugin_dir),
+        };
+        let default_memory = raw
+            .studio
+            .memory_limit_mb
+            .unwrap_or(DEFAULT_MEMORY_LIMIT_MB);
+        let default_cpu = raw.studio.cpu_limit_ms.unwrap_or(DEFAULT_CPU_LIMIT_MS);
+
+        let mut plugins = BTreeMap::new();
+        for (name, raw_plugin) in raw.plugins {
+            let entry =
+                validate_plugin(&name, raw_plugin, &plugin_dir, default_memory, default_cpu)
+                    .map_err(&invalid)?;
+            plugins.insert(name, entry);
+        }
+        for entry in plugins.values() {
+            for other in &entry.fallback {
+                if !plugins.contains_key(other) {
+                    return Err(invalid(format!(
+                        "[plugins.{}] fallback names `{other}`, which has no [plugins.{other}] table",
+                        entry.name
+                    )));
+                }
+                if other == &entry.name {
+                    return Err(invalid(format!(
+                        "[plugins.{}] lists itself as its own fallback",
+                        entry.name
+                    )));
+                }
+            }
+        }
+
+        let mut roles = BTreeMap::new();
+        let raw_roles = [
+            (RoleSlot::Stt, raw.roles.stt),
+            (RoleSlot::Tts, raw.roles.tts),
+            (RoleSlot::Claude, raw.roles.claude),
+            (RoleSlot::Guest, raw.roles.guest),
+            (RoleSlot::Policy, raw.roles.policy),
+        ];
+        for (slot, name) in raw_roles {
+            let Some(name) = name.filter(|n| !n.is_empty()) else {
+                continue;
+            };
+            if !plugins.contains_key(&name) {
+                return Err(invalid(format!(
+                    "[roles] {slot} = \"{name}\", but there is no [plugins.{name}] table; add one or pick one of: {}",
+                    plugins.keys().cloned().collect::<Vec<_>>().join(", ")
+                )));
+            }
+            roles.insert(slot, name);
+        }
+        Ok(Manifest {
+            plugin_dir,
+            roles,
+            plugins,
+        })
+    }
+
+    /// The plugins a role may use, in order: its plugin, then that plugin's fallbacks.
+    pub fn chain(&self, slot: RoleSlot) -> Vec<String> {
+        let Some(first) = self.roles.get(&slot) else {
+            return Vec::new();
+        };
+        let mut chain = vec![first.clone()];
+        if let Some(entry) = self.plugins.get(first) {
+            for name in &entry.fallback {
+                if !chain.contains(name) {
+                    chain.push(name.clone());
+                }
+            }
+        }
+        chain
+    }
+}
+
+fn validate_plugin(
+    name: &str,
+    raw: RawPlugin,
+    plugin_dir: &Path,
+    default_memory: u32,
+    default_cpu: u64,
+) -> Result<PluginEntry, String> {
+    if raw.path.is_empty() {
+        return Err(format!(
+            "[plugins.{name}] path is empty; give the .wasm file's name"
+        ));
+    }
+    let path = Path::new(&raw.path);
+    let path = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        plugin_dir.join(path)
+    };
+    let capabilities: BTreeSet<Capability> = raw.capabilities.into_iter().collect();
+    let mut allowed_hosts = Vec::new();
+    for pattern in &raw.allowed_hosts {
+        allowed_hosts.push(
+            HostPattern::parse(pattern)
+                .map_err(|e| format!("[plugins.{name}] allowed_hosts: {e}"))?,
+        );
+    }
+    let net =
+        capabilities.contains(&Capability::Http) || capabilities.contains(&Capability::Websocket);
+    if !allowed_hosts.is_empty() && !net {
+        return Err(format!(
+            "[plugins.{name}] has allowed_hosts but neither the `http` nor the `websocket` capability; add one or remove allowed_hosts"
+        ));
+    }
+    let mut allowed_executables = Vec::new();
+    for exe in &raw.allowed_executables {
+        let exe = PathBuf::from(exe);
+        if !exe.is_absolute() {
+            return Err(format!(
+                "[plugins.{name}] allowed_executables: `{}` must be an absolute path",
+                exe.display()
+            ));
+        }
+        allowed_executables.push(exe);
+    }
+    if !allowed_executables.is_empty() && !capabilities.contains(&Capability::Process) {
+        return Err(format!(
+            "[plugins.{name}] has allowed_executables but not the `process` capability; add it or remove the list"
+        ));
+    }
+    if !raw.secrets.is_empty() && !capabilities.contains(&Capability::Config) {
+        return Err(format!(
+            "[plugins.{name}] declares secrets but not the `config` capability it reads them with; add `config`"
+        ));
+    }
+    let memory_limit_mb = raw.memory_limit_mb.unwrap_or(default_memory);
+    if memory_limit_mb == 0 {
+        return Err(format!(
+            "[plugins.{name}] memory_limit_mb must be at least 1"
+        ));
+    }
+    let cpu_limit_ms = raw.cpu_limit_ms.unwrap_or(default_cpu);
+    if cpu_limit_ms == 0 {
+        return Err(format!("[plugins.{name}] cpu_limit_ms must be at least 1"));
+    }
+    Ok(PluginEntry {
+        name: name.to_string(),
+        path,
+        capabilities,
+        allowed_hosts,
+        allowed_executables,
+        secrets: raw.secrets,
+        fallback: raw.fallback,
+        memory_limit_mb,
+        cpu_limit_ms,
+        config: raw.config,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Manifest, ManifestError> {
+        Manifest::parse(text, Path::new("/etc/studio/plugins.toml"), None)
+    }
+
+    #[test]
+    fn the_shipped_plugins_toml_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins.toml");
+        let manifest = Manifest::load(&path, None).expect("the repository's plugins.toml parses");
+        assert_eq!(
+            manifest.roles.get(&RoleSlot::Stt).map(String::as_str),
+            Some("mock-stt")
+        );
+        assert_eq!(manifest.plugin_dir, PathBuf::from(BUILT_PLUGIN_DIR));
+        let stt = &manifest.plugins["mock-stt"];
+        assert!(stt.grants(Capability::Config));
+        assert_eq!(stt.memory_limit_mb, 64);
+        assert_eq!(stt.cpu_limit_ms, 1000);
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_by_name() {
+        let err = parse("[plugins.a]\npath = \"a.wasm\"\ncapabilites = [\"log\"]\n").unwrap_err();
+        assert!(err.to_string().contains("capabilites"), "{err}");
+    }
+
+    #[test]
+    fn unknown_capability_is_rejected() {
+        let err =
+            parse("[plugins.a]\npath = \"a.wasm\"\ncapabilities = [\"filesystem\"]\n").unwrap_err();
+        assert!(err.to_string().contains("filesystem"), "{err}");
+    }
+
+    #[test]
+    fn role_naming_a_missing_plugin_says_which() {
+        let err = parse("[roles]\nstt = \"ghost\"\n[plugins.a]\npath = \"a.wasm\"\n").unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("ghost") && text.contains("[plugins.ghost]"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn fallback_to_a_missing_plugin_is_rejected() {
+        let err = parse("[plugins.a]\npath = \"a.wasm\"\nfallback = [\"b\"]\n").unwrap_err();
+        assert!(err.to_string().contains("`b`"), "{err}");
+    }
+
+    #[test]
+    fn relative_paths_resolve_against_plugin_dir_and_override_wins() {
+        let text = "[studio]\nplugin_dir = \"wasm\"\n[plugins.a]\npath = \"a.wasm\"\n[plugins.b]\npath = \"/abs/b.wasm\"\n";
+        let m = parse(text).expect("valid");
+        assert_eq!(
+            m.plugins["a"].path,
+            PathBuf::from("/etc/studio/wasm/a.wasm")
+        );
+        assert_eq!(m.plugins["b"].path, PathBuf::from("/abs/b.wasm"));
+        let m = Manifest::parse(
+            text,
+            Path::new("/etc/studio/plugins.toml"),
+            Some(Path::new("/opt/p")),
+        )
+        .expect("valid");
+        assert_eq!(m.plugins["a"].path, PathBuf::from("/opt/p/a.wasm"));
+    }
+
+    #[test]
+    fn limits_fall_back_from_plugin_to_studio_to_defaults() {
+        let text =
+            "[studio]\ncpu_limit_ms = 250\n[plugins.a]\npath = \"a.wasm\"\nmemory_limit_mb = 8\n";
+        let m = parse(text).expect("valid");
+        assert_eq!(m.plugins["a"].memory_limit_mb, 8);
+        assert_eq!(m.plugins["a"].cpu_limit_ms, 250);
+    }
+
+    #[test]
+    fn config_values_render_as_the_contract_says() {
+        let text = "[plugins.a]\npath = \"a.wasm\"\n[plugins.a.config]\nname = \"x y\"\nrate = 24000\nratio = 0.5\non = true\nlist = [\"a\", 1]\n[plugins.a.config.nested]\nk = \"v\"\n";
+        let m = parse(text).expect("valid");
+        let a = &m.plugins["a"];
+        assert_eq!(a.config_value("name").as_deref(), Some("x y"));
+        assert_eq!(a.config_value("rate").as_deref(), Some("24000"));
+        assert_eq!(a.config_value("ratio").as_deref(), Some("0.5"));
+        assert_eq!(a.config_value("on").as_deref(), Some("true"));
+        assert_eq!(a.config_value("list").as_deref(), Some("[\"a\",1]"));
+        assert_eq!(a.config_value("nested").as_deref(), Some("{\"k\":\"v\"}"));
+        assert_eq!(a.config_value("missing"), None);
+        let keys: Vec<String> = a.config_entries().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["list", "name", "nested", "on", "rate", "ratio"]);
+    }
+
+    #[test]
+    fn host_patterns_match_scheme_host_and_port() {
+        let anthropic = HostPattern::parse("https://api.anthropic.com").expect("valid");
+        assert!(anthropic.allows("https://api.anthropic.com/v1/messages"));
+        assert!(anthropic.allows("https://api.anthropic.com:443/v1"));
+        assert!(!anthropic.allows("http://api.anthropic.com/v1"));
+        assert!(!anthropic.allows("https://api.anthropic.com:8443/v1"));
+        assert!(!anthropic.allows("https://api.anthropic.com.evil.net/"));
+        assert!(!anthropic.allows("https://api.anthropic.com@evil.net/"));
+        let local = HostPattern::parse("http://127.0.0.1:*").expect("valid");
+        assert!(local.allows("http://127.0.0.1:8080/x"));
+        assert!(local.allows("http://127.0.0.1/x"));
+        assert!(!local.allows("http://localhost:8080/x"));
+        let wildcard = HostPattern::parse("wss://*.assemblyai.com").expect("valid");
+        assert!(wildcard.allows("wss://streaming.assemblyai.com/v3/ws?x=1"));
+        assert!(!wildcard.allows("wss://assemblyai.com/"));
+        assert!(HostPattern::parse("api.anthropic.com").is_err());
+        assert!(HostPattern::parse("https://api.anthropic.com/v1").is_err());
+    }
+
+    #[test]
+    fn grants_without_their_capability_are_rejected() {
+        let err = parse("[plugins.a]\npath = \"a.wasm\"\nallowed_hosts = [\"https://x.com\"]\n")
+            .unwrap_err();
+        assert!(err.to_string().contains("http"), "{err}");
+        let err = parse("[plugins.a]\npath = \"a.wasm\"\nsecrets = [\"KEY\"]\n").unwrap_err();
+        assert!(err.to_string().contains("config"), "{err}");
+    }
+}

@@ -1,0 +1,44 @@
+//! The plugin runtime: wasmtime engine, plugin registry, hot reload, host capabilities, limits.
+//!
+//! Every provider (STT, TTS, LLM) and turn policy is a WebAssembly component built against `wit/`.
+//! [`PluginHost`] loads the ones `plugins.toml` names, keeps the current version of each in a
+//! registry that hot reload swaps atomically, and hands out per-role call handles ([`SttHandle`],
+//! [`TtsHandle`], [`LlmHandle`], [`PolicyHandle`]) that a studio session keeps. Each handle owns one
+//! sandboxed instance (memory cap, guest-CPU cap, only the capabilities `plugins.toml` grants); a
+//! trap fails only that call, and the next call gets a fresh instance.
+
+pub(crate) mod bindings;
+mod call;
+pub(crate) mod capabilities;
+mod engine;
+mod error;
+mod host;
+pub mod manifest;
+mod sandbox;
+mod version;
+mod watch;
+
+/// Where the host's build script put the first-party plugins (`<target>/plugins`).
+pub const BUILT_PLUGIN_DIR: &str = env!("BUILT_PLUGIN_DIR");
+
+pub use call::{
+    CallCancel, LlmHandle, PolicyHandle, STUDIO_SAMPLE_RATE, SttHandle, SttInput, TtsHandle,
+};
+pub use error::{CallError, PluginHostError, describe_plugin_error};
+pub use host::{PluginHost, PluginHostOptions, PluginStatus, ReloadEvent};
+pub use manifest::{Capability, Manifest, ManifestError, PluginKind, RoleSlot};
+pub use version::PluginInfoSummary;
+
+/// The contract's types as the plugins see them, generated from `wit/` (requests, results, errors).
+pub mod wit {
+    pub use super::bindings::llm::exports::studio::plugin::llm::{Completion, LlmRequest};
+    pub use super::bindings::policy::exports::studio::plugin::policy::{
+        AiLine, Decision, FloorEvent, FloorState, Respond, Segment, Think, Thinking, TimerRequest,
+    };
+    pub use super::bindings::stt::exports::studio::plugin::stt::SttRequest;
+    pub use super::bindings::tts::exports::studio::plugin::tts::TtsRequest;
+    pub use super::bindings::types::{
+        AudioChunk, Capability, ChatMessage, ChatRole, PluginError, PluginInfo, RateLimit, Role,
+        Speaker, Transcript, TranscriptKind,
+    };
+}

@@ -1,0 +1,314 @@
+//! One plugin instance's sandbox: the data its `Store` holds and the limits around each call.
+//!
+//! Memory is capped by a `ResourceLimiter`. CPU is capped per call in *guest* time: wasmtime's call
+//! hook tells us each time execution crosses the wasm/host boundary, so time a plugin spends waiting
+//! in a host call (a socket, a sink, `thread::sleep` through WASI poll) is not counted, and the epoch
+//! callback (every engine tick, ~10 ms) traps only once the guest's own time passes the cap.
+
+use std::collections::{BTreeSet, HashMap};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use wasmtime::component::ResourceTable;
+use wasmtime::{CallHook, Store, UpdateDeadline};
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::manifest::{Capability, PluginEntry};
+
+/// Secrets the host may hand to plugins: declared names read from the environment at start, and
+/// keys set at run time through the settings API (which win).
+#[derive(Debug, Default)]
+pub(crate) struct SecretStore {
+    environment: RwLock<HashMap<String, String>>,
+    runtime: RwLock<HashMap<String, String>>,
+}
+
+impl SecretStore {
+    /// Replaces the environment snapshot (at start and when `plugins.toml` changes).
+    pub(crate) fn set_environment(&self, values: HashMap<String, String>) {
+        *self
+            .environment
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = values;
+    }
+
+    /// Sets a runtime key.
+    pub(crate) fn set_runtime(&self, name: &str, value: String) {
+        self.runtime
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(name.to_string(), value);
+    }
+
+    /// The current value of `name`, runtime key first.
+    pub(crate) fn get(&self, name: &str) -> Option<String> {
+        if let Some(v) = self
+            .runtime
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+        {
+            return Some(v.clone());
+        }
+        self.environment
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+            .cloned()
+    }
+}
+
+/// What one plugin is granted, shared by all of its instances.
+#[derive(Debug)]
+pub(crate) struct Grant {
+    /// The plugin's `plugins.toml` entry.
+    pub(crate) entry: Arc<PluginEntry>,
+    /// Where its declared secrets come from.
+    pub(crate) secrets: Arc<SecretStore>,
+}
+
+impl Grant {
+    /// The plugin's name.
+    pub(crate) fn name(&self) -> &str {
+        &self.entry.name
+    }
+}
+
+/// Guest CPU time of the current call, kept in step by the call hook.
+#[derive(Debug, Default)]
+pub(crate) struct CpuMeter {
+    used: Duration,
+    running_since: Option<Instant>,
+}
+
+impl CpuMeter {
+    fn resume(&mut self) {
+        self.running_since = Some(Instant::now());
+    }
+
+    fn pause(&mut self) {
+        if let Some(since) = self.running_since.take() {
+            self.used += since.elapsed();
+        }
+    }
+
+    fn total(&self) -> Duration {
+        self.used
+            + self
+                .running_since
+                .map_or(Duration::ZERO, |since| since.elapsed())
+    }
+}
+
+/// Which limit stopped the current call, if one did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LimitHit {
+    /// The guest CPU cap.
+    Cpu,
+    /// The memory cap.
+    Memory,
+}
+
+/// The error an epoch callback raises to stop a plugin over its CPU cap.
+#[derive(Debug, thiserror::Error)]
+#[error("guest CPU time passed the per-call limit")]
+pub(crate) struct CpuLimitExceeded;
+
+/// The data of one plugin instance's `Store`.
+pub(crate) struct PluginState {
+    pub(crate) grant: Arc<Grant>,
+    pub(crate) table: ResourceTable,
+    wasi: WasiCtx,
+    memory_limit: usize,
+    cpu_limit: Duration,
+    meter: Arc<Mutex<CpuMeter>>,
+    pub(crate) limit_hit: Option<LimitHit>,
+    /// Start of the session clock, when the instance serves a session.
+    pub(crate) clock_origin: Option<Instant>,
+    /// Capabilities whose refusal was already logged for this instance (warn once, not per call).
+    pub(crate) warned: BTreeSet<Capability>,
+}
+
+impl PluginState {
+    fn new(grant: Arc<Grant>) -> PluginState {
+        let name: Arc<str> = Arc::from(grant.name());
+        // Locked down: no environment, no arguments, no preopened folders, no sockets. Rust std on
+        // wasip2 imports parts of WASI, so it is linked, but it reaches nothing.
+        let wasi = WasiCtx::builder()
+            .stdout(PluginOutput {
+                plugin: name.clone(),
+                stream: "stdout",
+            })
+            .stderr(PluginOutput {
+                plugin: name,
+                stream: "stderr",
+            })
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        let memory_limit = usize::try_from(grant.entry.memory_limit_mb)
+            .unwrap_or(usize::MAX)
+            .saturating_mul(1 << 20);
+        let cpu_limit = Duration::from_millis(grant.entry.cpu_limit_ms);
+        PluginState {
+            grant,
+            table: ResourceTable::new(),
+            wasi,
+            memory_limit,
+            cpu_limit,
+            meter: Arc::default(),
+            limit_hit: None,
+            clock_origin: None,
+            warned: BTreeSet::new(),
+        }
+    }
+
+    /// The plugin's name.
+    pub(crate) fn plugin(&self) -> &str {
+        self.grant.name()
+    }
+
+    /// Whether the plugin may use `capability`; logs the first refusal of each capability.
+    pub(crate) fn check(&mut self, capability: Capability) -> bool {
+        if self.grant.entry.grants(capability) {
+            return true;
+        }
+        if self.warned.insert(capability) {
+            tracing::warn!(plugin = self.plugin(), %capability, "plugin used a capability plugins.toml does not grant it");
+        }
+        false
+    }
+}
+
+impl WasiView for PluginState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl wasmtime::ResourceLimiter for PluginState {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.memory_limit {
+            // Refuse rather than trap: the guest's allocator sees a failed grow and aborts, which the
+            // caller reports as a memory-limit failure thanks to this mark.
+            self.limit_hit = Some(LimitHit::Memory);
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+/// Builds a `Store` for one plugin instance with its limits and CPU accounting wired in.
+pub(crate) fn new_store(engine: &wasmtime::Engine, grant: Arc<Grant>) -> Store<PluginState> {
+    let state = PluginState::new(grant);
+    let meter = state.meter.clone();
+    let mut store = Store::new(engine, state);
+    store.limiter(|state| state);
+    let hook_meter = meter.clone();
+    store.call_hook(move |_, hook| {
+        let mut meter = hook_meter.lock().unwrap_or_else(PoisonError::into_inner);
+        match hook {
+            CallHook::CallingWasm | CallHook::ReturningFromHost => meter.resume(),
+            CallHook::ReturningFromWasm | CallHook::CallingHost => meter.pause(),
+        }
+        Ok(())
+    });
+    store.epoch_deadline_callback(move |mut ctx| {
+        let state = ctx.data_mut();
+        let used = state
+            .meter
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .total();
+        if used > state.cpu_limit {
+            state.limit_hit = Some(LimitHit::Cpu);
+            return Err(CpuLimitExceeded.into());
+        }
+        // Yield to tokio at every tick so a busy plugin cannot hold a worker thread; the time spent
+        // parked in the executor is not the plugin's.
+        let meter = meter.clone();
+        meter.lock().unwrap_or_else(PoisonError::into_inner).pause();
+        Ok(UpdateDeadline::YieldCustom(
+            1,
+            Box::pin(async move {
+                tokio::task::yield_now().await;
+                meter
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .resume();
+            }),
+        ))
+    });
+    store.set_epoch_deadline(1);
+    store
+}
+
+/// Resets the per-call accounting before a call starts.
+pub(crate) fn begin_call(store: &mut Store<PluginState>) {
+    let state = store.data_mut();
+    state.limit_hit = None;
+    *state.meter.lock().unwrap_or_else(PoisonError::into_inner) = CpuMeter::default();
+    store.set_epoch_deadline(1);
+}
+
+/// A plugin's stdout or stderr, forwarded to `tracing` tagged with the plugin's name.
+#[derive(Clone)]
+struct PluginOutput {
+    plugin: Arc<str>,
+    stream: &'static str,
+}
+
+impl IsTerminal for PluginOutput {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for PluginOutput {
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}
+
+impl tokio::io::AsyncWrite for PluginOutput {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let text = String::from_utf8_lossy(buf);
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            tracing::info!(target: "plugin", plugin = %self.plugin, stream = self.stream, "{line}");
+        }
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}

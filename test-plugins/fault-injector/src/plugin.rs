@@ -1,0 +1,122 @@
+// The body of the fault-injector, shared by `fault-injector` and `fault-injector-next` (which
+// `include!` it with their own `VERSION`).
+
+wit_bindgen::generate!({
+    path: "../../wit",
+    world: "llm-plugin",
+});
+
+use exports::studio::plugin::llm::{Completion, Guest as Llm, LlmRequest};
+use studio::plugin::streams::TokenSink;
+use studio::plugin::types::{Capability, PluginError, Role};
+use studio::plugin::{config, http, log};
+
+/// The plugin; it keeps no state between calls.
+struct FaultInjector;
+
+impl Guest for FaultInjector {
+    fn describe() -> PluginInfo {
+        PluginInfo {
+            name: "fault-injector".into(),
+            version: VERSION.into(),
+            role: Role::Llm,
+            contract: "0.1.0".into(),
+            capabilities: vec![Capability::Log, Capability::Config, Capability::Http],
+            summary: "Misbehaves on request (model = echo|version|trap|spin|hog|sleep|http|secret) for host tests.".into(),
+        }
+    }
+}
+
+impl Llm for FaultInjector {
+    fn complete(request: LlmRequest, sink: &TokenSink) -> Result<Completion, PluginError> {
+        // `mode:argument`, e.g. `secret:OTHER_KEY` or `http:http://127.0.0.1:9/`.
+        let (mode, argument) = match request.model.split_once(':') {
+            Some((mode, argument)) => (mode, Some(argument)),
+            None => (request.model.as_str(), None),
+        };
+        log::log(log::Level::Debug, &format!("fault-injector mode {mode}"));
+        match mode {
+            "" | "echo" => echo(&request, sink),
+            "version" => {
+                sink.push(VERSION)?;
+                Ok(done("end_turn"))
+            }
+            "trap" => panic!("fault-injector: trap requested"),
+            "spin" => spin(),
+            "hog" => hog(),
+            "sleep" => {
+                // Sleeping waits in the host (WASI poll), which must not count as guest CPU time.
+                std::thread::sleep(std::time::Duration::from_millis(1500));
+                sink.push("slept")?;
+                Ok(done("end_turn"))
+            }
+            "http" => {
+                let url = match argument {
+                    Some(url) => url.to_string(),
+                    None => config::get("url")?.ok_or_else(|| PluginError::Config("config `url` is not set".into()))?,
+                };
+                let response = http::send(&http::Request {
+                    method: http::Method::Get,
+                    url,
+                    headers: Vec::new(),
+                    body: Vec::new(),
+                    timeout_ms: Some(5_000),
+                })?;
+                let mut body = Vec::new();
+                while let Some(piece) = response.read(64 * 1024)? {
+                    body.extend_from_slice(&piece);
+                }
+                sink.push(&format!("{} {}", response.status(), String::from_utf8_lossy(&body)))?;
+                Ok(done("end_turn"))
+            }
+            "secret" => {
+                let name = argument.unwrap_or("OTHER_KEY");
+                let value = config::secret(name)?;
+                // Never echo the value itself: only whether it was there.
+                sink.push(if value.is_some() { "secret: set" } else { "secret: unset" })?;
+                Ok(done("end_turn"))
+            }
+            "config" => {
+                for (key, value) in config::entries()? {
+                    sink.push(&format!("{key}={value}\n"))?;
+                }
+                Ok(done("end_turn"))
+            }
+            other => Err(PluginError::Config(format!("unknown fault-injector model `{other}`"))),
+        }
+    }
+}
+
+/// Streams the last message back word by word.
+fn echo(request: &LlmRequest, sink: &TokenSink) -> Result<Completion, PluginError> {
+    let text = request.messages.last().map(|m| m.content.as_str()).unwrap_or("");
+    let mut words = 0u32;
+    for (i, word) in text.split_whitespace().enumerate() {
+        let piece = if i == 0 { word.to_string() } else { format!(" {word}") };
+        sink.push(&piece)?;
+        words += 1;
+    }
+    Ok(Completion { stop_reason: "end_turn".into(), input_tokens: None, output_tokens: Some(words) })
+}
+
+/// Loops forever without calling the host: only the CPU limit can stop it.
+fn spin() -> ! {
+    let mut counter = 0u64;
+    loop {
+        counter = std::hint::black_box(counter.wrapping_add(1));
+    }
+}
+
+/// Allocates without bound: only the memory limit can stop it.
+fn hog() -> ! {
+    let mut held: Vec<Vec<u8>> = Vec::new();
+    loop {
+        held.push(std::hint::black_box(vec![1u8; 1 << 20]));
+    }
+}
+
+fn done(stop_reason: &str) -> Completion {
+    Completion { stop_reason: stop_reason.into(), input_tokens: None, output_tokens: None }
+}
+
+export!(FaultInjector);
