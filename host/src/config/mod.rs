@@ -1,0 +1,775 @@
+//! Server configuration: environment variables and `.env`, parsed once into typed structs and
+//! validated at start, so that nothing reads the environment later and a bad setting stops the
+//! server before it accepts a connection.
+//!
+//! The variable names are the original Node backend's (PORT, CORS_ORIGIN, USE_REAL_ADAPTERS, ...)
+//! so an existing `.env` keeps working; ours (PLUGINS_TOML, STUDIO_ADMIN_TOKEN, ...) are added.
+
+mod live;
+
+pub use live::{
+    ApiKeyField, GuestProvider, KeyStatus, LiveConfig, RuntimeConfig, RuntimeConfigUpdate,
+    SettingsError, TtsProvider, VoiceConfig, VoiceProvider,
+};
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A value that must never reach a log line, an event or a response: only whether it is set.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value read from the environment or the settings API.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for the one place that hands it on (a plugin's `secret()` or an auth check).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// `NODE_ENV`: production turns the unauthenticated settings API off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeEnv {
+    /// Local work; the settings API is open unless STUDIO_ADMIN_TOKEN is set.
+    Development,
+    /// Deployed; the settings API needs STUDIO_ADMIN_TOKEN.
+    Production,
+    /// Test runs; behaves like development.
+    Test,
+}
+
+impl NodeEnv {
+    /// The variable's spelling of this value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Development => "development",
+            Self::Production => "production",
+            Self::Test => "test",
+        }
+    }
+}
+
+/// `STT_PROVIDER`: which speech-to-text service the real adapters use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SttProvider {
+    /// AssemblyAI streaming (needs ASSEMBLYAI_API_KEY).
+    AssemblyAi,
+    /// Google Cloud Speech-to-Text (needs GOOGLE_APPLICATION_CREDENTIALS).
+    Google,
+    /// A Whisper HTTP endpoint (WHISPER_ENDPOINT).
+    Whisper,
+}
+
+impl SttProvider {
+    /// The variable's spelling of this value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AssemblyAi => "assemblyai",
+            Self::Google => "google",
+            Self::Whisper => "whisper",
+        }
+    }
+}
+
+/// `LOG_FORMAT`: human-readable lines or one JSON object per line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Where the HTTP + Socket.IO server listens and who may call it.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// `HOST`: the address to bind.
+    pub host: IpAddr,
+    /// `PORT`: the TCP port (0 picks a free one; the banner shows which).
+    pub port: u16,
+    /// `NODE_ENV`.
+    pub node_env: NodeEnv,
+    /// `CORS_ORIGIN`, split on commas; `*` allows any origin.
+    pub cors_origins: Vec<String>,
+    /// `STUDIO_ADMIN_TOKEN`: when set, settings POSTs need `Authorization: Bearer <token>`.
+    pub admin_token: Option<Secret>,
+}
+
+/// Which providers the real adapters use (the seed's selection variables).
+#[derive(Debug, Clone)]
+pub struct ProviderSelection {
+    /// `USE_REAL_ADAPTERS`: false runs the offline mock plugins.
+    pub use_real_adapters: bool,
+    /// `STT_PROVIDER`.
+    pub stt: SttProvider,
+    /// `TTS_PROVIDER`.
+    pub tts: TtsProvider,
+    /// `GUEST_PROVIDER`.
+    pub guest: GuestProvider,
+    /// `GUEST_MODEL`: the guest LLM's model name, if not the provider's default.
+    pub guest_model: Option<String>,
+}
+
+/// The provider API keys, by the environment variable that carries each.
+#[derive(Debug, Clone, Default)]
+pub struct ApiKeys {
+    /// Keys that were set, keyed by variable name (e.g. `ANTHROPIC_API_KEY`).
+    pub by_variable: HashMap<&'static str, Secret>,
+}
+
+impl ApiKeys {
+    /// The key in `variable`, if set and non-empty.
+    pub fn get(&self, variable: &str) -> Option<&Secret> {
+        self.by_variable.get(variable)
+    }
+}
+
+/// Endpoints and paths of local providers.
+#[derive(Debug, Clone)]
+pub struct LocalProviders {
+    /// `WHISPER_ENDPOINT`.
+    pub whisper_endpoint: String,
+    /// `LOCAL_LLAMA_ENDPOINT`.
+    pub local_llama_endpoint: String,
+    /// `PIPER_PATH`: the Piper executable.
+    pub piper_path: PathBuf,
+    /// `PIPER_MODEL_PATH`: the Piper voice model.
+    pub piper_model_path: PathBuf,
+}
+
+/// Folders and files the server reads and writes.
+#[derive(Debug, Clone)]
+pub struct Folders {
+    /// `RECORDING_DIR`: one folder per episode is written here (checked writable at start).
+    pub recording_dir: PathBuf,
+    /// `BRIEFINGS_DIR`: episode briefings (Markdown with front matter).
+    pub briefings_dir: PathBuf,
+    /// `PLUGINS_TOML`: the role map and per-plugin settings.
+    pub plugins_toml: PathBuf,
+    /// `PLUGIN_DIR`: overrides `[studio] plugin_dir` of plugins.toml.
+    pub plugin_dir: Option<PathBuf>,
+    /// `PLUGIN_CACHE_DIR`: compiled plugin code, keyed by content hash; unset: the plugin
+    /// runtime's default (`<target>/plugin-cache`).
+    pub plugin_cache_dir: Option<PathBuf>,
+    /// `PLUGINS_WATCH`: reload plugins.toml and plugin files when they change.
+    pub watch_plugins: bool,
+}
+
+/// Studio lifetime settings.
+#[derive(Debug, Clone)]
+pub struct StudioConfig {
+    /// `STUDIO_GRACE_SECONDS`: how long a studio outlives its last client (a reload rejoins).
+    pub grace: Duration,
+}
+
+/// Logging.
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    /// `LOG_FORMAT`.
+    pub format: LogFormat,
+    /// `RUST_LOG`: a tracing filter.
+    pub filter: String,
+}
+
+/// The whole validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Listening address and access rules.
+    pub server: ServerConfig,
+    /// Provider selection.
+    pub providers: ProviderSelection,
+    /// Provider API keys from the environment.
+    pub keys: ApiKeys,
+    /// Local provider endpoints and paths.
+    pub local: LocalProviders,
+    /// Folders and files.
+    pub folders: Folders,
+    /// Studio lifetime.
+    pub studio: StudioConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// One thing wrong with the configuration: the variable, what is wrong, and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    /// The environment variable at fault.
+    pub variable: &'static str,
+    /// What is wrong with its value.
+    pub message: String,
+    /// What to do about it.
+    pub fix: String,
+}
+
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}. Fix: {}", self.variable, self.message, self.fix)
+    }
+}
+
+/// Why the configuration could not be loaded; every problem is reported at once.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// `.env` exists but cannot be read or parsed.
+    #[error("cannot read {path}: {reason}. Fix: correct the file or remove it")]
+    DotEnv {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// One or more variables are invalid.
+    #[error("invalid configuration:\n{}", .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<ConfigProblem>),
+}
+
+/// Every provider key variable, with the settings-API field that sets it at run time.
+pub const API_KEY_VARIABLES: [&str; 7] = [
+    "ANTHROPIC_API_KEY",
+    "ASSEMBLYAI_API_KEY",
+    "GROQ_API_KEY",
+    "GROK_API_KEY",
+    "TOGETHER_API_KEY",
+    "OPENAI_API_KEY",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+];
+
+/// The variables read from the process environment and `.env` (the environment wins).
+#[derive(Debug, Clone, Default)]
+pub struct ConfigSource {
+    vars: HashMap<String, String>,
+}
+
+impl ConfigSource {
+    /// A source from explicit pairs (tests, embedding).
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        Self {
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        }
+    }
+
+    /// The process environment layered over `dotenv` (if that file exists): the environment wins,
+    /// like dotenv in the original backend, so a deployment can override a checked-in `.env`.
+    pub fn from_env_and_dotenv(dotenv: &Path) -> Result<Self, ConfigError> {
+        let mut vars = HashMap::new();
+        match dotenvy::from_path_iter(dotenv) {
+            Ok(iter) => {
+                for item in iter {
+                    let (key, value) = item.map_err(|e| ConfigError::DotEnv {
+                        path: dotenv.to_path_buf(),
+                        reason: e.to_string(),
+                    })?;
+                    vars.insert(key, value);
+                }
+            }
+            Err(e) if e.not_found() => {}
+            Err(e) => {
+                return Err(ConfigError::DotEnv {
+                    path: dotenv.to_path_buf(),
+                    reason: e.to_string(),
+                });
+            }
+        }
+        // Non-UTF-8 values cannot be any of our settings; they are skipped rather than fatal.
+        for (key, value) in std::env::vars_os() {
+            if let (Some(k), Some(v)) = (key.to_str(), value.to_str()) {
+                vars.insert(k.to_owned(), v.to_owned());
+            }
+        }
+        Ok(Self { vars })
+    }
+
+    /// The value of `name`, treating an empty value as unset (as the seed's `||` defaults did).
+    fn get(&self, name: &str) -> Option<&str> {
+        self.vars
+            .get(name)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+}
+
+impl Config {
+    /// Loads `.env` from the working directory under the process environment and validates it.
+    pub fn load() -> Result<Self, ConfigError> {
+        Self::from_source(&ConfigSource::from_env_and_dotenv(Path::new(".env"))?)
+    }
+
+    /// Parses and validates every variable, collecting all problems before failing.
+    pub fn from_source(src: &ConfigSource) -> Result<Self, ConfigError> {
+        let mut problems = Vec::new();
+        let mut problem = |variable: &'static str, message: String, fix: String| {
+            problems.push(ConfigProblem {
+                variable,
+                message,
+                fix,
+            })
+        };
+
+        let port = match src.get("PORT") {
+            None => 4000,
+            Some(raw) => raw.parse::<u16>().unwrap_or_else(|_| {
+                problem(
+                    "PORT",
+                    format!("`{raw}` is not a TCP port"),
+                    "set PORT to a number from 0 to 65535, e.g. PORT=4000".into(),
+                );
+                4000
+            }),
+        };
+        let host = match src.get("HOST") {
+            None => IpAddr::from([0, 0, 0, 0]),
+            Some(raw) => raw.parse().unwrap_or_else(|_| {
+                problem(
+                    "HOST",
+                    format!("`{raw}` is not an IP address"),
+                    "set HOST to an address such as 0.0.0.0 or 127.0.0.1".into(),
+                );
+                IpAddr::from([0, 0, 0, 0])
+            }),
+        };
+        let node_env = match src.get("NODE_ENV") {
+            None | Some("development") => NodeEnv::Development,
+            Some("production") => NodeEnv::Production,
+            Some("test") => NodeEnv::Test,
+            Some(other) => {
+                problem(
+                    "NODE_ENV",
+                    format!("unknown environment `{other}`"),
+                    "set NODE_ENV to development, production or test".into(),
+                );
+                NodeEnv::Development
+            }
+        };
+        let cors_origins: Vec<String> = src
+            .get("CORS_ORIGIN")
+            .unwrap_or("http://localhost:3000")
+            .split(',')
+            .map(|o| o.trim().trim_end_matches('/').to_owned())
+            .filter(|o| !o.is_empty())
+            .collect();
+        for origin in &cors_origins {
+            let valid = origin == "*"
+                || ((origin.starts_with("http://") || origin.starts_with("https://"))
+                    && axum::http::HeaderValue::from_str(origin).is_ok());
+            if !valid {
+                problem(
+                    "CORS_ORIGIN",
+                    format!("`{origin}` is not an origin"),
+                    "list origins like http://localhost:3000, separated by commas (or *)".into(),
+                );
+            }
+        }
+        let admin_token = src.get("STUDIO_ADMIN_TOKEN").map(Secret::new);
+
+        let use_real_adapters = parse_bool(src, "USE_REAL_ADAPTERS", false, &mut problem);
+        let stt = match src.get("STT_PROVIDER") {
+            None | Some("assemblyai") => SttProvider::AssemblyAi,
+            Some("google") => SttProvider::Google,
+            Some("whisper") => SttProvider::Whisper,
+            Some(other) => {
+                problem(
+                    "STT_PROVIDER",
+                    format!("unknown provider `{other}`"),
+                    "set STT_PROVIDER to assemblyai, google or whisper".into(),
+                );
+                SttProvider::AssemblyAi
+            }
+        };
+        let tts = match src.get("TTS_PROVIDER") {
+            None => TtsProvider::Google,
+            Some(raw) => TtsProvider::parse(raw).unwrap_or_else(|| {
+                problem(
+                    "TTS_PROVIDER",
+                    format!("unknown provider `{raw}`"),
+                    "set TTS_PROVIDER to google, coqui or piper".into(),
+                );
+                TtsProvider::Google
+            }),
+        };
+        let guest = match src.get("GUEST_PROVIDER") {
+            None => GuestProvider::Groq,
+            Some(raw) => GuestProvider::parse(raw).unwrap_or_else(|| {
+                problem(
+                    "GUEST_PROVIDER",
+                    format!("unknown provider `{raw}`"),
+                    "set GUEST_PROVIDER to groq, grok, together, openai or local".into(),
+                );
+                GuestProvider::Groq
+            }),
+        };
+        let guest_model = src.get("GUEST_MODEL").map(str::to_owned);
+
+        let mut keys = ApiKeys::default();
+        for variable in API_KEY_VARIABLES {
+            if let Some(value) = src.get(variable) {
+                keys.by_variable.insert(variable, Secret::new(value));
+            }
+        }
+
+        if use_real_adapters {
+            let mut require = |variable: &'static str, why: &str| {
+                if keys.get(variable).is_none() {
+                    problem(
+                        variable,
+                        format!("not set, but {why}"),
+                        format!(
+                            "set {variable} in the environment or .env, or set USE_REAL_ADAPTERS=false to run the offline mock plugins"
+                        ),
+                    );
+                }
+            };
+            require(
+                "ANTHROPIC_API_KEY",
+                "claude always uses Anthropic with USE_REAL_ADAPTERS=true",
+            );
+            match stt {
+                SttProvider::AssemblyAi => require("ASSEMBLYAI_API_KEY", "STT_PROVIDER=assemblyai"),
+                SttProvider::Google => {
+                    require("GOOGLE_APPLICATION_CREDENTIALS", "STT_PROVIDER=google")
+                }
+                SttProvider::Whisper => {}
+            }
+            if tts == TtsProvider::Google {
+                require("GOOGLE_APPLICATION_CREDENTIALS", "TTS_PROVIDER=google");
+            }
+            if let Some(variable) = guest.key_variable() {
+                require(variable, &format!("GUEST_PROVIDER={}", guest.as_str()));
+            }
+        }
+
+        let whisper_endpoint = endpoint(
+            src,
+            "WHISPER_ENDPOINT",
+            "http://localhost:8001/transcribe",
+            &mut problem,
+        );
+        let local_llama_endpoint = endpoint(
+            src,
+            "LOCAL_LLAMA_ENDPOINT",
+            "http://localhost:8080/v1",
+            &mut problem,
+        );
+        let piper_path = PathBuf::from(src.get("PIPER_PATH").unwrap_or("piper"));
+        let piper_model_path = PathBuf::from(
+            src.get("PIPER_MODEL_PATH")
+                .unwrap_or("./models/en_US-lessac-medium.onnx"),
+        );
+
+        let recording_dir = PathBuf::from(src.get("RECORDING_DIR").unwrap_or("recordings"));
+        if let Err(reason) = ensure_writable_dir(&recording_dir) {
+            problem(
+                "RECORDING_DIR",
+                format!(
+                    "`{}` is not a writable folder ({reason})",
+                    recording_dir.display()
+                ),
+                "point RECORDING_DIR at a folder this user can create and write".into(),
+            );
+        }
+        let briefings_dir = PathBuf::from(src.get("BRIEFINGS_DIR").unwrap_or("briefings"));
+        if briefings_dir.exists() && !briefings_dir.is_dir() {
+            problem(
+                "BRIEFINGS_DIR",
+                format!("`{}` is not a folder", briefings_dir.display()),
+                "point BRIEFINGS_DIR at a folder of Markdown briefings".into(),
+            );
+        }
+        let plugins_toml = PathBuf::from(src.get("PLUGINS_TOML").unwrap_or("plugins.toml"));
+        if !plugins_toml.is_file() {
+            problem(
+                "PLUGINS_TOML",
+                format!("`{}` does not exist", plugins_toml.display()),
+                "set PLUGINS_TOML to the path of plugins.toml (the role map), or start the server from the folder that holds it".into(),
+            );
+        }
+        let plugin_dir = src.get("PLUGIN_DIR").map(PathBuf::from);
+        if let Some(dir) = &plugin_dir
+            && !dir.is_dir()
+        {
+            problem(
+                "PLUGIN_DIR",
+                format!("`{}` is not a folder", dir.display()),
+                "set PLUGIN_DIR to the folder holding the plugin .wasm files, or unset it".into(),
+            );
+        }
+        let plugin_cache_dir = src.get("PLUGIN_CACHE_DIR").map(PathBuf::from);
+        let watch_plugins = parse_bool(src, "PLUGINS_WATCH", true, &mut problem);
+
+        let grace = match src.get("STUDIO_GRACE_SECONDS") {
+            None => Duration::from_secs(10),
+            Some(raw) => match raw.parse::<f64>() {
+                Ok(secs) if secs.is_finite() && (0.0..=3600.0).contains(&secs) => {
+                    Duration::from_secs_f64(secs)
+                }
+                _ => {
+                    problem(
+                        "STUDIO_GRACE_SECONDS",
+                        format!("`{raw}` is not a number of seconds from 0 to 3600"),
+                        "set STUDIO_GRACE_SECONDS to e.g. 10".into(),
+                    );
+                    Duration::from_secs(10)
+                }
+            },
+        };
+
+        let format = match src.get("LOG_FORMAT") {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                problem(
+                    "LOG_FORMAT",
+                    format!("unknown format `{other}`"),
+                    "set LOG_FORMAT to text or json".into(),
+                );
+                LogFormat::Text
+            }
+        };
+        let filter = src.get("RUST_LOG").unwrap_or("info").to_owned();
+        if tracing_subscriber::EnvFilter::try_new(&filter).is_err() {
+            problem(
+                "RUST_LOG",
+                format!("`{filter}` is not a log filter"),
+                "set RUST_LOG to a level or directives, e.g. info or voice_studio=debug,info"
+                    .into(),
+            );
+        }
+
+        if !problems.is_empty() {
+            return Err(ConfigError::Invalid(problems));
+        }
+        Ok(Config {
+            server: ServerConfig {
+                host,
+                port,
+                node_env,
+                cors_origins,
+                admin_token,
+            },
+            providers: ProviderSelection {
+                use_real_adapters,
+                stt,
+                tts,
+                guest,
+                guest_model,
+            },
+            keys,
+            local: LocalProviders {
+                whisper_endpoint,
+                local_llama_endpoint,
+                piper_path,
+                piper_model_path,
+            },
+            folders: Folders {
+                recording_dir,
+                briefings_dir,
+                plugins_toml,
+                plugin_dir,
+                plugin_cache_dir,
+                watch_plugins,
+            },
+            studio: StudioConfig { grace },
+            log: LogConfig { format, filter },
+        })
+    }
+
+    /// The startup banner: address, mode, providers and folders, like the original backend's.
+    pub fn banner(&self, bound: std::net::SocketAddr) -> String {
+        let rule = "=".repeat(60);
+        let p = &self.providers;
+        let mut lines = vec![
+            rule.clone(),
+            format!("voice-studio {}", env!("CARGO_PKG_VERSION")),
+            rule.clone(),
+            format!("Listening on:      http://{bound}"),
+            format!("Environment:       {}", self.server.node_env.as_str()),
+            format!("CORS Origins:      {}", self.server.cors_origins.join(", ")),
+            format!(
+                "Mode:              {}",
+                if p.use_real_adapters {
+                    "real adapters"
+                } else {
+                    "offline mock plugins"
+                }
+            ),
+        ];
+        if p.use_real_adapters {
+            lines.push(format!("STT Provider:      {}", p.stt.as_str()));
+            lines.push(format!("TTS Provider:      {}", p.tts.as_str()));
+            lines.push(format!("Guest Provider:    {}", p.guest.as_str()));
+            if let Some(model) = &p.guest_model {
+                lines.push(format!("Guest Model:       {model}"));
+            }
+        }
+        let f = &self.folders;
+        lines.push(format!("Plugins:           {}", f.plugins_toml.display()));
+        if let Some(dir) = &f.plugin_dir {
+            lines.push(format!("Plugin Dir:        {}", dir.display()));
+        }
+        lines.push(format!("Recording Dir:     {}", f.recording_dir.display()));
+        lines.push(format!("Briefings Dir:     {}", f.briefings_dir.display()));
+        lines.push(format!(
+            "Settings API:      {}",
+            match (&self.server.admin_token, self.server.node_env) {
+                (Some(_), _) => "token required",
+                (None, NodeEnv::Production) => "disabled (set STUDIO_ADMIN_TOKEN)",
+                (None, _) => "open (development)",
+            }
+        ));
+        lines.push(rule);
+        lines.join("\n")
+    }
+}
+
+fn parse_bool(
+    src: &ConfigSource,
+    variable: &'static str,
+    default: bool,
+    problem: &mut impl FnMut(&'static str, String, String),
+) -> bool {
+    match src.get(variable).map(str::to_ascii_lowercase).as_deref() {
+        None => default,
+        Some("true" | "1" | "yes") => true,
+        Some("false" | "0" | "no") => false,
+        Some(other) => {
+            problem(
+                variable,
+                format!("`{other}` is not true or false"),
+                format!("set {variable}=true or {variable}=false"),
+            );
+            default
+        }
+    }
+}
+
+fn endpoint(
+    src: &ConfigSource,
+    variable: &'static str,
+    default: &str,
+    problem: &mut impl FnMut(&'static str, String, String),
+) -> String {
+    let value = src.get(variable).unwrap_or(default);
+    if !(value.starts_with("http://") || value.starts_with("https://")) {
+        problem(
+            variable,
+            format!("`{value}` is not an http(s) URL"),
+            format!("set {variable} to a URL such as {default}"),
+        );
+    }
+    value.to_owned()
+}
+
+/// Creates `dir` if needed and proves it is writable by creating and removing a probe file; the
+/// recorder must not discover an unwritable folder only when the first episode ends.
+pub fn ensure_writable_dir(dir: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    let probe = dir.join(format!(".voice-studio-write-probe-{}", std::process::id()));
+    std::fs::write(&probe, b"probe").map_err(|e| e.to_string())?;
+    std::fs::remove_file(&probe).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base(dir: &Path) -> Vec<(String, String)> {
+        let toml = dir.join("plugins.toml");
+        std::fs::write(&toml, "").ok();
+        vec![
+            ("PLUGINS_TOML".into(), toml.display().to_string()),
+            (
+                "RECORDING_DIR".into(),
+                dir.join("rec").display().to_string(),
+            ),
+        ]
+    }
+
+    fn problems(result: Result<Config, ConfigError>) -> Vec<ConfigProblem> {
+        match result {
+            Err(ConfigError::Invalid(p)) => p,
+            other => panic!("expected invalid config, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_match_the_original_backend() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = Config::from_source(&ConfigSource::from_pairs(base(dir.path())))
+            .expect("defaults are valid");
+        assert_eq!(config.server.port, 4000);
+        assert_eq!(config.server.cors_origins, vec!["http://localhost:3000"]);
+        assert!(!config.providers.use_real_adapters);
+        assert_eq!(config.providers.stt, SttProvider::AssemblyAi);
+        assert_eq!(config.providers.guest, GuestProvider::Groq);
+        assert_eq!(config.studio.grace, Duration::from_secs(10));
+        assert_eq!(config.folders.briefings_dir, PathBuf::from("briefings"));
+    }
+
+    #[test]
+    fn every_bad_variable_is_reported_with_its_name() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut vars = base(dir.path());
+        vars.push(("PORT".into(), "99999".into()));
+        vars.push(("STT_PROVIDER".into(), "deepgram".into()));
+        vars.push(("USE_REAL_ADAPTERS".into(), "true".into()));
+        vars.push(("GUEST_PROVIDER".into(), "openai".into()));
+        let found = problems(Config::from_source(&ConfigSource::from_pairs(vars)));
+        let names: Vec<_> = found.iter().map(|p| p.variable).collect();
+        assert!(names.contains(&"PORT"), "{names:?}");
+        assert!(names.contains(&"STT_PROVIDER"), "{names:?}");
+        assert!(names.contains(&"ANTHROPIC_API_KEY"), "{names:?}");
+        assert!(names.contains(&"OPENAI_API_KEY"), "{names:?}");
+    }
+
+    #[test]
+    fn cors_origin_is_split_on_commas() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut vars = base(dir.path());
+        vars.push((
+            "CORS_ORIGIN".into(),
+            "http://a.test, https://b.test/".into(),
+        ));
+        let config = Config::from_source(&ConfigSource::from_pairs(vars)).expect("valid");
+        assert_eq!(
+            config.server.cors_origins,
+            vec!["http://a.test", "https://b.test"]
+        );
+    }
+
+    #[test]
+    fn a_file_where_the_recording_folder_should_be_is_rejected() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("not-a-dir");
+        std::fs::write(&file, "x").expect("write");
+        let mut vars = base(dir.path());
+        vars.push(("RECORDING_DIR".into(), file.display().to_string()));
+        let found = problems(Config::from_source(&ConfigSource::from_pairs(vars)));
+        assert_eq!(found[0].variable, "RECORDING_DIR");
+    }
+
+    #[test]
+    fn secrets_do_not_appear_in_debug_output() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut vars = base(dir.path());
+        vars.push(("ANTHROPIC_API_KEY".into(), "sk-ant-very-secret".into()));
+        let config = Config::from_source(&ConfigSource::from_pairs(vars)).expect("valid");
+        assert!(!format!("{config:?}").contains("very-secret"));
+    }
+}

@@ -1,0 +1,138 @@
+//! The gateway: one port serving HTTP (axum) and Socket.IO (socketioxide) to the studio frontend.
+//!
+//! Routes: `GET /health`, `GET /ready`, `GET /api/config`, `POST /api/config/keys`,
+//! `POST /api/config/guest`; Socket.IO namespace `/` at `/socket.io/` (see `docs/PROTOCOL.md`).
+
+mod http;
+mod plugin_catalog;
+pub mod protocol;
+mod socket;
+
+pub use http::iso8601_utc;
+pub use plugin_catalog::{PluginCatalog, PluginSummary};
+pub use socket::{InOrder, InOrderMarker, MAX_AUDIO_CHUNK_BYTES, check_audio_chunk};
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, Method, header};
+use axum::routing::{get, post};
+use socketioxide::SocketIo;
+use tokio::net::TcpListener;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::config::{Config, LiveConfig};
+use crate::session::StudioRegistry;
+
+/// Largest accepted HTTP body (settings payloads are small; this is the original backend's limit).
+pub const MAX_HTTP_BODY_BYTES: usize = 1024 * 1024;
+/// Largest Socket.IO message; above the audio limit so an oversized chunk gets an `error` event
+/// instead of a dropped connection.
+pub const MAX_SOCKET_MESSAGE_BYTES: u64 = 1024 * 1024;
+/// How long shutdown waits for studios to end; the whole shutdown stays under 30 s.
+pub const STUDIO_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// What the routes share.
+pub struct GatewayState {
+    /// The validated startup configuration.
+    pub config: Arc<Config>,
+    /// Live settings (settings API writes, studios read).
+    pub live: Arc<LiveConfig>,
+    /// The plugin runtime.
+    pub plugins: Arc<dyn PluginCatalog>,
+    /// The running studios.
+    pub registry: StudioRegistry,
+    /// Set once shutdown begins; `/ready` turns 503.
+    pub shutting_down: AtomicBool,
+}
+
+/// The assembled server: the router (with Socket.IO inside) and the handles needed to stop it.
+pub struct Gateway {
+    router: Router,
+    io: SocketIo,
+    state: Arc<GatewayState>,
+}
+
+impl Gateway {
+    /// Builds routes, CORS, tracing and the Socket.IO namespace.
+    pub fn new(config: Arc<Config>, plugins: Arc<dyn PluginCatalog>) -> Self {
+        let live = Arc::new(LiveConfig::new(&config));
+        let (socket_layer, io) = SocketIo::builder()
+            .max_payload(MAX_SOCKET_MESSAGE_BYTES)
+            .build_layer();
+        let registry = StudioRegistry::new(io.clone(), config.studio.grace, live.clone());
+        socket::register(&io, registry.clone());
+        let state = Arc::new(GatewayState {
+            config: config.clone(),
+            live,
+            plugins,
+            registry,
+            shutting_down: AtomicBool::new(false),
+        });
+        let router = Router::new()
+            .route("/health", get(http::health))
+            .route("/ready", get(http::ready))
+            .route("/api/config", get(http::get_config))
+            .route("/api/config/keys", post(http::post_keys))
+            .route("/api/config/guest", post(http::post_guest))
+            .with_state(state.clone())
+            .layer(socket_layer)
+            .layer(DefaultBodyLimit::max(MAX_HTTP_BODY_BYTES))
+            .layer(cors(&config.server.cors_origins))
+            .layer(TraceLayer::new_for_http());
+        Self { router, io, state }
+    }
+
+    /// The studio registry (for the turn loop and tests).
+    pub fn registry(&self) -> &StudioRegistry {
+        &self.state.registry
+    }
+
+    /// The live settings.
+    pub fn live_config(&self) -> &Arc<LiveConfig> {
+        &self.state.live
+    }
+
+    /// Serves until `shutdown` resolves, then ends every studio (clients get `session.end`),
+    /// disconnects the sockets and stops accepting connections.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let Self { router, io, state } = self;
+        let stop = async move {
+            shutdown.await;
+            tracing::info!("shutting down: ending studios");
+            state.shutting_down.store(true, Ordering::Release);
+            state.registry.shutdown(STUDIO_SHUTDOWN_TIMEOUT).await;
+            io.close().await;
+            tracing::info!("studios ended, sockets closed");
+        };
+        axum::serve(listener, router)
+            .with_graceful_shutdown(stop)
+            .await
+    }
+}
+
+/// CORS for the browser's settings calls (the frontend posts JSON from another origin, so it
+/// needs preflight answers for `content-type` and `authorization`).
+fn cors(origins: &[String]) -> CorsLayer {
+    let layer = CorsLayer::new()
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION]);
+    if origins.iter().any(|o| o == "*") {
+        // Credentials cannot be combined with a wildcard origin.
+        return layer.allow_origin(AllowOrigin::any());
+    }
+    let list: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    layer.allow_origin(list).allow_credentials(true)
+}

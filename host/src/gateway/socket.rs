@@ -1,0 +1,416 @@
+//! Socket.IO handlers of namespace `/`: validate every client event and hand it to the client's
+//! studio. Bad input gets an `error {code, message}` event and the connection goes on.
+//!
+//! The handlers run inline in the connection's receive loop (see [`InOrder`]) rather than as
+//! spawned tasks, so a client's events reach its studio in the order they were sent: audio chunks
+//! must not overtake each other, and `hello` must land before the `client.request-state` after it.
+
+use std::sync::Arc;
+
+use socketioxide::SocketIo;
+use socketioxide::adapter::LocalAdapter;
+use socketioxide::extract::{Event, SocketRef, TryData};
+use socketioxide::handler::{FromMessageParts, MessageHandler, Value};
+use socketioxide::socket::Socket;
+
+use super::protocol::{
+    AudioEncoding, BinaryPayload, ErrorCode, ErrorPayload, Hello, InputFormat, StudioSnapshot,
+    client_events, server_events,
+};
+use crate::session::{
+    JoinError, Participant, StudioCommand, StudioHandle, StudioRegistry, StudioSendError,
+};
+
+/// Largest accepted `audio.chunk`: one second of 48 kHz mono s16 (the browser sends ~20-100 ms).
+pub const MAX_AUDIO_CHUNK_BYTES: usize = 96_000;
+/// Longest accepted `participantName`.
+pub const MAX_PARTICIPANT_NAME_CHARS: usize = 100;
+
+/// A connected client as the in-order handlers see it.
+type Client = Arc<Socket<LocalAdapter>>;
+
+/// The studio a client joined with `hello`, kept in the socket's extensions.
+#[derive(Debug, Clone)]
+struct Seat {
+    studio: StudioHandle,
+    input_format: InputFormat,
+}
+
+/// Registers the namespace `/` and its handlers on `io`.
+pub fn register(io: &SocketIo, registry: StudioRegistry) {
+    io.ns("/", move |socket: SocketRef| {
+        let registry = registry.clone();
+        async move { on_connect(socket, registry) }
+    });
+}
+
+fn on_connect(socket: SocketRef, registry: StudioRegistry) {
+    tracing::info!(client = %socket.id, "client connected");
+    emit(&socket, server_events::ACK, "connected");
+    // Not in a studio yet: the empty studio's state, as the original backend sent on connect.
+    emit(
+        &socket,
+        server_events::STATE_SNAPSHOT,
+        &StudioSnapshot::default(),
+    );
+
+    let reg = registry.clone();
+    socket.on(
+        client_events::HELLO,
+        InOrder::new(move |s: &Client, v: &mut Value| on_hello(s, v, &reg)),
+    );
+    socket.on(client_events::AUDIO_CHUNK, InOrder::new(on_audio_chunk));
+    socket.on(
+        client_events::TOGGLE_AUTOPILOT,
+        InOrder::new(on_toggle_autopilot),
+    );
+    socket.on(client_events::REQUEST_STATE, InOrder::new(on_request_state));
+    socket.on_fallback(InOrder::new(on_unknown_event));
+    socket.on_disconnect(async |socket: SocketRef| {
+        tracing::info!(client = %socket.id, "client disconnected");
+        if let Some(seat) = socket.extensions.get::<Seat>() {
+            leave(&seat.studio, socket.id).await;
+        }
+    });
+}
+
+fn on_hello(socket: &Client, value: &mut Value, registry: &StudioRegistry) {
+    let hello = match decode::<Hello>(socket, value) {
+        Ok(hello) => hello,
+        Err(e) => {
+            return send_error(
+                socket,
+                ErrorCode::BadHello,
+                &format!(
+                    "hello needs {{episodeId?: string, participantName?: string, inputFormat?: {{encoding, sampleRate, channels}}}}: {e}"
+                ),
+            );
+        }
+    };
+    let name = hello
+        .participant_name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .unwrap_or("anonymous")
+        .to_owned();
+    if name.chars().count() > MAX_PARTICIPANT_NAME_CHARS || name.chars().any(char::is_control) {
+        return send_error(
+            socket,
+            ErrorCode::BadHello,
+            &format!(
+                "participantName must be at most {MAX_PARTICIPANT_NAME_CHARS} characters without control characters"
+            ),
+        );
+    }
+    let input_format = hello.input_format.unwrap_or_default();
+    if let Err(message) = check_input_format(&input_format) {
+        return send_error(socket, ErrorCode::BadHello, &message);
+    }
+    if let Some(id) = hello.episode_id.as_deref()
+        && !crate::session::is_valid_episode_id(id)
+    {
+        return send_error(
+            socket,
+            ErrorCode::BadHello,
+            &JoinError::BadEpisodeId.to_string(),
+        );
+    }
+
+    emit(socket, server_events::ACK, &format!("hello {name}"));
+    // A client moves between studios by saying hello again; it leaves the old one first.
+    if let Some(old) = socket.extensions.get::<Seat>() {
+        let room = old.studio.episode_id().to_owned();
+        if hello.episode_id.as_deref() != Some(room.as_str()) {
+            socket.leave(room);
+            if old
+                .studio
+                .send(StudioCommand::Leave { client: socket.id })
+                .is_err()
+            {
+                // The old studio is full or gone; deliver the leave off the receive loop.
+                let studio = old.studio.clone();
+                let client = socket.id;
+                tokio::spawn(async move { leave(&studio, client).await });
+            }
+        }
+    }
+    let participant = Participant {
+        name: name.clone(),
+        input_format,
+    };
+    match registry.join(hello.episode_id.as_deref(), socket.id, participant) {
+        Ok(studio) => {
+            socket.join(studio.episode_id().to_owned());
+            tracing::info!(client = %socket.id, name = %name, episode = studio.episode_id(), "hello");
+            socket.extensions.insert(Seat {
+                studio,
+                input_format,
+            });
+        }
+        Err(e) => {
+            socket.extensions.remove::<Seat>();
+            send_error(socket, join_error_code(&e), &e.to_string());
+        }
+    }
+}
+
+fn on_audio_chunk(socket: &Client, value: &mut Value) {
+    let Some(seat) = socket.extensions.get::<Seat>() else {
+        return send_error(
+            socket,
+            ErrorCode::NotInStudio,
+            "send hello before audio.chunk",
+        );
+    };
+    let chunk = match decode::<BinaryPayload>(socket, value) {
+        Ok(BinaryPayload(bytes)) => bytes,
+        Err(_) => {
+            return send_error(
+                socket,
+                ErrorCode::AudioNotBinary,
+                "audio.chunk must be binary (an ArrayBuffer, Blob or Buffer), not text or JSON",
+            );
+        }
+    };
+    if let Err((code, message)) = check_audio_chunk(&chunk, &seat.input_format) {
+        return send_error(socket, code, &message);
+    }
+    let command = StudioCommand::Audio {
+        client: socket.id,
+        chunk,
+    };
+    if let Err(e) = seat.studio.send(command) {
+        studio_unreachable(socket, e);
+    }
+}
+
+fn on_toggle_autopilot(socket: &Client, value: &mut Value) {
+    let on = match decode::<bool>(socket, value) {
+        Ok(on) => on,
+        Err(_) => {
+            return send_error(
+                socket,
+                ErrorCode::BadPayload,
+                "client.toggle-autopilot needs one boolean argument (true or false)",
+            );
+        }
+    };
+    let Some(seat) = socket.extensions.get::<Seat>() else {
+        return send_error(
+            socket,
+            ErrorCode::NotInStudio,
+            "send hello before client.toggle-autopilot",
+        );
+    };
+    if let Err(e) = seat.studio.send(StudioCommand::SetAutopilot {
+        client: socket.id,
+        on,
+    }) {
+        studio_unreachable(socket, e);
+    }
+}
+
+fn on_request_state(socket: &Client, _value: &mut Value) {
+    match socket.extensions.get::<Seat>() {
+        Some(seat) => {
+            if let Err(e) = seat
+                .studio
+                .send(StudioCommand::RequestState { client: socket.id })
+            {
+                studio_unreachable(socket, e);
+            }
+        }
+        None => emit(
+            socket,
+            server_events::STATE_SNAPSHOT,
+            &StudioSnapshot::default(),
+        ),
+    }
+}
+
+fn on_unknown_event(socket: &Client, value: &mut Value) {
+    let event = decode_event(socket, value).unwrap_or_else(|| "?".to_owned());
+    let shown: String = event.chars().take(64).collect();
+    send_error(
+        socket,
+        ErrorCode::UnknownEvent,
+        &format!(
+            "`{shown}` is not an event of this server; see docs/PROTOCOL.md (hello, audio.chunk, client.toggle-autopilot, client.request-state)"
+        ),
+    );
+}
+
+/// Checks a chunk against the client's declared format before it reaches the studio.
+pub fn check_audio_chunk(chunk: &[u8], format: &InputFormat) -> Result<(), (ErrorCode, String)> {
+    if chunk.is_empty() {
+        return Err((ErrorCode::AudioEmpty, "audio.chunk is empty".into()));
+    }
+    if chunk.len() > MAX_AUDIO_CHUNK_BYTES {
+        return Err((
+            ErrorCode::AudioTooLarge,
+            format!(
+                "audio.chunk has {} bytes; send at most {MAX_AUDIO_CHUNK_BYTES} (1 s of 48 kHz mono s16), ideally 20-100 ms per chunk",
+                chunk.len()
+            ),
+        ));
+    }
+    let frame = 2 * usize::from(format.channels);
+    if format.encoding == AudioEncoding::PcmS16le && !chunk.len().is_multiple_of(frame) {
+        return Err((
+            ErrorCode::AudioOddLength,
+            format!(
+                "audio.chunk has {} bytes, not a whole number of {}-byte s16 frames",
+                chunk.len(),
+                frame
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_input_format(format: &InputFormat) -> Result<(), String> {
+    if !(8_000..=48_000).contains(&format.sample_rate) {
+        return Err(format!(
+            "inputFormat.sampleRate {} is outside 8000-48000 Hz",
+            format.sample_rate
+        ));
+    }
+    if !(1..=2).contains(&format.channels) {
+        return Err(format!(
+            "inputFormat.channels {} must be 1 or 2",
+            format.channels
+        ));
+    }
+    if format.encoding == AudioEncoding::Opus && format.sample_rate != 48_000 {
+        return Err("inputFormat: opus input must declare sampleRate 48000".into());
+    }
+    Ok(())
+}
+
+fn join_error_code(e: &JoinError) -> ErrorCode {
+    match e {
+        JoinError::BadEpisodeId => ErrorCode::BadHello,
+        JoinError::ShuttingDown | JoinError::Send(StudioSendError::Ended) => ErrorCode::StudioEnded,
+        JoinError::Send(StudioSendError::Busy) => ErrorCode::StudioBusy,
+    }
+}
+
+fn studio_unreachable(socket: &Client, e: StudioSendError) {
+    match e {
+        StudioSendError::Busy => send_error(socket, ErrorCode::StudioBusy, &e.to_string()),
+        StudioSendError::Ended => {
+            // Forget the ended studio so the next event says "send hello" instead of repeating.
+            if let Some(seat) = socket.extensions.remove::<Seat>() {
+                socket.leave(seat.studio.episode_id().to_owned());
+            }
+            send_error(socket, ErrorCode::StudioEnded, &e.to_string());
+        }
+    }
+}
+
+/// Delivers a leave even when the studio's queue is momentarily full; a lost leave would keep a
+/// studio alive forever.
+async fn leave(studio: &StudioHandle, client: socketioxide::socket::Sid) {
+    if let Err(e) = studio.deliver(StudioCommand::Leave { client }).await {
+        tracing::debug!(%client, error = %e, "leave not delivered: studio already ended");
+    }
+}
+
+fn send_error(socket: &Socket<LocalAdapter>, code: ErrorCode, message: &str) {
+    tracing::debug!(client = %socket.id, ?code, message, "client error");
+    emit(
+        socket,
+        server_events::ERROR,
+        &ErrorPayload::new(code, message),
+    );
+}
+
+fn emit<T: serde::Serialize + ?Sized>(socket: &Socket<LocalAdapter>, event: &str, data: &T) {
+    if let Err(e) = socket.emit(event, data) {
+        tracing::debug!(client = %socket.id, event, error = %e, "could not send to client");
+    }
+}
+
+fn decode<T: serde::de::DeserializeOwned>(socket: &Client, value: &mut Value) -> Result<T, String> {
+    let TryData(result) = match TryData::<T>::from_message_parts(socket, value, &None) {
+        Ok(data) => data,
+        Err(never) => match never {},
+    };
+    result.map_err(|e| e.to_string())
+}
+
+fn decode_event(socket: &Client, value: &mut Value) -> Option<String> {
+    Event::from_message_parts(socket, value, &None)
+        .ok()
+        .map(|Event(name)| name)
+}
+
+/// A message handler that runs synchronously in the connection's receive loop, so events are
+/// handled in arrival order (socketioxide's closure handlers are each spawned as a task, which
+/// may reorder them). Its body must not block: it validates and queues.
+pub struct InOrder<F> {
+    body: Arc<F>,
+}
+
+impl<F> InOrder<F>
+where
+    F: Fn(&Client, &mut Value) + Send + Sync + 'static,
+{
+    /// Wraps a handler body.
+    pub fn new(body: F) -> Self {
+        Self {
+            body: Arc::new(body),
+        }
+    }
+}
+
+/// Marker type for [`InOrder`]'s `MessageHandler` implementation.
+pub struct InOrderMarker;
+
+impl<F> MessageHandler<LocalAdapter, InOrderMarker> for InOrder<F>
+where
+    F: Fn(&Client, &mut Value) + Send + Sync + 'static,
+{
+    fn call(&self, socket: Client, mut value: Value, _ack_id: Option<i64>) {
+        (self.body)(&socket, &mut value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pcm_chunks_must_hold_whole_samples_and_fit_the_limit() {
+        let pcm = InputFormat::default();
+        assert!(check_audio_chunk(&[0; 1920], &pcm).is_ok());
+        assert_eq!(
+            check_audio_chunk(&[0; 1921], &pcm).map_err(|e| e.0),
+            Err(ErrorCode::AudioOddLength)
+        );
+        assert_eq!(
+            check_audio_chunk(&[], &pcm).map_err(|e| e.0),
+            Err(ErrorCode::AudioEmpty)
+        );
+        assert_eq!(
+            check_audio_chunk(&vec![0; MAX_AUDIO_CHUNK_BYTES + 2], &pcm).map_err(|e| e.0),
+            Err(ErrorCode::AudioTooLarge)
+        );
+        let opus = InputFormat {
+            encoding: AudioEncoding::Opus,
+            ..InputFormat::default()
+        };
+        assert!(check_audio_chunk(&[0; 77], &opus).is_ok());
+    }
+
+    #[test]
+    fn input_formats_outside_what_the_studio_can_resample_are_refused() {
+        assert!(check_input_format(&InputFormat::default()).is_ok());
+        let too_fast = InputFormat {
+            sample_rate: 96_000,
+            ..InputFormat::default()
+        };
+        assert!(check_input_format(&too_fast).is_err());
+    }
+}

@@ -1,0 +1,317 @@
+//! Studios: one per episode, each run by one actor task that owns its state. The registry maps
+//! episode ids to running studios, creates them on the first `hello`, retires them when their
+//! last client has been gone for the grace period, isolates a panicking studio, and ends them all
+//! on shutdown.
+
+mod state;
+mod studio;
+
+pub use state::{
+    AudioInStats, CAPTIONS_IN_SNAPSHOT, CAPTIONS_KEPT, MICROPHONE_RELEASE_AFTER, MicrophoneHold,
+    MicrophoneVerdict, Participant, StudioState,
+};
+pub use studio::{STUDIO_QUEUE, StudioCommand, StudioHandle, StudioSendError};
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use socketioxide::SocketIo;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::config::LiveConfig;
+use crate::gateway::protocol::{SessionEnd, server_events};
+use studio::Studio;
+
+/// Why a studio ended (sent to its clients in `session.end`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    /// Its last client was gone for the grace period.
+    Idle,
+    /// The server is shutting down.
+    Shutdown,
+    /// Its task panicked.
+    InternalError,
+}
+
+impl EndReason {
+    /// The `session.end` reason string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Idle => "idle",
+            Self::Shutdown => "shutdown",
+            Self::InternalError => "internal-error",
+        }
+    }
+}
+
+/// Why a client could not join a studio.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JoinError {
+    /// The episode id cannot name a studio (it becomes a recording folder name).
+    #[error(
+        "episodeId must be 1-128 characters of letters, digits, '.', '_' or '-' and not start with '.'"
+    )]
+    BadEpisodeId,
+    /// The server is shutting down.
+    #[error("the server is shutting down")]
+    ShuttingDown,
+    /// The studio could not take the join.
+    #[error(transparent)]
+    Send(#[from] StudioSendError),
+}
+
+struct StudioEntry {
+    handle: StudioHandle,
+    supervisor: Option<JoinHandle<()>>,
+}
+
+/// The registry's shared part; studios hold it to retire themselves.
+pub(crate) struct RegistryInner {
+    studios: Mutex<HashMap<String, StudioEntry>>,
+    live_episode: Mutex<Option<String>>,
+    io: SocketIo,
+    grace: Duration,
+    live_config: Arc<LiveConfig>,
+    next_generation: AtomicU64,
+    shutting_down: AtomicBool,
+}
+
+/// All running studios, keyed by episode id.
+#[derive(Clone)]
+pub struct StudioRegistry {
+    inner: Arc<RegistryInner>,
+}
+
+/// A poisoned lock only means another thread panicked while holding it; the map stays usable
+/// and a panicking studio must not take the registry down with it.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Whether `id` may name a studio (and later its recording folder).
+pub fn is_valid_episode_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && !id.starts_with('.')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+impl StudioRegistry {
+    /// An empty registry whose studios reach clients through `io`.
+    pub fn new(io: SocketIo, grace: Duration, live_config: Arc<LiveConfig>) -> Self {
+        Self {
+            inner: Arc::new(RegistryInner {
+                studios: Mutex::new(HashMap::new()),
+                live_episode: Mutex::new(None),
+                io,
+                grace,
+                live_config,
+                next_generation: AtomicU64::new(1),
+                shutting_down: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// Joins `client` to the studio of `episode_id` (or the current live episode when `None`),
+    /// creating it on demand. The join is queued under the registry lock, so a studio that is
+    /// about to retire for lack of clients sees it and stays.
+    pub fn join(
+        &self,
+        episode_id: Option<&str>,
+        client: socketioxide::socket::Sid,
+        participant: Participant,
+    ) -> Result<StudioHandle, JoinError> {
+        if self.inner.shutting_down.load(Ordering::Acquire) {
+            return Err(JoinError::ShuttingDown);
+        }
+        let episode_id = match episode_id {
+            Some(id) if is_valid_episode_id(id) => id.to_owned(),
+            Some(_) => return Err(JoinError::BadEpisodeId),
+            None => self.live_episode_id(),
+        };
+        let mut studios = lock(&self.inner.studios);
+        let reuse = studios
+            .get(&episode_id)
+            .map(|e| e.handle.clone())
+            .filter(StudioHandle::is_running);
+        let handle = match reuse {
+            Some(handle) => handle,
+            None => self.spawn_studio(&episode_id, &mut studios),
+        };
+        handle.send(StudioCommand::Join {
+            client,
+            participant,
+        })?;
+        Ok(handle)
+    }
+
+    /// The running studio of `episode_id`.
+    pub fn get(&self, episode_id: &str) -> Option<StudioHandle> {
+        lock(&self.inner.studios)
+            .get(episode_id)
+            .map(|e| e.handle.clone())
+            .filter(StudioHandle::is_running)
+    }
+
+    /// Episode ids of the running studios.
+    pub fn episode_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = lock(&self.inner.studios).keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+
+    /// The settings the studios read.
+    pub fn live_config(&self) -> &Arc<LiveConfig> {
+        &self.inner.live_config
+    }
+
+    /// Ends every studio (clients get `session.end` with reason `shutdown`) and waits for them,
+    /// at most `timeout`. New joins are refused from now on.
+    pub async fn shutdown(&self, timeout: Duration) {
+        self.inner.shutting_down.store(true, Ordering::Release);
+        let entries: Vec<StudioEntry> = lock(&self.inner.studios).drain().map(|(_, e)| e).collect();
+        let mut supervisors = Vec::new();
+        for entry in entries {
+            // A full queue still ends: dropping the last sender closes the channel.
+            if entry
+                .handle
+                .send(StudioCommand::End(EndReason::Shutdown))
+                .is_err()
+            {
+                tracing::debug!(
+                    episode = entry.handle.episode_id(),
+                    "studio ends by channel close"
+                );
+            }
+            drop(entry.handle);
+            if let Some(s) = entry.supervisor {
+                supervisors.push(s);
+            }
+        }
+        let all = futures::future::join_all(supervisors);
+        if tokio::time::timeout(timeout, all).await.is_err() {
+            tracing::warn!(?timeout, "studios did not end in time");
+        }
+    }
+
+    /// The current live episode's id, created as `episode-<epoch ms>` when there is none running.
+    fn live_episode_id(&self) -> String {
+        let mut live = lock(&self.inner.live_episode);
+        if let Some(id) = live.as_ref()
+            && self.get(id).is_some()
+        {
+            return id.clone();
+        }
+        let millis = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0);
+        let id = format!("episode-{millis}");
+        *live = Some(id.clone());
+        id
+    }
+
+    fn spawn_studio(
+        &self,
+        episode_id: &str,
+        studios: &mut HashMap<String, StudioEntry>,
+    ) -> StudioHandle {
+        let generation = self.inner.next_generation.fetch_add(1, Ordering::Relaxed);
+        let (studio, handle, rx) = Studio::new(
+            episode_id,
+            generation,
+            self.inner.io.clone(),
+            self.inner.clone(),
+            self.inner.grace,
+            self.inner.live_config.subscribe(),
+        );
+        let actor = tokio::spawn(studio.run(rx));
+        let inner = self.inner.clone();
+        let episode = episode_id.to_owned();
+        // The supervisor turns a panic into a logged, ended studio; other studios go on.
+        let supervisor = tokio::spawn(async move {
+            if let Err(e) = actor.await
+                && e.is_panic()
+            {
+                tracing::error!(episode = %episode, "studio task panicked; the studio is ended");
+                inner.remove_if_generation(&episode, generation);
+                let end = SessionEnd {
+                    episode_id: episode.clone(),
+                    reason: EndReason::InternalError.as_str().to_owned(),
+                };
+                if let Err(e) = inner
+                    .io
+                    .to(episode.clone())
+                    .emit(server_events::SESSION_END, &end)
+                    .await
+                {
+                    tracing::debug!(error = %e, "could not tell clients the studio ended");
+                }
+                if let Err(e) = inner.io.to(episode.clone()).leave(episode).await {
+                    tracing::debug!(error = %e, "could not empty the ended studio's room");
+                }
+            }
+        });
+        studios.insert(
+            episode_id.to_owned(),
+            StudioEntry {
+                handle: handle.clone(),
+                supervisor: Some(supervisor),
+            },
+        );
+        handle
+    }
+}
+
+impl RegistryInner {
+    /// Removes the studio if nothing is queued for it; called by an idle studio under the same
+    /// lock `join` queues under, so no join can be lost between the check and the removal.
+    pub(crate) fn retire_if_idle(
+        &self,
+        episode_id: &str,
+        generation: u64,
+        rx: &mpsc::Receiver<StudioCommand>,
+    ) -> bool {
+        let mut studios = lock(&self.studios);
+        if !rx.is_empty() {
+            return false;
+        }
+        if studios
+            .get(episode_id)
+            .is_some_and(|e| e.handle.generation() == generation)
+        {
+            studios.remove(episode_id);
+        }
+        true
+    }
+
+    fn remove_if_generation(&self, episode_id: &str, generation: u64) {
+        let mut studios = lock(&self.studios);
+        if studios
+            .get(episode_id)
+            .is_some_and(|e| e.handle.generation() == generation)
+        {
+            studios.remove(episode_id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn episode_ids_that_could_escape_the_recording_folder_are_refused() {
+        assert!(is_valid_episode_id("episode-1732611111111"));
+        assert!(is_valid_episode_id("show_42.take-2"));
+        assert!(!is_valid_episode_id("../etc"));
+        assert!(!is_valid_episode_id(".hidden"));
+        assert!(!is_valid_episode_id("a/b"));
+        assert!(!is_valid_episode_id(""));
+        assert!(!is_valid_episode_id(&"x".repeat(129)));
+    }
+}

@@ -1,0 +1,374 @@
+//! The studio actor: one task per studio owns its [`StudioState`]; everything else talks to it
+//! through its channel ([`StudioHandle`]), so the state needs no lock and events keep their order.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use socketioxide::SocketIo;
+use socketioxide::socket::Sid;
+use tokio::sync::{mpsc, watch};
+
+use super::state::{MicrophoneVerdict, Participant, StudioState};
+use super::{EndReason, RegistryInner};
+use crate::config::RuntimeConfig;
+use crate::gateway::protocol::{
+    Caption, ErrorCode, ErrorPayload, OrbState, SessionEnd, SharedScreen, Speaker, server_events,
+};
+
+/// How many commands may wait for a studio; audio arrives at 50 chunks a second per microphone,
+/// so this is seconds of slack, and a full queue means the studio is stuck, not busy.
+pub const STUDIO_QUEUE: usize = 512;
+
+/// A message to a studio actor.
+#[derive(Debug)]
+pub enum StudioCommand {
+    /// A client said `hello` to this studio.
+    Join {
+        /// The client.
+        client: Sid,
+        /// Its name and audio format.
+        participant: Participant,
+    },
+    /// A client left (disconnected, or said `hello` to another studio).
+    Leave {
+        /// The client.
+        client: Sid,
+    },
+    /// A client asked for a `state.snapshot`.
+    RequestState {
+        /// The client.
+        client: Sid,
+    },
+    /// A client toggled autopilot.
+    SetAutopilot {
+        /// The client.
+        client: Sid,
+        /// The new value.
+        on: bool,
+    },
+    /// A validated microphone chunk from a client.
+    Audio {
+        /// The client.
+        client: Sid,
+        /// The chunk, in the client's input format.
+        chunk: Vec<u8>,
+    },
+    /// The turn loop changed a speaker's orb.
+    SetOrb {
+        /// Whose orb.
+        speaker: Speaker,
+        /// Its new state.
+        state: OrbState,
+    },
+    /// The turn loop produced a caption.
+    PushCaption(Caption),
+    /// The turn loop changed the shared screen.
+    SetSharedScreen(SharedScreen),
+    /// End the studio.
+    End(EndReason),
+}
+
+/// Why a command did not reach a studio.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum StudioSendError {
+    /// Its queue is full; the command was dropped.
+    #[error("the studio is not keeping up; the event was dropped")]
+    Busy,
+    /// The studio has ended.
+    #[error("the studio has ended; send hello to join another")]
+    Ended,
+}
+
+/// A cheap, cloneable address of a running studio.
+#[derive(Debug, Clone)]
+pub struct StudioHandle {
+    episode_id: Arc<str>,
+    generation: u64,
+    tx: mpsc::Sender<StudioCommand>,
+}
+
+impl StudioHandle {
+    /// The studio's episode id (also its Socket.IO room).
+    pub fn episode_id(&self) -> &str {
+        &self.episode_id
+    }
+
+    /// Queues a command without waiting, so socket handlers never block and keep their order.
+    pub fn send(&self, command: StudioCommand) -> Result<(), StudioSendError> {
+        self.tx.try_send(command).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => StudioSendError::Busy,
+            mpsc::error::TrySendError::Closed(_) => StudioSendError::Ended,
+        })
+    }
+
+    /// Queues a command, waiting for room in the queue; for commands that must not be lost
+    /// (a client leaving), sent from async code off the receive loop.
+    pub async fn deliver(&self, command: StudioCommand) -> Result<(), StudioSendError> {
+        self.tx
+            .send(command)
+            .await
+            .map_err(|_| StudioSendError::Ended)
+    }
+
+    /// Whether the studio is still running.
+    pub fn is_running(&self) -> bool {
+        !self.tx.is_closed()
+    }
+
+    pub(super) fn generation(&self) -> u64 {
+        self.generation
+    }
+}
+
+/// The actor's side: the state plus what it needs to reach clients.
+pub(super) struct Studio {
+    episode_id: Arc<str>,
+    generation: u64,
+    state: StudioState,
+    io: SocketIo,
+    registry: Arc<RegistryInner>,
+    grace: Duration,
+    /// The guest settings of the settings API; the turn loop reads them at the start of each turn.
+    runtime_config: watch::Receiver<RuntimeConfig>,
+    /// Studio clock origin: every caption and event of this studio is stamped relative to it.
+    started: Instant,
+}
+
+impl Studio {
+    /// Creates the actor and its handle; the caller spawns [`Studio::run`].
+    pub(super) fn new(
+        episode_id: &str,
+        generation: u64,
+        io: SocketIo,
+        registry: Arc<RegistryInner>,
+        grace: Duration,
+        runtime_config: watch::Receiver<RuntimeConfig>,
+    ) -> (Self, StudioHandle, mpsc::Receiver<StudioCommand>) {
+        let (tx, rx) = mpsc::channel(STUDIO_QUEUE);
+        let episode_id: Arc<str> = Arc::from(episode_id);
+        let handle = StudioHandle {
+            episode_id: episode_id.clone(),
+            generation,
+            tx,
+        };
+        let studio = Self {
+            episode_id,
+            generation,
+            state: StudioState::new(),
+            io,
+            registry,
+            grace,
+            runtime_config,
+            started: Instant::now(),
+        };
+        (studio, handle, rx)
+    }
+
+    /// The actor loop: handle commands in order until the studio ends; end it when it has been
+    /// empty for the grace period (a page reload rejoins within it and finds the same state).
+    pub(super) async fn run(mut self, mut rx: mpsc::Receiver<StudioCommand>) {
+        tracing::info!(episode = %self.episode_id, "studio opened");
+        let mut empty_since = Some(tokio::time::Instant::now());
+        let reason = loop {
+            let deadline = empty_since.map(|t| t + self.grace);
+            let command = tokio::select! {
+                command = rx.recv() => command,
+                () = sleep_until_or_forever(deadline) => {
+                    // Retire only if nobody is about to join: the registry sends joins under its
+                    // lock and we check the queue under the same lock.
+                    if self.registry.retire_if_idle(&self.episode_id, self.generation, &rx) {
+                        break EndReason::Idle;
+                    }
+                    empty_since = None;
+                    continue;
+                }
+            };
+            let Some(command) = command else {
+                break EndReason::Shutdown;
+            };
+            if let StudioCommand::End(reason) = command {
+                break reason;
+            }
+            self.handle(command).await;
+            empty_since = match (self.state.is_empty(), empty_since) {
+                (true, None) => Some(tokio::time::Instant::now()),
+                (true, since) => since,
+                (false, _) => None,
+            };
+        };
+        self.end(reason, &mut rx).await;
+    }
+
+    async fn handle(&mut self, command: StudioCommand) {
+        match command {
+            StudioCommand::Join {
+                client,
+                participant,
+            } => {
+                tracing::info!(episode = %self.episode_id, %client, name = %participant.name, "client joined studio");
+                self.state.join(client, participant);
+                self.emit_to(
+                    client,
+                    server_events::STATE_SNAPSHOT,
+                    &self.state.snapshot(),
+                );
+            }
+            StudioCommand::Leave { client } => {
+                if self.state.leave(client) {
+                    tracing::info!(episode = %self.episode_id, %client, remaining = self.state.participant_count(), "client left studio");
+                }
+            }
+            StudioCommand::RequestState { client } => {
+                self.emit_to(
+                    client,
+                    server_events::STATE_SNAPSHOT,
+                    &self.state.snapshot(),
+                );
+            }
+            StudioCommand::SetAutopilot { client, on } => {
+                if self.state.participant(client).is_none() {
+                    self.emit_error(
+                        client,
+                        ErrorCode::NotInStudio,
+                        "send hello before toggling autopilot",
+                    );
+                    return;
+                }
+                self.state.set_autopilot(on);
+                tracing::info!(episode = %self.episode_id, %client, autopilot = on, "autopilot toggled");
+                // Every client of the studio redraws from the snapshot; the ack tells the
+                // frontend's status line what happened (as the original backend did).
+                let ack = if on {
+                    "autopilot enabled"
+                } else {
+                    "autopilot disabled"
+                };
+                self.broadcast(server_events::ACK, &ack).await;
+                self.broadcast(server_events::STATE_SNAPSHOT, &self.state.snapshot())
+                    .await;
+            }
+            StudioCommand::Audio { client, chunk } => {
+                match self.state.claim_microphone(client, Instant::now()) {
+                    MicrophoneVerdict::Accept => self.on_microphone_audio(client, chunk),
+                    MicrophoneVerdict::Busy { notify } => {
+                        if notify {
+                            self.emit_error(
+                                client,
+                                ErrorCode::MicrophoneBusy,
+                                "another client holds this studio's microphone; its audio is used until it stops sending for 2 s",
+                            );
+                        }
+                    }
+                    MicrophoneVerdict::NotInStudio => self.emit_error(
+                        client,
+                        ErrorCode::NotInStudio,
+                        "send hello before sending audio",
+                    ),
+                }
+            }
+            StudioCommand::SetOrb { speaker, state } => {
+                if self.state.set_orb(speaker, state) {
+                    self.broadcast(server_events::ORB_STATE, &(speaker, state))
+                        .await;
+                }
+            }
+            StudioCommand::PushCaption(caption) => {
+                self.broadcast(server_events::CAPTION, &caption).await;
+                self.state.push_caption(caption);
+            }
+            StudioCommand::SetSharedScreen(screen) => {
+                if self.state.set_shared_screen(screen) {
+                    self.broadcast(server_events::SHARED_SCREEN, &screen).await;
+                }
+            }
+            StudioCommand::End(_) => {}
+        }
+    }
+
+    /// THE TURN LOOP'S INLET. Every accepted microphone chunk of this studio arrives here, in
+    /// order, already validated (binary, whole samples for PCM, at most 1 s) and in the format the
+    /// client declared in `hello.inputFormat` (see `self.state.participant(client)`).
+    ///
+    /// The turn loop (decode -> 48 kHz frames -> recorder, VAD, STT -> policy -> LLM -> TTS ->
+    /// `audio.out`) plugs in here; it reads the guest settings from `self.runtime_config` at the
+    /// start of each turn and reports back through `StudioCommand::{SetOrb, PushCaption,
+    /// SetSharedScreen}`. Until it exists the audio is counted and goes nowhere: no AI response
+    /// is invented.
+    fn on_microphone_audio(&mut self, client: Sid, chunk: Vec<u8>) {
+        self.state.count_audio_in(chunk.len());
+        let stats = self.state.audio_in();
+        if stats.chunks == 1 {
+            let guest = self.runtime_config.borrow().guest_provider;
+            tracing::info!(
+                episode = %self.episode_id,
+                %client,
+                clock_ms = self.clock_ms(),
+                guest_provider = guest.as_str(),
+                "first microphone audio"
+            );
+        }
+    }
+
+    /// Milliseconds on the studio clock.
+    fn clock_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    async fn end(self, reason: EndReason, rx: &mut mpsc::Receiver<StudioCommand>) {
+        // Stop taking commands; anything still queued came from clients that must re-hello.
+        rx.close();
+        while rx.try_recv().is_ok() {}
+        let payload = SessionEnd {
+            episode_id: self.episode_id.to_string(),
+            reason: reason.as_str().to_owned(),
+        };
+        self.broadcast(server_events::SESSION_END, &payload).await;
+        let room = self.episode_id.to_string();
+        if let Err(e) = self.io.to(room.clone()).leave(room).await {
+            tracing::warn!(episode = %self.episode_id, error = %e, "could not empty the studio's room");
+        }
+        let stats = self.state.audio_in();
+        tracing::info!(
+            episode = %self.episode_id,
+            reason = reason.as_str(),
+            clock_ms = self.clock_ms(),
+            audio_chunks = stats.chunks,
+            audio_bytes = stats.bytes,
+            "studio ended"
+        );
+    }
+
+    fn emit_to<T: serde::Serialize + ?Sized>(&self, client: Sid, event: &str, data: &T) {
+        if let Some(socket) = self.io.get_socket(client)
+            && let Err(e) = socket.emit(event, data)
+        {
+            tracing::debug!(%client, event, error = %e, "could not send to client");
+        }
+    }
+
+    fn emit_error(&self, client: Sid, code: ErrorCode, message: &str) {
+        self.emit_to(
+            client,
+            server_events::ERROR,
+            &ErrorPayload::new(code, message),
+        );
+    }
+
+    async fn broadcast<T: serde::Serialize + ?Sized>(&self, event: &str, data: &T) {
+        if let Err(e) = self
+            .io
+            .to(self.episode_id.to_string())
+            .emit(event, data)
+            .await
+        {
+            tracing::debug!(episode = %self.episode_id, event, error = %e, "broadcast failed");
+        }
+    }
+}
+
+async fn sleep_until_or_forever(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
