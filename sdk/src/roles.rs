@@ -204,6 +204,9 @@ impl<'a> AudioSink<'a> {
 #[macro_export]
 macro_rules! export_stt {
     ($plugin:ty) => {
+        // Natively there is no component to export, and the export names (`studio:plugin/...#f`)
+        // are not valid in a native linker's symbol list.
+        #[cfg(target_arch = "wasm32")]
         const _: () = {
             struct __StudioSttExport;
             impl $crate::__bindings::stt_world::Guest for __StudioSttExport {
@@ -239,6 +242,9 @@ macro_rules! export_stt {
 #[macro_export]
 macro_rules! export_tts {
     ($plugin:ty) => {
+        // Natively there is no component to export, and the export names (`studio:plugin/...#f`)
+        // are not valid in a native linker's symbol list.
+        #[cfg(target_arch = "wasm32")]
         const _: () = {
             struct __StudioTtsExport;
             impl $crate::__bindings::tts_world::Guest for __StudioTtsExport {
@@ -272,6 +278,9 @@ macro_rules! export_tts {
 #[macro_export]
 macro_rules! export_llm {
     ($plugin:ty) => {
+        // Natively there is no component to export, and the export names (`studio:plugin/...#f`)
+        // are not valid in a native linker's symbol list.
+        #[cfg(target_arch = "wasm32")]
         const _: () = {
             struct __StudioLlmExport;
             impl $crate::__bindings::llm_world::Guest for __StudioLlmExport {
@@ -305,6 +314,9 @@ macro_rules! export_llm {
 #[macro_export]
 macro_rules! export_policy {
     ($plugin:ty) => {
+        // Natively there is no component to export, and the export names (`studio:plugin/...#f`)
+        // are not valid in a native linker's symbol list.
+        #[cfg(target_arch = "wasm32")]
         const _: () = {
             struct __StudioPolicyExport;
             impl $crate::__bindings::policy_world::Guest for __StudioPolicyExport {

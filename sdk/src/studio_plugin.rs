@@ -34,6 +34,7 @@ pub mod pcm;
 mod roles;
 pub mod sse;
 pub mod text;
+pub mod turns;
 mod types;
 pub mod wav;
 
