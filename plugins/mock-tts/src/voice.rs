@@ -434,21 +434,21 @@ mod tests {
         );
         let level = dbfs(&audio);
         assert!(
-            (-35.0..=-6.0).contains(&level),
+            (-30.0..=-12.0).contains(&level),
             "overall level {level} dBFS"
         );
-        // Syllables and pauses: the 20 ms loudness swings by more than 20 dB.
-        let windows: Vec<f32> = audio.chunks(480).map(dbfs).collect();
+        // Syllables and pauses: the 10 ms loudness swings by more than 20 dB.
+        let windows: Vec<f32> = audio.chunks(240).map(dbfs).collect();
         let loudest = windows.iter().cloned().fold(f32::MIN, f32::max);
         let quietest = windows.iter().cloned().fold(f32::MAX, f32::min);
         assert!(loudest - quietest > 20.0, "{quietest}..{loudest}");
-        // Many separate loud stretches (syllables), not one long tone.
-        let threshold = loudest - 12.0;
+        // Many separate loud stretches (words and syllables), not one long tone.
+        let threshold = loudest - 20.0;
         let onsets = windows
             .windows(2)
             .filter(|w| w[0] < threshold && w[1] >= threshold)
             .count();
-        assert!(onsets >= 8, "{onsets} syllable onsets");
+        assert!(onsets >= 10, "{onsets} onsets");
     }
 
     #[test]
