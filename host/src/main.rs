@@ -4,6 +4,7 @@
 //! Exit codes: 0 after a clean shutdown, 2 for a configuration the server cannot start with
 //! (the message names the variable and the fix), 1 for anything else.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -153,6 +154,7 @@ fn init_tracing(config: &Config) {
     // Logs go to stderr so stdout carries only the banner (scripts read the address from it).
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match config.log.format {
         LogFormat::Text => builder.init(),

@@ -1,0 +1,99 @@
+//! Configuration errors stop the real binary with exit code 2 and a message that names the
+//! variable and the fix; `.env` is read and the environment wins over it.
+
+mod server_support;
+
+use server_support::ServerSetup;
+
+fn fails_naming(setup: ServerSetup, variable: &str) -> String {
+    let (status, stderr) = setup.run_to_exit();
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(variable),
+        "{variable} not named in: {stderr}"
+    );
+    assert!(stderr.contains("Fix:"), "no fix in: {stderr}");
+    stderr
+}
+
+#[test]
+fn a_bad_port_exits_2_naming_port() {
+    fails_naming(ServerSetup::new().var("PORT", "forty"), "PORT");
+    fails_naming(ServerSetup::new().var("PORT", "70000"), "PORT");
+}
+
+#[test]
+fn an_unknown_provider_exits_2_naming_it() {
+    let stderr = fails_naming(
+        ServerSetup::new().var("STT_PROVIDER", "deepgram"),
+        "STT_PROVIDER",
+    );
+    assert!(stderr.contains("assemblyai, google or whisper"), "{stderr}");
+    fails_naming(
+        ServerSetup::new().var("GUEST_PROVIDER", "mistral"),
+        "GUEST_PROVIDER",
+    );
+    fails_naming(
+        ServerSetup::new().var("TTS_PROVIDER", "espeak"),
+        "TTS_PROVIDER",
+    );
+}
+
+#[test]
+fn real_adapters_without_their_keys_exit_2_naming_each_key() {
+    let setup = ServerSetup::new()
+        .var("USE_REAL_ADAPTERS", "true")
+        .var("GUEST_PROVIDER", "together")
+        .var("ASSEMBLYAI_API_KEY", "aai-key");
+    let stderr = fails_naming(setup, "ANTHROPIC_API_KEY");
+    assert!(stderr.contains("TOGETHER_API_KEY"), "{stderr}");
+    assert!(!stderr.contains("ASSEMBLYAI_API_KEY"), "{stderr}");
+    assert!(
+        !stderr.contains("aai-key"),
+        "a key value was printed: {stderr}"
+    );
+}
+
+#[test]
+fn an_unwritable_recording_folder_exits_2_naming_it() {
+    let setup = ServerSetup::new();
+    let blocker = setup.path().join("a-file");
+    std::fs::write(&blocker, "x").expect("write file");
+    let setup = setup.var(
+        "RECORDING_DIR",
+        blocker.join("recordings").display().to_string(),
+    );
+    fails_naming(setup, "RECORDING_DIR");
+}
+
+#[test]
+fn a_missing_plugins_toml_exits_2_naming_it() {
+    let setup = ServerSetup::new();
+    let missing = setup.path().join("nowhere.toml").display().to_string();
+    fails_naming(setup.var("PLUGINS_TOML", missing), "PLUGINS_TOML");
+}
+
+#[test]
+fn a_port_in_use_exits_2_naming_port() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    fails_naming(ServerSetup::new().var("PORT", port.to_string()), "PORT");
+}
+
+#[test]
+fn dotenv_is_read() {
+    let setup = ServerSetup::new().dotenv("NODE_ENV=staging\n");
+    // The test harness sets NODE_ENV nowhere, so the value can only come from .env.
+    fails_naming(setup, "NODE_ENV");
+}
+
+#[test]
+fn the_environment_wins_over_dotenv() {
+    let setup = ServerSetup::new()
+        .dotenv("STT_PROVIDER=deepgram\nGUEST_MODEL=from-dotenv\n")
+        .var("STT_PROVIDER", "whisper");
+    let server = setup.start();
+    let config = server.get("/api/config").json();
+    assert_eq!(config["sttProvider"], "whisper");
+    assert_eq!(config["guestModel"], "from-dotenv");
+}
