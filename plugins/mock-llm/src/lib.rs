@@ -1,0 +1,35 @@
+//! `mock-llm`: the offline language model. Its replies are deterministic but in character: claude
+//! hosts (reacts and asks questions), the guest argues (takes positions), both refer to the
+//! briefing's topic and to the last thing said to them, follow the showrunner's segment cues, and
+//! handle thinking mode. The reply streams word by word at `token_delay_ms`, and stops at once when
+//! the studio cancels it.
+
+mod reply;
+
+use std::time::Duration;
+use studio_plugin::{Completion, LlmPlugin, LlmRequest, PluginError, TokenSink, config};
+
+/// The exported plugin.
+pub struct MockLlm;
+
+impl LlmPlugin for MockLlm {
+    fn complete(request: LlmRequest, sink: &TokenSink<'_>) -> Result<Completion, PluginError> {
+        let delay = Duration::from_millis(u64::from(config::get_u32("token_delay_ms", 30)));
+        let text = reply::compose(&request);
+        let (tokens, stop_reason) = reply::tokens(&text, request.max_tokens);
+        for token in &tokens {
+            if !delay.is_zero() {
+                std::thread::sleep(delay);
+            }
+            // `cancelled` (barge-in) ends the call at once.
+            sink.push(token)?;
+        }
+        Ok(Completion::new(
+            stop_reason,
+            Some(reply::prompt_tokens(&request)),
+            Some(u32::try_from(tokens.len()).unwrap_or(u32::MAX)),
+        ))
+    }
+}
+
+studio_plugin::export_llm!(MockLlm);
