@@ -91,6 +91,12 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// The Socket.IO namespace studios live in. socketioxide's `io.to()` and `io.get_socket()` panic
+/// when `/` is not registered; this returns `None` instead, so a studio never panics over it.
+fn studio_namespace(io: &SocketIo) -> Option<socketioxide::operators::BroadcastOperators> {
+    io.of("/")
+}
+
 /// Whether `id` may name a studio (and later its recording folder).
 pub fn is_valid_episode_id(id: &str) -> bool {
     (1..=128).contains(&id.len())
@@ -243,15 +249,17 @@ impl StudioRegistry {
                     episode_id: episode.clone(),
                     reason: EndReason::InternalError.as_str().to_owned(),
                 };
-                if let Err(e) = inner
-                    .io
-                    .to(episode.clone())
-                    .emit(server_events::SESSION_END, &end)
-                    .await
+                if let Some(ns) = studio_namespace(&inner.io)
+                    && let Err(e) = ns
+                        .to(episode.clone())
+                        .emit(server_events::SESSION_END, &end)
+                        .await
                 {
                     tracing::debug!(error = %e, "could not tell clients the studio ended");
                 }
-                if let Err(e) = inner.io.to(episode.clone()).leave(episode).await {
+                if let Some(ns) = studio_namespace(&inner.io)
+                    && let Err(e) = ns.to(episode.clone()).leave(episode).await
+                {
                     tracing::debug!(error = %e, "could not empty the ended studio's room");
                 }
             }
@@ -303,6 +311,9 @@ impl RegistryInner {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{Config, ConfigSource};
+    use crate::gateway::protocol::InputFormat;
+    use socketioxide::socket::Sid;
 
     #[test]
     fn episode_ids_that_could_escape_the_recording_folder_are_refused() {
@@ -313,5 +324,146 @@ mod tests {
         assert!(!is_valid_episode_id("a/b"));
         assert!(!is_valid_episode_id(""));
         assert!(!is_valid_episode_id(&"x".repeat(129)));
+    }
+
+    const GRACE: Duration = Duration::from_secs(10);
+
+    fn registry() -> (StudioRegistry, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let toml = dir.path().join("plugins.toml");
+        std::fs::write(&toml, "").expect("write plugins.toml");
+        let config = Config::from_source(&ConfigSource::from_pairs([
+            ("PLUGINS_TOML", toml.display().to_string()),
+            (
+                "RECORDING_DIR",
+                dir.path().join("rec").display().to_string(),
+            ),
+        ]))
+        .expect("valid config");
+        let (_svc, io) = SocketIo::new_svc();
+        io.ns("/", async || {});
+        let live = Arc::new(LiveConfig::new(&config));
+        (StudioRegistry::new(io, GRACE, live), dir)
+    }
+
+    fn someone() -> Participant {
+        Participant {
+            name: "someone".into(),
+            input_format: InputFormat::default(),
+        }
+    }
+
+    /// Lets the spawned studio actors run until they wait again.
+    async fn settle() {
+        for _ in 0..50 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_studio_ends_only_after_its_last_client_has_been_gone_for_the_grace_period() {
+        let (registry, _dir) = registry();
+        let client = Sid::new();
+        let studio = registry
+            .join(Some("ep-grace"), client, someone())
+            .expect("join");
+        settle().await;
+        tokio::time::advance(GRACE * 3).await;
+        settle().await;
+        assert!(
+            registry.get("ep-grace").is_some(),
+            "a studio with a client stays"
+        );
+
+        studio.send(StudioCommand::Leave { client }).expect("leave");
+        settle().await;
+        tokio::time::advance(GRACE - Duration::from_millis(1)).await;
+        settle().await;
+        assert!(
+            registry.get("ep-grace").is_some(),
+            "still within the grace period"
+        );
+        tokio::time::advance(Duration::from_millis(2)).await;
+        settle().await;
+        assert!(
+            registry.get("ep-grace").is_none(),
+            "ended after the grace period"
+        );
+        assert!(!studio.is_running());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_client_rejoining_within_the_grace_period_finds_the_same_studio() {
+        let (registry, _dir) = registry();
+        let client = Sid::new();
+        let first = registry
+            .join(None, client, someone())
+            .expect("join live episode");
+        assert!(first.episode_id().starts_with("episode-"));
+        first.send(StudioCommand::Leave { client }).expect("leave");
+        settle().await;
+        tokio::time::advance(GRACE / 2).await;
+        settle().await;
+        // A page reload: a new connection, no episode id, joins the same live episode.
+        let again = registry.join(None, Sid::new(), someone()).expect("rejoin");
+        assert_eq!(again.episode_id(), first.episode_id());
+        assert_eq!(again.generation(), first.generation());
+        tokio::time::advance(GRACE * 2).await;
+        settle().await;
+        assert!(registry.get(first.episode_id()).is_some());
+    }
+
+    #[tokio::test]
+    async fn a_panicking_studio_ends_alone() {
+        let (registry, _dir) = registry();
+        let doomed = registry
+            .join(Some("ep-doomed"), Sid::new(), someone())
+            .expect("join");
+        let healthy = registry
+            .join(Some("ep-healthy"), Sid::new(), someone())
+            .expect("join");
+        doomed
+            .send(StudioCommand::PanicForTest)
+            .expect("queue panic");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while registry.get("ep-doomed").is_some() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "panicked studio never removed"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert!(!doomed.is_running());
+        assert!(healthy.is_running());
+        healthy
+            .send(StudioCommand::RequestState { client: Sid::new() })
+            .expect("the other studio still takes commands");
+        // The episode can be opened again, as a new studio.
+        let reopened = registry
+            .join(Some("ep-doomed"), Sid::new(), someone())
+            .expect("rejoin");
+        assert_ne!(reopened.generation(), doomed.generation());
+        assert_eq!(registry.episode_ids(), vec!["ep-doomed", "ep-healthy"]);
+    }
+
+    #[tokio::test]
+    async fn shutdown_ends_every_studio_and_refuses_new_joins() {
+        let (registry, _dir) = registry();
+        let a = registry
+            .join(Some("ep-a"), Sid::new(), someone())
+            .expect("join");
+        let b = registry
+            .join(Some("ep-b"), Sid::new(), someone())
+            .expect("join");
+        registry.shutdown(Duration::from_secs(30)).await;
+        assert!(!a.is_running());
+        assert!(!b.is_running());
+        assert!(registry.episode_ids().is_empty());
+        assert_eq!(
+            registry
+                .join(Some("ep-c"), Sid::new(), someone())
+                .map(|_| ()),
+            Err(JoinError::ShuttingDown)
+        );
     }
 }

@@ -66,6 +66,9 @@ pub enum StudioCommand {
     SetSharedScreen(SharedScreen),
     /// End the studio.
     End(EndReason),
+    /// Makes the actor panic, to prove a failing studio ends alone.
+    #[cfg(test)]
+    PanicForTest,
 }
 
 /// Why a command did not reach a studio.
@@ -282,6 +285,8 @@ impl Studio {
                 }
             }
             StudioCommand::End(_) => {}
+            #[cfg(test)]
+            StudioCommand::PanicForTest => panic!("studio panic requested by a test"),
         }
     }
 
@@ -324,7 +329,9 @@ impl Studio {
         };
         self.broadcast(server_events::SESSION_END, &payload).await;
         let room = self.episode_id.to_string();
-        if let Err(e) = self.io.to(room.clone()).leave(room).await {
+        if let Some(ns) = super::studio_namespace(&self.io)
+            && let Err(e) = ns.to(room.clone()).leave(room).await
+        {
             tracing::warn!(episode = %self.episode_id, error = %e, "could not empty the studio's room");
         }
         let stats = self.state.audio_in();
@@ -339,7 +346,7 @@ impl Studio {
     }
 
     fn emit_to<T: serde::Serialize + ?Sized>(&self, client: Sid, event: &str, data: &T) {
-        if let Some(socket) = self.io.get_socket(client)
+        if let Some(socket) = super::studio_namespace(&self.io).and_then(|ns| ns.get_socket(client))
             && let Err(e) = socket.emit(event, data)
         {
             tracing::debug!(%client, event, error = %e, "could not send to client");
@@ -355,12 +362,10 @@ impl Studio {
     }
 
     async fn broadcast<T: serde::Serialize + ?Sized>(&self, event: &str, data: &T) {
-        if let Err(e) = self
-            .io
-            .to(self.episode_id.to_string())
-            .emit(event, data)
-            .await
-        {
+        let Some(ns) = super::studio_namespace(&self.io) else {
+            return;
+        };
+        if let Err(e) = ns.to(self.episode_id.to_string()).emit(event, data).await {
             tracing::debug!(episode = %self.episode_id, event, error = %e, "broadcast failed");
         }
     }
