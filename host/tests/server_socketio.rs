@@ -5,8 +5,10 @@
 
 mod server_support;
 
-use std::path::PathBuf;
-use std::process::Command;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Mutex, PoisonError};
 
 use server_support::ServerSetup;
 
@@ -17,9 +19,11 @@ fn e2e_dir() -> PathBuf {
         .join("e2e")
 }
 
-#[test]
-fn socketio_protocol_scenarios_pass_with_the_official_client() {
-    let dir = e2e_dir();
+/// Installs the pinned socket.io-client once (`npm ci` from the committed lock file).
+fn install_client(dir: &Path) {
+    // The tests of this file run in parallel; one `npm ci` at a time.
+    static INSTALL: Mutex<()> = Mutex::new(());
+    let _one_at_a_time = INSTALL.lock().unwrap_or_else(PoisonError::into_inner);
     if !dir.join("node_modules").join("socket.io-client").is_dir() {
         let install = Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund"])
@@ -33,7 +37,12 @@ fn socketio_protocol_scenarios_pass_with_the_official_client() {
             String::from_utf8_lossy(&install.stderr)
         );
     }
+}
 
+#[test]
+fn socketio_protocol_scenarios_pass_with_the_official_client() {
+    let dir = e2e_dir();
+    install_client(&dir);
     let server = ServerSetup::new().start();
     let run = Command::new("node")
         .arg("--test")
@@ -54,4 +63,43 @@ fn socketio_protocol_scenarios_pass_with_the_official_client() {
 
     let (status, log) = server.terminate();
     assert_eq!(status.code(), Some(0), "{log}");
+}
+
+#[test]
+fn shutdown_tells_connected_clients_their_studio_ended() {
+    let dir = e2e_dir();
+    install_client(&dir);
+    let server = ServerSetup::new().start();
+    let mut client = Command::new("node")
+        .arg(dir.join("shutdown-client.mjs"))
+        .env("STUDIO_URL", server.url())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("run node");
+    let mut lines = BufReader::new(client.stdout.take().expect("stdout piped")).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.expect("read client output");
+        seen.push(line.clone());
+        if line == "JOINED" {
+            break;
+        }
+    }
+    assert_eq!(seen.last().map(String::as_str), Some("JOINED"), "{seen:?}");
+
+    let (status, log) = server.terminate();
+    assert_eq!(status.code(), Some(0), "{log}");
+    seen.extend(lines.map_while(Result::ok));
+    let exit = client.wait().expect("wait for node");
+    assert!(exit.success(), "client output: {seen:?}");
+    let end = seen
+        .iter()
+        .find_map(|l| l.strip_prefix("SESSION_END "))
+        .expect("session.end received");
+    let end: serde_json::Value = serde_json::from_str(end).expect("session.end JSON");
+    assert_eq!(
+        end,
+        serde_json::json!({"episodeId": "shutdown-e2e", "reason": "shutdown"})
+    );
 }
