@@ -27,7 +27,7 @@ fn install_client(dir: &Path) {
     if !dir.join("node_modules").join("socket.io-client").is_dir() {
         let install = Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&dir)
+            .current_dir(dir)
             .output()
             .expect("run npm ci (is Node.js installed?)");
         assert!(
