@@ -312,7 +312,10 @@ impl RegistryInner {
 mod tests {
     use super::*;
     use crate::config::{Config, ConfigSource};
-    use crate::gateway::protocol::InputFormat;
+    use crate::gateway::protocol::{
+        Caption, InputFormat, ModeNormal, ModeThinking, OrbState, SharedScreen, SharedScreenMode,
+        Speaker,
+    };
     use socketioxide::socket::Sid;
 
     #[test]
@@ -444,6 +447,78 @@ mod tests {
             .expect("rejoin");
         assert_ne!(reopened.generation(), doomed.generation());
         assert_eq!(registry.episode_ids(), vec!["ep-doomed", "ep-healthy"]);
+    }
+
+    #[tokio::test]
+    async fn turn_loop_commands_change_the_snapshot_clients_get() {
+        let (registry, _dir) = registry();
+        let client = Sid::new();
+        let studio = registry
+            .join(Some("ep-turn"), client, someone())
+            .expect("join");
+        studio
+            .send(StudioCommand::SetOrb {
+                speaker: Speaker::Claude,
+                state: OrbState::Speaking,
+            })
+            .expect("orb");
+        studio
+            .send(StudioCommand::SetAutopilot { client, on: true })
+            .expect("autopilot");
+        studio
+            .send(StudioCommand::StartThinking(ModeThinking {
+                speaker: Speaker::Guest,
+                duration_ms: 30_000,
+                started_at: 1_000,
+            }))
+            .expect("thinking");
+        for i in 0..3 {
+            studio
+                .send(StudioCommand::PushCaption(Caption {
+                    id: format!("c{i}"),
+                    speaker: Speaker::You,
+                    text: format!("line {i}"),
+                    timestamp: i,
+                    is_final: Some(true),
+                    start_ms: None,
+                    end_ms: None,
+                }))
+                .expect("caption");
+        }
+        let snapshot = studio.snapshot().await.expect("snapshot");
+        assert_eq!(snapshot.orb_states.claude, OrbState::Speaking);
+        assert!(snapshot.autopilot);
+        assert_eq!(snapshot.shared_screen.mode, SharedScreenMode::Thinking);
+        assert_eq!(
+            snapshot.shared_screen.thinking.map(|t| t.ends_at),
+            Some(31_000)
+        );
+        let ids: Vec<_> = snapshot.captions.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["c2", "c1", "c0"]);
+
+        studio
+            .send(StudioCommand::EndThinking(ModeNormal {
+                speaker: Speaker::Guest,
+                ended_at: 31_000,
+            }))
+            .expect("normal");
+        let snapshot = studio.snapshot().await.expect("snapshot");
+        assert_eq!(snapshot.shared_screen, SharedScreen::default());
+    }
+
+    #[tokio::test]
+    async fn autopilot_from_a_client_outside_the_studio_is_ignored() {
+        let (registry, _dir) = registry();
+        let studio = registry
+            .join(Some("ep-outsider"), Sid::new(), someone())
+            .expect("join");
+        studio
+            .send(StudioCommand::SetAutopilot {
+                client: Sid::new(),
+                on: true,
+            })
+            .expect("queued");
+        assert!(!studio.snapshot().await.expect("snapshot").autopilot);
     }
 
     #[tokio::test]

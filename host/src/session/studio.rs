@@ -6,13 +6,15 @@ use std::time::{Duration, Instant};
 
 use socketioxide::SocketIo;
 use socketioxide::socket::Sid;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::state::{MicrophoneVerdict, Participant, StudioState};
 use super::{EndReason, RegistryInner};
 use crate::config::RuntimeConfig;
 use crate::gateway::protocol::{
-    Caption, ErrorCode, ErrorPayload, OrbState, SessionEnd, SharedScreen, Speaker, server_events,
+    Caption, ErrorCode, ErrorPayload, ModeNormal, ModeThinking, OrbState, RecordingReady,
+    SessionEnd, SharedScreen, SharedScreenMode, Speaker, StudioSnapshot, ThinkingCountdown,
+    server_events,
 };
 
 /// How many commands may wait for a studio; audio arrives at 50 chunks a second per microphone,
@@ -64,6 +66,14 @@ pub enum StudioCommand {
     PushCaption(Caption),
     /// The turn loop changed the shared screen.
     SetSharedScreen(SharedScreen),
+    /// The turn loop put a speaker in thinking mode: `mode.thinking` plus the countdown screen.
+    StartThinking(ModeThinking),
+    /// Thinking mode ended: `mode.normal` plus the conversation screen.
+    EndThinking(ModeNormal),
+    /// The episode's recording is complete.
+    RecordingReady(RecordingReady),
+    /// Sends the studio's current state back (for the turn loop, admin views and tests).
+    Snapshot(oneshot::Sender<StudioSnapshot>),
     /// End the studio.
     End(EndReason),
     /// Makes the actor panic, to prove a failing studio ends alone.
@@ -111,6 +121,13 @@ impl StudioHandle {
             .send(command)
             .await
             .map_err(|_| StudioSendError::Ended)
+    }
+
+    /// The studio's current state, in its order of events (after everything queued before).
+    pub async fn snapshot(&self) -> Result<StudioSnapshot, StudioSendError> {
+        let (tx, rx) = oneshot::channel();
+        self.deliver(StudioCommand::Snapshot(tx)).await?;
+        rx.await.map_err(|_| StudioSendError::Ended)
     }
 
     /// Whether the studio is still running.
@@ -283,6 +300,34 @@ impl Studio {
                 if self.state.set_shared_screen(screen) {
                     self.broadcast(server_events::SHARED_SCREEN, &screen).await;
                 }
+            }
+            StudioCommand::StartThinking(thinking) => {
+                let screen = SharedScreen {
+                    mode: SharedScreenMode::Thinking,
+                    thinking: Some(ThinkingCountdown {
+                        speaker: thinking.speaker,
+                        duration_ms: thinking.duration_ms,
+                        started_at: thinking.started_at,
+                        ends_at: thinking.started_at.saturating_add(thinking.duration_ms),
+                    }),
+                };
+                self.state.set_shared_screen(screen);
+                self.broadcast(server_events::MODE_THINKING, &thinking)
+                    .await;
+                self.broadcast(server_events::SHARED_SCREEN, &screen).await;
+            }
+            StudioCommand::EndThinking(normal) => {
+                let screen = SharedScreen::default();
+                self.state.set_shared_screen(screen);
+                self.broadcast(server_events::MODE_NORMAL, &normal).await;
+                self.broadcast(server_events::SHARED_SCREEN, &screen).await;
+            }
+            StudioCommand::RecordingReady(ready) => {
+                self.broadcast(server_events::RECORDING_READY, &ready).await;
+            }
+            StudioCommand::Snapshot(reply) => {
+                // The asker may have given up waiting; nothing to do then.
+                let _ = reply.send(self.state.snapshot());
             }
             StudioCommand::End(_) => {}
             #[cfg(test)]
