@@ -1,0 +1,377 @@
+//! Real-time release of AI speech: bursts of TTS samples in, one 20 ms frame per 20 ms out.
+//!
+//! TTS plugins deliver audio faster than real time and in bursts. Sending it to browsers as it
+//! comes would fill their buffers with seconds of speech that a barge-in can no longer take back,
+//! so the pacer keeps the queue on the host and releases frame `n` of an utterance at
+//! `anchor + n * 20 ms - lead`, where `anchor` is when its first samples arrived. Deadlines are
+//! computed from the anchor, never from the previous tick, so the clock does not drift, and a
+//! frame whose deadline has passed goes out at once (the catch-up of tokio's
+//! `MissedTickBehavior::Burst`). `lead` keeps a small jitter buffer in the browser.
+//!
+//! The pacer is a plain value owned by the session actor, which awaits [`Pacer::next`] in a
+//! `select!` next to its inputs; `next` is cancel-safe, so a barge-in handled in another branch
+//! can call [`Pacer::stop`] at once and no further frame of that utterance leaves.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use tokio::time::{Instant, sleep_until};
+
+use super::frame::Frame;
+use super::{FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE};
+
+const FRAME: Duration = Duration::from_millis(FRAME_MS);
+
+/// Pacing settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PacerConfig {
+    /// How far ahead of its play time a frame may leave (the browser's jitter buffer).
+    pub lead: Duration,
+}
+
+impl Default for PacerConfig {
+    fn default() -> Self {
+        Self {
+            lead: Duration::from_millis(60),
+        }
+    }
+}
+
+/// One released frame of an utterance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PacedFrame {
+    /// The audio (the last frame of an utterance is padded with silence).
+    pub frame: Frame,
+    /// Index of the frame in its utterance, from 0.
+    pub seq: u64,
+    /// When the frame should start playing; the jitter buffer is `due - now`.
+    pub due: Instant,
+    /// The frame left after `due`: the TTS did not keep up and the listener heard a gap.
+    pub late: bool,
+}
+
+/// What the pacer has for the session next.
+#[derive(Debug, Clone, PartialEq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "boxing the frame would allocate once per frame on the audio path; it moves once"
+)]
+pub enum PacerEvent {
+    /// A frame to send now.
+    Frame(PacedFrame),
+    /// The utterance ended (after [`Pacer::finish`]) and its last frame has played out.
+    Finished {
+        /// Duration of the audio released in the utterance.
+        played_ms: u64,
+    },
+}
+
+/// What a [`Pacer::stop`] cut, so captions and transcripts keep only what was heard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PacerStop {
+    /// Audio released to the browser before the stop.
+    pub released_ms: u64,
+    /// Of that, audio whose play time had come: what the listener has heard by now.
+    pub played_ms: u64,
+    /// Audio that was queued and is now dropped.
+    pub dropped_ms: u64,
+}
+
+/// Turns bursts of 48 kHz AI speech into 20 ms frames released on a real-time clock.
+#[derive(Debug)]
+pub struct Pacer {
+    config: PacerConfig,
+    queue: VecDeque<i16>,
+    /// Play time of frame 0 of the current utterance; `None` while idle.
+    anchor: Option<Instant>,
+    next_seq: u64,
+    released_samples: u64,
+    finishing: bool,
+    late_frames: u64,
+}
+
+impl Pacer {
+    /// An idle pacer.
+    pub fn new(config: PacerConfig) -> Self {
+        Self {
+            config,
+            // Ten seconds of speech: TTS bursts rarely exceed this, so the queue seldom grows.
+            queue: VecDeque::with_capacity(SAMPLE_RATE as usize * 10),
+            anchor: None,
+            next_seq: 0,
+            released_samples: 0,
+            finishing: false,
+            late_frames: 0,
+        }
+    }
+
+    /// Queues 48 kHz samples; the first samples of an utterance start its clock.
+    pub fn push(&mut self, samples: &[i16]) {
+        if samples.is_empty() {
+            return;
+        }
+        if self.anchor.is_none() {
+            self.anchor = Some(Instant::now());
+        }
+        self.queue.extend(samples);
+    }
+
+    /// Marks the end of the utterance: the tail is padded to a frame and `Finished` follows it.
+    pub fn finish(&mut self) {
+        if self.anchor.is_some() {
+            self.finishing = true;
+        }
+    }
+
+    /// Waits for the next frame's release time (or the utterance's end) and returns it.
+    ///
+    /// Pending forever while idle or while the queue waits for more samples; cancel-safe, so it
+    /// belongs in a `select!` with whatever pushes samples or stops the pacer.
+    pub async fn next(&mut self) -> PacerEvent {
+        let Some(anchor) = self.anchor else {
+            return std::future::pending().await;
+        };
+        let has_frame =
+            self.queue.len() >= FRAME_SAMPLES || (self.finishing && !self.queue.is_empty());
+        if !has_frame {
+            if !self.finishing {
+                return std::future::pending().await;
+            }
+            sleep_until(anchor + samples_to_duration(self.released_samples)).await;
+            let played_ms = samples_to_ms(self.released_samples);
+            self.reset();
+            return PacerEvent::Finished { played_ms };
+        }
+        let seq = self.next_seq;
+        let mut due = anchor + FRAME * seq as u32;
+        sleep_until(due.checked_sub(self.config.lead).unwrap_or(anchor)).await;
+        // Everything below runs without awaiting: a cancelled `next` has changed nothing.
+        let mut frame = Frame::silent();
+        let real = self.queue.len().min(FRAME_SAMPLES);
+        for (slot, sample) in frame.samples_mut().iter_mut().zip(self.queue.drain(..real)) {
+            *slot = sample;
+        }
+        self.released_samples += real as u64;
+        self.next_seq += 1;
+        let now = Instant::now();
+        let late = now > due;
+        if late {
+            // The listener already heard a gap; restart the schedule here rather than bursting
+            // every later frame out late too.
+            self.late_frames += 1;
+            self.anchor = Some(now.checked_sub(FRAME * seq as u32).unwrap_or(now));
+            due = now;
+        }
+        PacerEvent::Frame(PacedFrame {
+            frame,
+            seq,
+            due,
+            late,
+        })
+    }
+
+    /// Barge-in: drops everything queued at once and reports what had been released and played.
+    pub fn stop(&mut self) -> PacerStop {
+        let released_ms = samples_to_ms(self.released_samples);
+        let played_ms = self.anchor.map_or(0, |anchor| {
+            let elapsed = Instant::now().saturating_duration_since(anchor).as_millis();
+            released_ms.min(u64::try_from(elapsed).unwrap_or(u64::MAX))
+        });
+        let stop = PacerStop {
+            released_ms,
+            played_ms,
+            dropped_ms: samples_to_ms(self.queue.len() as u64),
+        };
+        self.reset();
+        stop
+    }
+
+    /// Whether no utterance is in progress.
+    pub fn is_idle(&self) -> bool {
+        self.anchor.is_none()
+    }
+
+    /// Audio waiting to be released, in milliseconds.
+    pub fn queued_ms(&self) -> u64 {
+        samples_to_ms(self.queue.len() as u64)
+    }
+
+    /// Frames released after their play time since the pacer was made.
+    pub fn late_frames(&self) -> u64 {
+        self.late_frames
+    }
+
+    fn reset(&mut self) {
+        self.queue.clear();
+        self.anchor = None;
+        self.next_seq = 0;
+        self.released_samples = 0;
+        self.finishing = false;
+    }
+}
+
+fn samples_to_ms(samples: u64) -> u64 {
+    samples * 1000 / u64::from(SAMPLE_RATE)
+}
+
+fn samples_to_duration(samples: u64) -> Duration {
+    Duration::from_micros(samples * 1_000_000 / u64::from(SAMPLE_RATE))
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::sync::mpsc;
+    use tokio::time::{sleep, timeout};
+
+    use super::*;
+
+    fn ms_since(start: Instant) -> u64 {
+        u64::try_from(Instant::now().duration_since(start).as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Samples numbered 1.. so every frame's content shows which part of the stream it carries.
+    fn numbered(n: usize) -> Vec<i16> {
+        (0..n).map(|i| (i % 30_000) as i16 + 1).collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn frames_leave_on_the_clock_with_the_lead_ahead_then_finish_when_played() {
+        let start = Instant::now();
+        let mut pacer = Pacer::new(PacerConfig::default());
+        let audio = numbered(FRAME_SAMPLES * 25);
+        pacer.push(&audio);
+        pacer.finish();
+        let mut released = Vec::new();
+        loop {
+            match pacer.next().await {
+                PacerEvent::Frame(paced) => {
+                    assert!(!paced.late);
+                    assert_eq!(paced.due, start + FRAME * paced.seq as u32);
+                    let n = paced.seq as usize;
+                    assert_eq!(
+                        &paced.frame.samples()[..],
+                        &audio[n * FRAME_SAMPLES..(n + 1) * FRAME_SAMPLES]
+                    );
+                    released.push((paced.seq, ms_since(start)));
+                }
+                PacerEvent::Finished { played_ms } => {
+                    assert_eq!(played_ms, 500);
+                    assert_eq!(ms_since(start), 500);
+                    break;
+                }
+            }
+        }
+        let expected: Vec<(u64, u64)> = (0..25u64)
+            .map(|n| (n, (n * 20).saturating_sub(60)))
+            .collect();
+        assert_eq!(released, expected);
+        assert_eq!(pacer.late_frames(), 0);
+        assert!(pacer.is_idle());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn barge_in_stops_ai_audio_within_one_frame_and_reports_what_was_played() {
+        let start = Instant::now();
+        let mut pacer = Pacer::new(PacerConfig::default());
+        pacer.push(&numbered(SAMPLE_RATE as usize));
+        let (barge_in, mut barge_ins) = mpsc::channel::<()>(1);
+        tokio::spawn(async move {
+            sleep(Duration::from_millis(105)).await;
+            let _ = barge_in.send(()).await;
+        });
+        let mut frames_sent = 0u64;
+        let stop = loop {
+            tokio::select! {
+                event = pacer.next() => {
+                    assert!(matches!(event, PacerEvent::Frame(_)));
+                    frames_sent += 1;
+                }
+                Some(()) = barge_ins.recv() => break pacer.stop(),
+            }
+        };
+        assert_eq!(ms_since(start), 105);
+        // Frames 0..=8 left by 100 ms (frame n at n*20 - 60 ms); frame 9 was due out at 120 ms.
+        assert_eq!(frames_sent, 9);
+        assert_eq!(
+            stop,
+            PacerStop {
+                released_ms: 180,
+                played_ms: 105,
+                dropped_ms: 820
+            }
+        );
+        assert!(pacer.is_idle());
+        assert_eq!(pacer.queued_ms(), 0);
+        // Nothing of the stopped utterance ever comes out.
+        assert!(timeout(Duration::from_secs(5), pacer.next()).await.is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_tts_stall_counts_late_frames_once_and_restarts_the_schedule() {
+        let start = Instant::now();
+        let mut pacer = Pacer::new(PacerConfig::default());
+        pacer.push(&numbered(FRAME_SAMPLES * 2));
+        for _ in 0..2 {
+            assert!(matches!(
+                pacer.next().await,
+                PacerEvent::Frame(PacedFrame { late: false, .. })
+            ));
+        }
+        // The queue is empty and the utterance not finished: the pacer waits, releasing nothing.
+        assert!(
+            timeout(Duration::from_millis(100), pacer.next())
+                .await
+                .is_err()
+        );
+        assert_eq!(ms_since(start), 100);
+        pacer.push(&numbered(FRAME_SAMPLES * 3));
+        pacer.finish();
+        let mut late = Vec::new();
+        let played_ms = loop {
+            match pacer.next().await {
+                PacerEvent::Frame(paced) => late.push((paced.seq, paced.late, ms_since(start))),
+                PacerEvent::Finished { played_ms } => break played_ms,
+            }
+        };
+        // Frame 2 was due at 40 ms and left at 100 ms; the rest follow the new schedule.
+        assert_eq!(late, vec![(2, true, 100), (3, false, 100), (4, false, 100)]);
+        assert_eq!(pacer.late_frames(), 1);
+        assert_eq!(played_ms, 100);
+        assert_eq!(ms_since(start), 160);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_tail_of_an_utterance_is_padded_and_the_next_utterance_starts_a_new_clock() {
+        let mut pacer = Pacer::new(PacerConfig {
+            lead: Duration::ZERO,
+        });
+        pacer.push(&numbered(1_000));
+        pacer.finish();
+        let PacerEvent::Frame(first) = pacer.next().await else {
+            panic!("a frame first");
+        };
+        assert_eq!(first.seq, 0);
+        let PacerEvent::Frame(tail) = pacer.next().await else {
+            panic!("then the padded tail");
+        };
+        assert_eq!(&tail.frame.samples()[..40], &numbered(1_000)[960..]);
+        assert!(tail.frame.samples()[40..].iter().all(|&s| s == 0));
+        assert_eq!(pacer.next().await, PacerEvent::Finished { played_ms: 20 });
+
+        sleep(Duration::from_secs(3)).await;
+        let second_start = Instant::now();
+        pacer.push(&numbered(FRAME_SAMPLES));
+        let PacerEvent::Frame(again) = pacer.next().await else {
+            panic!("a frame of the second utterance");
+        };
+        assert_eq!((again.seq, again.late, again.due), (0, false, second_start));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn stopping_an_idle_pacer_reports_nothing() {
+        let mut pacer = Pacer::new(PacerConfig::default());
+        assert_eq!(pacer.stop(), PacerStop::default());
+        pacer.finish();
+        assert!(pacer.is_idle());
+    }
+}

@@ -1,0 +1,415 @@
+//! Voice activity detection: speech-start (barge-in) and end-of-speech events on 48 kHz frames.
+//!
+//! The detector measures each frame's level in the speech band (150 Hz to 4 kHz, so rumble, hum
+//! and hiss count less) and compares it with a noise floor that follows the quiet level of the
+//! room: it falls quickly to any quieter frame and rises slowly, so a steady fan or hiss becomes
+//! the floor while speech, which comes and goes, stays above it. Speech starts after `start_ms`
+//! of frames clearly above the floor and ends after `end_ms` of frames back near it (hangover),
+//! so pauses between words do not end a turn.
+
+use super::frame::{Frame, dbfs, rms};
+use super::{FRAME_MS, SAMPLE_RATE};
+
+/// Tuning of the voice activity detector; the defaults suit a close microphone.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VadConfig {
+    /// Speech must last this long (consecutive loud frames) before `SpeechStart`.
+    pub start_ms: u64,
+    /// Quiet must last this long before `SpeechEnd`.
+    pub end_ms: u64,
+    /// A frame this many dB above the noise floor may start speech.
+    pub start_margin_db: f32,
+    /// While speaking, a frame this many dB above the floor still counts as speech (hysteresis).
+    pub continue_margin_db: f32,
+    /// Frames quieter than this (speech-band dBFS) are never speech, however low the floor.
+    pub min_speech_dbfs: f32,
+    /// How fast the noise floor may rise towards louder frames, in dB per second.
+    pub floor_rise_db_per_s: f32,
+}
+
+impl Default for VadConfig {
+    fn default() -> Self {
+        Self {
+            start_ms: 60,
+            end_ms: 500,
+            start_margin_db: 10.0,
+            continue_margin_db: 6.0,
+            min_speech_dbfs: -50.0,
+            floor_rise_db_per_s: 2.0,
+        }
+    }
+}
+
+/// A change in voice activity, stamped in the caller's milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VadEvent {
+    /// Speech began (barge-in trigger).
+    SpeechStart {
+        /// Start of the first loud frame of the run.
+        onset_ms: u64,
+        /// End of the frame that confirmed it: when the host could know.
+        detected_ms: u64,
+    },
+    /// Speech ended (end of the human's turn).
+    SpeechEnd {
+        /// End of the last frame that counted as speech.
+        offset_ms: u64,
+        /// End of the frame that completed the hangover.
+        detected_ms: u64,
+    },
+}
+
+/// The lowest the floor may go: digital silence must not make every faint click "speech".
+const FLOOR_MIN_DBFS: f32 = -80.0;
+/// Level reported for an all-zero frame instead of `-inf`.
+const SILENCE_DBFS: f32 = -120.0;
+/// Share of the gap closed per frame when a frame is quieter than the floor.
+const FLOOR_FALL: f32 = 0.3;
+
+/// An energy voice activity detector with an adaptive noise floor and hangover.
+#[derive(Debug, Clone)]
+pub struct Vad {
+    config: VadConfig,
+    band: [Biquad; 2],
+    filtered: Box<[i16; super::FRAME_SAMPLES]>,
+    floor_dbfs: Option<f32>,
+    speaking: bool,
+    loud_run: u64,
+    run_onset_ms: u64,
+    quiet_run: u64,
+    last_speech_end_ms: u64,
+}
+
+impl Vad {
+    /// A detector with `config`; the floor is learnt from the first frame on.
+    pub fn new(config: VadConfig) -> Self {
+        let rate = SAMPLE_RATE as f32;
+        Self {
+            config,
+            band: [
+                Biquad::high_pass(150.0, rate),
+                Biquad::low_pass(4_000.0, rate),
+            ],
+            filtered: Box::new([0; super::FRAME_SAMPLES]),
+            floor_dbfs: None,
+            speaking: false,
+            loud_run: 0,
+            run_onset_ms: 0,
+            quiet_run: 0,
+            last_speech_end_ms: 0,
+        }
+    }
+
+    /// Whether speech is in progress.
+    pub fn is_speaking(&self) -> bool {
+        self.speaking
+    }
+
+    /// The current noise floor in speech-band dBFS (`None` before the first frame).
+    pub fn noise_floor_dbfs(&self) -> Option<f32> {
+        self.floor_dbfs
+    }
+
+    /// Takes the frame that starts at `at_ms` and returns the event it completes, if any.
+    pub fn push(&mut self, frame: &Frame, at_ms: u64) -> Option<VadEvent> {
+        let level = self.band_level_dbfs(frame);
+        let floor = *self.floor_dbfs.get_or_insert(level.max(FLOOR_MIN_DBFS));
+        let frame_end_ms = at_ms + FRAME_MS;
+        let start_loud =
+            level > (floor + self.config.start_margin_db).max(self.config.min_speech_dbfs);
+        let still_loud =
+            level > (floor + self.config.continue_margin_db).max(self.config.min_speech_dbfs);
+        self.follow_floor(level);
+
+        if !self.speaking {
+            if !start_loud {
+                self.loud_run = 0;
+                return None;
+            }
+            if self.loud_run == 0 {
+                self.run_onset_ms = at_ms;
+            }
+            self.loud_run += 1;
+            if self.loud_run * FRAME_MS < self.config.start_ms {
+                return None;
+            }
+            self.speaking = true;
+            self.quiet_run = 0;
+            self.last_speech_end_ms = frame_end_ms;
+            return Some(VadEvent::SpeechStart {
+                onset_ms: self.run_onset_ms,
+                detected_ms: frame_end_ms,
+            });
+        }
+        if still_loud {
+            self.quiet_run = 0;
+            self.last_speech_end_ms = frame_end_ms;
+            return None;
+        }
+        self.quiet_run += 1;
+        if self.quiet_run * FRAME_MS < self.config.end_ms {
+            return None;
+        }
+        self.speaking = false;
+        self.loud_run = 0;
+        Some(VadEvent::SpeechEnd {
+            offset_ms: self.last_speech_end_ms,
+            detected_ms: frame_end_ms,
+        })
+    }
+
+    /// Forgets speech state and floor (a new input stream starts).
+    pub fn reset(&mut self) {
+        *self = Self::new(self.config);
+    }
+
+    fn band_level_dbfs(&mut self, frame: &Frame) -> f32 {
+        for (out, &sample) in self.filtered.iter_mut().zip(frame.samples()) {
+            let mut x = f32::from(sample);
+            for stage in &mut self.band {
+                x = stage.run(x);
+            }
+            *out = x.clamp(-32768.0, 32767.0) as i16;
+        }
+        let level = dbfs(rms(&self.filtered[..]));
+        if level.is_finite() {
+            level.max(SILENCE_DBFS)
+        } else {
+            SILENCE_DBFS
+        }
+    }
+
+    fn follow_floor(&mut self, level: f32) {
+        let Some(floor) = self.floor_dbfs.as_mut() else {
+            return;
+        };
+        if level < *floor {
+            *floor += (level - *floor) * FLOOR_FALL;
+        } else {
+            let rise = self.config.floor_rise_db_per_s * FRAME_MS as f32 / 1000.0;
+            *floor += (level - *floor).min(rise);
+        }
+        *floor = floor.max(FLOOR_MIN_DBFS);
+    }
+}
+
+/// A second-order IIR section (RBJ cookbook), transposed direct form II.
+#[derive(Debug, Clone, Copy)]
+struct Biquad {
+    b: [f32; 3],
+    a: [f32; 2],
+    state: [f32; 2],
+}
+
+impl Biquad {
+    fn high_pass(cutoff: f32, rate: f32) -> Self {
+        let (cos, alpha) = Self::prewarp(cutoff, rate);
+        let b = [(1.0 + cos) / 2.0, -(1.0 + cos), (1.0 + cos) / 2.0];
+        Self::normalized(b, [1.0 + alpha, -2.0 * cos, 1.0 - alpha])
+    }
+
+    fn low_pass(cutoff: f32, rate: f32) -> Self {
+        let (cos, alpha) = Self::prewarp(cutoff, rate);
+        let b = [(1.0 - cos) / 2.0, 1.0 - cos, (1.0 - cos) / 2.0];
+        Self::normalized(b, [1.0 + alpha, -2.0 * cos, 1.0 - alpha])
+    }
+
+    /// cos(w0) and alpha for a Butterworth (Q = 1/sqrt 2) section.
+    fn prewarp(cutoff: f32, rate: f32) -> (f32, f32) {
+        let w0 = 2.0 * std::f32::consts::PI * cutoff / rate;
+        (w0.cos(), w0.sin() / (2.0 * std::f32::consts::FRAC_1_SQRT_2))
+    }
+
+    fn normalized(b: [f32; 3], a: [f32; 3]) -> Self {
+        Self {
+            b: [b[0] / a[0], b[1] / a[0], b[2] / a[0]],
+            a: [a[1] / a[0], a[2] / a[0]],
+            state: [0.0; 2],
+        }
+    }
+
+    fn run(&mut self, x: f32) -> f32 {
+        let y = self.b[0] * x + self.state[0];
+        self.state[0] = self.b[1] * x - self.a[0] * y + self.state[1];
+        self.state[1] = self.b[2] * x - self.a[1] * y;
+        y
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::process::Command;
+
+    use super::super::FRAME_SAMPLES;
+    use super::super::resample::tests::sine;
+    use super::*;
+
+    /// Speech from espeak-ng at 48 kHz mono s16, made in `dir` (espeak-ng, then sox to resample).
+    fn spoken(dir: &Path, text: &str) -> Vec<i16> {
+        let wav = dir.join("speech.wav");
+        let raw = dir.join("speech.raw");
+        let status = Command::new("espeak-ng")
+            .arg("-w")
+            .arg(&wav)
+            .arg(text)
+            .status()
+            .expect("espeak-ng runs");
+        assert!(status.success(), "espeak-ng failed");
+        let status = Command::new("sox")
+            .arg(&wav)
+            .args([
+                "-r",
+                "48000",
+                "-c",
+                "1",
+                "-b",
+                "16",
+                "-e",
+                "signed-integer",
+                "-t",
+                "raw",
+            ])
+            .arg(&raw)
+            .status()
+            .expect("sox runs");
+        assert!(status.success(), "sox failed");
+        let bytes = std::fs::read(&raw).expect("sox wrote the raw file");
+        bytes
+            .chunks_exact(2)
+            .map(|p| i16::from_le_bytes([p[0], p[1]]))
+            .collect()
+    }
+
+    /// First and last sample of `speech` that are audibly speech (above -40 dBFS), in ms.
+    fn speech_bounds_ms(speech: &[i16]) -> (u64, u64) {
+        let loud = |s: &&i16| s.unsigned_abs() > 328;
+        let first = speech
+            .iter()
+            .position(|s| loud(&s))
+            .expect("speech has sound");
+        let last = speech
+            .iter()
+            .rposition(|s| loud(&s))
+            .expect("speech has sound");
+        (first as u64 * 1000 / 48_000, last as u64 * 1000 / 48_000)
+    }
+
+    /// Deterministic white noise with uniform samples of the given RMS in dBFS.
+    fn noise(level_dbfs: f32, n: usize, seed: u64) -> Vec<i16> {
+        let mut state = seed | 1;
+        // A uniform distribution on [-a, a] has RMS a / sqrt(3).
+        let amplitude = 10f32.powf(level_dbfs / 20.0) * 3f32.sqrt() * 32767.0;
+        (0..n)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let unit = (state >> 11) as f32 / (1u64 << 53) as f32 * 2.0 - 1.0;
+                (unit * amplitude) as i16
+            })
+            .collect()
+    }
+
+    fn mix(a: &[i16], b: &[i16]) -> Vec<i16> {
+        a.iter()
+            .zip(b)
+            .map(|(&x, &y)| (i32::from(x) + i32::from(y)).clamp(-32768, 32767) as i16)
+            .collect()
+    }
+
+    fn events(samples: &[i16]) -> Vec<VadEvent> {
+        let mut vad = Vad::new(VadConfig::default());
+        samples
+            .chunks_exact(FRAME_SAMPLES)
+            .enumerate()
+            .filter_map(|(i, chunk)| {
+                let mut frame = Frame::silent();
+                frame.samples_mut().copy_from_slice(chunk);
+                vad.push(&frame, i as u64 * FRAME_MS)
+            })
+            .collect()
+    }
+
+    /// `lead_ms` of silence, the speech, then 1.5 s of silence; returns samples and speech bounds.
+    fn padded_speech(lead_ms: usize) -> (Vec<i16>, u64, u64) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let speech = spoken(
+            dir.path(),
+            "Hello there, this is the human speaking in the studio.",
+        );
+        let (first, last) = speech_bounds_ms(&speech);
+        let mut samples = vec![0i16; lead_ms * 48];
+        samples.extend_from_slice(&speech);
+        samples.extend(std::iter::repeat_n(0, 72_000));
+        (samples, lead_ms as u64 + first, lead_ms as u64 + last)
+    }
+
+    fn assert_one_utterance(found: &[VadEvent], onset: u64, offset: u64) {
+        let [
+            VadEvent::SpeechStart {
+                detected_ms: start, ..
+            },
+            VadEvent::SpeechEnd {
+                detected_ms: end, ..
+            },
+        ] = found
+        else {
+            panic!("expected one start and one end, got {found:?} (speech {onset}..{offset} ms)");
+        };
+        assert!(
+            *start >= onset && *start <= onset + 100,
+            "start {start} for onset {onset}"
+        );
+        assert!(
+            *end >= offset && *end <= offset + 600,
+            "end {end} for offset {offset}"
+        );
+    }
+
+    #[test]
+    fn speech_in_silence_starts_within_100_ms_and_ends_within_600_ms() {
+        let (samples, onset, offset) = padded_speech(1_000);
+        assert_one_utterance(&events(&samples), onset, offset);
+    }
+
+    #[test]
+    fn speech_in_steady_noise_starts_within_100_ms_and_ends_within_600_ms() {
+        let (clean, onset, offset) = padded_speech(1_500);
+        // Hiss at -45 dBFS and mains hum at -35 dBFS under the whole recording.
+        let hiss = noise(-45.0, clean.len(), 7);
+        let hum = sine(50.0, 48_000, 0.025, clean.len());
+        let noisy = mix(&mix(&clean, &hiss), &hum);
+        assert_one_utterance(&events(&noisy), onset, offset);
+    }
+
+    #[test]
+    fn silence_and_steady_noise_alone_raise_no_event() {
+        assert_eq!(events(&vec![0i16; 48_000 * 3]), vec![]);
+        for level in [-60.0, -40.0, -25.0] {
+            assert_eq!(
+                events(&noise(level, 48_000 * 5, 11)),
+                vec![],
+                "noise at {level} dBFS"
+            );
+        }
+        let hum = sine(60.0, 48_000, 0.3, 48_000 * 3);
+        assert_eq!(events(&hum), vec![], "hum");
+    }
+
+    #[test]
+    fn pauses_shorter_than_the_hangover_keep_one_utterance() {
+        let (first, onset, _) = padded_speech(500);
+        // Cut the trailing silence to 300 ms and say it again: one utterance, not two.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let again = spoken(dir.path(), "And again.");
+        let (_, last_again) = speech_bounds_ms(&again);
+        let (_, first_last) = speech_bounds_ms(&first);
+        let cut = (first_last as usize + 300) * 48;
+        let mut samples = first[..cut].to_vec();
+        let offset = samples.len() as u64 / 48 + last_again;
+        samples.extend_from_slice(&again);
+        samples.extend(std::iter::repeat_n(0, 72_000));
+        assert_one_utterance(&events(&samples), onset, offset);
+    }
+}
