@@ -23,6 +23,8 @@
 //! The pure helpers compile and run natively, so plugin logic can be unit tested with `cargo test`;
 //! the host imports only work inside the studio (natively they panic).
 
+#![deny(missing_docs)]
+
 #[doc(hidden)]
 #[path = "bindings.rs"]
 pub mod __bindings;

@@ -2,6 +2,8 @@
 //! they address the guest (or both) by name; thinking mode on request; barge-in mutes both AIs and
 //! stops the one speaking; in autopilot the AIs alternate until `max-ai-turns` lines in a row.
 
+#![deny(missing_docs)]
+
 mod floor;
 
 use studio_plugin::{Decision, FloorEvent, FloorState, PolicyPlugin};

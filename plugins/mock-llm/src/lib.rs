@@ -4,6 +4,8 @@
 //! handle thinking mode. The reply streams word by word at `token_delay_ms`, and stops at once when
 //! the studio cancels it.
 
+#![deny(missing_docs)]
+
 mod reply;
 
 use std::time::Duration;

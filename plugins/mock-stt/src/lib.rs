@@ -4,6 +4,8 @@
 //! Only the words are made up: the next line of the configured `script`, or a description of the
 //! utterance when the script is empty.
 
+#![deny(missing_docs)]
+
 mod segmenter;
 
 use segmenter::{Segmenter, Settings};

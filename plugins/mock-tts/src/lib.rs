@@ -4,6 +4,8 @@
 //! punctuation, and a length that follows the text at `words_per_minute`. claude's voice is lower
 //! than the guest's, so two AIs are easy to tell apart in a recording.
 
+#![deny(missing_docs)]
+
 mod voice;
 
 use studio_plugin::{AudioSink, PluginError, TtsPlugin, TtsRequest, config};

@@ -2,6 +2,8 @@
 //! claude, ...). A name still picks the AI ("Guest, ..."), and the rotation continues from whoever
 //! answered. Thinking mode, barge-in and autopilot work as in `host-led`.
 
+#![deny(missing_docs)]
+
 mod rotation;
 
 use studio_plugin::{Decision, FloorEvent, FloorState, PolicyPlugin};

@@ -3,6 +3,8 @@
 //! 90 s, verdict 45 s, outro 15 s), each with its own cue for the speaking AI, paced by timers the
 //! host keeps. Outside autopilot it follows the human like `host-led`.
 
+#![deny(missing_docs)]
+
 mod show;
 
 use studio_plugin::{Decision, FloorEvent, FloorState, PolicyPlugin};
