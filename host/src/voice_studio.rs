@@ -4,6 +4,7 @@
 //! TTS, LLM) and every turn-taking policy is a WebAssembly component behind the WIT contract in
 //! `wit/`; this crate is the host that loads, sandboxes, swaps and drives them.
 
+pub mod audio;
 pub mod config;
 pub mod gateway;
 pub mod plugins;
