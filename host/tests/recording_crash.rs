@@ -198,7 +198,7 @@ fn sigkill_mid_session_leaves_every_file_readable() {
     let yml = std::fs::read_to_string(folder.join("session.yml"))
         .unwrap_or_else(|e| panic!("session.yml: {e}"));
     let yml: serde_json::Value =
-        serde_norway::from_str(&yml).unwrap_or_else(|e| panic!("session.yml: {e}"));
+        serde_yaml_ng::from_str(&yml).unwrap_or_else(|e| panic!("session.yml: {e}"));
     assert_eq!(yml["episode"], "crash-ep");
     assert!(
         yml["endedAt"].is_null(),

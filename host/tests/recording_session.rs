@@ -251,7 +251,7 @@ fn session_yml_parses_and_records_plugins_briefing_tracks_and_turns() {
     let text = std::fs::read_to_string(summary.folder.join("session.yml"))
         .unwrap_or_else(|e| panic!("read session.yml: {e}"));
     let yml: serde_json::Value =
-        serde_norway::from_str(&text).unwrap_or_else(|e| panic!("session.yml:\n{text}\n{e}"));
+        serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("session.yml:\n{text}\n{e}"));
     assert_eq!(yml["episode"], "ep-yml");
     assert_eq!(yml["session"], "session-1");
     assert_eq!(yml["participant"], "Basil \"the host\"");
