@@ -314,7 +314,7 @@ fn check_episode_id(id: &str) -> Result<(), BriefingError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::recording::Speaker;
+    use crate::gateway::protocol::Speaker;
 
     const EXAMPLE: &str = include_str!("../../../briefings/cars-in-city-centres.md");
 

@@ -10,7 +10,7 @@ mod system;
 mod transcript;
 
 use crate::briefings::Briefing;
-use crate::recording::Speaker;
+use crate::gateway::protocol::Speaker;
 
 pub use clauses::ClauseSplitter;
 pub use system::THINKING_REQUEST;
@@ -153,7 +153,7 @@ impl Default for HistoryBudget {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PromptError {
     /// Prompts are for the AIs; the human's lines come from the microphone.
-    #[error("`{0}` is not an AI speaker; prompts are built for claude or guest")]
+    #[error("{0:?} is not an AI speaker; prompts are built for claude or guest")]
     NotAnAi(Speaker),
 }
 

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use super::{Cast, Cue};
 use crate::briefings::Briefing;
-use crate::recording::Speaker;
+use crate::gateway::protocol::Speaker;
 
 /// The phrase an AI says to ask for thinking time; the turn policy listens for it.
 pub const THINKING_REQUEST: &str = "Can I think for a minute?";
@@ -96,8 +96,11 @@ fn background(p: &mut String, b: &Briefing) {
         return;
     }
     p.push_str("\n# Background from the briefing\n");
-    if !b.intro.is_empty() {
-        let _ = writeln!(p, "{}", b.intro);
+    // The intro's `# Title` line repeats the title given above and would clash with our headings.
+    let intro: Vec<&str> = b.intro.lines().filter(|l| !l.starts_with("# ")).collect();
+    let intro = intro.join("\n");
+    if !intro.trim().is_empty() {
+        let _ = writeln!(p, "{}", intro.trim());
     }
     for section in others {
         let _ = write!(p, "\n## {}\n{}\n", section.heading, section.text);

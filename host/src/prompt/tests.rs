@@ -59,7 +59,7 @@ fn claude_gets_the_co_host_persona_the_briefing_and_only_its_own_position() {
         "- What a sensible first step would be for a mid-sized city\nStay away from:\n\
          - Party politics and named politicians\n- Individual road accidents or victims\n",
         "# Your position\nSceptical co-host.",
-        "# Background from the briefing\n# Car-free centres\n",
+        "# Background from the briefing\nA ten-minute episode for a general audience.",
         "## Background\nMany European cities",
         "Say one to three sentences per turn",
         "no markdown, lists, headings, emoji, or stage directions",
