@@ -8,4 +8,5 @@ pub mod audio;
 pub mod config;
 pub mod gateway;
 pub mod plugins;
+pub mod recording;
 pub mod session;
