@@ -95,8 +95,9 @@ impl Pacer {
     pub fn new(config: PacerConfig) -> Self {
         Self {
             config,
-            // Ten seconds of speech: TTS bursts rarely exceed this, so the queue seldom grows.
-            queue: VecDeque::with_capacity(SAMPLE_RATE as usize * 10),
+            // One second (94 KiB): enough for a usual TTS burst, small enough for the per-studio
+            // memory budget; a longer burst grows it once and the capacity is kept.
+            queue: VecDeque::with_capacity(SAMPLE_RATE as usize),
             anchor: None,
             next_seq: 0,
             released_samples: 0,

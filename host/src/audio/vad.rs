@@ -3,12 +3,14 @@
 //! The detector measures each frame's level in the speech band (150 Hz to 4 kHz, so rumble, hum
 //! and hiss count less) and compares it with a noise floor that follows the quiet level of the
 //! room: it falls quickly to any quieter frame and rises slowly, so a steady fan or hiss becomes
-//! the floor while speech, which comes and goes, stays above it. Speech starts after `start_ms`
-//! of frames clearly above the floor and ends after `end_ms` of frames back near it (hangover),
-//! so pauses between words do not end a turn.
+//! the floor while speech, which comes and goes, stays above it. A level that holds within 3 dB
+//! for a second becomes the floor at once (speech never holds that still), so a noise that
+//! switches on costs one short false utterance instead of one as long as the slow climb.
+//! Speech starts after `start_ms` of frames clearly above the floor and ends after `end_ms` of
+//! frames back near it (hangover), so pauses between words do not end a turn.
 
-use super::frame::{Frame, dbfs, rms};
-use super::{FRAME_MS, SAMPLE_RATE};
+use super::frame::{Frame, dbfs};
+use super::{FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE};
 
 /// Tuning of the voice activity detector; the defaults suit a close microphone.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -25,6 +27,11 @@ pub struct VadConfig {
     pub min_speech_dbfs: f32,
     /// How fast the noise floor may rise towards louder frames, in dB per second.
     pub floor_rise_db_per_s: f32,
+    /// A level that stays within `steady_band_db` this long is noise, whatever its loudness:
+    /// speech rises and falls with every syllable, a fan or hum does not.
+    pub steady_ms: u64,
+    /// Spread (max - min, dB) under which the level counts as steady.
+    pub steady_band_db: f32,
 }
 
 impl Default for VadConfig {
@@ -36,6 +43,8 @@ impl Default for VadConfig {
             continue_margin_db: 6.0,
             min_speech_dbfs: -50.0,
             floor_rise_db_per_s: 2.0,
+            steady_ms: 1_000,
+            steady_band_db: 3.0,
         }
     }
 }
@@ -71,8 +80,9 @@ const FLOOR_FALL: f32 = 0.3;
 pub struct Vad {
     config: VadConfig,
     band: [Biquad; 2],
-    filtered: Box<[i16; super::FRAME_SAMPLES]>,
     floor_dbfs: Option<f32>,
+    /// Lowest and highest level of the current steady run, and its length in frames.
+    steady: (f32, f32, u64),
     speaking: bool,
     loud_run: u64,
     run_onset_ms: u64,
@@ -90,8 +100,8 @@ impl Vad {
                 Biquad::high_pass(150.0, rate),
                 Biquad::low_pass(4_000.0, rate),
             ],
-            filtered: Box::new([0; super::FRAME_SAMPLES]),
             floor_dbfs: None,
+            steady: (0.0, 0.0, 0),
             speaking: false,
             loud_run: 0,
             run_onset_ms: 0,
@@ -164,19 +174,21 @@ impl Vad {
     }
 
     fn band_level_dbfs(&mut self, frame: &Frame) -> f32 {
-        for (out, &sample) in self.filtered.iter_mut().zip(frame.samples()) {
+        let mut energy = 0.0f32;
+        for &sample in frame.samples() {
             let mut x = f32::from(sample);
             for stage in &mut self.band {
                 x = stage.run(x);
             }
-            *out = x.clamp(-32768.0, 32767.0) as i16;
+            energy += x * x;
         }
         // After sound the filter state decays towards zero and, in digital silence, into subnormal
         // floats, which cost ~50x per operation; far below one LSB it is zero for our purpose.
         for stage in &mut self.band {
             stage.flush_below(1e-3);
         }
-        let level = dbfs(rms(&self.filtered[..]));
+        let rms = (energy / FRAME_SAMPLES as f32).sqrt() / 32768.0;
+        let level = dbfs(rms);
         if level.is_finite() {
             level.max(SILENCE_DBFS)
         } else {
@@ -193,6 +205,17 @@ impl Vad {
         } else {
             let rise = self.config.floor_rise_db_per_s * FRAME_MS as f32 / 1000.0;
             *floor += (level - *floor).min(rise);
+        }
+        let (low, high, frames) = &mut self.steady;
+        if *frames == 0 || level.max(*high) - level.min(*low) > self.config.steady_band_db {
+            (*low, *high, *frames) = (level, level, 1);
+        } else {
+            (*low, *high, *frames) = (low.min(level), high.max(level), *frames + 1);
+        }
+        // A new steady noise (a fan switched on) becomes the floor at once instead of at the slow
+        // rise rate, which would hold "speech" for as long as the climb takes.
+        if *frames * FRAME_MS >= self.config.steady_ms && *low > *floor {
+            *floor = *low;
         }
         *floor = floor.max(FLOOR_MIN_DBFS);
     }
@@ -254,7 +277,6 @@ mod tests {
     use std::path::Path;
     use std::process::Command;
 
-    use super::super::FRAME_SAMPLES;
     use super::super::resample::tests::sine;
     use super::*;
 
@@ -408,6 +430,34 @@ mod tests {
         }
         let hum = sine(60.0, 48_000, 0.3, 48_000 * 3);
         assert_eq!(events(&hum), vec![], "hum");
+    }
+
+    #[test]
+    fn a_noise_that_switches_on_is_learnt_as_the_floor_and_speech_above_it_still_counts() {
+        // 1 s of silence, then hiss at -35 dBFS for the rest; speech starts 6 s in.
+        let (speech, onset, offset) = padded_speech(6_000);
+        let mut hiss = vec![0i16; 48_000];
+        hiss.extend(noise(-35.0, speech.len() - 48_000, 3));
+        let found = events(&mix(&speech, &hiss));
+        // The switch-on itself reads as speech until the level has been steady for `steady_ms`.
+        let [
+            VadEvent::SpeechStart {
+                onset_ms: 1_000, ..
+            },
+            VadEvent::SpeechEnd {
+                detected_ms: settled,
+                ..
+            },
+            rest @ ..,
+        ] = found.as_slice()
+        else {
+            panic!("expected the switch-on to start and end one utterance, got {found:?}");
+        };
+        assert!(
+            *settled <= 1_000 + 1_000 + 600,
+            "noise learnt only at {settled} ms"
+        );
+        assert_one_utterance(rest, onset, offset);
     }
 
     #[test]
