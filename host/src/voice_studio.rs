@@ -5,8 +5,10 @@
 //! `wit/`; this crate is the host that loads, sandboxes, swaps and drives them.
 
 pub mod audio;
+pub mod briefings;
 pub mod config;
 pub mod gateway;
 pub mod plugins;
+pub mod prompt;
 pub mod recording;
 pub mod session;

@@ -4,6 +4,26 @@
 //! [`Briefing::parse`] reads one file; [`BriefingStore`] serves `<BRIEFINGS_DIR>/<episodeId>.md`,
 //! falls back to a built-in studio briefing, and reloads a briefing when its file changes, keeping
 //! the last good version when an edit is broken.
+//!
+//! The format (see `briefings/cars-in-city-centres.md`):
+//! ```text
+//! ---
+//! title: Car-free centres            # optional
+//! topic: Should cities ban cars?     # required
+//! tone: lively but fair              # optional
+//! mustCover: [deliveries, footfall]  # optional list
+//! avoidTopics: [party politics]      # optional list
+//! targetDuration: 600                # optional, seconds for the whole episode
+//! ---
+//! Free text (background for both AIs).
+//! ## Claude's position
+//! Only claude's prompt gets this.
+//! ## Guest's position
+//! Only the guest's prompt gets this.
+//! ## Anything else
+//! Background for both AIs.
+//! ```
+//! Unknown front matter keys are errors, so a misspelt key is reported rather than ignored.
 
 mod briefing;
 mod store;
