@@ -255,6 +255,16 @@ impl<W: WorldInstance> Seat<W> {
     }
 }
 
+/// Removes a stream the host lent to a call, so its channel end is dropped (the receiver sees the
+/// end of the stream) as soon as the call returns.
+fn release<T: 'static>(store: &mut Store<PluginState>, rep: u32) {
+    // Already gone is fine: the guest may not drop borrowed handles, but a trap clears the table.
+    let _ = store
+        .data_mut()
+        .table
+        .delete(wasmtime::component::Resource::<T>::new_own(rep));
+}
+
 fn describe_trap(error: &wasmtime::Error) -> String {
     match error.downcast_ref::<wasmtime::Trap>() {
         Some(trap) => format!("{trap} ({error})"),
@@ -329,11 +339,16 @@ impl SttHandle {
                 cancel: cancel.clone(),
             })?;
             let sink = table.push(TranscriptSink { tx: out, cancel })?;
+            let (input_rep, sink_rep) = (input.rep(), sink.rep());
             begin_call(&mut live.store);
-            live.instance
+            let result = live
+                .instance
                 .studio_plugin_stt()
                 .call_transcribe(&mut live.store, &request, input, sink)
-                .await
+                .await;
+            release::<AudioInput>(&mut live.store, input_rep);
+            release::<TranscriptSink>(&mut live.store, sink_rep);
+            result
         }
         .await;
         self.seat.settle(live, outcome)
@@ -361,11 +376,15 @@ impl TtsHandle {
                 .data_mut()
                 .table
                 .push(AudioSink { tx: out, cancel })?;
+            let sink_rep = sink.rep();
             begin_call(&mut live.store);
-            live.instance
+            let result = live
+                .instance
                 .studio_plugin_tts()
                 .call_synthesize(&mut live.store, &request, sink)
-                .await
+                .await;
+            release::<AudioSink>(&mut live.store, sink_rep);
+            result
         }
         .await;
         self.seat.settle(live, outcome)
@@ -398,11 +417,15 @@ impl LlmHandle {
                 .data_mut()
                 .table
                 .push(TokenSink { tx: out, cancel })?;
+            let sink_rep = sink.rep();
             begin_call(&mut live.store);
-            live.instance
+            let result = live
+                .instance
                 .studio_plugin_llm()
                 .call_complete(&mut live.store, &request, sink)
-                .await
+                .await;
+            release::<TokenSink>(&mut live.store, sink_rep);
+            result
         }
         .await;
         self.seat.settle(live, outcome)
