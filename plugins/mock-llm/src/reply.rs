@@ -59,9 +59,24 @@ pub fn topic(system: &str) -> String {
             (!title.is_empty()).then(|| title.to_owned())
         })
     };
-    let found = field("topic").or_else(|| field("title")).or_else(heading);
+    // A topic phrased as a question ("Should cities ban cars?") reads badly after "on"; the title
+    // is a noun phrase, so it wins then.
+    let topic = field("topic");
+    let is_question = topic
+        .as_deref()
+        .is_some_and(|t| t.trim_end().ends_with('?'));
+    let found = match (topic, field("title")) {
+        (Some(_), Some(title)) if is_question => Some(title),
+        (topic, title) => topic.or(title).or_else(heading),
+    };
     found
-        .map(|t| clip_words(t.trim_end_matches(['.', '!', '?']), 8))
+        .map(|t| {
+            let t = clip_words(t.trim_end_matches(['.', '!', '?']), 8);
+            match t.strip_prefix("The ") {
+                Some(rest) => format!("the {rest}"),
+                None => t,
+            }
+        })
         .unwrap_or_else(|| "today's topic".to_owned())
 }
 
@@ -327,7 +342,15 @@ mod tests {
 
     #[test]
     fn the_topic_comes_from_the_briefing() {
-        assert_eq!(topic(BRIEFING), "Should cities ban private cars downtown");
+        assert_eq!(topic(BRIEFING), "the Future of Cities");
+        assert_eq!(
+            topic("topic: Deep sea mining\ntitle: Oceans"),
+            "Deep sea mining"
+        );
+        assert_eq!(
+            topic("topic: Is rent control good?\n"),
+            "Is rent control good"
+        );
         assert_eq!(topic("title: Rivers\n"), "Rivers");
         assert_eq!(topic("# Deep Sea Mining\nSome text"), "Deep Sea Mining");
         assert_eq!(topic("no briefing here"), "today's topic");
@@ -350,10 +373,7 @@ mod tests {
         );
         assert!(!reply.contains("<speaker"), "{reply}");
         assert!(reply.contains('?'), "claude asks: {reply}");
-        assert!(
-            reply.contains("Should cities ban private cars downtown"),
-            "{reply}"
-        );
+        assert!(reply.contains("the Future of Cities"), "{reply}");
         assert!(
             (MIN_WORDS..=MAX_WORDS).contains(&words(&reply)),
             "{} words: {reply}",
@@ -373,10 +393,7 @@ mod tests {
         );
         let reply = compose(&req);
         assert!(reply.contains("is a car ban fair to commuters"), "{reply}");
-        assert!(
-            reply.contains("Should cities ban private cars downtown"),
-            "{reply}"
-        );
+        assert!(reply.contains("the Future of Cities"), "{reply}");
         assert!(
             ["misses the point", "disagree", "half right"]
                 .iter()
