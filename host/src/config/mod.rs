@@ -251,6 +251,8 @@ pub const API_KEY_VARIABLES: [&str; 7] = [
 #[derive(Debug, Clone, Default)]
 pub struct ConfigSource {
     vars: HashMap<String, String>,
+    /// Every variable name looked up, so a test can hold `.env.example` to the code.
+    read: std::cell::RefCell<std::collections::BTreeSet<&'static str>>,
 }
 
 impl ConfigSource {
@@ -263,6 +265,7 @@ impl ConfigSource {
                 .into_iter()
                 .map(|(k, v)| (k.into(), v.into()))
                 .collect(),
+            read: Default::default(),
         }
     }
 
@@ -294,11 +297,20 @@ impl ConfigSource {
                 vars.insert(k.to_owned(), v.to_owned());
             }
         }
-        Ok(Self { vars })
+        Ok(Self {
+            vars,
+            read: Default::default(),
+        })
+    }
+
+    /// The names of the variables looked up so far.
+    pub fn variables_read(&self) -> Vec<&'static str> {
+        self.read.borrow().iter().copied().collect()
     }
 
     /// The value of `name`, treating an empty value as unset (as the seed's `||` defaults did).
-    fn get(&self, name: &str) -> Option<&str> {
+    fn get(&self, name: &'static str) -> Option<&str> {
+        self.read.borrow_mut().insert(name);
         self.vars
             .get(name)
             .map(|v| v.trim())
@@ -762,6 +774,27 @@ mod tests {
         vars.push(("RECORDING_DIR".into(), file.display().to_string()));
         let found = problems(Config::from_source(&ConfigSource::from_pairs(vars)));
         assert_eq!(found[0].variable, "RECORDING_DIR");
+    }
+
+    #[test]
+    fn env_example_documents_every_variable_the_server_reads() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let src = ConfigSource::from_pairs(base(dir.path()));
+        Config::from_source(&src).expect("valid");
+        let example = include_str!("../../../.env.example");
+        let documented: Vec<&str> = example
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| l.split_once('=').map(|(k, _)| k.trim()))
+            .collect();
+        let read = src.variables_read();
+        assert!(read.len() > 25, "{read:?}");
+        for variable in read {
+            assert!(
+                documented.contains(&variable),
+                "{variable} is read but not in .env.example"
+            );
+        }
     }
 
     #[test]

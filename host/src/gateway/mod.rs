@@ -98,25 +98,38 @@ impl Gateway {
         &self.state.live
     }
 
-    /// Serves until `shutdown` resolves, then ends every studio (clients get `session.end`),
-    /// disconnects the sockets and stops accepting connections.
+    /// Serves until `shutdown` resolves; then stops accepting connections at once, ends every
+    /// studio (clients get `session.end`), disconnects the sockets, and returns when all of that
+    /// is done.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let Self { router, io, state } = self;
+        let (ending_tx, ending_rx) = tokio::sync::oneshot::channel();
         let stop = async move {
             shutdown.await;
-            tracing::info!("shutting down: ending studios");
+            tracing::info!("shutting down: no new connections; ending studios");
             state.shutting_down.store(true, Ordering::Release);
-            state.registry.shutdown(STUDIO_SHUTDOWN_TIMEOUT).await;
-            io.close().await;
-            tracing::info!("studios ended, sockets closed");
+            // Ending studios runs beside the HTTP drain: upgraded WebSocket connections are not
+            // part of the drain, and the studios must still reach them to say goodbye.
+            let ending = tokio::spawn(async move {
+                state.registry.shutdown(STUDIO_SHUTDOWN_TIMEOUT).await;
+                io.close().await;
+                tracing::info!("studios ended, sockets closed");
+            });
+            let _ = ending_tx.send(ending);
         };
-        axum::serve(listener, router)
+        let served = axum::serve(listener, router)
             .with_graceful_shutdown(stop)
-            .await
+            .await;
+        if let Ok(ending) = ending_rx.await
+            && let Err(e) = ending.await
+        {
+            tracing::error!(error = %e, "ending the studios failed");
+        }
+        served
     }
 }
 
