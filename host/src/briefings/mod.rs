@@ -29,4 +29,4 @@ mod briefing;
 mod store;
 
 pub use briefing::{Briefing, BriefingParseError, Section};
-pub use store::{BriefingError, BriefingEvent, BriefingStore};
+pub use store::{BriefingError, BriefingEvent, BriefingStore, MAX_BRIEFING_BYTES};

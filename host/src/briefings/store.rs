@@ -17,6 +17,10 @@ const SETTLE: Duration = Duration::from_millis(100);
 /// How many events a slow subscriber may fall behind by before it misses some.
 const EVENT_CAPACITY: usize = 64;
 
+/// Largest accepted briefing file: a briefing goes into every prompt of the episode, so a file
+/// far beyond this would crowd the conversation out of the LLM's context (and cost on every line).
+pub const MAX_BRIEFING_BYTES: u64 = 64 * 1024;
+
 /// Longest accepted episode id.
 const MAX_EPISODE_ID: usize = 128;
 
@@ -40,6 +44,17 @@ pub enum BriefingError {
         /// The I/O error.
         #[source]
         source: std::io::Error,
+    },
+    /// The file is larger than [`MAX_BRIEFING_BYTES`].
+    #[error(
+        "briefing {} is {bytes} bytes; at most {MAX_BRIEFING_BYTES} fit in a prompt, so shorten it",
+        path.display()
+    )]
+    TooLarge {
+        /// The briefing file.
+        path: PathBuf,
+        /// Its size.
+        bytes: u64,
     },
     /// The episode id cannot name a file in the briefings folder.
     #[error(
@@ -218,6 +233,18 @@ impl StoreState {
     /// Reads and parses an episode's file; `None` when there is no file.
     async fn read(&self, episode_id: &str) -> Result<Option<Briefing>, BriefingError> {
         let path = self.path_of(episode_id);
+        // Checked before reading, so a huge file is never pulled into memory.
+        match tokio::fs::metadata(&path).await {
+            Ok(meta) if meta.len() > MAX_BRIEFING_BYTES => {
+                return Err(BriefingError::TooLarge {
+                    path,
+                    bytes: meta.len(),
+                });
+            }
+            Ok(_) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(BriefingError::Read { path, source }),
+        }
         let text = match tokio::fs::read_to_string(&path).await {
             Ok(text) => text,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -391,6 +418,19 @@ mod tests {
         let text = error.to_string();
         assert!(text.contains(&path.display().to_string()), "{text}");
         assert!(text.contains("line 3: `targetDuration`"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn oversized_briefing_is_refused_with_its_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = String::from("---\ntopic: Tea\n---\n");
+        text.push_str(&"All about tea. ".repeat(5000));
+        std::fs::write(dir.path().join("ep.md"), &text).unwrap();
+        let store = BriefingStore::open(dir.path()).unwrap();
+        match store.load("ep").await {
+            Err(BriefingError::TooLarge { bytes, .. }) => assert_eq!(bytes, text.len() as u64),
+            other => panic!("expected TooLarge, got {other:?}"),
+        }
     }
 
     #[tokio::test]
