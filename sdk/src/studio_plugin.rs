@@ -31,6 +31,7 @@ pub mod __bindings;
 
 pub mod clock;
 pub mod config;
+pub mod http;
 pub mod log;
 pub mod pcm;
 mod roles;
@@ -50,28 +51,6 @@ pub use serde_json as json;
 
 /// The contract version this SDK builds plugins against; `describe()` reports it by default.
 pub const CONTRACT_VERSION: &str = "0.1.0";
-
-/// Outbound HTTP(S) through the host (capability `http`, only to the plugin's `allowed_hosts`).
-pub mod http {
-    pub use crate::__bindings::stt_world::studio::plugin::http::{Method, Request, Response, send};
-
-    /// Reads a response body to its end, failing with `protocol` past `max_bytes`.
-    pub fn read_to_end(
-        response: &Response,
-        max_bytes: usize,
-    ) -> Result<Vec<u8>, crate::PluginError> {
-        let mut body = Vec::new();
-        while let Some(piece) = response.read(64 * 1024)? {
-            body.extend_from_slice(&piece);
-            if body.len() > max_bytes {
-                return Err(crate::PluginError::Protocol(format!(
-                    "response body over {max_bytes} bytes"
-                )));
-            }
-        }
-        Ok(body)
-    }
-}
 
 /// Outbound WebSocket connections through the host (capability `websocket`).
 pub mod websocket {

@@ -1,0 +1,244 @@
+//! Outbound HTTP(S) through the host (capability `http`, only to the plugin's `allowed_hosts`), with
+//! request builders, streaming server-sent events, and the mapping from HTTP failures to the
+//! `PluginError` case the host acts on.
+
+pub use crate::__bindings::stt_world::studio::plugin::http::{Method, Request, Response, send};
+
+use crate::PluginError;
+use crate::sse::{SseEvent, SseParser};
+
+impl Request {
+    /// A request with no headers, no body and the host's default timeout.
+    pub fn new(method: Method, url: impl Into<String>) -> Self {
+        Self {
+            method,
+            url: url.into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            timeout_ms: None,
+        }
+    }
+
+    /// A GET request.
+    pub fn get(url: impl Into<String>) -> Self {
+        Self::new(Method::Get, url)
+    }
+
+    /// A POST with a JSON body (and `content-type: application/json`).
+    pub fn post_json(url: impl Into<String>, body: &serde_json::Value) -> Self {
+        Self::new(Method::Post, url)
+            .header("content-type", "application/json")
+            .body(body.to_string().into_bytes())
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sets the body.
+    pub fn body(mut self, body: Vec<u8>) -> Self {
+        self.body = body;
+        self
+    }
+
+    /// Sets the overall time limit in ms.
+    pub fn timeout_ms(mut self, ms: u32) -> Self {
+        self.timeout_ms = Some(ms);
+        self
+    }
+}
+
+/// Reads a response body to its end, failing with `protocol` past `max_bytes`.
+pub fn read_to_end(response: &Response, max_bytes: usize) -> Result<Vec<u8>, PluginError> {
+    let mut body = Vec::new();
+    while let Some(piece) = response.read(64 * 1024)? {
+        body.extend_from_slice(&piece);
+        if body.len() > max_bytes {
+            return Err(PluginError::Protocol(format!(
+                "response body over {max_bytes} bytes"
+            )));
+        }
+    }
+    Ok(body)
+}
+
+/// Sends `request` and turns a non-2xx answer into the matching error (reading the body, up to
+/// 64 KiB, for the message). A 2xx response comes back for the caller to read.
+pub fn send_checked(request: &Request) -> Result<Response, PluginError> {
+    let response = send(request)?;
+    let status = response.status();
+    if (200..300).contains(&status) {
+        return Ok(response);
+    }
+    let headers = response.headers();
+    let body = read_to_end(&response, 64 * 1024).unwrap_or_default();
+    Err(status_error(status, &headers, &body))
+}
+
+/// The error for a failed HTTP status: 401/403 `auth`, 429 `rate-limited` (with `retry-after`),
+/// 5xx and 408 `unavailable`, 400/404/422 and other 4xx `config` (a bad model, URL or
+/// parameter: retrying does not help). The message carries the status and the start of the body.
+pub fn status_error(status: u16, headers: &[(String, String)], body: &[u8]) -> PluginError {
+    let text = String::from_utf8_lossy(body);
+    let excerpt: String = text.chars().take(300).collect();
+    let message = format!("HTTP {status}: {}", excerpt.trim());
+    match status {
+        401 | 403 => PluginError::Auth(message),
+        429 => PluginError::RateLimited(crate::RateLimit {
+            retry_after_ms: retry_after_ms(headers),
+            message,
+        }),
+        408 | 500..=599 => PluginError::Unavailable(message),
+        _ => PluginError::Config(message),
+    }
+}
+
+/// The `retry-after` header in ms (seconds, possibly fractional; HTTP dates are not parsed), or
+/// the `retry-after-ms` header some APIs send.
+pub fn retry_after_ms(headers: &[(String, String)]) -> Option<u64> {
+    let find = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim())
+    };
+    if let Some(ms) = find("retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
+        return Some(ms.max(0.0) as u64);
+    }
+    let seconds = find("retry-after")?.parse::<f64>().ok()?;
+    Some((seconds.max(0.0) * 1000.0) as u64)
+}
+
+/// A streaming response read as server-sent events: an iterator of `Result<SseEvent, PluginError>`
+/// that ends with the body.
+pub struct SseStream<'a> {
+    response: &'a Response,
+    parser: SseParser,
+    ready: std::collections::VecDeque<SseEvent>,
+    done: bool,
+}
+
+impl<'a> SseStream<'a> {
+    /// Reads `response`'s body as an event stream.
+    pub fn new(response: &'a Response) -> Self {
+        Self {
+            response,
+            parser: SseParser::new(),
+            ready: Default::default(),
+            done: false,
+        }
+    }
+}
+
+impl Iterator for SseStream<'_> {
+    type Item = Result<SseEvent, PluginError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(event) = self.ready.pop_front() {
+                return Some(Ok(event));
+            }
+            if self.done {
+                return None;
+            }
+            match self.response.read(16 * 1024) {
+                Ok(Some(bytes)) => self.ready.extend(self.parser.feed(&bytes)),
+                Ok(None) => {
+                    self.done = true;
+                    self.ready.extend(self.parser.finish());
+                }
+                Err(error) => {
+                    self.done = true;
+                    return Some(Err(error));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn statuses_map_to_the_error_the_host_acts_on() {
+        assert!(
+            matches!(status_error(401, &[], b"bad key"), PluginError::Auth(m) if m.contains("401") && m.contains("bad key"))
+        );
+        assert!(matches!(status_error(403, &[], b""), PluginError::Auth(_)));
+        assert!(matches!(
+            status_error(503, &[], b"overloaded"),
+            PluginError::Unavailable(_)
+        ));
+        assert!(matches!(
+            status_error(529, &[], b""),
+            PluginError::Unavailable(_)
+        ));
+        assert!(matches!(
+            status_error(404, &[], b"no such model"),
+            PluginError::Config(_)
+        ));
+        match status_error(429, &headers(&[("Retry-After", "2")]), b"slow down") {
+            PluginError::RateLimited(limit) => {
+                assert_eq!(limit.retry_after_ms, Some(2000));
+                assert!(limit.message.contains("slow down"));
+            }
+            other => panic!("expected rate-limited, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_milliseconds() {
+        assert_eq!(
+            retry_after_ms(&headers(&[("retry-after", "1.5")])),
+            Some(1500)
+        );
+        assert_eq!(
+            retry_after_ms(&headers(&[("retry-after-ms", "250"), ("retry-after", "9")])),
+            Some(250)
+        );
+        assert_eq!(
+            retry_after_ms(&headers(&[(
+                "retry-after",
+                "Wed, 21 Oct 2015 07:28:00 GMT"
+            )])),
+            None
+        );
+        assert_eq!(retry_after_ms(&[]), None);
+    }
+
+    #[test]
+    fn long_error_bodies_are_cut_in_the_message() {
+        let body = "x".repeat(5000);
+        let PluginError::Config(message) = status_error(400, &[], body.as_bytes()) else {
+            panic!("config")
+        };
+        assert!(message.len() < 400);
+    }
+
+    #[test]
+    fn request_builders_set_method_headers_and_body() {
+        let request =
+            Request::post_json("https://api.example.com/v1", &serde_json::json!({"a": 1}))
+                .header("x-api-key", "k")
+                .timeout_ms(5000);
+        assert_eq!(request.method, Method::Post);
+        assert_eq!(request.body, b"{\"a\":1}".to_vec());
+        assert_eq!(
+            request.headers[0],
+            ("content-type".to_owned(), "application/json".to_owned())
+        );
+        assert_eq!(request.headers[1], ("x-api-key".to_owned(), "k".to_owned()));
+        assert_eq!(request.timeout_ms, Some(5000));
+        assert_eq!(Request::get("http://x").method, Method::Get);
+    }
+}
