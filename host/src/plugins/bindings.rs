@@ -14,6 +14,7 @@ pub mod llm {
         world: "llm-plugin",
         imports: { default: async | trappable },
         exports: { default: async },
+        additional_derives: [PartialEq],
         with: {
             "studio:plugin/http.response": crate::plugins::capabilities::net::HttpResponse,
             "studio:plugin/websocket.connection": crate::plugins::capabilities::net::WsConnection,
@@ -33,6 +34,7 @@ pub mod stt {
         world: "stt-plugin",
         imports: { default: async | trappable },
         exports: { default: async },
+        additional_derives: [PartialEq],
         with: {
             "studio:plugin/types": crate::plugins::bindings::llm::studio::plugin::types,
             "studio:plugin/log": crate::plugins::bindings::llm::studio::plugin::log,
@@ -53,6 +55,7 @@ pub mod tts {
         world: "tts-plugin",
         imports: { default: async | trappable },
         exports: { default: async },
+        additional_derives: [PartialEq],
         with: {
             "studio:plugin/types": crate::plugins::bindings::llm::studio::plugin::types,
             "studio:plugin/log": crate::plugins::bindings::llm::studio::plugin::log,
@@ -73,6 +76,7 @@ pub mod policy {
         world: "policy-plugin",
         imports: { default: async | trappable },
         exports: { default: async },
+        additional_derives: [PartialEq],
         with: {
             "studio:plugin/types": crate::plugins::bindings::llm::studio::plugin::types,
             "studio:plugin/log": crate::plugins::bindings::llm::studio::plugin::log,
