@@ -3,13 +3,13 @@
 //!
 //! Implement one trait for your role and export it with one macro:
 //!
-//! ```ignore
+//! ```
 //! use studio_plugin::{LlmPlugin, LlmRequest, TokenSink, Completion, PluginError};
 //!
 //! struct Echo;
 //!
 //! impl LlmPlugin for Echo {
-//!     fn complete(request: LlmRequest, sink: &TokenSink<'_>) -> Result<Completion, PluginError> {
+//!     fn complete(_request: LlmRequest, sink: &TokenSink<'_>) -> Result<Completion, PluginError> {
 //!         sink.push("Hello!")?;
 //!         Ok(Completion::end_turn())
 //!     }
