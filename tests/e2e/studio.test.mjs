@@ -34,8 +34,8 @@ function uniqueEpisode() {
 
 // A client that records every event it receives, so a test can wait for the next event of a
 // kind (in arrival order) without racing the listener registration.
-function client() {
-  const socket = io(URL, { transports: ["websocket"], forceNew: true, reconnection: false });
+function client(transports = ["websocket"]) {
+  const socket = io(URL, { transports, forceNew: true, reconnection: false });
   open.push(socket);
   const received = [];
   const waiters = [];
@@ -215,4 +215,28 @@ test("a second client sending audio while another holds the microphone gets micr
   mic.socket.emit("audio.chunk", new ArrayBuffer(1920));
   await settled(mic);
   assert.deepEqual(mic.errorsSoFar(), []);
+});
+
+test("a reload within the grace period finds the studio as it was left", async () => {
+  const episode = uniqueEpisode();
+  const before = await joined(episode, "tab");
+  before.socket.emit("client.toggle-autopilot", true);
+  await before.next("state.snapshot", (s) => s.autopilot === true);
+  before.socket.disconnect();
+
+  const after = client();
+  await after.next("server.ack", (m) => m === "connected");
+  after.socket.emit("hello", { episodeId: episode, participantName: "tab" });
+  const [snapshot] = await after.next("state.snapshot", (s) => s.autopilot === true);
+  assert.equal(snapshot.autopilot, true);
+});
+
+test("the HTTP long-polling transport works too", async () => {
+  const c = client(["polling"]);
+  await c.next("server.ack", (m) => m === "connected");
+  c.socket.emit("hello", { episodeId: uniqueEpisode(), participantName: "poller" });
+  const [ack] = await c.next("server.ack", (m) => m.startsWith("hello"));
+  assert.equal(ack, "hello poller");
+  assert.equal((await settled(c)).autopilot, false);
+  assert.equal(c.socket.io.engine.transport.name, "polling");
 });
