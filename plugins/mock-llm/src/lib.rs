@@ -9,12 +9,19 @@
 mod reply;
 
 use std::time::Duration;
-use studio_plugin::{Completion, LlmPlugin, LlmRequest, PluginError, TokenSink, config};
+use studio_plugin::{
+    Capability, Completion, LlmPlugin, LlmRequest, PluginError, PluginInfo, Role, TokenSink, config,
+};
 
 /// The exported plugin.
 pub struct MockLlm;
 
 impl LlmPlugin for MockLlm {
+    fn describe() -> PluginInfo {
+        // Exactly what plugins.toml grants it, so loading it warns about nothing.
+        PluginInfo::for_role(Role::Llm).with_capabilities(&[Capability::Log, Capability::Config])
+    }
+
     fn complete(request: LlmRequest, sink: &TokenSink<'_>) -> Result<Completion, PluginError> {
         let delay = Duration::from_millis(u64::from(config::get_u32("token_delay_ms", 30)));
         let text = reply::compose(&request);

@@ -10,13 +10,23 @@ mod segmenter;
 
 use segmenter::{Segmenter, Settings};
 use studio_plugin::{
-    InputEvent, Microphone, PluginError, SttPlugin, SttRequest, TranscriptSink, config,
+    Capability, InputEvent, Microphone, PluginError, PluginInfo, Role, SttPlugin, SttRequest,
+    TranscriptSink, config,
 };
 
 /// The exported plugin.
 pub struct MockStt;
 
 impl SttPlugin for MockStt {
+    fn describe() -> PluginInfo {
+        // Exactly what plugins.toml grants it, so loading it warns about nothing.
+        PluginInfo::for_role(Role::Stt).with_capabilities(&[
+            Capability::Log,
+            Capability::Clock,
+            Capability::Config,
+        ])
+    }
+
     fn transcribe(
         _request: SttRequest,
         input: &mut Microphone<'_>,

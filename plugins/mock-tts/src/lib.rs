@@ -8,13 +8,20 @@
 
 mod voice;
 
-use studio_plugin::{AudioSink, PluginError, TtsPlugin, TtsRequest, config};
+use studio_plugin::{
+    AudioSink, Capability, PluginError, PluginInfo, Role, TtsPlugin, TtsRequest, config,
+};
 use voice::{Settings, Synth, VoiceKind};
 
 /// The exported plugin.
 pub struct MockTts;
 
 impl TtsPlugin for MockTts {
+    fn describe() -> PluginInfo {
+        // Exactly what plugins.toml grants it, so loading it warns about nothing.
+        PluginInfo::for_role(Role::Tts).with_capabilities(&[Capability::Log, Capability::Config])
+    }
+
     fn synthesize(request: TtsRequest, sink: &AudioSink<'_>) -> Result<(), PluginError> {
         let defaults = Settings::default();
         let settings = Settings {
