@@ -17,7 +17,7 @@ use super::engine::{CacheOutcome, PluginEngine};
 use super::error::PluginHostError;
 use super::manifest::{Manifest, PluginEntry, PluginKind, RoleSlot};
 use super::sandbox::{Grant, SecretStore};
-use super::version::{LoadedCode, PluginVersion, load_code};
+use super::version::{LoadedCode, PluginInfoSummary, PluginVersion, load_code};
 use super::watch::PluginWatcher;
 use super::wit::Speaker;
 
@@ -59,6 +59,8 @@ pub struct PluginStatus {
     pub last_error: Option<String>,
     /// Plugins tried after this one.
     pub fallback: Vec<String>,
+    /// Everything `describe()` said, when loaded.
+    pub info: Option<PluginInfoSummary>,
 }
 
 /// What a reload did to one plugin (or to `plugins.toml` as a whole, `plugin == "plugins.toml"`).
@@ -203,6 +205,7 @@ impl PluginHost {
                     from_cache: code.is_some_and(|c| c.cache == CacheOutcome::Hit),
                     last_error: setup.errors.get(&entry.name).cloned(),
                     fallback: entry.fallback.clone(),
+                    info: code.map(|c| c.info.clone()),
                 }
             })
             .collect()
