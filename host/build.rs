@@ -16,17 +16,37 @@ use std::process::Command;
 const WASM_TARGET: &str = "wasm32-wasip2";
 
 fn main() {
-    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
-    let workspace = manifest_dir.parent().expect("host/ lives inside the workspace").to_path_buf();
+    let manifest_dir =
+        PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let workspace = manifest_dir
+        .parent()
+        .expect("host/ lives inside the workspace")
+        .to_path_buf();
     let target_dir = env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .map(|dir| if dir.is_absolute() { dir } else { workspace.join(dir) })
+        .map(|dir| {
+            if dir.is_absolute() {
+                dir
+            } else {
+                workspace.join(dir)
+            }
+        })
         .unwrap_or_else(|| workspace.join("target"));
     let plugin_dir = target_dir.join("plugins");
     println!("cargo:rustc-env=BUILT_PLUGIN_DIR={}", plugin_dir.display());
     println!("cargo:rerun-if-env-changed=STUDIO_SKIP_PLUGIN_BUILD");
-    for watched in ["plugins", "test-plugins", "sdk/src", "sdk/Cargo.toml", "wit", "Cargo.lock"] {
-        println!("cargo:rerun-if-changed={}", workspace.join(watched).display());
+    for watched in [
+        "plugins",
+        "test-plugins",
+        "sdk/src",
+        "sdk/Cargo.toml",
+        "wit",
+        "Cargo.lock",
+    ] {
+        println!(
+            "cargo:rerun-if-changed={}",
+            workspace.join(watched).display()
+        );
     }
     if env::var_os("STUDIO_SKIP_PLUGIN_BUILD").is_some_and(|v| v != "0") {
         println!("cargo:warning=STUDIO_SKIP_PLUGIN_BUILD is set: plugins were not rebuilt");
@@ -38,7 +58,13 @@ fn main() {
     let mut build = Command::new(cargo);
     build
         .current_dir(&workspace)
-        .args(["build", "--release", "--target", WASM_TARGET, "--target-dir"])
+        .args([
+            "build",
+            "--release",
+            "--target",
+            WASM_TARGET,
+            "--target-dir",
+        ])
         .arg(target_dir.join("wasm"));
     for name in &crates {
         build.args(["-p", name]);
@@ -58,7 +84,9 @@ fn main() {
             build.env_remove(key.as_ref());
         }
     }
-    let status = build.status().unwrap_or_else(|e| panic!("could not run cargo to build the plugins: {e}"));
+    let status = build
+        .status()
+        .unwrap_or_else(|e| panic!("could not run cargo to build the plugins: {e}"));
     if !status.success() {
         panic!(
             "building the plugins for {WASM_TARGET} failed (see the errors above). \
@@ -81,7 +109,9 @@ fn main() {
 fn plugin_crates(workspace: &Path) -> Vec<String> {
     let mut names = Vec::new();
     for folder in ["plugins", "test-plugins"] {
-        let Ok(entries) = fs::read_dir(workspace.join(folder)) else { continue };
+        let Ok(entries) = fs::read_dir(workspace.join(folder)) else {
+            continue;
+        };
         for entry in entries.flatten() {
             if entry.path().join("Cargo.toml").is_file() {
                 names.push(entry.file_name().to_string_lossy().into_owned());
@@ -95,7 +125,8 @@ fn plugin_crates(workspace: &Path) -> Vec<String> {
 /// Copies only when the bytes differ, so an unchanged plugin does not look modified to a running
 /// server's hot-reload watcher.
 fn copy_if_changed(from: &Path, to: &Path) {
-    let new = fs::read(from).unwrap_or_else(|e| panic!("reading built plugin {}: {e}", from.display()));
+    let new =
+        fs::read(from).unwrap_or_else(|e| panic!("reading built plugin {}: {e}", from.display()));
     if fs::read(to).ok().as_deref() == Some(new.as_slice()) {
         return;
     }
