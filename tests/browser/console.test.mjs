@@ -1,0 +1,213 @@
+// The studio console in a real browser: Debian's Chromium, driven by playwright-core, against
+// the real server at STUDIO_URL, with a fake microphone that plays SPEECH_WAV.
+//
+// Each check prints one line, `CHECK <name> PASS|FAIL <detail>`, and the script exits 1 if any
+// failed. Checks that depend on an earlier one still run when they can, so one run reports every
+// part of the page that works.
+//
+// Environment: STUDIO_URL (http://127.0.0.1:port), SPEECH_WAV (48 kHz mono WAV), SCREENSHOT (png
+// path to write), CHROMIUM (default /usr/bin/chromium), EPISODE_ID.
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const url = process.env.STUDIO_URL;
+const wav = process.env.SPEECH_WAV;
+const screenshot = process.env.SCREENSHOT;
+const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
+const episodeId = process.env.EPISODE_ID || `console-browser-${Date.now()}`;
+if (!url || !wav || !screenshot) {
+  console.error("set STUDIO_URL, SPEECH_WAV and SCREENSHOT");
+  process.exit(2);
+}
+
+// Waiting limits guard against a hung page; they are never what a check asserts.
+const SHORT = 20_000;
+const LONG = 90_000;
+
+const results = [];
+function report(name, pass, detail = "") {
+  results.push({ name, pass });
+  console.log(`CHECK ${name} ${pass ? "PASS" : "FAIL"} ${detail}`.trimEnd());
+}
+
+const userDataDir = mkdtempSync(join(tmpdir(), "studio-console-chromium-"));
+const context = await chromium.launchPersistentContext(userDataDir, {
+  executablePath,
+  // Headless comes from the flag below ("new" headless is the real browser without a window).
+  headless: false,
+  args: [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    `--use-file-for-fake-audio-capture=${wav}`,
+    "--autoplay-policy=no-user-gesture-required",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+  ],
+});
+
+const page = context.pages()[0] || (await context.newPage());
+const pageLog = [];
+page.on("console", (m) => pageLog.push(`${m.type()}: ${m.text()}`));
+page.on("pageerror", (e) => pageLog.push(`pageerror: ${e.message}`));
+
+const state = () => page.evaluate(() => JSON.parse(JSON.stringify(window.studioConsole)));
+
+// Waits until `predicate(window.studioConsole)` holds; false on timeout.
+async function until(predicate, timeout, arg) {
+  try {
+    await page.waitForFunction(
+      ([source, a]) => {
+        // eslint-disable-next-line no-new-func
+        const f = new Function("s", "a", `return (${source})(s, a);`);
+        return window.studioConsole && f(window.studioConsole, a);
+      },
+      [predicate.toString(), arg],
+      { timeout, polling: 100 },
+    );
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// Whether `history` has `first` and later `second`.
+function inOrder(history, first, second) {
+  const i = history.indexOf(first);
+  return i >= 0 && history.indexOf(second, i + 1) > i;
+}
+
+try {
+  await page.goto(`${url}/?episode=${encodeURIComponent(episodeId)}`);
+
+  // 1. The page connects and joins the episode it names.
+  const joined = await until((s) => s.connected && s.joined, SHORT);
+  const shown = await page.locator("#episode-id").textContent();
+  report("page-connects", joined && shown === episodeId, `episode shown: ${shown}`);
+
+  // 2. The fake microphone streams as audio.chunk.
+  const streaming = await until((s) => s.micState === "live" && s.chunksSent >= 25, SHORT);
+  let s = await state();
+  report("microphone-streams", streaming, `micState=${s.micState} chunksSent=${s.chunksSent}`);
+
+  // 3. The spoken WAV becomes a final caption of `you`.
+  const heard = await until(
+    (st) => st.captions.some((c) => c.speaker === "you" && c.final && c.text.length > 0),
+    LONG,
+  );
+  s = await state();
+  const you = s.captions.find((c) => c.speaker === "you" && c.final);
+  report("you-final-caption", heard, you ? JSON.stringify(you.text) : `captions=${s.captions.length}`);
+
+  // 4. Claude thinks, then speaks, and its audio is scheduled.
+  const claudeSpoke = await until(
+    (st) => {
+      const h = st.orbHistory.claude;
+      const i = h.indexOf("thinking");
+      return i >= 0 && h.indexOf("speaking", i + 1) > i && st.framesScheduled.claude > 0;
+    },
+    LONG,
+  );
+  s = await state();
+  report(
+    "claude-thinks-then-speaks",
+    claudeSpoke && inOrder(s.orbHistory.claude, "thinking", "speaking"),
+    `history=${s.orbHistory.claude.join(">")} framesReceived=${s.framesReceived.claude} framesScheduled=${s.framesScheduled.claude}`,
+  );
+
+  // The screenshot is taken mid-conversation: after claude's first reply, with captions shown.
+  await page.screenshot({ path: screenshot, fullPage: true });
+
+  // 5. Autopilot: the toggle reaches the server (the snapshot echoes it) and guest speaks.
+  await page.locator("#autopilot").check();
+  const autopilotOn = await until(
+    () => document.querySelector("#autopilot").checked,
+    SHORT,
+  );
+  const guestSpoke = await until(
+    (st) => st.orbHistory.guest.includes("speaking") && st.framesScheduled.guest > 0,
+    LONG,
+  );
+  s = await state();
+  report(
+    "autopilot-guest-speaks",
+    autopilotOn && guestSpoke,
+    `history=${s.orbHistory.guest.join(">")} framesScheduled=${s.framesScheduled.guest}`,
+  );
+  await page.locator("#autopilot").uncheck();
+
+  // 6. Mute stops audio.chunk: the counter grows while unmuted, then holds still while muted.
+  const before = (await state()).chunksSent;
+  const growing = await until((st, n) => st.chunksSent >= n + 10, SHORT, before);
+  await page.locator("#mute").click();
+  const pressed = await page.locator("#mute").getAttribute("aria-pressed");
+  const atMute = (await state()).chunksSent;
+  // Two seconds is a hundred 20 ms frames that must not be sent.
+  await page.waitForTimeout(2000);
+  const afterMute = (await state()).chunksSent;
+  report(
+    "mute-stops-chunks",
+    growing && pressed === "true" && afterMute === atMute,
+    `unmuted grew from ${before}; at mute ${atMute}, two seconds later ${afterMute}`,
+  );
+  await page.locator("#mute").click();
+  const resumed = await until((st, n) => st.chunksSent > n, SHORT, afterMute);
+  report("unmute-resumes-chunks", resumed);
+
+  // 7. End the episode; every recorded file downloads, WebM files start with the EBML magic.
+  await page.locator("#end-episode").click();
+  const ready = await until((st) => st.recordingFiles.length > 0, LONG);
+  s = await state();
+  if (!ready) {
+    report("recording-downloads", false, "no recording.ready");
+  } else {
+    const fetched = await page.evaluate(async (hrefs) => {
+      const out = [];
+      for (const href of hrefs) {
+        const response = await fetch(href);
+        const bytes = new Uint8Array(await response.arrayBuffer());
+        out.push({
+          href,
+          status: response.status,
+          size: bytes.length,
+          magic: Array.from(bytes.slice(0, 4), (b) => b.toString(16).padStart(2, "0")).join(""),
+        });
+      }
+      return out;
+    }, s.recordingFiles);
+    const webm = fetched.filter((f) => f.href.endsWith(".webm"));
+    const ok =
+      webm.length > 0 &&
+      fetched.every((f) => f.status === 200 && f.size > 0) &&
+      webm.every((f) => f.magic === "1a45dfa3");
+    const links = await page.locator("#recording-files a").count();
+    report(
+      "recording-downloads",
+      ok && links === fetched.length,
+      fetched.map((f) => `${f.href} ${f.status} ${f.size}B ${f.magic}`).join("; "),
+    );
+  }
+} catch (e) {
+  report("script", false, e.stack || String(e));
+} finally {
+  const failed = results.filter((r) => !r.pass);
+  if (failed.length) {
+    console.log("PAGE LOG:");
+    for (const line of pageLog.slice(-40)) console.log(`  ${line}`);
+    try {
+      console.log(`STATE: ${JSON.stringify(await state())}`);
+    } catch {
+      // The page is gone.
+    }
+  }
+  await context.close();
+  rmSync(userDataDir, { recursive: true, force: true });
+  console.log(`SUMMARY ${results.length - failed.length}/${results.length} checks passed`);
+  process.exit(failed.length ? 1 : 0);
+}
