@@ -125,7 +125,12 @@ fn crash_child_records_a_session_until_killed() {
             .advance_to(at + 20)
             .unwrap_or_else(|e| panic!("{e}"));
         if at % 1000 == 980 {
-            let text = format!("turn of {speaker} ending at {}", at + 20);
+            let name = if speaker == Speaker::You {
+                "you"
+            } else {
+                "claude"
+            };
+            let text = format!("turn of {name} ending at {}", at + 20);
             recorder
                 .caption(speaker, at - 980, at + 20, &text)
                 .unwrap_or_else(|e| panic!("{e}"));

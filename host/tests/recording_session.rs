@@ -21,7 +21,7 @@ fn speak(recorder: &mut Recorder, speaker: Speaker, from_ms: u64, frames: u64) {
     for n in 0..frames {
         recorder
             .push_frame(speaker, from_ms + n * 20, &voice_frame(n))
-            .unwrap_or_else(|e| panic!("{speaker} frame {n}: {e}"));
+            .unwrap_or_else(|e| panic!("{speaker:?} frame {n}: {e}"));
     }
 }
 

@@ -7,7 +7,7 @@ use std::fs;
 use std::path::Path;
 
 use super::error::RecordingError;
-use super::speaker::Speaker;
+use super::speaker::{Speaker, SpeakerFiles};
 
 /// A plugin that served a role during the session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,12 +92,20 @@ impl Manifest {
         }
         y.push_str("tracks:\n");
         for speaker in Speaker::ALL {
-            let facts = self.tracks[speaker.index()];
-            let _ = writeln!(y, "  {}:", speaker.as_str());
-            let _ = writeln!(y, "    audio: {}", quote(&format!("{speaker}.webm")));
+            let facts = self.tracks[speaker.slot()];
+            let _ = writeln!(y, "  {}:", speaker.file_stem());
+            let _ = writeln!(
+                y,
+                "    audio: {}",
+                quote(&format!("{}.webm", speaker.file_stem()))
+            );
             let _ = writeln!(y, "    durationMs: {}", facts.duration_ms);
             let _ = writeln!(y, "    bytes: {}", facts.bytes);
-            let _ = writeln!(y, "    captions: {}", quote(&format!("{speaker}.vtt")));
+            let _ = writeln!(
+                y,
+                "    captions: {}",
+                quote(&format!("{}.vtt", speaker.file_stem()))
+            );
             let _ = writeln!(y, "    cues: {}", facts.cues);
         }
         y.push_str("turns:\n");
@@ -105,8 +113,8 @@ impl Manifest {
             let _ = writeln!(
                 y,
                 "  {}: {}",
-                speaker.as_str(),
-                self.tracks[speaker.index()].turns
+                speaker.file_stem(),
+                self.tracks[speaker.slot()].turns
             );
         }
         y

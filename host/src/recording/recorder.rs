@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use super::error::RecordingError;
 use super::events::{Event, EventLog};
 use super::manifest::{BriefingRecord, Manifest, PluginRecord, TrackFacts};
-use super::speaker::Speaker;
+use super::speaker::{Speaker, SpeakerFiles};
 use super::track::{OpusSettings, Track};
 use super::vtt::CaptionFile;
 
@@ -96,8 +96,8 @@ impl Recorder {
         let folder = create_episode_folder(&config.recording_dir, &config.episode_id)?;
         let track = |speaker: Speaker| {
             Track::create(
-                &folder.join(format!("{speaker}.webm")),
-                speaker.as_str(),
+                &folder.join(format!("{}.webm", speaker.file_stem())),
+                speaker.file_stem(),
                 config.opus,
             )
         };
@@ -107,7 +107,10 @@ impl Recorder {
             track(Speaker::Guest)?,
         ];
         let captions_of = |speaker: Speaker| {
-            CaptionFile::create(&folder.join(format!("{speaker}.vtt")), speaker.as_str())
+            CaptionFile::create(
+                &folder.join(format!("{}.vtt", speaker.file_stem())),
+                speaker.file_stem(),
+            )
         };
         let captions = [
             captions_of(Speaker::You)?,
@@ -163,7 +166,7 @@ impl Recorder {
         at_ms: u64,
         frame: &[i16],
     ) -> Result<(), RecordingError> {
-        self.tracks[speaker.index()].push_frame(at_ms, frame)
+        self.tracks[speaker.slot()].push_frame(at_ms, frame)
     }
 
     /// Fills every track with silence up to session time `at_ms`.
@@ -185,13 +188,13 @@ impl Recorder {
         end_ms: u64,
         text: &str,
     ) -> Result<(), RecordingError> {
-        self.captions[speaker.index()].append(start_ms, end_ms, text)
+        self.captions[speaker.slot()].append(start_ms, end_ms, text)
     }
 
     /// Logs `event` at session time `t_ms`; `turn.start` also counts a turn for `session.yml`.
     pub fn event(&mut self, t_ms: u64, event: &Event) -> Result<(), RecordingError> {
         if let Event::TurnStart { speaker } = event {
-            self.manifest.tracks[speaker.index()].turns += 1;
+            self.manifest.tracks[speaker.slot()].turns += 1;
         }
         self.events.write(t_ms, event)
     }
@@ -231,7 +234,7 @@ impl Recorder {
             let path = track.path().to_path_buf();
             match track.finish() {
                 Ok(summary) => {
-                    let facts = &mut self.manifest.tracks[speaker.index()];
+                    let facts = &mut self.manifest.tracks[speaker.slot()];
                     facts.duration_ms = summary.duration_ms;
                     facts.bytes = summary.bytes;
                     files.push(recorded(&path, summary.bytes, Some(summary.duration_ms)));
@@ -242,7 +245,7 @@ impl Recorder {
             }
         }
         for (speaker, captions) in Speaker::ALL.into_iter().zip(&self.captions) {
-            self.manifest.tracks[speaker.index()].cues = captions.cue_count();
+            self.manifest.tracks[speaker.slot()].cues = captions.cue_count();
             if let Ok(bytes) = file_size(captions.path()) {
                 files.push(recorded(captions.path(), bytes, None));
             }

@@ -1,25 +1,18 @@
-//! The three speakers of a studio, as the recorder names their files.
+//! The recorder's view of the three speakers: the protocol's `Speaker`, plus the file stem and
+//! the array slot each one's files use.
 
-use serde::{Deserialize, Serialize};
+pub use crate::gateway::protocol::Speaker;
 
-/// Who speaks: the human host or one of the two AIs (`SpeakerId` of the frontend protocol).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Speaker {
-    /// The human host at the microphone.
-    You,
-    /// The AI co-host.
-    Claude,
-    /// The AI guest.
-    Guest,
+/// Where a speaker's files go: `<stem>.webm`, `<stem>.vtt`, and its slot in per-speaker arrays.
+pub(crate) trait SpeakerFiles {
+    /// The protocol name, also the stem of the speaker's files (`you.webm`, `you.vtt`).
+    fn file_stem(self) -> &'static str;
+    /// Index into per-speaker arrays, in `Speaker::ALL` order.
+    fn slot(self) -> usize;
 }
 
-impl Speaker {
-    /// All speakers, in the order their files are listed.
-    pub const ALL: [Speaker; 3] = [Speaker::You, Speaker::Claude, Speaker::Guest];
-
-    /// The protocol name, also the stem of the speaker's files (`you.webm`, `you.vtt`).
-    pub fn as_str(self) -> &'static str {
+impl SpeakerFiles for Speaker {
+    fn file_stem(self) -> &'static str {
         match self {
             Speaker::You => "you",
             Speaker::Claude => "claude",
@@ -27,14 +20,28 @@ impl Speaker {
         }
     }
 
-    /// Index into per-speaker arrays, in `ALL` order.
-    pub(crate) fn index(self) -> usize {
-        self as usize
+    fn slot(self) -> usize {
+        match self {
+            Speaker::You => 0,
+            Speaker::Claude => 1,
+            Speaker::Guest => 2,
+        }
     }
 }
 
-impl std::fmt::Display for Speaker {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_stems_are_the_protocol_names_and_slots_follow_all() {
+        for (slot, speaker) in Speaker::ALL.into_iter().enumerate() {
+            assert_eq!(speaker.slot(), slot);
+            let json = serde_json::to_value(speaker).ok();
+            assert_eq!(
+                json.as_ref().and_then(|v| v.as_str()),
+                Some(speaker.file_stem())
+            );
+        }
     }
 }
