@@ -7,8 +7,8 @@
 //! runs the new code while a call in flight finishes on its old store. An instance that trapped, hit
 //! a limit, or whose call was abandoned midway is thrown away and rebuilt on the next call.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use tokio::sync::{Notify, mpsc};
@@ -149,7 +149,9 @@ struct Seat<W> {
     host: Arc<PluginHost>,
     slot: RoleSlot,
     has_role: bool,
-    live: Option<Live<W>>,
+    /// Behind a mutex only so handles are `Sync` (sessions hold `&` to them across awaits); calls
+    /// reach it through `&mut self` and `get_mut`, which never locks.
+    live: Mutex<Option<Live<W>>>,
     clock_origin: Option<Instant>,
     cancel: CallCancel,
 }
@@ -160,7 +162,7 @@ impl<W: WorldInstance> Seat<W> {
             host,
             slot,
             has_role: true,
-            live: None,
+            live: Mutex::new(None),
             clock_origin: None,
             cancel: CallCancel::default(),
         }
@@ -195,7 +197,11 @@ impl<W: WorldInstance> Seat<W> {
             unavailable(name, why)
         })?;
         self.cancel.reset();
-        if let Some(mut live) = self.live.take()
+        if let Some(mut live) = self
+            .live
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
             && Arc::ptr_eq(&live.version, version)
         {
             live.store.data_mut().clock_origin = self.clock_origin;
@@ -224,7 +230,7 @@ impl<W: WorldInstance> Seat<W> {
         match outcome {
             Ok(result) => {
                 // Resources the call created live in the table; they are gone with the call.
-                self.live = Some(live);
+                *self.live.get_mut().unwrap_or_else(PoisonError::into_inner) = Some(live);
                 result.map_err(|error| match error {
                     PluginError::Denied(message) => CallError::Denied { plugin, message },
                     error => CallError::Plugin { plugin, error },
@@ -254,6 +260,15 @@ impl<W: WorldInstance> Seat<W> {
         }
     }
 }
+
+// Sessions keep handles in actors that are moved between threads and borrowed across awaits.
+const _: () = {
+    const fn send_and_sync<T: Send + Sync>() {}
+    send_and_sync::<SttHandle>();
+    send_and_sync::<TtsHandle>();
+    send_and_sync::<LlmHandle>();
+    send_and_sync::<PolicyHandle>();
+};
 
 /// Removes a stream the host lent to a call, so its channel end is dropped (the receiver sees the
 /// end of the stream) as soon as the call returns.
@@ -293,9 +308,12 @@ macro_rules! handle_common {
 
             /// The name and sha256 of the plugin version the live instance runs, if one is live.
             pub fn live_version(&self) -> Option<(String, String)> {
-                self.seat
+                let live = self
+                    .seat
                     .live
-                    .as_ref()
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                live.as_ref()
                     .map(|l| (l.version.name().to_string(), l.version.code.sha256.clone()))
             }
         }
