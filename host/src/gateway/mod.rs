@@ -3,6 +3,7 @@
 //! Routes: `GET /health`, `GET /ready`, `GET /api/config`, `POST /api/config/keys`,
 //! `POST /api/config/guest`; Socket.IO namespace `/` at `/socket.io/` (see `docs/PROTOCOL.md`).
 
+mod console;
 mod http;
 mod plugin_catalog;
 pub mod protocol;
@@ -81,6 +82,7 @@ impl Gateway {
             .route("/api/config/keys", post(http::post_keys))
             .route("/api/config/guest", post(http::post_guest))
             .with_state(state.clone())
+            .merge(console::routes())
             .layer(socket_layer)
             .layer(DefaultBodyLimit::max(MAX_HTTP_BODY_BYTES))
             .layer(cors(&config.server.cors_origins))
