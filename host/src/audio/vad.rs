@@ -461,6 +461,37 @@ mod tests {
     }
 
     #[test]
+    fn speech_sent_as_opus_packets_is_decoded_and_detected() {
+        use audiopus::coder::Encoder;
+        use audiopus::{Application, Channels, SampleRate};
+
+        use super::super::input::{InputDecoder, InputEncoding, InputFormat};
+
+        let (samples, onset, offset) = padded_speech(1_000);
+        let encoder = Encoder::new(SampleRate::Hz48000, Channels::Mono, Application::Voip)
+            .expect("libopus encoder");
+        let mut decoder = InputDecoder::new(InputFormat {
+            encoding: InputEncoding::Opus,
+            ..InputFormat::default()
+        })
+        .expect("valid format");
+        let mut vad = Vad::new(VadConfig::default());
+        let mut found = Vec::new();
+        let mut at_ms = 0;
+        let mut packet = [0u8; 1500];
+        for frame in samples.chunks_exact(FRAME_SAMPLES) {
+            let len = encoder.encode(frame, &mut packet).expect("encodable frame");
+            decoder
+                .push(&packet[..len], |decoded| {
+                    found.extend(vad.push(decoded, at_ms));
+                    at_ms += FRAME_MS;
+                })
+                .expect("decodable packet");
+        }
+        assert_one_utterance(&found, onset, offset);
+    }
+
+    #[test]
     fn pauses_shorter_than_the_hangover_keep_one_utterance() {
         let (first, onset, _) = padded_speech(500);
         // Cut the trailing silence to 300 ms and say it again: one utterance, not two.
