@@ -14,8 +14,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing_subscriber::EnvFilter;
 
+use voice_studio::briefings::BriefingStore;
 use voice_studio::config::{Config, LogFormat};
-use voice_studio::gateway::{Gateway, PluginCatalog};
+use voice_studio::gateway::Gateway;
 use voice_studio::plugins::{PluginHost, PluginHostOptions};
 
 /// Exit code for configuration errors (distinct from crashes, so scripts can tell them apart).
@@ -96,8 +97,13 @@ async fn run(config: Arc<Config>) -> Result<(), Failure> {
         .local_addr()
         .context("reading the listening address")?;
 
-    let catalog: Arc<dyn PluginCatalog> = plugins.clone();
-    let gateway = Gateway::new(config.clone(), catalog);
+    let briefings = BriefingStore::open(&folders.briefings_dir).map_err(|e| {
+        Failure::Config(format!(
+            "BRIEFINGS_DIR: cannot open {}: {e}. Fix: point BRIEFINGS_DIR at a readable folder of briefings",
+            folders.briefings_dir.display()
+        ))
+    })?;
+    let gateway = Gateway::with_turn_loop(config.clone(), plugins.clone(), briefings);
     println!("{}", config.banner(bound));
     println!("Health check:      http://{bound}/health");
     tracing::info!(%bound, ready = plugins.is_ready(), "voice-studio listening");

@@ -173,6 +173,10 @@ pub struct Folders {
 pub struct StudioConfig {
     /// `STUDIO_GRACE_SECONDS`: how long a studio outlives its last client (a reload rejoins).
     pub grace: Duration,
+    /// `STUDIO_AUTOPILOT_MAX_TURNS`: most AI lines in a row in autopilot before the AIs wait for the human.
+    pub autopilot_max_turns: u32,
+    /// `STUDIO_TURN_GAP_MS`: the pause between one AI's line and the next AI's, so hand-offs sound natural.
+    pub turn_gap: Duration,
 }
 
 /// Logging.
@@ -542,6 +546,35 @@ impl Config {
             },
         };
 
+        let autopilot_max_turns = match src.get("STUDIO_AUTOPILOT_MAX_TURNS") {
+            None => 6,
+            Some(raw) => match raw.parse::<u32>() {
+                Ok(turns) if (1..=1000).contains(&turns) => turns,
+                _ => {
+                    problem(
+                        "STUDIO_AUTOPILOT_MAX_TURNS",
+                        format!("`{raw}` is not a whole number from 1 to 1000"),
+                        "set STUDIO_AUTOPILOT_MAX_TURNS to e.g. 6".into(),
+                    );
+                    6
+                }
+            },
+        };
+        let turn_gap = match src.get("STUDIO_TURN_GAP_MS") {
+            None => Duration::from_millis(300),
+            Some(raw) => match raw.parse::<u64>() {
+                Ok(ms) if ms <= 10_000 => Duration::from_millis(ms),
+                _ => {
+                    problem(
+                        "STUDIO_TURN_GAP_MS",
+                        format!("`{raw}` is not a number of milliseconds from 0 to 10000"),
+                        "set STUDIO_TURN_GAP_MS to e.g. 300".into(),
+                    );
+                    Duration::from_millis(300)
+                }
+            },
+        };
+
         let format = match src.get("LOG_FORMAT") {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -597,7 +630,11 @@ impl Config {
                 plugin_cache_dir,
                 watch_plugins,
             },
-            studio: StudioConfig { grace },
+            studio: StudioConfig {
+                grace,
+                autopilot_max_turns,
+                turn_gap,
+            },
             log: LogConfig { format, filter },
         })
     }

@@ -3,7 +3,6 @@
 //! Routes: `GET /health`, `GET /ready`, `GET /api/config`, `POST /api/config/keys`,
 //! `POST /api/config/guest`; Socket.IO namespace `/` at `/socket.io/` (see `docs/PROTOCOL.md`).
 
-mod console;
 mod http;
 mod plugin_catalog;
 pub mod protocol;
@@ -27,8 +26,10 @@ use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
+use crate::briefings::BriefingStore;
 use crate::config::{Config, LiveConfig};
-use crate::session::StudioRegistry;
+use crate::plugins::PluginHost;
+use crate::session::{StudioRegistry, TurnLoopSetup};
 
 /// Largest accepted HTTP body (settings payloads are small; this is the original backend's limit).
 pub const MAX_HTTP_BODY_BYTES: usize = 1024 * 1024;
@@ -60,13 +61,45 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// Builds routes, CORS, tracing and the Socket.IO namespace.
+    /// Builds routes, CORS, tracing and the Socket.IO namespace; its studios keep state but
+    /// run no turn loop (see [`Gateway::with_turn_loop`]).
     pub fn new(config: Arc<Config>, plugins: Arc<dyn PluginCatalog>) -> Self {
+        Self::build(config, plugins, None)
+    }
+
+    /// Like [`Gateway::new`], with studios that run the turn loop on `plugins`: they listen,
+    /// answer, speak and record into `RECORDING_DIR`.
+    pub fn with_turn_loop(
+        config: Arc<Config>,
+        plugins: Arc<PluginHost>,
+        briefings: BriefingStore,
+    ) -> Self {
+        let setup = TurnLoopSetup {
+            plugins: plugins.clone(),
+            briefings,
+            recording_dir: config.folders.recording_dir.clone(),
+            autopilot_max_turns: config.studio.autopilot_max_turns,
+            turn_gap: config.studio.turn_gap,
+            language: "en-US".to_owned(),
+        };
+        Self::build(config, plugins, Some(setup))
+    }
+
+    fn build(
+        config: Arc<Config>,
+        plugins: Arc<dyn PluginCatalog>,
+        turn_loop: Option<TurnLoopSetup>,
+    ) -> Self {
         let live = Arc::new(LiveConfig::new(&config));
         let (socket_layer, io) = SocketIo::builder()
             .max_payload(MAX_SOCKET_MESSAGE_BYTES)
             .build_layer();
-        let registry = StudioRegistry::new(io.clone(), config.studio.grace, live.clone());
+        let registry = match turn_loop {
+            Some(setup) => {
+                StudioRegistry::with_turn_loop(io.clone(), config.studio.grace, live.clone(), setup)
+            }
+            None => StudioRegistry::new(io.clone(), config.studio.grace, live.clone()),
+        };
         socket::register(&io, registry.clone());
         let state = Arc::new(GatewayState {
             config: config.clone(),
@@ -82,7 +115,6 @@ impl Gateway {
             .route("/api/config/keys", post(http::post_keys))
             .route("/api/config/guest", post(http::post_guest))
             .with_state(state.clone())
-            .merge(console::routes())
             .layer(socket_layer)
             .layer(DefaultBodyLimit::max(MAX_HTTP_BODY_BYTES))
             .layer(cors(&config.server.cors_origins))

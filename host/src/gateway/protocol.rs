@@ -14,6 +14,9 @@ pub mod client_events {
     pub const TOGGLE_AUTOPILOT: &str = "client.toggle-autopilot";
     /// `client.request-state`: ask for a `state.snapshot`.
     pub const REQUEST_STATE: &str = "client.request-state";
+    /// Ours: `client.end-session`: end the episode now; the studio finishes its recording and
+    /// sends `recording.ready`, then `session.end`.
+    pub const END_SESSION: &str = "client.end-session";
 }
 
 /// Event names, server to client.
@@ -40,6 +43,10 @@ pub mod server_events {
     pub const AUDIO_OUT: &str = "audio.out";
     /// Ours: `session.end <SessionEnd>`.
     pub const SESSION_END: &str = "session.end";
+    /// Ours: `audio.stop <AudioStop>`: drop the queued audio of a speaker (barge-in).
+    pub const AUDIO_STOP: &str = "audio.stop";
+    /// Ours: `turn.end <TurnEnd>`: an AI's line ended, with what it measured.
+    pub const TURN_END: &str = "turn.end";
 }
 
 /// `SpeakerId`: who is speaking.
@@ -215,6 +222,69 @@ pub struct RecordingReady {
     pub episode_id: String,
     /// The files written (paths relative to RECORDING_DIR).
     pub files: Vec<String>,
+    /// Ours: the recording's folder inside RECORDING_DIR (`<episodeId>`, or `<episodeId>-2`...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folder: Option<String>,
+    /// Ours: each file with its download URL, size and length.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<RecordedFileInfo>,
+}
+
+/// Ours: one file of a finished recording.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordedFileInfo {
+    /// File name inside the folder (`you.webm`, `events.jsonl`, ...).
+    pub name: String,
+    /// Where to download it: `/recordings/<folder>/<name>`.
+    pub url: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// Audio length in ms, for the tracks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+}
+
+/// Ours: `audio.stop {speaker, reason, playedMs}`: the server stopped a speaker's audio; the
+/// client drops what it still has queued for that speaker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AudioStop {
+    /// Whose audio stopped.
+    pub speaker: Speaker,
+    /// Why: `barge-in` (the human spoke) or `stop` (the turn policy cut it).
+    pub reason: String,
+    /// How much of the line had played when it stopped, in ms.
+    pub played_ms: u64,
+}
+
+/// Ours: `turn.end`: an AI's line ended; latencies in ms, absent when the turn did not get there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TurnEnd {
+    /// The AI that spoke.
+    pub speaker: Speaker,
+    /// What it said (cut to what was played when interrupted).
+    pub text: String,
+    /// Whether the human cut it off.
+    pub interrupted: bool,
+    /// Audio played, ms.
+    pub played_ms: u64,
+    /// The human's end of speech -> final transcript.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stt_final_ms: Option<u64>,
+    /// LLM request -> first token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llm_first_token_ms: Option<u64>,
+    /// TTS request -> first audio (first clause).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tts_first_audio_ms: Option<u64>,
+    /// The human's end of speech -> first AI audio frame sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voice_to_voice_ms: Option<u64>,
+    /// The previous AI's last frame -> this AI's first frame (AI to AI hand-off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handoff_gap_ms: Option<u64>,
 }
 
 /// Ours: the sample format of `audio.chunk` payloads a client will send.
@@ -313,6 +383,12 @@ pub enum ErrorCode {
     StudioEnded,
     /// The event name is not part of the protocol.
     UnknownEvent,
+    /// A plugin (STT, TTS, LLM or policy) failed; the message names the role and plugin.
+    PluginFailed,
+    /// The recording could not be written (full disk, unwritable folder); the studio goes on.
+    RecordingFailed,
+    /// The microphone audio could not be decoded in the declared input format.
+    AudioUndecodable,
 }
 
 impl ErrorPayload {

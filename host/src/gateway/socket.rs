@@ -65,6 +65,7 @@ fn on_connect(socket: SocketRef, registry: StudioRegistry) {
         InOrder::new(on_toggle_autopilot),
     );
     socket.on(client_events::REQUEST_STATE, InOrder::new(on_request_state));
+    socket.on(client_events::END_SESSION, InOrder::new(on_end_session));
     socket.on_fallback(InOrder::new(on_unknown_event));
     socket.on_disconnect(async |socket: SocketRef| {
         tracing::info!(client = %socket.id, "client disconnected");
@@ -229,6 +230,22 @@ fn on_request_state(socket: &Client, _value: &mut Value) {
     }
 }
 
+fn on_end_session(socket: &Client, _value: &mut Value) {
+    let Some(seat) = socket.extensions.get::<Seat>() else {
+        return send_error(
+            socket,
+            ErrorCode::NotInStudio,
+            "send hello before client.end-session",
+        );
+    };
+    if let Err(e) = seat
+        .studio
+        .send(StudioCommand::EndSession { client: socket.id })
+    {
+        studio_unreachable(socket, e);
+    }
+}
+
 fn on_unknown_event(socket: &Client, value: &mut Value) {
     let event = decode_event(socket, value).unwrap_or_else(|| "?".to_owned());
     let shown: String = event.chars().take(64).collect();
@@ -236,7 +253,7 @@ fn on_unknown_event(socket: &Client, value: &mut Value) {
         socket,
         ErrorCode::UnknownEvent,
         &format!(
-            "`{shown}` is not an event of this server; see docs/PROTOCOL.md (hello, audio.chunk, client.toggle-autopilot, client.request-state)"
+            "`{shown}` is not an event of this server; see docs/PROTOCOL.md (hello, audio.chunk, client.toggle-autopilot, client.request-state, client.end-session)"
         ),
     );
 }

@@ -12,6 +12,12 @@ pub use state::{
 };
 pub use studio::{STUDIO_QUEUE, StudioCommand, StudioHandle, StudioSendError};
 
+use std::path::PathBuf;
+
+use crate::briefings::BriefingStore;
+use crate::gateway::protocol::RecordingReady;
+use crate::plugins::PluginHost;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -34,6 +40,8 @@ pub enum EndReason {
     Shutdown,
     /// Its task panicked.
     InternalError,
+    /// A client ended the episode (`client.end-session`).
+    Ended,
 }
 
 impl EndReason {
@@ -43,6 +51,7 @@ impl EndReason {
             Self::Idle => "idle",
             Self::Shutdown => "shutdown",
             Self::InternalError => "internal-error",
+            Self::Ended => "ended",
         }
     }
 }
@@ -63,6 +72,24 @@ pub enum JoinError {
     Send(#[from] StudioSendError),
 }
 
+/// What a studio's turn loop works with: the plugins, the briefings, where recordings go and
+/// the floor's limits. Without it a studio keeps its state and counts audio but nobody answers.
+#[derive(Clone)]
+pub struct TurnLoopSetup {
+    /// The plugin runtime: STT, TTS, the two LLMs and the turn policy.
+    pub plugins: Arc<PluginHost>,
+    /// The episode briefings that go into every prompt.
+    pub briefings: BriefingStore,
+    /// `RECORDING_DIR`: each studio session records into a folder here.
+    pub recording_dir: PathBuf,
+    /// Most AI lines in a row in autopilot (the policy sees it as `max-ai-turns`; the host enforces it).
+    pub autopilot_max_turns: u32,
+    /// Pause between one AI's line and the next AI's.
+    pub turn_gap: Duration,
+    /// BCP-47 language of the conversation, for STT and TTS.
+    pub language: String,
+}
+
 struct StudioEntry {
     handle: StudioHandle,
     supervisor: Option<JoinHandle<()>>,
@@ -77,6 +104,9 @@ pub(crate) struct RegistryInner {
     live_config: Arc<LiveConfig>,
     next_generation: AtomicU64,
     shutting_down: AtomicBool,
+    turn_loop: Option<Arc<TurnLoopSetup>>,
+    /// The last finished recording of each episode, so a client that joins later still learns it.
+    recordings: Mutex<HashMap<String, RecordingReady>>,
 }
 
 /// All running studios, keyed by episode id.
@@ -107,8 +137,29 @@ pub fn is_valid_episode_id(id: &str) -> bool {
 }
 
 impl StudioRegistry {
-    /// An empty registry whose studios reach clients through `io`.
+    /// An empty registry whose studios reach clients through `io`; they keep state but run no
+    /// turn loop (see [`StudioRegistry::with_turn_loop`]).
     pub fn new(io: SocketIo, grace: Duration, live_config: Arc<LiveConfig>) -> Self {
+        Self::build(io, grace, live_config, None)
+    }
+
+    /// An empty registry whose studios run the turn loop with `setup`: they listen, answer,
+    /// speak and record.
+    pub fn with_turn_loop(
+        io: SocketIo,
+        grace: Duration,
+        live_config: Arc<LiveConfig>,
+        setup: TurnLoopSetup,
+    ) -> Self {
+        Self::build(io, grace, live_config, Some(Arc::new(setup)))
+    }
+
+    fn build(
+        io: SocketIo,
+        grace: Duration,
+        live_config: Arc<LiveConfig>,
+        turn_loop: Option<Arc<TurnLoopSetup>>,
+    ) -> Self {
         Self {
             inner: Arc::new(RegistryInner {
                 studios: Mutex::new(HashMap::new()),
@@ -118,6 +169,8 @@ impl StudioRegistry {
                 live_config,
                 next_generation: AtomicU64::new(1),
                 shutting_down: AtomicBool::new(false),
+                turn_loop,
+                recordings: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -168,6 +221,11 @@ impl StudioRegistry {
         let mut ids: Vec<String> = lock(&self.inner.studios).keys().cloned().collect();
         ids.sort();
         ids
+    }
+
+    /// The last finished recording of `episode_id`, if any.
+    pub fn last_recording(&self, episode_id: &str) -> Option<RecordingReady> {
+        lock(&self.inner.recordings).get(episode_id).cloned()
     }
 
     /// The settings the studios read.
@@ -234,6 +292,7 @@ impl StudioRegistry {
             self.inner.clone(),
             self.inner.grace,
             self.inner.live_config.subscribe(),
+            self.inner.turn_loop.clone(),
         );
         let actor = tokio::spawn(studio.run(rx));
         let inner = self.inner.clone();
@@ -276,6 +335,16 @@ impl StudioRegistry {
 }
 
 impl RegistryInner {
+    /// Remembers the last finished recording of an episode.
+    pub(crate) fn keep_recording(&self, ready: &RecordingReady) {
+        lock(&self.recordings).insert(ready.episode_id.clone(), ready.clone());
+    }
+
+    /// The last finished recording of an episode.
+    pub(crate) fn recording_of(&self, episode_id: &str) -> Option<RecordingReady> {
+        lock(&self.recordings).get(episode_id).cloned()
+    }
+
     /// Removes the studio if nothing is queued for it; called by an idle studio under the same
     /// lock `join` queues under, so no join can be lost between the check and the removal.
     pub(crate) fn retire_if_idle(

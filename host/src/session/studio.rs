@@ -8,14 +8,19 @@ use socketioxide::SocketIo;
 use socketioxide::socket::Sid;
 use tokio::sync::{mpsc, oneshot, watch};
 
+mod line;
+mod turn_loop;
+mod turn_task;
+
 use super::state::{MicrophoneVerdict, Participant, StudioState};
-use super::{EndReason, RegistryInner};
+use super::{EndReason, RegistryInner, TurnLoopSetup};
 use crate::config::RuntimeConfig;
 use crate::gateway::protocol::{
     Caption, ErrorCode, ErrorPayload, ModeNormal, ModeThinking, OrbState, RecordingReady,
     SessionEnd, SharedScreen, SharedScreenMode, Speaker, StudioSnapshot, ThinkingCountdown,
     server_events,
 };
+use turn_loop::{Floor, FloorStep};
 
 /// How many commands may wait for a studio; audio arrives at 50 chunks a second per microphone,
 /// so this is seconds of slack, and a full queue means the studio is stuck, not busy.
@@ -74,6 +79,12 @@ pub enum StudioCommand {
     RecordingReady(RecordingReady),
     /// Sends the studio's current state back (for the turn loop, admin views and tests).
     Snapshot(oneshot::Sender<StudioSnapshot>),
+    /// A client ended the episode (`client.end-session`): the recording is finished and sent
+    /// as `recording.ready`, then the studio ends.
+    EndSession {
+        /// The client.
+        client: Sid,
+    },
     /// End the studio.
     End(EndReason),
     /// Makes the actor panic, to prove a failing studio ends alone.
@@ -152,6 +163,12 @@ pub(super) struct Studio {
     runtime_config: watch::Receiver<RuntimeConfig>,
     /// Studio clock origin: every caption and event of this studio is stamped relative to it.
     started: Instant,
+    /// What the turn loop works with; `None`: the studio keeps state but nobody answers.
+    turn_loop: Option<Arc<TurnLoopSetup>>,
+    /// The turn loop's state, once opened.
+    floor: Option<Floor>,
+    /// Problems to report to the clients at the next chance (recording failures).
+    pending_problems: Vec<String>,
 }
 
 impl Studio {
@@ -163,6 +180,7 @@ impl Studio {
         registry: Arc<RegistryInner>,
         grace: Duration,
         runtime_config: watch::Receiver<RuntimeConfig>,
+        turn_loop: Option<Arc<TurnLoopSetup>>,
     ) -> (Self, StudioHandle, mpsc::Receiver<StudioCommand>) {
         let (tx, rx) = mpsc::channel(STUDIO_QUEUE);
         let episode_id: Arc<str> = Arc::from(episode_id);
@@ -180,6 +198,9 @@ impl Studio {
             grace,
             runtime_config,
             started: Instant::now(),
+            turn_loop,
+            floor: None,
+            pending_problems: Vec::new(),
         };
         (studio, handle, rx)
     }
@@ -188,11 +209,19 @@ impl Studio {
     /// empty for the grace period (a page reload rejoins within it and finds the same state).
     pub(super) async fn run(mut self, mut rx: mpsc::Receiver<StudioCommand>) {
         tracing::info!(episode = %self.episode_id, "studio opened");
+        self.open_floor().await;
         let mut empty_since = Some(tokio::time::Instant::now());
         let reason = loop {
             let deadline = empty_since.map(|t| t + self.grace);
             let command = tokio::select! {
+                // Commands first: a client's audio (and so a barge-in) is never starved by the
+                // floor's own steps.
+                biased;
                 command = rx.recv() => command,
+                step = next_floor_step(&mut self.floor) => {
+                    self.on_floor_step(step).await;
+                    continue;
+                }
                 () = sleep_until_or_forever(deadline) => {
                     // Retire only if nobody is about to join: the registry sends joins under its
                     // lock and we check the queue under the same lock.
@@ -208,6 +237,18 @@ impl Studio {
             };
             if let StudioCommand::End(reason) = command {
                 break reason;
+            }
+            if let StudioCommand::EndSession { client } = command {
+                if self.state.participant(client).is_some() {
+                    tracing::info!(episode = %self.episode_id, %client, "client ended the session");
+                    break EndReason::Ended;
+                }
+                self.emit_error(
+                    client,
+                    ErrorCode::NotInStudio,
+                    "send hello before client.end-session",
+                );
+                continue;
             }
             self.handle(command).await;
             empty_since = match (self.state.is_empty(), empty_since) {
@@ -232,6 +273,10 @@ impl Studio {
                     server_events::STATE_SNAPSHOT,
                     &self.state.snapshot(),
                 );
+                // A client that arrives after an episode was recorded still learns where it is.
+                if let Some(ready) = self.registry.recording_of(&self.episode_id) {
+                    self.emit_to(client, server_events::RECORDING_READY, &ready);
+                }
             }
             StudioCommand::Leave { client } => {
                 if self.state.leave(client) {
@@ -254,7 +299,7 @@ impl Studio {
                     );
                     return;
                 }
-                self.state.set_autopilot(on);
+                let changed = self.state.set_autopilot(on);
                 tracing::info!(episode = %self.episode_id, %client, autopilot = on, "autopilot toggled");
                 // Every client of the studio redraws from the snapshot; the ack tells the
                 // frontend's status line what happened (as the original backend did).
@@ -266,10 +311,13 @@ impl Studio {
                 self.broadcast(server_events::ACK, &ack).await;
                 self.broadcast(server_events::STATE_SNAPSHOT, &self.state.snapshot())
                     .await;
+                if changed {
+                    self.autopilot_changed(on).await;
+                }
             }
             StudioCommand::Audio { client, chunk } => {
                 match self.state.claim_microphone(client, Instant::now()) {
-                    MicrophoneVerdict::Accept => self.on_microphone_audio(client, chunk),
+                    MicrophoneVerdict::Accept => self.on_microphone_audio(client, chunk).await,
                     MicrophoneVerdict::Busy { notify } => {
                         if notify {
                             self.emit_error(
@@ -301,27 +349,8 @@ impl Studio {
                     self.broadcast(server_events::SHARED_SCREEN, &screen).await;
                 }
             }
-            StudioCommand::StartThinking(thinking) => {
-                let screen = SharedScreen {
-                    mode: SharedScreenMode::Thinking,
-                    thinking: Some(ThinkingCountdown {
-                        speaker: thinking.speaker,
-                        duration_ms: thinking.duration_ms,
-                        started_at: thinking.started_at,
-                        ends_at: thinking.started_at.saturating_add(thinking.duration_ms),
-                    }),
-                };
-                self.state.set_shared_screen(screen);
-                self.broadcast(server_events::MODE_THINKING, &thinking)
-                    .await;
-                self.broadcast(server_events::SHARED_SCREEN, &screen).await;
-            }
-            StudioCommand::EndThinking(normal) => {
-                let screen = SharedScreen::default();
-                self.state.set_shared_screen(screen);
-                self.broadcast(server_events::MODE_NORMAL, &normal).await;
-                self.broadcast(server_events::SHARED_SCREEN, &screen).await;
-            }
+            StudioCommand::StartThinking(thinking) => self.start_thinking(thinking).await,
+            StudioCommand::EndThinking(normal) => self.end_thinking(normal).await,
             StudioCommand::RecordingReady(ready) => {
                 self.broadcast(server_events::RECORDING_READY, &ready).await;
             }
@@ -329,22 +358,42 @@ impl Studio {
                 // The asker may have given up waiting; nothing to do then.
                 let _ = reply.send(self.state.snapshot());
             }
-            StudioCommand::End(_) => {}
+            StudioCommand::End(_) | StudioCommand::EndSession { .. } => {}
             #[cfg(test)]
             StudioCommand::PanicForTest => panic!("studio panic requested by a test"),
         }
     }
 
-    /// THE TURN LOOP'S INLET. Every accepted microphone chunk of this studio arrives here, in
+    /// Thinking mode begins: `mode.thinking` plus the countdown screen.
+    async fn start_thinking(&mut self, thinking: ModeThinking) {
+        let screen = SharedScreen {
+            mode: SharedScreenMode::Thinking,
+            thinking: Some(ThinkingCountdown {
+                speaker: thinking.speaker,
+                duration_ms: thinking.duration_ms,
+                started_at: thinking.started_at,
+                ends_at: thinking.started_at.saturating_add(thinking.duration_ms),
+            }),
+        };
+        self.state.set_shared_screen(screen);
+        self.broadcast(server_events::MODE_THINKING, &thinking)
+            .await;
+        self.broadcast(server_events::SHARED_SCREEN, &screen).await;
+    }
+
+    /// Thinking mode ends: `mode.normal` plus the conversation screen.
+    async fn end_thinking(&mut self, normal: ModeNormal) {
+        let screen = SharedScreen::default();
+        self.state.set_shared_screen(screen);
+        self.broadcast(server_events::MODE_NORMAL, &normal).await;
+        self.broadcast(server_events::SHARED_SCREEN, &screen).await;
+    }
+
+    /// The turn loop's inlet. Every accepted microphone chunk of this studio arrives here, in
     /// order, already validated (binary, whole samples for PCM, at most 1 s) and in the format the
-    /// client declared in `hello.inputFormat` (see `self.state.participant(client)`).
-    ///
-    /// The turn loop (decode -> 48 kHz frames -> recorder, VAD, STT -> policy -> LLM -> TTS ->
-    /// `audio.out`) plugs in here; it reads the guest settings from `self.runtime_config` at the
-    /// start of each turn and reports back through `StudioCommand::{SetOrb, PushCaption,
-    /// SetSharedScreen}`. Until it exists the audio is counted and goes nowhere: no AI response
-    /// is invented.
-    fn on_microphone_audio(&mut self, client: Sid, chunk: Vec<u8>) {
+    /// client declared in `hello.inputFormat`; the turn loop (see `turn_loop`) takes it from here.
+    /// Without a turn loop the audio is counted and goes nowhere: no AI response is invented.
+    async fn on_microphone_audio(&mut self, client: Sid, chunk: Vec<u8>) {
         self.state.count_audio_in(chunk.len());
         let stats = self.state.audio_in();
         if stats.chunks == 1 {
@@ -357,6 +406,7 @@ impl Studio {
                 "first microphone audio"
             );
         }
+        self.hear(client, &chunk).await;
     }
 
     /// Milliseconds on the studio clock.
@@ -364,10 +414,15 @@ impl Studio {
         u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    async fn end(self, reason: EndReason, rx: &mut mpsc::Receiver<StudioCommand>) {
+    async fn end(mut self, reason: EndReason, rx: &mut mpsc::Receiver<StudioCommand>) {
         // Stop taking commands; anything still queued came from clients that must re-hello.
         rx.close();
         while rx.try_recv().is_ok() {}
+        if let Some(ready) = self.close_floor() {
+            self.registry.keep_recording(&ready);
+            self.broadcast(server_events::RECORDING_READY, &ready).await;
+        }
+        self.report_problems().await;
         let payload = SessionEnd {
             episode_id: self.episode_id.to_string(),
             reason: reason.as_str().to_owned(),
@@ -406,13 +461,31 @@ impl Studio {
         );
     }
 
-    async fn broadcast<T: serde::Serialize + ?Sized>(&self, event: &str, data: &T) {
-        let Some(ns) = super::studio_namespace(&self.io) else {
-            return;
-        };
-        if let Err(e) = ns.to(self.episode_id.to_string()).emit(event, data).await {
-            tracing::debug!(episode = %self.episode_id, event, error = %e, "broadcast failed");
+    /// Sends an event to every client of the studio. The future does not borrow the studio,
+    /// whose recorder and decoder may be sent between threads but not shared.
+    fn broadcast<'a, T: serde::Serialize + ?Sized + Sync>(
+        &self,
+        event: &'a str,
+        data: &'a T,
+    ) -> impl std::future::Future<Output = ()> + Send + 'a {
+        let room = super::studio_namespace(&self.io).map(|ns| ns.to(self.episode_id.to_string()));
+        let episode = self.episode_id.clone();
+        async move {
+            let Some(room) = room else {
+                return;
+            };
+            if let Err(e) = room.emit(event, data).await {
+                tracing::debug!(episode = %episode, event, error = %e, "broadcast failed");
+            }
         }
+    }
+}
+
+/// The floor's next step, or never when the studio runs no turn loop.
+async fn next_floor_step(floor: &mut Option<Floor>) -> FloorStep {
+    match floor {
+        Some(floor) => floor.next_step().await,
+        None => std::future::pending().await,
     }
 }
 

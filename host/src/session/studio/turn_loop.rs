@@ -1,0 +1,1501 @@
+//! The turn loop, run inside the studio actor: microphone -> frames -> recorder, VAD, STT ->
+//! turn policy -> AI lines (LLM -> clauses -> TTS -> pacer -> `audio.out`) -> policy again.
+//!
+//! The actor owns all of it ([`Floor`]); the STT call and each AI line run as tasks that report
+//! through one note channel, and the pacers are awaited in the actor's own `select!`, so a
+//! barge-in stops the audio in the same step that hears the human, without a lock.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use socketioxide::socket::Sid;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::Studio;
+use super::line::SpokenLine;
+use super::turn_task::{LineJob, Note, STT_INPUT_QUEUE, listen, speak_line};
+use crate::audio::{
+    FRAME_MS, FRAME_SAMPLES, Frame, InputDecoder, InputEncoding, PacedFrame, Pacer, PacerConfig,
+    PacerEvent, Vad, VadConfig, VadEvent,
+};
+use crate::briefings::Briefing;
+use crate::gateway::protocol::{
+    AudioEncoding, AudioOut, AudioStop, Caption, ErrorCode, ErrorPayload, ModeNormal, ModeThinking,
+    OrbState, RecordedFileInfo, RecordingReady, Speaker, TurnEnd, server_events,
+};
+use crate::plugins::wit::{
+    self, AiLine, ChatMessage, ChatRole, Decision, FloorEvent, FloorState, LlmRequest, SttRequest,
+    Thinking, TranscriptKind,
+};
+use crate::plugins::{CallCancel, CallError, PolicyHandle, SttInput};
+use crate::prompt::{self, Cast, Cue, Line, Role};
+use crate::recording::{
+    BriefingRecord, Event, PluginRecord, Recorder, RecorderConfig, RecordingError, TurnMetrics,
+};
+use crate::session::TurnLoopSetup;
+
+/// How many notes from the studio's tasks may wait for the actor.
+const NOTE_QUEUE: usize = 1024;
+/// How long an orb shows `error` after its plugin failed.
+const ERROR_ORB_FOR: Duration = Duration::from_millis(1500);
+/// The wire format of `audio.out` payloads.
+const AUDIO_OUT_FORMAT: &str = "pcm_s16le;rate=48000;channels=1";
+/// A microphone that paused longer than this restarts at the current session time, so the `you`
+/// track stays aligned with the clock after a client stalls.
+const MIC_RESYNC_MS: u64 = 200;
+/// Silent tracks are filled up to about now this often, so they stay current on disk.
+const RECORDING_ADVANCE_EVERY_MS: u64 = 1_000;
+/// The studio's two AIs, in their `voices` order.
+const AIS: [Speaker; 2] = [Speaker::Claude, Speaker::Guest];
+
+/// The protocol's speaker as the plugin contract spells it.
+pub(super) fn to_wit(speaker: Speaker) -> wit::Speaker {
+    match speaker {
+        Speaker::You => wit::Speaker::You,
+        Speaker::Claude => wit::Speaker::Claude,
+        Speaker::Guest => wit::Speaker::Guest,
+    }
+}
+
+/// The plugin contract's speaker as the protocol spells it.
+fn from_wit(speaker: wit::Speaker) -> Speaker {
+    match speaker {
+        wit::Speaker::You => Speaker::You,
+        wit::Speaker::Claude => Speaker::Claude,
+        wit::Speaker::Guest => Speaker::Guest,
+    }
+}
+
+fn voice_slot(speaker: Speaker) -> Option<usize> {
+    match speaker {
+        Speaker::Claude => Some(0),
+        Speaker::Guest => Some(1),
+        Speaker::You => None,
+    }
+}
+
+fn epoch_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// One AI line in progress.
+struct Turn {
+    id: u64,
+    task: JoinHandle<()>,
+    cancels: [CallCancel; 2],
+    line: SpokenLine,
+    /// Thinking mode: audio is kept here until the time is up.
+    held: Option<Vec<i16>>,
+    /// The task has produced everything.
+    produced: bool,
+    /// Samples released to clients.
+    released: u64,
+    clauses_shown: usize,
+    caption_id: String,
+    caption_start_ms: Option<u64>,
+    asked_at: Instant,
+    llm_first_token: Option<Duration>,
+    tts_first_audio: Option<Duration>,
+    first_frame_at: Option<Instant>,
+    voice_to_voice: Option<Duration>,
+    handoff_gap: Option<Duration>,
+    stt_final: Option<Duration>,
+}
+
+/// An AI's voice: its pacer and its line in progress.
+struct Voice {
+    speaker: Speaker,
+    pacer: Pacer,
+    turn: Option<Turn>,
+}
+
+/// The turn loop's state, owned by the studio actor.
+pub(super) struct Floor {
+    setup: Arc<TurnLoopSetup>,
+    notes_tx: mpsc::Sender<Note>,
+    notes_rx: mpsc::Receiver<Note>,
+    policy: PolicyHandle,
+    briefing: Arc<Briefing>,
+    decoder: Option<InputDecoder>,
+    frames: Vec<Frame>,
+    vad: Vad,
+    /// Session time of the next microphone frame.
+    mic_next_ms: u64,
+    recorded_until_ms: u64,
+    stt_tx: Option<mpsc::Sender<SttInput>>,
+    stt_task: Option<JoinHandle<()>>,
+    human_speaking: bool,
+    speech_onset_ms: u64,
+    speech_ended_at: Option<Instant>,
+    last_stt_final: Option<Duration>,
+    utterance: u64,
+    transcript: Vec<Line>,
+    voices: [Voice; 2],
+    next_turn: u64,
+    last_speaker: Option<Speaker>,
+    ai_turns_in_a_row: u32,
+    autopilot_since_ms: Option<u64>,
+    memory: String,
+    segment_cue: Option<String>,
+    thinking: Option<(Speaker, u64)>,
+    timers: HashMap<String, JoinHandle<()>>,
+    helpers: Vec<JoinHandle<()>>,
+    pending: VecDeque<FloorEvent>,
+    last_ai_end: Option<Instant>,
+    recorder: Option<Recorder>,
+    recording_failed: bool,
+}
+
+/// What woke the actor on the floor's side.
+pub(super) enum FloorStep {
+    Note(Note),
+    Paced(Speaker, PacerEvent),
+}
+
+impl Floor {
+    /// Sets up the floor of a new studio session: recorder, briefing, policy, and the STT call.
+    pub(super) async fn open(
+        setup: Arc<TurnLoopSetup>,
+        episode_id: &str,
+        generation: u64,
+        started: Instant,
+    ) -> (Floor, Vec<String>) {
+        let mut problems = Vec::new();
+        let (notes_tx, notes_rx) = mpsc::channel(NOTE_QUEUE);
+        let briefing = match setup.briefings.load(episode_id).await {
+            Ok(b) => b,
+            Err(error) => {
+                problems.push(format!(
+                    "the briefing of episode {episode_id} could not be read ({error}); the built-in briefing is used"
+                ));
+                setup.briefings.built_in()
+            }
+        };
+        let mut policy = setup.plugins.policy();
+        policy.set_session_clock_origin(started);
+
+        let session_id = format!("{episode_id}-{}-{generation}", epoch_ms());
+        let mut config = RecorderConfig::new(&setup.recording_dir, episode_id, &session_id);
+        let plugins = plugin_records(&setup);
+        config.session_config = serde_json::json!({
+            "roles": plugins.iter().map(|p| serde_json::json!({"role": p.role, "plugin": p.name, "version": p.version})).collect::<Vec<_>>(),
+            "autopilotMaxTurns": setup.autopilot_max_turns,
+            "turnGapMs": millis(setup.turn_gap),
+            "language": setup.language,
+        });
+        let mut recording_failed = false;
+        let recorder = match Recorder::create(config) {
+            Ok(mut recorder) => {
+                let briefing_path = setup.briefings.path_of(episode_id);
+                let record = BriefingRecord {
+                    path: if briefing_path.is_file() {
+                        briefing_path.display().to_string()
+                    } else {
+                        "built-in".to_owned()
+                    },
+                    title: briefing.title.clone(),
+                };
+                if let Err(error) = recorder
+                    .set_plugins(plugins)
+                    .and_then(|()| recorder.set_briefing(record))
+                {
+                    problems.push(format!("recording: {error}"));
+                    recording_failed = true;
+                }
+                Some(recorder)
+            }
+            Err(error) => {
+                problems.push(format!(
+                    "this session is not recorded: {error}. Fix: make RECORDING_DIR writable and with free space"
+                ));
+                recording_failed = true;
+                None
+            }
+        };
+
+        let (stt_tx, stt_rx) = mpsc::channel(STT_INPUT_QUEUE);
+        let mut stt = setup.plugins.stt();
+        stt.set_session_clock_origin(started);
+        let request = SttRequest {
+            speaker: wit::Speaker::You,
+            language: setup.language.clone(),
+            key_terms: vec!["Claude".into(), "Guest".into()],
+        };
+        let stt_task = tokio::spawn(listen(stt, request, stt_rx, notes_tx.clone()));
+        let voice = |speaker| Voice {
+            speaker,
+            pacer: Pacer::new(PacerConfig::default()),
+            turn: None,
+        };
+        let floor = Floor {
+            setup,
+            notes_tx,
+            notes_rx,
+            policy,
+            briefing,
+            decoder: None,
+            frames: Vec::with_capacity(8),
+            vad: Vad::new(VadConfig::default()),
+            mic_next_ms: 0,
+            recorded_until_ms: 0,
+            stt_tx: Some(stt_tx),
+            stt_task: Some(stt_task),
+            human_speaking: false,
+            speech_onset_ms: 0,
+            speech_ended_at: None,
+            last_stt_final: None,
+            utterance: 0,
+            transcript: Vec::new(),
+            voices: [voice(Speaker::Claude), voice(Speaker::Guest)],
+            next_turn: 1,
+            last_speaker: None,
+            ai_turns_in_a_row: 0,
+            autopilot_since_ms: None,
+            memory: String::new(),
+            segment_cue: None,
+            thinking: None,
+            timers: HashMap::new(),
+            helpers: Vec::new(),
+            pending: VecDeque::new(),
+            last_ai_end: None,
+            recorder,
+            recording_failed,
+        };
+        (floor, problems)
+    }
+
+    /// Waits for the next thing the floor must handle: a note from a task or a paced frame.
+    /// Cancel-safe (channel receive and `Pacer::next` both are).
+    pub(super) async fn next_step(&mut self) -> FloorStep {
+        let [claude, guest] = &mut self.voices;
+        tokio::select! {
+            Some(note) = self.notes_rx.recv() => FloorStep::Note(note),
+            event = claude.pacer.next() => FloorStep::Paced(Speaker::Claude, event),
+            event = guest.pacer.next() => FloorStep::Paced(Speaker::Guest, event),
+        }
+    }
+
+    fn voice(&mut self, speaker: Speaker) -> Option<&mut Voice> {
+        voice_slot(speaker).map(|i| &mut self.voices[i])
+    }
+
+    fn holder(&self) -> Option<Speaker> {
+        self.voices
+            .iter()
+            .find(|v| v.turn.is_some())
+            .map(|v| v.speaker)
+    }
+
+    fn floor_state(&self, now_ms: u64, autopilot: bool) -> FloorState {
+        FloorState {
+            now_ms,
+            autopilot,
+            holder: self.holder().map(to_wit),
+            human_speaking: self.human_speaking,
+            last_speaker: self.last_speaker.map(to_wit),
+            ai_turns_in_a_row: self.ai_turns_in_a_row,
+            max_ai_turns: self.setup.autopilot_max_turns,
+            thinking: self.thinking.map(|(speaker, ends_at_ms)| Thinking {
+                speaker: to_wit(speaker),
+                ends_at_ms,
+            }),
+            autopilot_since_ms: self.autopilot_since_ms,
+            memory: self.memory.clone(),
+        }
+    }
+
+    fn spawn_after(&mut self, after: Duration, note: Note) -> JoinHandle<()> {
+        let notes = self.notes_tx.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            let _ = notes.send(note).await;
+        })
+    }
+
+    /// Stops every task of the floor (session end).
+    fn close(&mut self) {
+        self.stt_tx = None;
+        for voice in &mut self.voices {
+            if let Some(turn) = voice.turn.take() {
+                for cancel in &turn.cancels {
+                    cancel.cancel();
+                }
+                turn.task.abort();
+            }
+            voice.pacer.stop();
+        }
+        for (_, timer) in self.timers.drain() {
+            timer.abort();
+        }
+        for helper in self.helpers.drain(..) {
+            helper.abort();
+        }
+    }
+}
+
+fn plugin_records(setup: &TurnLoopSetup) -> Vec<PluginRecord> {
+    let mut records = Vec::new();
+    for status in setup.plugins.plugins() {
+        for role in &status.roles {
+            records.push(PluginRecord {
+                role: role.name().to_owned(),
+                name: status.name.clone(),
+                version: status.version.clone().unwrap_or_default(),
+                hash: status.sha256.clone().unwrap_or_default(),
+            });
+        }
+    }
+    records
+}
+
+fn audio_format(format: crate::gateway::protocol::InputFormat) -> crate::audio::InputFormat {
+    crate::audio::InputFormat {
+        encoding: match format.encoding {
+            AudioEncoding::PcmS16le => InputEncoding::PcmS16le,
+            AudioEncoding::Opus => InputEncoding::Opus,
+        },
+        sample_rate: format.sample_rate,
+        channels: u16::from(format.channels),
+    }
+}
+
+fn role_of(speaker: Speaker) -> &'static str {
+    match speaker {
+        Speaker::You => "stt",
+        Speaker::Claude => "llm:claude",
+        Speaker::Guest => "llm:guest",
+    }
+}
+
+impl Studio {
+    /// Opens the floor when the studio has a turn loop, and tells the policy the session began.
+    pub(super) async fn open_floor(&mut self) {
+        let Some(setup) = self.turn_loop.clone() else {
+            return;
+        };
+        let (floor, problems) =
+            Floor::open(setup, &self.episode_id, self.generation, self.started).await;
+        self.floor = Some(floor);
+        for problem in problems {
+            tracing::warn!(episode = %self.episode_id, "{problem}");
+            self.record_event(&Event::Error {
+                error: problem.clone(),
+                service: Some("recording".into()),
+                context: None,
+            });
+            self.pending_problems.push(problem);
+        }
+        self.queue_event(FloorEvent::SessionStarted);
+        self.run_policy().await;
+    }
+
+    /// Writes an event to the recording, reporting the first failure to the clients.
+    pub(super) fn record_event(&mut self, event: &Event) {
+        let t = self.clock_ms();
+        let Some(floor) = self.floor.as_mut() else {
+            return;
+        };
+        let Some(recorder) = floor.recorder.as_mut() else {
+            return;
+        };
+        if let Err(error) = recorder.event(t, event) {
+            self.recording_error(error);
+        }
+    }
+
+    fn recording_error(&mut self, error: RecordingError) {
+        let Some(floor) = self.floor.as_mut() else {
+            return;
+        };
+        if floor.recording_failed {
+            return;
+        }
+        floor.recording_failed = true;
+        tracing::error!(episode = %self.episode_id, %error, "recording failed; the studio goes on unrecorded");
+        let message = format!(
+            "recording failed: {error}. The studio goes on; fix RECORDING_DIR (space, permissions) for the next session"
+        );
+        self.pending_problems.push(message);
+    }
+
+    /// Sends the problems found since the last call to every client (they are not urgent enough
+    /// to await inside the audio path).
+    pub(super) async fn report_problems(&mut self) {
+        for message in std::mem::take(&mut self.pending_problems) {
+            let code = if message.starts_with("recording")
+                || message.starts_with("this session is not recorded")
+            {
+                ErrorCode::RecordingFailed
+            } else {
+                ErrorCode::PluginFailed
+            };
+            self.broadcast(server_events::ERROR, &ErrorPayload::new(code, message))
+                .await;
+        }
+    }
+
+    async fn set_orb_state(&mut self, speaker: Speaker, state: OrbState) {
+        let old = self.state.snapshot().orb_states.get(speaker);
+        if self.state.set_orb(speaker, state) {
+            self.broadcast(server_events::ORB_STATE, &(speaker, state))
+                .await;
+            let name = |s: OrbState| {
+                serde_json::to_value(s)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            };
+            self.record_event(&Event::OrbStateChange {
+                speaker,
+                old_state: name(old),
+                new_state: name(state),
+            });
+        }
+    }
+
+    async fn show_caption(&mut self, caption: Caption) {
+        self.broadcast(server_events::CAPTION, &caption).await;
+        self.state.push_caption(caption);
+    }
+
+    /// A plugin call failed: the clients hear which role and plugin, the orb shows `error`
+    /// briefly, and the session goes on.
+    async fn plugin_failed(&mut self, role: &str, orb: Option<Speaker>, error: &CallError) {
+        tracing::warn!(episode = %self.episode_id, role, plugin = error.plugin(), %error, "plugin call failed");
+        let message = format!("{role} plugin `{}` failed: {error}", error.plugin());
+        self.record_event(&Event::Error {
+            error: message.clone(),
+            service: Some(role.to_owned()),
+            context: Some(serde_json::json!({"plugin": error.plugin()})),
+        });
+        self.broadcast(
+            server_events::ERROR,
+            &ErrorPayload::new(ErrorCode::PluginFailed, message),
+        )
+        .await;
+        if let Some(speaker) = orb {
+            self.set_orb_state(speaker, OrbState::Error).await;
+            if let Some(floor) = self.floor.as_mut() {
+                let helper = floor.spawn_after(ERROR_ORB_FOR, Note::OrbRecovers(speaker));
+                floor.helpers.retain(|h| !h.is_finished());
+                floor.helpers.push(helper);
+            }
+        }
+    }
+
+    /// Microphone audio of the human: frames on the session clock into the recording, the VAD
+    /// and the STT call; speech start and end drive barge-in and the policy.
+    pub(super) async fn hear(&mut self, client: Sid, chunk: &[u8]) {
+        let now_ms = self.clock_ms();
+        let Some(format) = self.state.participant(client).map(|p| p.input_format) else {
+            return;
+        };
+        let format = audio_format(format);
+        let Some(floor) = self.floor.as_mut() else {
+            return;
+        };
+        if floor.decoder.as_ref().is_none_or(|d| d.format() != format) {
+            match InputDecoder::new(format) {
+                Ok(decoder) => floor.decoder = Some(decoder),
+                Err(error) => {
+                    let message = format!("microphone audio cannot be decoded: {error}");
+                    self.emit_error(client, ErrorCode::AudioUndecodable, &message);
+                    return;
+                }
+            }
+        }
+        let Some(decoder) = floor.decoder.as_mut() else {
+            return;
+        };
+        let frames = &mut floor.frames;
+        frames.clear();
+        if let Err(error) = decoder.push(chunk, |frame| frames.push(frame.clone())) {
+            let message = format!("an audio.chunk could not be decoded: {error}");
+            self.emit_error(client, ErrorCode::AudioUndecodable, &message);
+            return;
+        }
+        let mut vad_events = Vec::new();
+        let mut record_error = None;
+        if floor.mic_next_ms + MIC_RESYNC_MS < now_ms {
+            floor.mic_next_ms = now_ms.saturating_sub(FRAME_MS * floor.frames.len() as u64);
+        }
+        for frame in &floor.frames {
+            let at_ms = floor.mic_next_ms;
+            floor.mic_next_ms += FRAME_MS;
+            if let Some(recorder) = floor.recorder.as_mut()
+                && let Err(error) = recorder.push_frame(Speaker::You, at_ms, frame.samples())
+            {
+                record_error.get_or_insert(error);
+            }
+            if let Some(tx) = &floor.stt_tx
+                && tx
+                    .try_send(SttInput::Audio(frame.samples().to_vec()))
+                    .is_err()
+            {
+                tracing::debug!("STT input full; frame dropped");
+            }
+            if let Some(event) = floor.vad.push(frame, at_ms + FRAME_MS) {
+                vad_events.push(event);
+            }
+        }
+        if now_ms >= floor.recorded_until_ms + RECORDING_ADVANCE_EVERY_MS {
+            // Keep the silent AI tracks current on disk, a little behind now so a frame that is
+            // about to play is not overtaken.
+            floor.recorded_until_ms = now_ms;
+            if let Some(recorder) = floor.recorder.as_mut()
+                && let Err(error) = recorder.advance_to(now_ms.saturating_sub(500))
+            {
+                record_error.get_or_insert(error);
+            }
+        }
+        if let Some(error) = record_error {
+            self.recording_error(error);
+        }
+        for event in vad_events {
+            match event {
+                VadEvent::SpeechStart { onset_ms, .. } => self.human_started(onset_ms).await,
+                VadEvent::SpeechEnd { .. } => self.human_stopped().await,
+            }
+        }
+        self.run_policy().await;
+        self.report_problems().await;
+    }
+
+    async fn human_started(&mut self, onset_ms: u64) {
+        let Some(floor) = self.floor.as_mut() else {
+            return;
+        };
+        floor.human_speaking = true;
+        floor.speech_onset_ms = onset_ms;
+        if let Some(tx) = &floor.stt_tx {
+            let _ = tx.try_send(SttInput::SpeechStarted);
+        }
+        // Barge-in first, in this same step: the pacer must not release another frame.
+        let speaking: Vec<Speaker> = floor
+            .voices
+            .iter()
+            .filter(|v| v.turn.as_ref().is_some_and(|t| t.held.is_none()))
+            .map(|v| v.speaker)
+            .collect();
+        for speaker in &speaking {
+            self.stop_line(*speaker, "barge-in").await;
+        }
+        if !speaking.is_empty() {
+            self.record_event(&Event::BargeIn {
+                interrupter: Speaker::You,
+                interrupted: speaking,
+            });
+        }
+        self.record_event(&Event::VadSpeechStart {
+            speaker: Speaker::You,
+            confidence: None,
+        });
+        self.set_orb_state(Speaker::You, OrbState::Listening).await;
+        self.queue_event(FloorEvent::HumanSpeechStarted);
+    }
+
+    async fn human_stopped(&mut self) {
+        let Some(floor) = self.floor.as_mut() else {
+            return;
+        };
+        floor.human_speaking = false;
+        floor.speech_ended_at = Some(Instant::now());
+        if let Some(tx) = &floor.stt_tx {
+            let _ = tx.try_send(SttInput::SpeechEnded);
+        }
+        self.record_event(&Event::VadSpeechEnd {
+            speaker: Speaker::You,
+            confidence: None,
+        });
+        self.set_orb_state(Speaker::You, OrbState::Idle).await;
+        self.queue_event(FloorEvent::HumanSpeechEnded);
+    }
+
+    fn queue_event(&mut self, event: FloorEvent) {
+        if let Some(floor) = self.floor.as_mut() {
+            floor.pending.push_back(event);
+        }
+    }
+
+    /// Asks the policy about every queued floor event, in order, and carries out its decisions
+    /// (which may queue more events, e.g. a stopped line's `ai-finished`).
+    pub(super) async fn run_policy(&mut self) {
+        loop {
+            let now_ms = self.clock_ms();
+            let autopilot = self.state.autopilot();
+            let Some(floor) = self.floor.as_mut() else {
+                return;
+            };
+            let Some(event) = floor.pending.pop_front() else {
+                return;
+            };
+            let state = floor.floor_state(now_ms, autopilot);
+            let after_ai = matches!(event, FloorEvent::AiFinished(_));
+            let human_said = matches!(event, FloorEvent::HumanSaid(_));
+            let decisions = match floor.policy.decide(state, event).await {
+                Ok(decisions) => decisions,
+                Err(error) => {
+                    self.plugin_failed("policy", None, &error).await;
+                    continue;
+                }
+            };
+            for decision in decisions {
+                self.carry_out(decision, after_ai, human_said).await;
+            }
+        }
+    }
+
+    async fn carry_out(&mut self, decision: Decision, after_ai: bool, human_said: bool) {
+        match decision {
+            Decision::Respond(respond) => {
+                let speaker = from_wit(respond.speaker);
+                if human_said {
+                    self.record_route("address", speaker, &respond.cue, None);
+                }
+                self.start_line(speaker, respond.cue, None, after_ai).await;
+            }
+            Decision::Think(think) => {
+                let speaker = from_wit(think.speaker);
+                self.record_route(
+                    "thinking",
+                    speaker,
+                    &think.cue,
+                    Some(u64::from(think.duration_ms)),
+                );
+                self.start_line(speaker, think.cue, Some(think.duration_ms), false)
+                    .await;
+            }
+            Decision::Mute(speaker) => {
+                let speaker = from_wit(speaker);
+                let speaking = self
+                    .floor
+                    .as_mut()
+                    .and_then(|f| f.voice(speaker))
+                    .is_some_and(|v| v.turn.is_some());
+                if speaker != Speaker::You && !speaking {
+                    self.set_orb_state(speaker, OrbState::Muted).await;
+                }
+            }
+            Decision::Unmute(speaker) => {
+                let speaker = from_wit(speaker);
+                if self.state.snapshot().orb_states.get(speaker) == OrbState::Muted {
+                    self.set_orb_state(speaker, OrbState::Idle).await;
+                }
+            }
+            Decision::Stop(speaker) => {
+                let speaker = from_wit(speaker);
+                let held = self
+                    .floor
+                    .as_mut()
+                    .and_then(|f| f.voice(speaker))
+                    .and_then(|v| v.turn.as_ref())
+                    .is_some_and(|t| t.held.is_none());
+                if held {
+                    self.stop_line(speaker, "stop").await;
+                }
+            }
+            Decision::Wait => {}
+            Decision::SetTimer(timer) => {
+                if let Some(floor) = self.floor.as_mut() {
+                    let handle = floor.spawn_after(
+                        Duration::from_millis(u64::from(timer.after_ms)),
+                        Note::Timer(timer.name.clone()),
+                    );
+                    if let Some(old) = floor.timers.insert(timer.name, handle) {
+                        old.abort();
+                    }
+                }
+            }
+            Decision::CancelTimer(name) => {
+                if let Some(timer) = self.floor.as_mut().and_then(|f| f.timers.remove(&name)) {
+                    timer.abort();
+                }
+            }
+            Decision::Segment(segment) => {
+                tracing::info!(episode = %self.episode_id, segment = %segment.name, "segment begins");
+                if let Some(floor) = self.floor.as_mut() {
+                    floor.segment_cue =
+                        (!segment.cue.trim().is_empty()).then(|| segment.cue.clone());
+                }
+                self.record_event(&Event::Segment {
+                    name: segment.name,
+                    duration_ms: Some(u64::from(segment.duration_ms)),
+                });
+            }
+            Decision::Remember(memory) => {
+                if let Some(floor) = self.floor.as_mut() {
+                    floor.memory = memory;
+                }
+            }
+        }
+    }
+
+    fn record_route(
+        &mut self,
+        action: &str,
+        speaker: Speaker,
+        cue: &str,
+        duration_ms: Option<u64>,
+    ) {
+        tracing::info!(episode = %self.episode_id, action, speaker = ?speaker, "command.route");
+        self.record_event(&Event::CommandRoute {
+            action: action.to_owned(),
+            targets: vec![speaker],
+            remainder: cue.to_owned(),
+            confidence: 1.0,
+            duration_ms,
+        });
+    }
+
+    /// Gives `speaker` the floor: builds the prompt and starts the line's task. In thinking mode
+    /// (`think_ms`) the line is prepared in silence and plays when the time is up.
+    async fn start_line(
+        &mut self,
+        speaker: Speaker,
+        cue: String,
+        think_ms: Option<u32>,
+        after_ai: bool,
+    ) {
+        let now_ms = self.clock_ms();
+        let autopilot = self.state.autopilot();
+        let host_name = self
+            .state
+            .microphone()
+            .and_then(|m| self.state.participant(m.client))
+            .map(|p| p.name.clone());
+        let runtime = self.runtime_config.borrow().clone();
+        let Some(floor) = self.floor.as_mut() else {
+            return;
+        };
+        let Some(slot) = voice_slot(speaker) else {
+            return;
+        };
+        // The human's speech always takes the floor from the AIs' conversation. (An answer to
+        // the human is not held back: the recognizer may call the utterance final a moment
+        // before the host's VAD hears its end.)
+        if floor.human_speaking && after_ai {
+            tracing::info!(?speaker, "respond ignored: the human is speaking");
+            return;
+        }
+        if floor.voices[slot].turn.is_some() {
+            tracing::info!(
+                ?speaker,
+                "respond ignored: that AI already has a line in progress"
+            );
+            return;
+        }
+        if let Some(other) = floor.holder()
+            && think_ms.is_none()
+            && floor.thinking.is_none_or(|(s, _)| s != other)
+        {
+            tracing::info!(
+                ?speaker,
+                ?other,
+                "respond ignored: another AI holds the floor"
+            );
+            return;
+        }
+        if after_ai && autopilot && floor.ai_turns_in_a_row >= floor.setup.autopilot_max_turns {
+            tracing::info!(
+                ?speaker,
+                cap = floor.setup.autopilot_max_turns,
+                "autopilot cap reached; waiting for the human"
+            );
+            return;
+        }
+        let mut cast = Cast::with_host(host_name.as_deref());
+        cast.guest_instructions = runtime.guest_system_instructions.clone();
+        let prompt_cue = Cue {
+            segment: floor.segment_cue.clone(),
+            instruction: (!cue.trim().is_empty()).then(|| cue.clone()),
+            prepared_secs: think_ms.map(|ms| ms.div_ceil(1000)),
+        };
+        let prompt = match prompt::build(
+            speaker,
+            &floor.briefing,
+            &cast,
+            &prompt_cue,
+            &floor.transcript,
+        ) {
+            Ok(prompt) => prompt,
+            Err(error) => {
+                tracing::warn!(%error, "no prompt");
+                return;
+            }
+        };
+        let (model, voice) = match speaker {
+            Speaker::Guest => (
+                runtime.guest_model.clone().unwrap_or_default(),
+                runtime
+                    .guest_voice
+                    .as_ref()
+                    .and_then(|v| v.google_voice.clone().or_else(|| v.coqui_speaker.clone()))
+                    .unwrap_or_default(),
+            ),
+            _ => (String::new(), String::new()),
+        };
+        let request = LlmRequest {
+            speaker: to_wit(speaker),
+            model: model.clone(),
+            system: prompt.system,
+            messages: prompt
+                .messages
+                .into_iter()
+                .map(|m| ChatMessage {
+                    role: match m.role {
+                        Role::User => ChatRole::User,
+                        Role::Assistant => ChatRole::Assistant,
+                    },
+                    content: m.content,
+                })
+                .collect(),
+            max_tokens: prompt.max_tokens,
+            temperature: None,
+        };
+        let mut llm = floor.setup.plugins.llm(to_wit(speaker));
+        llm.set_session_clock_origin(self.started);
+        let mut tts = floor.setup.plugins.tts();
+        tts.set_session_clock_origin(self.started);
+        let cancels = [llm.canceller(), tts.canceller()];
+        let id = floor.next_turn;
+        floor.next_turn += 1;
+        let gap = if after_ai {
+            floor.setup.turn_gap
+        } else {
+            Duration::ZERO
+        };
+        let job = LineJob {
+            speaker,
+            turn: id,
+            gap,
+            llm,
+            tts,
+            request,
+            voice,
+            language: floor.setup.language.clone(),
+        };
+        let task = tokio::spawn(speak_line(job, floor.notes_tx.clone()));
+        let stt_final = floor.last_stt_final.take();
+        floor.voices[slot].turn = Some(Turn {
+            id,
+            task,
+            cancels,
+            line: SpokenLine::default(),
+            held: think_ms.map(|_| Vec::new()),
+            produced: false,
+            released: 0,
+            clauses_shown: 0,
+            caption_id: format!("{}-{}-{id}", speaker_name(speaker), self.generation),
+            caption_start_ms: None,
+            asked_at: Instant::now(),
+            llm_first_token: None,
+            tts_first_audio: None,
+            first_frame_at: None,
+            voice_to_voice: None,
+            handoff_gap: None,
+            stt_final,
+        });
+        self.record_event(&Event::TurnStart { speaker });
+        self.record_event(&Event::LlmStart {
+            speaker,
+            model: (!model.is_empty()).then_some(model),
+        });
+        self.set_orb_state(speaker, OrbState::Thinking).await;
+        if let Some(duration_ms) = think_ms {
+            let ends_at_ms = now_ms + u64::from(duration_ms);
+            if let Some(floor) = self.floor.as_mut() {
+                floor.thinking = Some((speaker, ends_at_ms));
+                let helper = floor.spawn_after(
+                    Duration::from_millis(u64::from(duration_ms)),
+                    Note::ThinkingOver { speaker, turn: id },
+                );
+                floor.helpers.retain(|h| !h.is_finished());
+                floor.helpers.push(helper);
+            }
+            self.start_thinking(ModeThinking {
+                speaker,
+                duration_ms: u64::from(duration_ms),
+                started_at: epoch_ms(),
+            })
+            .await;
+            self.record_event(&Event::ModeThinking {
+                speaker,
+                duration: u64::from(duration_ms),
+            });
+            for other in AIS.into_iter().filter(|s| *s != speaker) {
+                self.set_orb_state(other, OrbState::Muted).await;
+            }
+        }
+    }
+
+    /// Cuts an AI's line now: its pacer drops what is queued (no further frame leaves), its
+    /// calls are cancelled and its task aborted; clients are told to drop queued audio.
+    async fn stop_line(&mut self, speaker: Speaker, reason: &str) {
+        let Some(voice) = self.floor.as_mut().and_then(|f| f.voice(speaker)) else {
+            return;
+        };
+        let stop = voice.pacer.stop();
+        if voice.turn.is_none() {
+            return;
+        }
+        self.broadcast(
+            server_events::AUDIO_STOP,
+            &AudioStop {
+                speaker,
+                reason: reason.to_owned(),
+                played_ms: stop.played_ms,
+            },
+        )
+        .await;
+        self.end_line(speaker, true, stop.played_ms).await;
+    }
+
+    /// Ends an AI's line (finished or cut): the caption and transcript keep what was heard,
+    /// metrics are logged, and the policy hears `ai-finished`.
+    async fn end_line(&mut self, speaker: Speaker, interrupted: bool, played_ms: u64) {
+        let now_ms = self.clock_ms();
+        let Some(floor) = self.floor.as_mut() else {
+            return;
+        };
+        let human_speaking = floor.human_speaking;
+        let Some(voice) = floor.voice(speaker) else {
+            return;
+        };
+        let Some(turn) = voice.turn.take() else {
+            return;
+        };
+        for cancel in &turn.cancels {
+            cancel.cancel();
+        }
+        turn.task.abort();
+        let text = if interrupted {
+            turn.line.heard_after(played_ms)
+        } else {
+            turn.line.full_text()
+        };
+        if floor.thinking.is_some_and(|(s, _)| s == speaker) {
+            floor.thinking = None;
+        }
+        floor.last_speaker = Some(speaker);
+        if !text.is_empty() {
+            floor.ai_turns_in_a_row += 1;
+            floor.transcript.push(Line {
+                speaker,
+                text: text.clone(),
+                interrupted,
+            });
+        }
+        if turn.first_frame_at.is_some() {
+            floor.last_ai_end = Some(Instant::now());
+        }
+        let start_ms = turn.caption_start_ms.unwrap_or(now_ms);
+        if !text.is_empty() {
+            if let Some(recorder) = floor.recorder.as_mut()
+                && let Err(error) = recorder.caption(speaker, start_ms, now_ms.max(start_ms), &text)
+            {
+                self.recording_error(error);
+            }
+            self.show_caption(Caption {
+                id: turn.caption_id.clone(),
+                speaker,
+                text: text.clone(),
+                timestamp: epoch_ms(),
+                is_final: Some(true),
+                start_ms: Some(start_ms),
+                end_ms: Some(now_ms.max(start_ms)),
+            })
+            .await;
+        }
+        let first_audio = turn
+            .first_frame_at
+            .map(|t| t.saturating_duration_since(turn.asked_at));
+        let metrics = TurnMetrics {
+            duration_ms: Some(played_ms),
+            stt_final_ms: turn.stt_final.map(millis),
+            llm_first_token_ms: turn.llm_first_token.map(millis),
+            tts_first_audio_ms: turn.tts_first_audio.map(millis),
+            first_audio_ms: first_audio.map(millis),
+            interrupted,
+        };
+        let report = TurnEnd {
+            speaker,
+            text: text.clone(),
+            interrupted,
+            played_ms,
+            stt_final_ms: metrics.stt_final_ms,
+            llm_first_token_ms: metrics.llm_first_token_ms,
+            tts_first_audio_ms: metrics.tts_first_audio_ms,
+            voice_to_voice_ms: turn.voice_to_voice.map(millis),
+            handoff_gap_ms: turn.handoff_gap.map(millis),
+        };
+        tracing::info!(
+            episode = %self.episode_id,
+            ?speaker,
+            interrupted,
+            played_ms,
+            stt_final_ms = ?report.stt_final_ms,
+            llm_first_token_ms = ?report.llm_first_token_ms,
+            tts_first_audio_ms = ?report.tts_first_audio_ms,
+            voice_to_voice_ms = ?report.voice_to_voice_ms,
+            handoff_gap_ms = ?report.handoff_gap_ms,
+            "turn.end"
+        );
+        self.record_event(&Event::TurnEnd { speaker, metrics });
+        self.broadcast(server_events::TURN_END, &report).await;
+        let was_thinking = self
+            .state
+            .snapshot()
+            .shared_screen
+            .thinking
+            .is_some_and(|t| t.speaker == speaker);
+        if was_thinking {
+            self.end_thinking(ModeNormal {
+                speaker,
+                ended_at: epoch_ms(),
+            })
+            .await;
+        }
+        let rest = if human_speaking {
+            OrbState::Muted
+        } else {
+            OrbState::Idle
+        };
+        self.set_orb_state(speaker, rest).await;
+        self.queue_event(FloorEvent::AiFinished(AiLine {
+            speaker: to_wit(speaker),
+            text,
+            interrupted,
+        }));
+    }
+
+    /// Handles what woke the actor on the floor's side.
+    pub(super) async fn on_floor_step(&mut self, step: FloorStep) {
+        match step {
+            FloorStep::Note(note) => self.on_note(note).await,
+            FloorStep::Paced(speaker, PacerEvent::Frame(frame)) => {
+                self.play_frame(speaker, frame).await;
+            }
+            FloorStep::Paced(speaker, PacerEvent::Finished { played_ms }) => {
+                let produced = self
+                    .floor
+                    .as_mut()
+                    .and_then(|f| f.voice(speaker))
+                    .and_then(|v| v.turn.as_ref())
+                    .is_some_and(|t| t.produced);
+                if produced {
+                    self.end_line(speaker, false, played_ms).await;
+                }
+            }
+        }
+        self.run_policy().await;
+        self.report_problems().await;
+    }
+
+    async fn play_frame(&mut self, speaker: Speaker, paced: PacedFrame) {
+        let due_ms = u64::try_from(
+            paced
+                .due
+                .into_std()
+                .saturating_duration_since(self.started)
+                .as_millis(),
+        )
+        .unwrap_or(u64::MAX);
+        let now_ms = self.clock_ms();
+        let Some(floor) = self.floor.as_mut() else {
+            return;
+        };
+        let speech_ended_at = floor.speech_ended_at;
+        let last_ai_end = floor.last_ai_end;
+        let mut record_error = None;
+        if let Some(recorder) = floor.recorder.as_mut()
+            && let Err(error) = recorder.push_frame(speaker, due_ms, paced.frame.samples())
+        {
+            record_error = Some(error);
+        }
+        let Some(voice) = floor.voice(speaker) else {
+            return;
+        };
+        let Some(turn) = voice.turn.as_mut() else {
+            return;
+        };
+        let first = turn.first_frame_at.is_none();
+        if first {
+            let now = Instant::now();
+            turn.first_frame_at = Some(now);
+            turn.caption_start_ms = Some(due_ms.max(now_ms));
+            // Voice to voice only for an answer to the human; hand-off gap for an AI after an AI.
+            if let Some(ended) = speech_ended_at
+                && last_ai_end.is_none_or(|t| t < ended)
+            {
+                turn.voice_to_voice = Some(now.saturating_duration_since(ended));
+            } else if let Some(ended) = last_ai_end {
+                turn.handoff_gap = Some(now.saturating_duration_since(ended));
+            }
+        }
+        turn.released += FRAME_SAMPLES as u64;
+        let shown = turn.line.clauses_started(turn.released);
+        let caption = (shown > turn.clauses_shown).then(|| {
+            turn.clauses_shown = shown;
+            Caption {
+                id: turn.caption_id.clone(),
+                speaker,
+                text: turn.line.text_of_first(shown),
+                timestamp: epoch_ms(),
+                is_final: Some(false),
+                start_ms: turn.caption_start_ms,
+                end_ms: None,
+            }
+        });
+        if first {
+            floor.speech_ended_at = None;
+        }
+        let mut payload = vec![0u8; FRAME_SAMPLES * 2];
+        for (bytes, sample) in payload.chunks_exact_mut(2).zip(paced.frame.samples()) {
+            bytes.copy_from_slice(&sample.to_le_bytes());
+        }
+        self.broadcast(
+            server_events::AUDIO_OUT,
+            &AudioOut {
+                speaker,
+                seq: paced.seq,
+                format: AUDIO_OUT_FORMAT.to_owned(),
+                payload,
+            },
+        )
+        .await;
+        if first {
+            self.set_orb_state(speaker, OrbState::Speaking).await;
+        }
+        if let Some(caption) = caption {
+            self.show_caption(caption).await;
+        }
+        if let Some(error) = record_error {
+            self.recording_error(error);
+        }
+    }
+
+    async fn on_note(&mut self, note: Note) {
+        match note {
+            Note::Transcript(transcript) => self.on_transcript(transcript).await,
+            Note::SttFailed(error) => {
+                self.plugin_failed("stt", Some(Speaker::You), &error).await;
+            }
+            Note::LlmFirstToken {
+                speaker,
+                turn,
+                after,
+            } => {
+                if let Some(t) = self.turn_mut(speaker, turn) {
+                    t.llm_first_token = Some(after);
+                }
+            }
+            Note::LlmToken {
+                speaker,
+                turn,
+                text,
+            } => {
+                if self.turn_mut(speaker, turn).is_some() {
+                    self.record_event(&Event::LlmChunk { speaker, text });
+                }
+            }
+            Note::LlmDone {
+                speaker,
+                turn,
+                result,
+                after,
+            } => {
+                if self.turn_mut(speaker, turn).is_none() {
+                    return;
+                }
+                match result {
+                    Ok(text) => self.record_event(&Event::LlmComplete {
+                        speaker,
+                        latency: millis(after),
+                        text: Some(text),
+                    }),
+                    Err(error) => {
+                        self.plugin_failed(role_of(speaker), Some(speaker), &error)
+                            .await;
+                    }
+                }
+            }
+            Note::ClauseStart {
+                speaker,
+                turn,
+                text,
+            } => {
+                if let Some(t) = self.turn_mut(speaker, turn) {
+                    t.line.begin_clause(text.clone());
+                    self.record_event(&Event::TtsStart { speaker, text });
+                }
+            }
+            Note::Audio {
+                speaker,
+                turn,
+                samples,
+                first_after,
+            } => {
+                let Some(voice) = self.floor.as_mut().and_then(|f| f.voice(speaker)) else {
+                    return;
+                };
+                let Some(t) = voice.turn.as_mut().filter(|t| t.id == turn) else {
+                    return;
+                };
+                if first_after.is_some() {
+                    t.tts_first_audio = first_after;
+                }
+                t.line.add_audio(samples.len());
+                match t.held.as_mut() {
+                    Some(held) => held.extend_from_slice(&samples),
+                    None => voice.pacer.push(&samples),
+                }
+                if first_after.is_some() {
+                    self.record_event(&Event::TtsChunk {
+                        speaker,
+                        audio_size: (samples.len() * 2) as u64,
+                    });
+                }
+            }
+            Note::ClauseEnd {
+                speaker,
+                turn,
+                error,
+            } => {
+                let Some(t) = self.turn_mut(speaker, turn) else {
+                    return;
+                };
+                t.line.close_clause();
+                self.record_event(&Event::TtsComplete { speaker });
+                if let Some(error) = error {
+                    self.plugin_failed("tts", Some(speaker), &error).await;
+                }
+            }
+            Note::Produced { speaker, turn } => {
+                let Some(voice) = self.floor.as_mut().and_then(|f| f.voice(speaker)) else {
+                    return;
+                };
+                let Some(t) = voice.turn.as_mut().filter(|t| t.id == turn) else {
+                    return;
+                };
+                t.produced = true;
+                if t.held.is_none() {
+                    voice.pacer.finish();
+                    if voice.pacer.is_idle() {
+                        // Nothing to play (the LLM or TTS failed, or the reply was empty).
+                        self.end_line(speaker, false, 0).await;
+                    }
+                }
+            }
+            Note::Timer(name) => {
+                if let Some(floor) = self.floor.as_mut() {
+                    floor.timers.remove(&name);
+                }
+                self.queue_event(FloorEvent::Timer(name));
+            }
+            Note::ThinkingOver { speaker, turn } => self.thinking_over(speaker, turn).await,
+            Note::OrbRecovers(speaker) => {
+                if self.state.snapshot().orb_states.get(speaker) == OrbState::Error {
+                    self.set_orb_state(speaker, OrbState::Idle).await;
+                }
+            }
+        }
+    }
+
+    fn turn_mut(&mut self, speaker: Speaker, id: u64) -> Option<&mut Turn> {
+        self.floor
+            .as_mut()
+            .and_then(|f| f.voice(speaker))
+            .and_then(|v| v.turn.as_mut())
+            .filter(|t| t.id == id)
+    }
+
+    async fn thinking_over(&mut self, speaker: Speaker, turn: u64) {
+        if let Some(floor) = self.floor.as_mut()
+            && floor.thinking.is_some_and(|(s, _)| s == speaker)
+        {
+            floor.thinking = None;
+        }
+        self.end_thinking(ModeNormal {
+            speaker,
+            ended_at: epoch_ms(),
+        })
+        .await;
+        self.record_event(&Event::ModeNormal { speaker });
+        for other in AIS.into_iter().filter(|s| *s != speaker) {
+            if self.state.snapshot().orb_states.get(other) == OrbState::Muted {
+                self.set_orb_state(other, OrbState::Idle).await;
+            }
+        }
+        let Some(voice) = self.floor.as_mut().and_then(|f| f.voice(speaker)) else {
+            return;
+        };
+        let Some(t) = voice.turn.as_mut().filter(|t| t.id == turn) else {
+            return;
+        };
+        // The prepared answer plays now (and what is still being made follows it).
+        let held = t.held.take().unwrap_or_default();
+        voice.pacer.push(&held);
+        if t.produced {
+            voice.pacer.finish();
+            if voice.pacer.is_idle() {
+                self.end_line(speaker, false, 0).await;
+            }
+        }
+    }
+
+    async fn on_transcript(&mut self, transcript: wit::Transcript) {
+        let now_ms = self.clock_ms();
+        let Some(floor) = self.floor.as_mut() else {
+            return;
+        };
+        let text = transcript.text.trim().to_owned();
+        let id = format!("you-{}-{}", self.generation, floor.utterance);
+        let start_ms = if floor.speech_onset_ms > 0 {
+            floor.speech_onset_ms
+        } else {
+            now_ms
+        };
+        match transcript.kind {
+            TranscriptKind::Partial => {
+                if text.is_empty() {
+                    return;
+                }
+                self.record_event(&Event::SttPartial {
+                    speaker: Speaker::You,
+                    text: text.clone(),
+                    confidence: transcript.confidence,
+                });
+                self.show_caption(Caption {
+                    id,
+                    speaker: Speaker::You,
+                    text,
+                    timestamp: epoch_ms(),
+                    is_final: Some(false),
+                    start_ms: Some(start_ms),
+                    end_ms: None,
+                })
+                .await;
+            }
+            TranscriptKind::Final => {
+                floor.utterance += 1;
+                // From the VAD's end of speech; zero when the recognizer finished first.
+                let stt_final = Some(
+                    floor
+                        .speech_ended_at
+                        .map_or(Duration::ZERO, |t| t.elapsed()),
+                );
+                floor.last_stt_final = stt_final;
+                if text.is_empty() {
+                    return;
+                }
+                floor
+                    .transcript
+                    .push(Line::said(Speaker::You, text.clone()));
+                floor.last_speaker = Some(Speaker::You);
+                floor.ai_turns_in_a_row = 0;
+                if let Some(recorder) = floor.recorder.as_mut()
+                    && let Err(error) =
+                        recorder.caption(Speaker::You, start_ms, now_ms.max(start_ms), &text)
+                {
+                    self.recording_error(error);
+                }
+                tracing::info!(episode = %self.episode_id, stt_final_ms = ?stt_final.map(millis), text = %text, "stt.final");
+                self.record_event(&Event::SttFinal {
+                    speaker: Speaker::You,
+                    text: text.clone(),
+                    confidence: transcript.confidence,
+                });
+                self.show_caption(Caption {
+                    id,
+                    speaker: Speaker::You,
+                    text: text.clone(),
+                    timestamp: epoch_ms(),
+                    is_final: Some(true),
+                    start_ms: Some(start_ms),
+                    end_ms: Some(now_ms.max(start_ms)),
+                })
+                .await;
+                self.queue_event(FloorEvent::HumanSaid(text));
+            }
+        }
+    }
+
+    /// Autopilot was switched: the policy hears it.
+    pub(super) async fn autopilot_changed(&mut self, on: bool) {
+        let now_ms = self.clock_ms();
+        if let Some(floor) = self.floor.as_mut() {
+            floor.autopilot_since_ms = on.then_some(now_ms);
+            if on {
+                floor.ai_turns_in_a_row = 0;
+            }
+        }
+        self.record_event(&Event::AutopilotToggle { enabled: on });
+        self.queue_event(FloorEvent::AutopilotChanged(on));
+        self.run_policy().await;
+        self.report_problems().await;
+    }
+
+    /// Ends the floor: stops every task and finishes the recording. Returns `recording.ready`.
+    pub(super) fn close_floor(&mut self) -> Option<RecordingReady> {
+        let end_ms = self.clock_ms();
+        let floor = self.floor.as_mut()?;
+        floor.close();
+        if let Some(task) = floor.stt_task.take() {
+            // The STT call sees its input end and returns; nothing waits for it.
+            drop(task);
+        }
+        let recorder = floor.recorder.take()?;
+        match recorder.finish(end_ms) {
+            Ok(summary) => {
+                let folder = summary
+                    .folder
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let details: Vec<RecordedFileInfo> = summary
+                    .files
+                    .iter()
+                    .map(|f| RecordedFileInfo {
+                        name: f.name.clone(),
+                        url: format!("/recordings/{folder}/{}", f.name),
+                        bytes: f.bytes,
+                        duration_ms: f.duration_ms,
+                    })
+                    .collect();
+                let ready = RecordingReady {
+                    episode_id: self.episode_id.to_string(),
+                    files: details
+                        .iter()
+                        .map(|f| format!("{folder}/{}", f.name))
+                        .collect(),
+                    folder: Some(folder),
+                    details,
+                };
+                tracing::info!(episode = %self.episode_id, folder = ?ready.folder, files = ready.files.len(), "recording ready");
+                Some(ready)
+            }
+            Err(error) => {
+                tracing::error!(episode = %self.episode_id, %error, "recording could not be finished");
+                self.pending_problems
+                    .push(format!("recording could not be finished: {error}"));
+                None
+            }
+        }
+    }
+}
+
+fn speaker_name(speaker: Speaker) -> &'static str {
+    match speaker {
+        Speaker::You => "you",
+        Speaker::Claude => "claude",
+        Speaker::Guest => "guest",
+    }
+}
