@@ -132,10 +132,7 @@ impl PluginHost {
         let mut versions = BTreeMap::new();
         let mut errors = BTreeMap::new();
         for entry in manifest.plugins.values() {
-            let grant = Arc::new(Grant {
-                entry: Arc::new(entry.clone()),
-                secrets: secrets.clone(),
-            });
+            let grant = Arc::new(Grant::new(entry.clone(), secrets.clone()));
             match load_code(&engine, &grant).await {
                 Ok(code) => {
                     tracing::info!(plugin = %entry.name, version = %code.info.version, kind = %code.kind(), sha256 = %code.sha256, cached = code.cache == CacheOutcome::Hit, "plugin loaded");
@@ -333,10 +330,7 @@ impl PluginHost {
             let previous = old.versions.get(&entry.name);
             let grant = match previous {
                 Some(p) if same_grant(&p.grant.entry, entry) => p.grant.clone(),
-                _ => Arc::new(Grant {
-                    entry: Arc::new(entry.clone()),
-                    secrets: self.secrets.clone(),
-                }),
+                _ => Arc::new(Grant::new(entry.clone(), self.secrets.clone())),
             };
             let code = match reuse_if_unchanged(previous, entry).await {
                 Some(code) => Ok(code),

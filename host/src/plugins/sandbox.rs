@@ -68,9 +68,20 @@ pub(crate) struct Grant {
     pub(crate) entry: Arc<PluginEntry>,
     /// Where its declared secrets come from.
     pub(crate) secrets: Arc<SecretStore>,
+    /// Its HTTP client (connection pool, redirect policy of its `allowed_hosts`), made on first use.
+    pub(crate) http: std::sync::OnceLock<reqwest::Client>,
 }
 
 impl Grant {
+    /// A grant for `entry`.
+    pub(crate) fn new(entry: PluginEntry, secrets: Arc<SecretStore>) -> Grant {
+        Grant {
+            entry: Arc::new(entry),
+            secrets,
+            http: std::sync::OnceLock::new(),
+        }
+    }
+
     /// The plugin's name.
     pub(crate) fn name(&self) -> &str {
         &self.entry.name

@@ -3,18 +3,22 @@
 //! Each is checked in one place, before anything leaves the host: the capability must be granted,
 //! and the target must be on the plugin's allow-list (`allowed_hosts` by scheme, host and port;
 //! `allowed_executables` by exact path). Refusals are `denied` with the plugin's name and the target.
-//! WebSocket and process support arrive in a later issue; granted calls get `unavailable` until then.
+//! HTTP is real (reqwest over rustls, streaming bodies, timeouts, a size cap, redirects only to
+//! allowed hosts). WebSocket and process support arrive in a later issue; granted calls get
+//! `unavailable` until then.
 
 use std::collections::VecDeque;
 use std::path::Path;
+use std::time::Duration;
 
+use futures::StreamExt;
 use futures::stream::BoxStream;
 use wasmtime::component::Resource;
 
 use super::super::bindings::types::PluginError;
 use super::super::bindings::{http, process, websocket};
-use super::super::manifest::{Capability, UrlOrigin};
-use super::super::sandbox::PluginState;
+use super::super::manifest::{Capability, HostPattern, UrlOrigin};
+use super::super::sandbox::{Grant, PluginState};
 use super::denied;
 
 /// An HTTP response whose body streams in.
@@ -71,12 +75,8 @@ impl http::Host for PluginState {
         if let Err(refused) = self.check_outbound(Capability::Http, &request.url) {
             return Ok(Err(refused));
         }
-        match crate::plugins::capabilities::net::outbound_http(
-            &self.grant.entry.allowed_hosts,
-            request,
-        )
-        .await
-        {
+        let grant = self.grant.clone();
+        match outbound_http(&grant, request).await {
             Ok(response) => Ok(Ok(self.table.push(response)?)),
             Err(error) => Ok(Err(error)),
         }
@@ -100,7 +100,6 @@ impl http::HostResponse for PluginState {
         response: Resource<HttpResponse>,
         max_bytes: u32,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, PluginError>> {
-        use futures::StreamExt;
         let response = self.table.get_mut(&response)?;
         let max = usize::try_from(max_bytes.max(1)).unwrap_or(usize::MAX);
         while response.pending.is_empty() {
@@ -120,14 +119,122 @@ impl http::HostResponse for PluginState {
     }
 }
 
-/// Performs an allowed request. Without an HTTP client built in, it reports `unavailable`.
-pub(crate) async fn outbound_http(
-    _allowed: &[super::super::manifest::HostPattern],
-    _request: http::Request,
-) -> Result<HttpResponse, PluginError> {
-    Err(PluginError::Unavailable(
-        "http support is not built into this host yet".into(),
-    ))
+/// Largest response body a plugin may read; past it the body fails with `protocol`.
+const MAX_RESPONSE_BYTES: usize = 32 << 20;
+/// Time to establish a connection (TCP and TLS).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest silence while reading a response before it counts as dropped.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Whole-exchange limit when the plugin gives none.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+/// Redirect hops followed at most.
+const MAX_REDIRECTS: usize = 5;
+
+/// The HTTP client of one grant: its redirect policy follows only that plugin's `allowed_hosts`.
+fn http_client(allowed: &[HostPattern]) -> Result<reqwest::Client, PluginError> {
+    // reqwest is built without a bundled crypto provider (its default, aws-lc, needs cmake to
+    // build); use ring. Installing twice is harmless: the first provider stays.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let allowed = allowed.to_vec();
+    let redirects = reqwest::redirect::Policy::custom(move |attempt| {
+        let url = attempt.url().as_str().to_string();
+        if attempt.previous().len() >= MAX_REDIRECTS {
+            attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
+        } else if allowed.iter().any(|p| p.allows(&url)) {
+            attempt.follow()
+        } else {
+            // Not followed: the plugin gets the 3xx response itself.
+            attempt.stop()
+        }
+    });
+    reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .read_timeout(IDLE_TIMEOUT)
+        .redirect(redirects)
+        .build()
+        .map_err(|e| PluginError::Internal(format!("the host's HTTP client could not start: {e}")))
+}
+
+/// Maps a client error to the contract's error cases. The URL is dropped from the message: it
+/// may carry a key in its query.
+fn classify(error: reqwest::Error) -> PluginError {
+    let error = error.without_url();
+    if error.is_timeout() {
+        PluginError::Unavailable(format!("timed out: {error}"))
+    } else if error.is_connect() {
+        PluginError::Unavailable(format!("cannot connect: {error}"))
+    } else if error.is_builder() {
+        PluginError::Config(format!("invalid request: {error}"))
+    } else {
+        PluginError::Unavailable(error.to_string())
+    }
+}
+
+/// Sends an allowed request with the grant's client; the body streams as the server sends it.
+async fn outbound_http(grant: &Grant, request: http::Request) -> Result<HttpResponse, PluginError> {
+    let client = match grant.http.get() {
+        Some(client) => client.clone(),
+        None => {
+            let client = http_client(&grant.entry.allowed_hosts)?;
+            // A concurrent first use may have set one already; either is fine.
+            let _ = grant.http.set(client.clone());
+            client
+        }
+    };
+    let method = match request.method {
+        http::Method::Get => reqwest::Method::GET,
+        http::Method::Head => reqwest::Method::HEAD,
+        http::Method::Post => reqwest::Method::POST,
+        http::Method::Put => reqwest::Method::PUT,
+        http::Method::Patch => reqwest::Method::PATCH,
+        http::Method::Delete => reqwest::Method::DELETE,
+    };
+    let timeout = request
+        .timeout_ms
+        .map_or(DEFAULT_TIMEOUT, |ms| Duration::from_millis(u64::from(ms)));
+    let mut builder = client.request(method, &request.url).timeout(timeout);
+    for (name, value) in request.headers {
+        builder = builder.header(name, value);
+    }
+    if !request.body.is_empty() {
+        builder = builder.body(request.body);
+    }
+    let response = builder.send().await.map_err(classify)?;
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_string(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let mut received = 0usize;
+    let body = response
+        .bytes_stream()
+        .map(move |piece| match piece {
+            Ok(bytes) => {
+                received += bytes.len();
+                if received > MAX_RESPONSE_BYTES {
+                    Err(PluginError::Protocol(format!(
+                        "the response is larger than {} MiB",
+                        MAX_RESPONSE_BYTES >> 20
+                    )))
+                } else {
+                    Ok(bytes.to_vec())
+                }
+            }
+            Err(error) => Err(classify(error)),
+        })
+        .boxed();
+    Ok(HttpResponse {
+        status,
+        headers,
+        body,
+        pending: VecDeque::new(),
+    })
 }
 
 impl websocket::Host for PluginState {
