@@ -1,15 +1,19 @@
-//! HTTP routes: `/health`, `/ready` and the frontend's settings API (`/api/config*`).
+//! HTTP routes: `/health`, `/ready`, the frontend's settings API (`/api/config*`) and the
+//! recordings (`/recordings/<folder>/<file>`).
 
+use std::io::SeekFrom;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::body::{Body, Bytes};
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::GatewayState;
 use crate::config::{
@@ -211,6 +215,203 @@ fn refuse_unauthorized(state: &GatewayState, headers: &HeaderMap) -> Option<Resp
     }
 }
 
+/// The files a recording folder holds, with their content types: only these are served, so
+/// nothing else that might sit in `RECORDING_DIR` (or be linked into it) can be fetched.
+const RECORDING_FILES: [(&str, &str); 8] = [
+    ("you.webm", "audio/webm"),
+    ("claude.webm", "audio/webm"),
+    ("guest.webm", "audio/webm"),
+    ("you.vtt", "text/vtt; charset=utf-8"),
+    ("claude.vtt", "text/vtt; charset=utf-8"),
+    ("guest.vtt", "text/vtt; charset=utf-8"),
+    ("events.jsonl", "application/x-ndjson"),
+    ("session.yml", "application/yaml"),
+];
+
+/// Longest episode folder name (an episode id is at most 128 characters, plus a `-N` suffix).
+const MAX_RECORDING_FOLDER: usize = 160;
+
+/// Bytes read from disk per body chunk while streaming a recording.
+const RECORDING_READ_CHUNK: usize = 64 * 1024;
+
+/// `GET /recordings/<folder>/<file>`: one file of a finished or live recording, with byte ranges
+/// so players can seek.
+pub async fn recording_file(
+    State(state): State<Arc<GatewayState>>,
+    UrlPath((folder, file)): UrlPath<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if !is_recording_folder_name(&folder) {
+        return plain(StatusCode::BAD_REQUEST, "not a recording folder name");
+    }
+    let Some(content_type) = RECORDING_FILES
+        .iter()
+        .find(|(name, _)| *name == file)
+        .map(|(_, ty)| *ty)
+    else {
+        return plain(StatusCode::NOT_FOUND, "not a recording file");
+    };
+    let root = state.config.folders.recording_dir.clone();
+    let opened = open_recording_file(&root, &folder, &file).await;
+    let (mut handle, len) = match opened {
+        Ok(Some(opened)) => opened,
+        Ok(None) => return plain(StatusCode::NOT_FOUND, "no such recording file"),
+        Err(e) => {
+            tracing::warn!(folder, file, error = %e, "reading a recording file failed");
+            return plain(StatusCode::INTERNAL_SERVER_ERROR, "could not read the file");
+        }
+    };
+    let range = match headers.get(header::RANGE) {
+        None => None,
+        Some(value) => match value.to_str().ok().and_then(|v| byte_range(v, len)) {
+            Some(range) => Some(range),
+            None => {
+                return (
+                    StatusCode::RANGE_NOT_SATISFIABLE,
+                    [(header::CONTENT_RANGE, format!("bytes */{len}"))],
+                    "the range is not a single satisfiable byte range of this file",
+                )
+                    .into_response();
+            }
+        },
+    };
+    let (start, end_inclusive) = range.unwrap_or((0, len.saturating_sub(1)));
+    let count = if len == 0 {
+        0
+    } else {
+        end_inclusive - start + 1
+    };
+    if start > 0
+        && let Err(e) = handle.seek(SeekFrom::Start(start)).await
+    {
+        tracing::warn!(folder, file, error = %e, "seeking in a recording file failed");
+        return plain(StatusCode::INTERNAL_SERVER_ERROR, "could not read the file");
+    }
+    // A live recording keeps growing: serve the length seen at open, so Content-Length holds.
+    let body = Body::from_stream(file_chunks(handle.take(count)));
+    let mut response = Response::new(body);
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(count));
+    // Live files change from one request to the next.
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if range.is_some() {
+        *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+        if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end_inclusive}/{len}")) {
+            response.headers_mut().insert(header::CONTENT_RANGE, v);
+        }
+    }
+    response
+}
+
+/// An episode folder name as the recorder makes them: letters, digits, `.`, `_`, `-`, not
+/// starting with `.` (so never `..`), and no separators of any platform.
+fn is_recording_folder_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_RECORDING_FOLDER
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// Opens `root/folder/file` when both are real (not symlinks) and the file lies inside `root`
+/// once every link is resolved; `None` when there is no such file to serve.
+async fn open_recording_file(
+    root: &Path,
+    folder: &str,
+    file: &str,
+) -> std::io::Result<Option<(tokio::fs::File, u64)>> {
+    let folder_path = root.join(folder);
+    let path = folder_path.join(file);
+    // A symlink planted in RECORDING_DIR could point anywhere; the recorder never makes one.
+    for p in [&folder_path, &path] {
+        match tokio::fs::symlink_metadata(p).await {
+            Ok(m) if !m.file_type().is_symlink() => {}
+            Ok(_) => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        }
+    }
+    // Also refuse a RECORDING_DIR whose parents were swapped for links after the check above.
+    let (Ok(real_root), Ok(real_path)) = (
+        tokio::fs::canonicalize(root).await,
+        tokio::fs::canonicalize(&path).await,
+    ) else {
+        return Ok(None);
+    };
+    if real_path.parent() != Some(real_root.join(folder).as_path()) {
+        return Ok(None);
+    }
+    let handle = match tokio::fs::File::open(&real_path).await {
+        Ok(h) => h,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let meta = handle.metadata().await?;
+    if !meta.is_file() {
+        return Ok(None);
+    }
+    Ok(Some((handle, meta.len())))
+}
+
+/// The body of a file as a stream of chunks read as the client takes them.
+fn file_chunks(
+    reader: tokio::io::Take<tokio::fs::File>,
+) -> impl futures::Stream<Item = std::io::Result<Bytes>> + Send + 'static {
+    futures::stream::try_unfold(reader, |mut reader| async move {
+        let mut buf = vec![0u8; RECORDING_READ_CHUNK];
+        let n = reader.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        buf.truncate(n);
+        Ok(Some((Bytes::from(buf), reader)))
+    })
+}
+
+/// The single byte range a `Range` header asks for in a file of `len` bytes, as inclusive
+/// `(first, last)`; `None` when it is malformed, has several ranges, or lies past the end.
+fn byte_range(header: &str, len: u64) -> Option<(u64, u64)> {
+    let spec = header.trim().strip_prefix("bytes=")?.trim();
+    if spec.contains(',') || len == 0 {
+        return None;
+    }
+    let (first, last) = spec.split_once('-')?;
+    let (first, last) = (first.trim(), last.trim());
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if first.is_empty() {
+        // `bytes=-N`: the last N bytes.
+        if !digits(last) {
+            return None;
+        }
+        let n: u64 = last.parse().ok()?;
+        if n == 0 {
+            return None;
+        }
+        return Some((len.saturating_sub(n), len - 1));
+    }
+    if !digits(first) || !(last.is_empty() || digits(last)) {
+        return None;
+    }
+    let start: u64 = first.parse().ok()?;
+    let end = if last.is_empty() {
+        len - 1
+    } else {
+        last.parse::<u64>().ok()?.min(len - 1)
+    };
+    (start <= end && start < len).then_some((start, end))
+}
+
+fn plain(status: StatusCode, message: &'static str) -> Response {
+    (status, message).into_response()
+}
+
 /// Compares without an early exit, so response timing does not reveal how much of a guess matched.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
@@ -253,6 +454,33 @@ mod tests {
         assert_eq!(iso8601_utc(t), "2024-02-29T12:34:56.789Z");
         let t = UNIX_EPOCH + Duration::from_secs(1_798_761_599);
         assert_eq!(iso8601_utc(t), "2026-12-31T23:59:59.000Z");
+    }
+
+    #[test]
+    fn byte_ranges_follow_rfc_9110_for_one_range() {
+        assert_eq!(byte_range("bytes=0-99", 1000), Some((0, 99)));
+        assert_eq!(byte_range("bytes=900-", 1000), Some((900, 999)));
+        assert_eq!(byte_range("bytes=-100", 1000), Some((900, 999)));
+        assert_eq!(byte_range("bytes=-5000", 1000), Some((0, 999)));
+        assert_eq!(byte_range("bytes=990-5000", 1000), Some((990, 999)));
+        assert_eq!(byte_range("bytes=1000-", 1000), None);
+        assert_eq!(byte_range("bytes=5-4", 1000), None);
+        assert_eq!(byte_range("bytes=0-1,5-9", 1000), None);
+        assert_eq!(byte_range("items=0-1", 1000), None);
+        assert_eq!(byte_range("bytes=-0", 1000), None);
+        assert_eq!(byte_range("bytes=a-b", 1000), None);
+        assert_eq!(byte_range("bytes=0-0", 0), None);
+    }
+
+    #[test]
+    fn folder_names_cannot_leave_the_recording_dir() {
+        assert!(is_recording_folder_name("episode-1764150000000"));
+        assert!(is_recording_folder_name("show_2.take-2"));
+        for bad in [
+            "..", ".", ".hidden", "a/b", "a\\b", "/etc", "", "a%2Fb", "é",
+        ] {
+            assert!(!is_recording_folder_name(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The gateway: one port serving HTTP (axum) and Socket.IO (socketioxide) to the studio frontend.
 //!
 //! Routes: `GET /health`, `GET /ready`, `GET /api/config`, `POST /api/config/keys`,
-//! `POST /api/config/guest`; Socket.IO namespace `/` at `/socket.io/` (see `docs/PROTOCOL.md`).
+//! `POST /api/config/guest`, `GET /recordings/{folder}/{file}`; Socket.IO namespace `/` at
+//! `/socket.io/` (see `docs/PROTOCOL.md`).
 
 mod http;
 mod plugin_catalog;
@@ -114,6 +115,7 @@ impl Gateway {
             .route("/api/config", get(http::get_config))
             .route("/api/config/keys", post(http::post_keys))
             .route("/api/config/guest", post(http::post_guest))
+            .route("/recordings/{folder}/{file}", get(http::recording_file))
             .with_state(state.clone())
             .layer(socket_layer)
             .layer(DefaultBodyLimit::max(MAX_HTTP_BODY_BYTES))

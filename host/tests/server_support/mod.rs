@@ -70,6 +70,12 @@ impl ServerSetup {
         self
     }
 
+    /// Replaces plugins.toml with `manifest`.
+    pub fn manifest(self, manifest: &str) -> Self {
+        std::fs::write(self.dir.path().join("plugins.toml"), manifest).expect("write plugins.toml");
+        self
+    }
+
     /// Writes `.env` in the working folder.
     pub fn dotenv(self, contents: &str) -> Self {
         std::fs::write(self.dir.path().join(".env"), contents).expect("write .env");
@@ -300,4 +306,157 @@ fn dechunk(mut rest: &str) -> String {
         rest = after[n..].trim_start_matches("\r\n");
     }
     out
+}
+
+/// A response whose body is kept as bytes (recordings are binary).
+#[derive(Debug)]
+pub struct BinaryResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl BinaryResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// `GET` (or `HEAD`) of a raw request target, sent exactly as given (no normalisation, so
+/// traversal attempts reach the server as an attacker would send them).
+pub fn get_bytes(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+) -> BinaryResponse {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    let mut request =
+        format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).expect("send request");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("read response");
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("HTTP head");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let body = &raw[split + 4..];
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("status line");
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    let body = if chunked {
+        dechunk_bytes(body)
+    } else {
+        body.to_vec()
+    };
+    BinaryResponse {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn dechunk_bytes(mut rest: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") {
+        let size = String::from_utf8_lossy(&rest[..eol]).into_owned();
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        let after = &rest[eol + 2..];
+        if n == 0 || after.len() < n {
+            break;
+        }
+        out.extend_from_slice(&after[..n]);
+        rest = after[n..].strip_prefix(b"\r\n").unwrap_or(&after[n..]);
+    }
+    out
+}
+
+/// The Node end-to-end suites (`tests/e2e`), run with the official `socket.io-client`.
+pub mod node {
+    use std::path::{Path, PathBuf};
+    use std::process::{Command, Output};
+    use std::sync::{Mutex, PoisonError};
+
+    /// `tests/e2e` of the checkout.
+    pub fn e2e_dir() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join("tests")
+            .join("e2e")
+    }
+
+    /// Installs the pinned socket.io-client once (`npm ci` from the committed lock file).
+    pub fn install_client(dir: &Path) {
+        // Tests of one binary run in parallel; one `npm ci` at a time.
+        static INSTALL: Mutex<()> = Mutex::new(());
+        let _one_at_a_time = INSTALL.lock().unwrap_or_else(PoisonError::into_inner);
+        if !dir.join("node_modules").join("socket.io-client").is_dir() {
+            let install = Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund"])
+                .current_dir(dir)
+                .output()
+                .expect("run npm ci (is Node.js installed?)");
+            assert!(
+                install.status.success(),
+                "npm ci failed:\n{}\n{}",
+                String::from_utf8_lossy(&install.stdout),
+                String::from_utf8_lossy(&install.stderr)
+            );
+        }
+    }
+
+    /// Runs `node --test` on `files` of `tests/e2e` with `env`; returns its output.
+    pub fn run_suites(files: &[&str], env: &[(&str, String)]) -> Output {
+        let dir = e2e_dir();
+        install_client(&dir);
+        let mut cmd = Command::new("node");
+        cmd.arg("--test").current_dir(&dir);
+        for file in files {
+            cmd.arg(dir.join(file));
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output()
+            .expect("run node --test (is Node.js installed?)")
+    }
+
+    /// Asserts that the run passed and that tests actually ran (a runner that found none would
+    /// also exit 0).
+    pub fn assert_all_passed(run: &Output) {
+        let stdout = String::from_utf8_lossy(&run.stdout);
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(
+            run.status.success(),
+            "scenarios failed:\n{stdout}\n{stderr}"
+        );
+        assert!(stdout.contains("# pass"), "{stdout}");
+        assert!(!stdout.contains("# pass 0"), "no scenario ran:\n{stdout}");
+        assert!(stdout.contains("# fail 0"), "{stdout}");
+        assert!(
+            stdout.contains("# skipped 0"),
+            "a scenario was skipped:\n{stdout}"
+        );
+    }
 }
