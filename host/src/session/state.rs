@@ -149,6 +149,14 @@ impl StudioState {
         self.autopilot
     }
 
+    /// A speaker's orb.
+    pub fn orb(
+        &self,
+        speaker: crate::gateway::protocol::Speaker,
+    ) -> crate::gateway::protocol::OrbState {
+        self.orbs.get(speaker)
+    }
+
     /// Sets a speaker's orb; returns whether it changed.
     pub fn set_orb(
         &mut self,

@@ -320,17 +320,44 @@ impl Floor {
         })
     }
 
-    /// Stops every task of the floor (session end).
-    fn close(&mut self) {
+    /// Stops every task of the floor (session end); a line cut by the end keeps, in the
+    /// recording, what was heard of it.
+    fn close(&mut self, end_ms: u64) {
         self.stt_tx = None;
         for voice in &mut self.voices {
+            let stop = voice.pacer.stop();
             if let Some(turn) = voice.turn.take() {
                 for cancel in &turn.cancels {
                     cancel.cancel();
                 }
                 turn.task.abort();
+                let text = turn.line.heard_after(stop.played_ms);
+                if let Some(recorder) = self.recorder.as_mut() {
+                    let start_ms = turn.caption_start_ms.unwrap_or(end_ms).min(end_ms);
+                    let metrics = TurnMetrics {
+                        duration_ms: Some(stop.played_ms),
+                        interrupted: true,
+                        ..TurnMetrics::default()
+                    };
+                    let written = if text.is_empty() {
+                        Ok(())
+                    } else {
+                        recorder.caption(voice.speaker, start_ms, end_ms, &text)
+                    }
+                    .and_then(|()| {
+                        recorder.event(
+                            end_ms,
+                            &Event::TurnEnd {
+                                speaker: voice.speaker,
+                                metrics,
+                            },
+                        )
+                    });
+                    if let Err(error) = written {
+                        tracing::warn!(%error, "the last line could not be recorded");
+                    }
+                }
             }
-            voice.pacer.stop();
         }
         for (_, timer) in self.timers.drain() {
             timer.abort();
@@ -443,7 +470,7 @@ impl Studio {
     }
 
     async fn set_orb_state(&mut self, speaker: Speaker, state: OrbState) {
-        let old = self.state.snapshot().orb_states.get(speaker);
+        let old = self.state.orb(speaker);
         if self.state.set_orb(speaker, state) {
             self.broadcast(server_events::ORB_STATE, &(speaker, state))
                 .await;
@@ -686,7 +713,7 @@ impl Studio {
             }
             Decision::Unmute(speaker) => {
                 let speaker = from_wit(speaker);
-                if self.state.snapshot().orb_states.get(speaker) == OrbState::Muted {
+                if self.state.orb(speaker) == OrbState::Muted {
                     self.set_orb_state(speaker, OrbState::Idle).await;
                 }
             }
@@ -1068,7 +1095,10 @@ impl Studio {
         } else {
             OrbState::Idle
         };
-        self.set_orb_state(speaker, rest).await;
+        // An orb showing a plugin failure keeps it for its moment; it recovers on its own.
+        if self.state.orb(speaker) != OrbState::Error {
+            self.set_orb_state(speaker, rest).await;
+        }
         self.queue_event(FloorEvent::AiFinished(AiLine {
             speaker: to_wit(speaker),
             text,
@@ -1302,7 +1332,7 @@ impl Studio {
             }
             Note::ThinkingOver { speaker, turn } => self.thinking_over(speaker, turn).await,
             Note::OrbRecovers(speaker) => {
-                if self.state.snapshot().orb_states.get(speaker) == OrbState::Error {
+                if self.state.orb(speaker) == OrbState::Error {
                     self.set_orb_state(speaker, OrbState::Idle).await;
                 }
             }
@@ -1330,7 +1360,7 @@ impl Studio {
         .await;
         self.record_event(&Event::ModeNormal { speaker });
         for other in AIS.into_iter().filter(|s| *s != speaker) {
-            if self.state.snapshot().orb_states.get(other) == OrbState::Muted {
+            if self.state.orb(other) == OrbState::Muted {
                 self.set_orb_state(other, OrbState::Idle).await;
             }
         }
@@ -1447,7 +1477,7 @@ impl Studio {
     pub(super) fn close_floor(&mut self) -> Option<RecordingReady> {
         let end_ms = self.clock_ms();
         let floor = self.floor.as_mut()?;
-        floor.close();
+        floor.close(end_ms);
         if let Some(task) = floor.stt_task.take() {
             // The STT call sees its input end and returns; nothing waits for it.
             drop(task);

@@ -1,0 +1,402 @@
+//! The turn loop with real parts: the shipped plugins (.wasm from the build), spoken audio made
+//! with espeak-ng and converted with sox, real recording files in a temp folder. Each test drives
+//! one studio actor through its handle, as the gateway does, and checks what the studio shows
+//! (snapshot) and what it recorded (events.jsonl, VTT).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use socketioxide::SocketIo;
+use socketioxide::socket::Sid;
+
+use voice_studio::briefings::BriefingStore;
+use voice_studio::config::{Config, ConfigSource, LiveConfig};
+use voice_studio::gateway::protocol::{InputFormat, OrbState, Speaker, StudioSnapshot};
+use voice_studio::plugins::{BUILT_PLUGIN_DIR, PluginHost, PluginHostOptions};
+use voice_studio::session::{
+    Participant, StudioCommand, StudioHandle, StudioRegistry, TurnLoopSetup,
+};
+
+/// Longest any condition below may take to come true before the test fails (not a timing
+/// assertion: a generous bound so a broken loop fails instead of hanging).
+const PATIENCE: Duration = Duration::from_secs(60);
+/// 20 ms of 48 kHz mono s16le.
+const CHUNK_BYTES: usize = 1920;
+
+/// A plugins.toml with the shipped mocks, made fast: short replies spoken quickly.
+fn manifest(dir: &Path, policy: &str, script: &[&str]) -> PathBuf {
+    let script = script
+        .iter()
+        .map(|s| format!("{s:?}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let text = format!(
+        r#"
+[studio]
+plugin_dir = "{BUILT_PLUGIN_DIR}"
+[roles]
+stt = "mock-stt"
+tts = "mock-tts"
+claude = "mock-llm"
+guest = "mock-llm"
+policy = "{policy}"
+[plugins.mock-stt]
+path = "mock-stt.wasm"
+capabilities = ["log", "clock", "config"]
+[plugins.mock-stt.config]
+script = [{script}]
+end_of_speech_ms = 500
+[plugins.mock-tts]
+path = "mock-tts.wasm"
+capabilities = ["log", "config"]
+[plugins.mock-tts.config]
+sample_rate = 24000
+chunk_ms = 100
+words_per_minute = 400
+[plugins.mock-llm]
+path = "mock-llm.wasm"
+capabilities = ["log", "config"]
+[plugins.mock-llm.config]
+token_delay_ms = 2
+[plugins.{policy}]
+path = "{policy}.wasm"
+capabilities = ["log"]
+"#
+    );
+    let path = dir.join("plugins.toml");
+    std::fs::write(&path, text).expect("write plugins.toml");
+    path
+}
+
+struct Rig {
+    registry: StudioRegistry,
+    recordings: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+async fn rig(policy: &str, script: &[&str], max_turns: u32) -> Rig {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let toml = manifest(dir.path(), policy, script);
+    let recordings = dir.path().join("rec");
+    let config = Config::from_source(&ConfigSource::from_pairs([
+        ("PLUGINS_TOML", toml.display().to_string()),
+        ("RECORDING_DIR", recordings.display().to_string()),
+    ]))
+    .expect("valid config");
+    let plugins = PluginHost::start(PluginHostOptions {
+        manifest_path: toml,
+        plugin_dir_override: None,
+        cache_dir: None,
+        watch: false,
+    })
+    .await
+    .expect("plugins start");
+    let briefings = BriefingStore::open(dir.path().join("briefings")).expect("briefings");
+    let (_svc, io) = SocketIo::new_svc();
+    io.ns("/", async || {});
+    let live = Arc::new(LiveConfig::new(&config));
+    let setup = TurnLoopSetup {
+        plugins: plugins as Arc<PluginHost>,
+        briefings,
+        recording_dir: recordings.clone(),
+        autopilot_max_turns: max_turns,
+        turn_gap: Duration::from_millis(50),
+        language: "en-US".into(),
+    };
+    let registry = StudioRegistry::with_turn_loop(io, Duration::from_secs(30), live, setup);
+    Rig {
+        registry,
+        recordings,
+        _dir: dir,
+    }
+}
+
+/// `text` spoken by espeak-ng, as 48 kHz mono s16le.
+fn speech(text: &str) -> Vec<u8> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wav = dir.path().join("say.wav");
+    let raw = dir.path().join("say.raw");
+    let spoke = std::process::Command::new("espeak-ng")
+        .arg("-w")
+        .arg(&wav)
+        .arg(text)
+        .status()
+        .expect("espeak-ng runs");
+    assert!(spoke.success(), "espeak-ng failed");
+    let converted = std::process::Command::new("sox")
+        .arg(&wav)
+        .args(["-r", "48000", "-c", "1", "-b", "16", "-e", "signed-integer"])
+        .arg(&raw)
+        .status()
+        .expect("sox runs");
+    assert!(converted.success(), "sox failed");
+    std::fs::read(raw).expect("raw speech")
+}
+
+fn silence(ms: usize) -> Vec<u8> {
+    vec![0; ms / 20 * CHUNK_BYTES]
+}
+
+/// Sends audio as 20 ms chunks, in real time, so the studio clock and the audio agree.
+async fn stream(studio: &StudioHandle, client: Sid, audio: &[u8]) {
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    for chunk in audio.chunks(CHUNK_BYTES) {
+        tick.tick().await;
+        studio
+            .deliver(StudioCommand::Audio {
+                client,
+                chunk: chunk.to_vec(),
+            })
+            .await
+            .expect("audio delivered");
+    }
+}
+
+/// Streams silence until `done` holds for the snapshot, failing after [`PATIENCE`].
+async fn until(
+    studio: &StudioHandle,
+    client: Sid,
+    what: &str,
+    done: impl Fn(&StudioSnapshot) -> bool,
+) -> StudioSnapshot {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let snapshot = studio.snapshot().await.expect("snapshot");
+        if done(&snapshot) {
+            return snapshot;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never saw {what}: {snapshot:#?}"
+        );
+        stream(studio, client, &silence(100)).await;
+    }
+}
+
+fn final_caption(snapshot: &StudioSnapshot, speaker: Speaker) -> Option<String> {
+    snapshot
+        .captions
+        .iter()
+        .find(|c| c.speaker == speaker && c.is_final == Some(true))
+        .map(|c| c.text.clone())
+}
+
+fn join(rig: &Rig, episode: &str) -> (StudioHandle, Sid) {
+    let client = Sid::new();
+    let studio = rig
+        .registry
+        .join(
+            Some(episode),
+            client,
+            Participant {
+                name: "Basil".into(),
+                input_format: InputFormat::default(),
+            },
+        )
+        .expect("join");
+    (studio, client)
+}
+
+/// Ends the session the way `client.end-session` does and reads its events.jsonl.
+async fn end_and_read_events(
+    rig: &Rig,
+    studio: &StudioHandle,
+    client: Sid,
+    episode: &str,
+) -> Vec<Value> {
+    studio
+        .deliver(StudioCommand::EndSession { client })
+        .await
+        .expect("end delivered");
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while studio.is_running() {
+        assert!(tokio::time::Instant::now() < deadline, "studio never ended");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let ready = rig
+        .registry
+        .last_recording(episode)
+        .expect("recording.ready kept for the episode");
+    assert!(ready.files.iter().any(|f| f.ends_with("claude.webm")));
+    let folder = rig.recordings.join(ready.folder.expect("folder"));
+    std::fs::read_to_string(folder.join("events.jsonl"))
+        .expect("events.jsonl")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("event line is JSON"))
+        .collect()
+}
+
+fn of_type<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    events.iter().filter(|e| e["type"] == kind).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spoken_question_gets_a_final_caption_then_claude_thinks_and_speaks() {
+    let rig = rig(
+        "host-led",
+        &["Claude, what do you make of today's topic?"],
+        6,
+    )
+    .await;
+    let (studio, client) = join(&rig, "ep-happy");
+    stream(&studio, client, &silence(500)).await;
+    stream(
+        &studio,
+        client,
+        &speech("Claude, what do you make of today's topic?"),
+    )
+    .await;
+    let heard = until(&studio, client, "the final you caption", |s| {
+        final_caption(s, Speaker::You).is_some()
+    })
+    .await;
+    assert_eq!(
+        final_caption(&heard, Speaker::You).as_deref(),
+        Some("Claude, what do you make of today's topic?")
+    );
+    until(&studio, client, "claude speaking", |s| {
+        s.orb_states.claude == OrbState::Speaking
+    })
+    .await;
+    let done = until(&studio, client, "claude's finished line", |s| {
+        final_caption(s, Speaker::Claude).is_some() && s.orb_states.claude == OrbState::Idle
+    })
+    .await;
+    let line = final_caption(&done, Speaker::Claude).expect("claude caption");
+    assert!(!line.is_empty());
+
+    let events = end_and_read_events(&rig, &studio, client, "ep-happy").await;
+    let kinds: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
+    let position = |kind: &str| kinds.iter().position(|k| *k == kind);
+    for kind in [
+        "stt.final",
+        "turn.start",
+        "llm.start",
+        "tts.start",
+        "llm.complete",
+        "turn.end",
+    ] {
+        assert!(position(kind).is_some(), "no {kind} in {kinds:?}");
+    }
+    assert!(position("stt.final") < position("turn.start"));
+    let turn_end = of_type(&events, "turn.end");
+    let metrics = &turn_end[0]["metrics"];
+    assert_eq!(turn_end[0]["speaker"], "claude");
+    assert_eq!(metrics["interrupted"], false);
+    assert!(
+        metrics["durationMs"].as_u64().is_some_and(|ms| ms > 0),
+        "audio was played: {metrics}"
+    );
+    assert!(metrics["llmFirstTokenMs"].is_u64() && metrics["ttsFirstAudioMs"].is_u64());
+    let route = of_type(&events, "command.route");
+    assert_eq!(route[0]["targets"][0], "claude");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_human_speaking_over_claude_cuts_its_line_to_what_was_played() {
+    let rig = rig(
+        "host-led",
+        &[
+            "Claude, what do you make of today's topic?",
+            "Guest, do you agree with that?",
+        ],
+        6,
+    )
+    .await;
+    let (studio, client) = join(&rig, "ep-barge");
+    stream(&studio, client, &silence(500)).await;
+    stream(
+        &studio,
+        client,
+        &speech("Claude, what do you make of today's topic?"),
+    )
+    .await;
+    until(&studio, client, "claude speaking", |s| {
+        s.orb_states.claude == OrbState::Speaking
+    })
+    .await;
+    // Barge in: as soon as the studio has handled the speech onset, claude is silent.
+    let cut = speech("Guest, do you agree with that?");
+    stream(&studio, client, &cut[..CHUNK_BYTES * 10]).await;
+    let during = studio.snapshot().await.expect("snapshot");
+    assert_ne!(during.orb_states.claude, OrbState::Speaking);
+    assert_eq!(during.orb_states.you, OrbState::Listening);
+    stream(&studio, client, &cut[CHUNK_BYTES * 10..]).await;
+    // The human's question goes to the guest.
+    until(&studio, client, "the guest's answer", |s| {
+        final_caption(s, Speaker::Guest).is_some()
+    })
+    .await;
+
+    let events = end_and_read_events(&rig, &studio, client, "ep-barge").await;
+    let barge = of_type(&events, "barge-in");
+    assert_eq!(barge.len(), 1, "one barge-in");
+    assert_eq!(barge[0]["interrupted"][0], "claude");
+    let ends = of_type(&events, "turn.end");
+    let claude_end = ends
+        .iter()
+        .find(|e| e["speaker"] == "claude")
+        .expect("claude's turn ended");
+    assert_eq!(claude_end["metrics"]["interrupted"], true);
+    // What claude's caption kept is a prefix of the reply the LLM wrote.
+    let full = of_type(&events, "llm.complete")[0]["text"]
+        .as_str()
+        .expect("reply text")
+        .to_owned();
+    assert!(ends.len() >= 2, "claude's cut line and the guest's answer");
+    let vtt = std::fs::read_to_string(
+        rig.recordings
+            .join(
+                rig.registry
+                    .last_recording("ep-barge")
+                    .and_then(|r| r.folder)
+                    .expect("folder"),
+            )
+            .join("claude.vtt"),
+    )
+    .expect("claude.vtt");
+    let cue = vtt.lines().last().unwrap_or_default().trim().to_owned();
+    assert!(
+        cue.len() < full.len()
+            && full
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .starts_with(&cue.split_whitespace().collect::<Vec<_>>()),
+        "claude's recorded line `{cue}` is the played start of `{full}`"
+    );
+    let guest_route = of_type(&events, "command.route");
+    assert!(guest_route.iter().any(|r| r["targets"][0] == "guest"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_autopilot_the_ais_alternate_until_the_cap() {
+    let rig = rig("host-led", &["Let's begin."], 3).await;
+    let (studio, client) = join(&rig, "ep-autopilot");
+    stream(&studio, client, &silence(200)).await;
+    studio
+        .deliver(StudioCommand::SetAutopilot { client, on: true })
+        .await
+        .expect("autopilot");
+    // Three lines, then the AIs wait for the human.
+    until(&studio, client, "three AI lines", |s| {
+        s.captions
+            .iter()
+            .filter(|c| c.speaker != Speaker::You && c.is_final == Some(true))
+            .count()
+            >= 3
+            && s.orb_states.claude == OrbState::Idle
+            && s.orb_states.guest == OrbState::Idle
+    })
+    .await;
+    // Nothing more comes without the human.
+    stream(&studio, client, &silence(1500)).await;
+    let events = end_and_read_events(&rig, &studio, client, "ep-autopilot").await;
+    let speakers: Vec<&str> = of_type(&events, "turn.start")
+        .iter()
+        .filter_map(|e| e["speaker"].as_str())
+        .collect();
+    assert_eq!(speakers, ["claude", "guest", "claude"]);
+    assert_eq!(of_type(&events, "autopilot.toggle").len(), 1);
+}
