@@ -25,6 +25,7 @@
     episodeId: null,
     micState: "starting",
     muted: false,
+    autopilot: false,
     chunksSent: 0,
     framesReceived: { claude: 0, guest: 0 },
     framesScheduled: { claude: 0, guest: 0 },
@@ -36,8 +37,13 @@
     errors: [],
     recordingFiles: [],
     reconnects: 0,
+    hellos: 0,
+    snapshotCaptionIds: [],
   };
   window.studioConsole = studio;
+  // The live socket, for debugging (e.g. dropping the connection to watch the page rejoin); not
+  // enumerable, so the counters above stay plain JSON.
+  Object.defineProperty(studio, "socket", { get: () => socket, enumerable: false });
 
   // ---------------------------------------------------------------------------------------------
   // Episode: the id comes from ?episode=…; without one the page makes one and writes it into the
@@ -339,9 +345,10 @@
   }
 
   // Barge-in: everything of that voice that is playing or scheduled stops now.
-  function stopVoice(speaker) {
+  function stopVoice(speaker, reason) {
     const voice = voices[speaker];
     studio.stops[speaker] = (studio.stops[speaker] || 0) + 1;
+    studio.lastStop = { speaker, reason, playing: voice ? voice.sources.size : 0 };
     if (!voice) return;
     for (const source of voice.sources) {
       try {
@@ -456,14 +463,17 @@
     for (const speaker of SPEAKERS) setOrb(speaker, snapshot.orbStates[speaker]);
     // Newest first in the snapshot; the page lists oldest first.
     const captions = Array.isArray(snapshot.captions) ? [...snapshot.captions].reverse() : [];
+    studio.snapshotCaptionIds = captions.map((c) => c.id);
     captions.forEach(showCaption);
-    $("autopilot").checked = Boolean(snapshot.autopilot);
+    studio.autopilot = Boolean(snapshot.autopilot);
+    $("autopilot").checked = studio.autopilot;
     showSharedScreen(snapshot.sharedScreen);
     if (studio.joined) showTitle(snapshot);
   }
 
   function hello() {
     studio.joined = false;
+    studio.hellos += 1;
     socket.emit("hello", {
       episodeId: studio.episodeId,
       participantName: "console",
@@ -509,7 +519,9 @@
     socket.on("audio.out", (m) => {
       playAudioOut(m).catch((e) => showProblem(`Could not play audio: ${e.message}`));
     });
-    socket.on("audio.stop", (m) => m && AI_SPEAKERS.includes(m.speaker) && stopVoice(m.speaker));
+    socket.on("audio.stop", (m) => {
+      if (m && AI_SPEAKERS.includes(m.speaker)) stopVoice(m.speaker, m.reason);
+    });
     socket.on("error", (e) => {
       const words = (e && ERROR_WORDS[e.code]) || "The server reported a problem.";
       showProblem(e && e.message ? `${words} (${e.message})` : words);
@@ -519,8 +531,9 @@
     socket.on("session.end", (end) => {
       studio.ended = true;
       studio.joined = false;
-      AI_SPEAKERS.forEach(stopVoice);
+      AI_SPEAKERS.forEach((speaker) => stopVoice(speaker, "session-end"));
       const why = {
+        ended: "it was ended",
         idle: "everyone left",
         shutdown: "the server is shutting down",
         "internal-error": "the studio failed",

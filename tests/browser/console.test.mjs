@@ -124,27 +124,30 @@ try {
   // The screenshot is taken mid-conversation: after claude's first reply, with captions shown.
   await page.screenshot({ path: screenshot, fullPage: true });
 
-  // 5. Autopilot: the toggle reaches the server (the snapshot echoes it) and guest speaks.
-  await page.locator("#autopilot").check();
-  const autopilotOn = await until(
-    () => document.querySelector("#autopilot").checked,
+  // 5. A dropped connection reconnects by itself and rejoins the same studio: the snapshot after
+  // the new hello carries captions the page saw before the drop.
+  const seen = (await state()).captions.map((c) => c.id);
+  const hellosBefore = (await state()).hellos;
+  await page.evaluate(() => window.studioConsole.socket.io.engine.close());
+  const rejoined = await until(
+    (st, a) =>
+      st.joined && st.hellos > a.hellos && st.snapshotCaptionIds.some((id) => a.seen.includes(id)),
     SHORT,
-  );
-  const guestSpoke = await until(
-    (st) => st.orbHistory.guest.includes("speaking") && st.framesScheduled.guest > 0,
-    LONG,
+    { hellos: hellosBefore, seen },
   );
   s = await state();
   report(
-    "autopilot-guest-speaks",
-    autopilotOn && guestSpoke,
-    `history=${s.orbHistory.guest.join(">")} framesScheduled=${s.framesScheduled.guest}`,
+    "reconnect-rejoins-episode",
+    rejoined,
+    `hellos ${hellosBefore}->${s.hellos}, snapshot captions ${s.snapshotCaptionIds.length}`,
   );
-  await page.locator("#autopilot").uncheck();
 
   // 6. Mute stops audio.chunk: the counter grows while unmuted, then holds still while muted.
   const before = (await state()).chunksSent;
   const growing = await until((st, n) => st.chunksSent >= n + 10, SHORT, before);
+  // Mute between sentences, as a person would: muting mid-sentence leaves that utterance open
+  // (no more audio reaches the recogniser), which would hold the floor for the human.
+  const between = await until((st) => st.orbs.you !== "listening", LONG);
   await page.locator("#mute").click();
   const pressed = await page.locator("#mute").getAttribute("aria-pressed");
   const atMute = (await state()).chunksSent;
@@ -153,14 +156,32 @@ try {
   const afterMute = (await state()).chunksSent;
   report(
     "mute-stops-chunks",
-    growing && pressed === "true" && afterMute === atMute,
+    growing && between && pressed === "true" && afterMute === atMute,
     `unmuted grew from ${before}; at mute ${atMute}, two seconds later ${afterMute}`,
   );
+
+  // 7. Autopilot, with the human quiet (muted): the toggle reaches the server (every client
+  // gets the snapshot back) and the AIs talk on their own, so guest speaks. The fake microphone
+  // loops its speech, so unmuted the human would hold the floor.
+  await page.locator("#autopilot").check();
+  const autopilotOn = await until((st) => st.autopilot, SHORT);
+  const guestSpoke = await until(
+    (st) => st.orbHistory.guest.includes("speaking") && st.framesScheduled.guest > 0,
+    LONG,
+  );
+  s = await state();
+  report(
+    "autopilot-guest-speaks",
+    autopilotOn && guestSpoke,
+    `history=${s.orbHistory.guest.join(">")} framesScheduled=${s.framesScheduled.guest} stops=${JSON.stringify(s.stops)}`,
+  );
+  await page.locator("#autopilot").uncheck();
+
   await page.locator("#mute").click();
   const resumed = await until((st, n) => st.chunksSent > n, SHORT, afterMute);
   report("unmute-resumes-chunks", resumed);
 
-  // 7. End the episode; every recorded file downloads, WebM files start with the EBML magic.
+  // 8. End the episode; every recorded file downloads, WebM files start with the EBML magic.
   await page.locator("#end-episode").click();
   const ready = await until((st) => st.recordingFiles.length > 0, LONG);
   s = await state();

@@ -1,0 +1,112 @@
+//! The studio console page end to end in a real browser: the real server binary with the
+//! offline mock plugins of `plugins.toml`, Debian's Chromium driven by `playwright-core` with a
+//! fake microphone that plays espeak-ng speech. The checks are in
+//! `tests/browser/console.test.mjs`; this test prepares the speech, installs the pinned
+//! playwright-core (`npm ci`, once), starts the server and runs the script. The script writes
+//! `docs/console.png` mid-conversation.
+
+mod server_support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use server_support::ServerSetup;
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The browser the test drives: Debian's package (`apt-get install chromium`), never a download.
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Installs the pinned playwright-core from the committed lock file, once.
+fn install_playwright(dir: &Path) {
+    if dir.join("node_modules").join("playwright-core").is_dir() {
+        return;
+    }
+    let install = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+        .current_dir(dir)
+        .output()
+        .expect("run npm ci (is Node.js installed?)");
+    assert!(
+        install.status.success(),
+        "npm ci failed:\n{}\n{}",
+        String::from_utf8_lossy(&install.stdout),
+        String::from_utf8_lossy(&install.stderr)
+    );
+}
+
+/// Speaks `text` with espeak-ng into a 48 kHz mono WAV, with silence after it so the fake
+/// microphone (which loops the file) leaves a pause the recogniser hears as the end of a turn.
+fn speech_wav(dir: &Path, text: &str) -> PathBuf {
+    let raw = dir.join("speech-raw.wav");
+    let wav = dir.join("speech.wav");
+    let spoken = Command::new("espeak-ng")
+        .args(["-s", "150", "-w"])
+        .arg(&raw)
+        .arg(text)
+        .status()
+        .expect("run espeak-ng");
+    assert!(spoken.success(), "espeak-ng failed");
+    let converted = Command::new("sox")
+        .arg(&raw)
+        .args(["-r", "48000", "-c", "1", "-b", "16"])
+        .arg(&wav)
+        .args(["pad", "0.3", "2.5"])
+        .status()
+        .expect("run sox");
+    assert!(converted.success(), "sox failed");
+    wav
+}
+
+#[test]
+fn console_page_talks_with_the_studio_in_a_real_browser() {
+    assert!(
+        Path::new(CHROMIUM).exists(),
+        "{CHROMIUM} is missing: apt-get install -y chromium"
+    );
+    let browser_dir = repo_root().join("tests").join("browser");
+    install_playwright(&browser_dir);
+
+    // The shipped role map (mock STT/TTS/LLM, host-led policy): the offline studio a user gets.
+    let manifest = std::fs::read_to_string(repo_root().join("plugins.toml")).expect("plugins.toml");
+    let setup = ServerSetup::new();
+    std::fs::write(setup.path().join("plugins.toml"), manifest).expect("write plugins.toml");
+    let wav = speech_wav(
+        setup.path(),
+        "Claude, what do you make of today's topic? Tell me in a few words.",
+    );
+    let server = setup.start();
+
+    let screenshot = repo_root().join("docs").join("console.png");
+    let run = Command::new("node")
+        .arg(browser_dir.join("console.test.mjs"))
+        .current_dir(&browser_dir)
+        .env("STUDIO_URL", server.url())
+        .env("SPEECH_WAV", &wav)
+        .env("SCREENSHOT", &screenshot)
+        .env("CHROMIUM", CHROMIUM)
+        .env("EPISODE_ID", "console-browser")
+        .output()
+        .expect("run node (is Node.js installed?)");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    println!("{stdout}");
+    let (status, log) = server.terminate();
+    assert!(
+        run.status.success(),
+        "browser checks failed:\n{stdout}\n{stderr}\nserver log (tail):\n{}",
+        tail(&log, 60)
+    );
+    // Guard against a script that ran no checks (it would also exit 0).
+    assert!(stdout.contains("CHECK page-connects PASS"), "{stdout}");
+    assert!(!stdout.contains(" FAIL"), "{stdout}");
+    assert_eq!(status.code(), Some(0), "{log}");
+}
+
+fn tail(log: &str, lines: usize) -> String {
+    let all: Vec<&str> = log.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
