@@ -40,6 +40,7 @@ pub mod text;
 pub mod turns;
 mod types;
 pub mod wav;
+pub mod websocket;
 
 pub use roles::{
     AudioSink, LlmPlugin, Microphone, PolicyPlugin, SttPlugin, TokenSink, TranscriptSink, TtsPlugin,
@@ -51,13 +52,6 @@ pub use serde_json as json;
 
 /// The contract version this SDK builds plugins against; `describe()` reports it by default.
 pub const CONTRACT_VERSION: &str = "0.1.0";
-
-/// Outbound WebSocket connections through the host (capability `websocket`).
-pub mod websocket {
-    pub use crate::__bindings::stt_world::studio::plugin::websocket::{
-        CloseFrame, Connection, Message, connect,
-    };
-}
 
 /// Child processes through the host (capability `process`, only `allowed_executables`).
 pub mod process {
