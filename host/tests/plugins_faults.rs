@@ -227,3 +227,53 @@ async fn a_dropped_receiver_cancels_the_stream() {
         "{err}"
     );
 }
+
+const FALLBACK_MANIFEST: &str = r#"
+[roles]
+claude = "primary"
+
+[plugins.primary]
+path = "fault-injector.wasm"
+capabilities = ["log", "config"]
+fallback = ["backup"]
+[plugins.primary.config]
+flaky = true
+
+[plugins.backup]
+path = "fault-injector-next.wasm"
+capabilities = ["log", "config"]
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_that_fails_before_any_output_is_answered_by_the_fallback_plugin() {
+    let studio = Studio::with_plugins(&["fault-injector", "fault-injector-next"]);
+    studio.write_manifest(FALLBACK_MANIFEST);
+    let host = studio.start(false).await;
+    let mut claude = host.llm(Speaker::Claude);
+    // The primary traps; the backup (version 2.0.0) answers the same call.
+    let text = complete(&mut claude, "flaky", "")
+        .await
+        .expect("the fallback answers");
+    assert_eq!(text, "2.0.0");
+    // The primary still serves the calls it can answer.
+    assert_eq!(
+        complete(&mut claude, "version", "").await.expect("primary"),
+        "1.0.0"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_that_failed_after_streaming_output_is_not_replayed_on_the_fallback() {
+    let studio = Studio::with_plugins(&["fault-injector", "fault-injector-next"]);
+    studio.write_manifest(FALLBACK_MANIFEST);
+    let host = studio.start(false).await;
+    let mut claude = host.llm(Speaker::Claude);
+    // A denied refusal is the plugin's answer, not a provider failure: no fallback either.
+    let err = complete(&mut claude, "secret:NOT_MINE", "")
+        .await
+        .expect_err("denied stays denied");
+    assert!(
+        matches!(err, CallError::Denied { ref plugin, .. } if plugin == "primary"),
+        "{err}"
+    );
+}

@@ -61,7 +61,9 @@ async fn swapping_the_file_by_rename_and_by_in_place_write_serves_the_new_versio
         let mut claude = caller_host.llm(Speaker::Claude);
         let mut seen = Vec::new();
         let mut failures = Vec::new();
-        while !*stop_rx.borrow() {
+        // After the stop signal, keep calling until this task has itself seen the return to v1 (a call
+        // that was in flight during the last swap legitimately finished on v2).
+        while !(*stop_rx.borrow() && seen.len() >= 3) {
             match complete(&mut claude, "version", "").await {
                 Ok(version) => {
                     if seen.last() != Some(&version) {
@@ -111,7 +113,10 @@ async fn swapping_the_file_by_rename_and_by_in_place_write_serves_the_new_versio
     );
 
     stop_tx.send(true).expect("stop the caller");
-    let (seen, failures) = caller.await.expect("caller task");
+    let (seen, failures) = tokio::time::timeout(Duration::from_secs(60), caller)
+        .await
+        .expect("the caller sees v1 again")
+        .expect("caller task");
     assert!(
         failures.is_empty(),
         "calls failed during hot reload: {failures:?}"

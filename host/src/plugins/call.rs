@@ -168,9 +168,11 @@ impl<W: WorldInstance> Seat<W> {
         }
     }
 
-    /// Takes the instance for a call: the live one if it runs the current version, else a new one.
-    /// The caller puts it back only when the call ended cleanly.
-    async fn checkout(&mut self) -> Result<Live<W>, CallError> {
+    /// Takes the instance for attempt `attempt` of a call: attempt 0 is the role's plugin (the live
+    /// instance when it runs the current version, else a new one); later attempts are the plugin's
+    /// `fallback` list in order, each in a fresh instance. The caller puts an instance back only
+    /// when the call ended cleanly.
+    async fn checkout(&mut self, attempt: usize) -> Result<Live<W>, CallError> {
         let unavailable = |plugin: &str, message: String| CallError::Load {
             plugin: plugin.to_string(),
             message,
@@ -182,13 +184,14 @@ impl<W: WorldInstance> Seat<W> {
             ));
         }
         let setup = self.host.snapshot();
-        let (name, version) = setup.serving(self.slot).ok_or_else(|| {
-            unavailable(
+        let chain = setup.manifest.chain(self.slot);
+        let Some(name) = chain.get(attempt) else {
+            return Err(unavailable(
                 self.slot.name(),
                 format!("[roles] {} is not set in plugins.toml", self.slot),
-            )
-        })?;
-        let version = version.ok_or_else(|| {
+            ));
+        };
+        let version = setup.versions.get(name).ok_or_else(|| {
             let why = setup
                 .errors
                 .get(name)
@@ -196,16 +199,18 @@ impl<W: WorldInstance> Seat<W> {
                 .unwrap_or_else(|| "not loaded".into());
             unavailable(name, why)
         })?;
-        self.cancel.reset();
-        if let Some(mut live) = self
-            .live
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-            && Arc::ptr_eq(&live.version, version)
-        {
-            live.store.data_mut().clock_origin = self.clock_origin;
-            return Ok(live);
+        if attempt == 0 {
+            self.cancel.reset();
+            if let Some(mut live) = self
+                .live
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take()
+                && Arc::ptr_eq(&live.version, version)
+            {
+                live.store.data_mut().clock_origin = self.clock_origin;
+                return Ok(live);
+            }
         }
         let mut store = new_store(&self.host.engine.engine, version.grant.clone());
         store.data_mut().clock_origin = self.clock_origin;
@@ -220,9 +225,38 @@ impl<W: WorldInstance> Seat<W> {
         })
     }
 
+    /// Whether a failed attempt should be retried on the next plugin of the fallback chain.
+    fn falls_back(&self, attempt: usize, error: &CallError) -> bool {
+        let worth_it = match error {
+            CallError::Trap { .. } | CallError::CpuLimit { .. } | CallError::MemoryLimit { .. } => {
+                true
+            }
+            CallError::Load { .. } => self.has_role,
+            CallError::Plugin { error, .. } => {
+                matches!(
+                    error,
+                    PluginError::Unavailable(_) | PluginError::RateLimited(_)
+                )
+            }
+            CallError::Denied { .. } => false,
+        };
+        if !worth_it || self.cancel.is_cancelled() {
+            return false;
+        }
+        let chain = self.host.snapshot().manifest.chain(self.slot);
+        match chain.get(attempt + 1) {
+            Some(next) => {
+                tracing::warn!(role = %self.slot, failed = error.plugin(), fallback = %next, "falling back to the next plugin: {error}");
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Turns a call's outcome into the handle's result, keeping the instance only when it is sound.
     fn settle<T>(
         &mut self,
+        attempt: usize,
         mut live: Live<W>,
         outcome: wasmtime::Result<Result<T, PluginError>>,
     ) -> Result<T, CallError> {
@@ -230,7 +264,9 @@ impl<W: WorldInstance> Seat<W> {
         match outcome {
             Ok(result) => {
                 // Resources the call created live in the table; they are gone with the call.
-                *self.live.get_mut().unwrap_or_else(PoisonError::into_inner) = Some(live);
+                if attempt == 0 {
+                    *self.live.get_mut().unwrap_or_else(PoisonError::into_inner) = Some(live);
+                }
                 result.map_err(|error| match error {
                     PluginError::Denied(message) => CallError::Denied { plugin, message },
                     error => CallError::Plugin { plugin, error },
@@ -338,7 +374,8 @@ impl SttHandle {
             .await
     }
 
-    /// Like [`SttHandle::transcribe`], for input at `sample_rate`.
+    /// Like [`SttHandle::transcribe`], for input at `sample_rate`. STT does not fall back within a
+    /// call (the audio it consumed is gone); the next call does.
     pub async fn transcribe_at(
         &mut self,
         request: SttRequest,
@@ -346,7 +383,7 @@ impl SttHandle {
         input: mpsc::Receiver<SttInput>,
         out: mpsc::Sender<Transcript>,
     ) -> Result<(), CallError> {
-        let mut live = self.seat.checkout().await?;
+        let mut live = self.seat.checkout(0).await?;
         let cancel = self.seat.cancel.clone();
         let outcome = async {
             let table = &mut live.store.data_mut().table;
@@ -369,7 +406,7 @@ impl SttHandle {
             result
         }
         .await;
-        self.seat.settle(live, outcome)
+        self.seat.settle(0, live, outcome)
     }
 }
 
@@ -380,32 +417,44 @@ pub struct TtsHandle {
 handle_common!(TtsHandle, bindings::tts::TtsPlugin);
 
 impl TtsHandle {
-    /// Speaks `request.text`, sending audio to `out` as it is produced.
+    /// Speaks `request.text`, sending audio to `out` as it is produced. When the plugin fails
+    /// before sending any audio, the next plugin of its `fallback` list is tried.
     pub async fn synthesize(
         &mut self,
         request: TtsRequest,
         out: mpsc::Sender<AudioChunk>,
     ) -> Result<(), CallError> {
-        let mut live = self.seat.checkout().await?;
-        let cancel = self.seat.cancel.clone();
-        let outcome = async {
-            let sink = live
-                .store
-                .data_mut()
-                .table
-                .push(AudioSink { tx: out, cancel })?;
-            let sink_rep = sink.rep();
-            begin_call(&mut live.store);
-            let result = live
-                .instance
-                .studio_plugin_tts()
-                .call_synthesize(&mut live.store, &request, sink)
-                .await;
-            release::<AudioSink>(&mut live.store, sink_rep);
-            result
+        let mut attempt = 0;
+        loop {
+            let delivered = Arc::new(AtomicBool::new(false));
+            let mut live = self.seat.checkout(attempt).await?;
+            let sink = AudioSink {
+                delivered: delivered.clone(),
+                tx: out.clone(),
+                cancel: self.seat.cancel.clone(),
+            };
+            let outcome = async {
+                let sink = live.store.data_mut().table.push(sink)?;
+                let sink_rep = sink.rep();
+                begin_call(&mut live.store);
+                let result = live
+                    .instance
+                    .studio_plugin_tts()
+                    .call_synthesize(&mut live.store, &request, sink)
+                    .await;
+                release::<AudioSink>(&mut live.store, sink_rep);
+                result
+            }
+            .await;
+            match self.seat.settle(attempt, live, outcome) {
+                Err(e)
+                    if !delivered.load(Ordering::Relaxed) && self.seat.falls_back(attempt, &e) =>
+                {
+                    attempt += 1
+                }
+                result => return result,
+            }
         }
-        .await;
-        self.seat.settle(live, outcome)
     }
 }
 
@@ -421,32 +470,44 @@ impl LlmHandle {
         self
     }
 
-    /// Streams the reply to `request` into `out`, then returns how it ended.
+    /// Streams the reply to `request` into `out`, then returns how it ended. When the plugin fails
+    /// before sending any text, the next plugin of its `fallback` list is tried.
     pub async fn complete(
         &mut self,
         request: LlmRequest,
         out: mpsc::Sender<String>,
     ) -> Result<Completion, CallError> {
-        let mut live = self.seat.checkout().await?;
-        let cancel = self.seat.cancel.clone();
-        let outcome = async {
-            let sink = live
-                .store
-                .data_mut()
-                .table
-                .push(TokenSink { tx: out, cancel })?;
-            let sink_rep = sink.rep();
-            begin_call(&mut live.store);
-            let result = live
-                .instance
-                .studio_plugin_llm()
-                .call_complete(&mut live.store, &request, sink)
-                .await;
-            release::<TokenSink>(&mut live.store, sink_rep);
-            result
+        let mut attempt = 0;
+        loop {
+            let delivered = Arc::new(AtomicBool::new(false));
+            let mut live = self.seat.checkout(attempt).await?;
+            let sink = TokenSink {
+                delivered: delivered.clone(),
+                tx: out.clone(),
+                cancel: self.seat.cancel.clone(),
+            };
+            let outcome = async {
+                let sink = live.store.data_mut().table.push(sink)?;
+                let sink_rep = sink.rep();
+                begin_call(&mut live.store);
+                let result = live
+                    .instance
+                    .studio_plugin_llm()
+                    .call_complete(&mut live.store, &request, sink)
+                    .await;
+                release::<TokenSink>(&mut live.store, sink_rep);
+                result
+            }
+            .await;
+            match self.seat.settle(attempt, live, outcome) {
+                Err(e)
+                    if !delivered.load(Ordering::Relaxed) && self.seat.falls_back(attempt, &e) =>
+                {
+                    attempt += 1
+                }
+                result => return result,
+            }
         }
-        .await;
-        self.seat.settle(live, outcome)
     }
 }
 
@@ -457,20 +518,27 @@ pub struct PolicyHandle {
 handle_common!(PolicyHandle, bindings::policy::PolicyPlugin);
 
 impl PolicyHandle {
-    /// Decides what happens after `event`, given `state`.
+    /// Decides what happens after `event`, given `state`. Policies are pure, so a failed call is
+    /// retried on the next plugin of the policy's `fallback` list.
     pub async fn decide(
         &mut self,
         state: FloorState,
         event: FloorEvent,
     ) -> Result<Vec<Decision>, CallError> {
-        let mut live = self.seat.checkout().await?;
-        begin_call(&mut live.store);
-        let outcome = live
-            .instance
-            .studio_plugin_policy()
-            .call_decide(&mut live.store, &state, &event)
-            .await
-            .map(Ok);
-        self.seat.settle(live, outcome)
+        let mut attempt = 0;
+        loop {
+            let mut live = self.seat.checkout(attempt).await?;
+            begin_call(&mut live.store);
+            let outcome = live
+                .instance
+                .studio_plugin_policy()
+                .call_decide(&mut live.store, &state, &event)
+                .await
+                .map(Ok);
+            match self.seat.settle(attempt, live, outcome) {
+                Err(e) if self.seat.falls_back(attempt, &e) => attempt += 1,
+                result => return result,
+            }
+        }
     }
 }

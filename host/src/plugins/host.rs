@@ -87,14 +87,6 @@ pub(crate) struct Setup {
     pub(crate) errors: BTreeMap<String, String>,
 }
 
-impl Setup {
-    /// The version serving `slot`, if one is loaded.
-    pub(crate) fn serving(&self, slot: RoleSlot) -> Option<(&str, Option<&Arc<PluginVersion>>)> {
-        let name = self.manifest.roles.get(&slot)?;
-        Some((name.as_str(), self.versions.get(name)))
-    }
-}
-
 /// The plugin runtime of one server: engine, registry, hot reload, secrets.
 pub struct PluginHost {
     pub(crate) engine: Arc<PluginEngine>,

@@ -22,7 +22,7 @@ impl Guest for FaultInjector {
             role: Role::Llm,
             contract: "0.1.0".into(),
             capabilities: vec![Capability::Log, Capability::Config, Capability::Http],
-            summary: "Misbehaves on request (model = echo|version|trap|spin|hog|sleep|http|secret) for host tests.".into(),
+            summary: "Misbehaves on request (model = echo|version|trap|flaky|spin|hog|sleep|http|secret|config) for host tests.".into(),
         }
     }
 }
@@ -42,6 +42,15 @@ impl Llm for FaultInjector {
                 Ok(done("end_turn"))
             }
             "trap" => panic!("fault-injector: trap requested"),
+            // Traps only where config says `flaky = true`: a primary that fails and a fallback
+            // (the same plugin without the setting) that answers with its version.
+            "flaky" => {
+                if config::get("flaky")?.as_deref() == Some("true") {
+                    panic!("fault-injector: configured to fail");
+                }
+                sink.push(VERSION)?;
+                Ok(done("end_turn"))
+            }
             "spin" => spin(),
             "hog" => hog(),
             "sleep" => {

@@ -4,6 +4,8 @@
 //! reads. A sink returns `cancelled` once its receiver is gone or the call's [`CallCancel`] is set,
 //! which is how barge-in and session end reach a plugin that is busy producing.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -31,12 +33,16 @@ pub struct TranscriptSink {
 
 /// Where an LLM call's text goes.
 pub struct TokenSink {
+    /// Set once anything was delivered: a failed call that delivered nothing may be retried elsewhere.
+    pub(crate) delivered: Arc<AtomicBool>,
     pub(crate) tx: mpsc::Sender<String>,
     pub(crate) cancel: CallCancel,
 }
 
 /// Where a TTS call's audio goes.
 pub struct AudioSink {
+    /// Set once anything was delivered: a failed call that delivered nothing may be retried elsewhere.
+    pub(crate) delivered: Arc<AtomicBool>,
     pub(crate) tx: mpsc::Sender<AudioChunk>,
     pub(crate) cancel: CallCancel,
 }
@@ -140,7 +146,9 @@ impl streams::HostTokenSink for PluginState {
         text: String,
     ) -> wasmtime::Result<Result<(), PluginError>> {
         let sink = self.table.get(&sink)?;
-        Ok(deliver(&sink.tx, &sink.cancel, text).await)
+        let result = deliver(&sink.tx, &sink.cancel, text).await;
+        sink.delivered.store(result.is_ok(), Ordering::Relaxed);
+        Ok(result)
     }
 
     async fn drop(&mut self, sink: Resource<TokenSink>) -> wasmtime::Result<()> {
@@ -156,7 +164,9 @@ impl streams::HostAudioSink for PluginState {
         chunk: AudioChunk,
     ) -> wasmtime::Result<Result<(), PluginError>> {
         let sink = self.table.get(&sink)?;
-        Ok(deliver(&sink.tx, &sink.cancel, chunk).await)
+        let result = deliver(&sink.tx, &sink.cancel, chunk).await;
+        sink.delivered.store(result.is_ok(), Ordering::Relaxed);
+        Ok(result)
     }
 
     async fn drop(&mut self, sink: Resource<AudioSink>) -> wasmtime::Result<()> {
