@@ -184,8 +184,12 @@ impl<W: WorldInstance> Seat<W> {
             ));
         }
         let setup = self.host.snapshot();
-        let chain = setup.manifest.chain(self.slot);
-        let Some(name) = chain.get(attempt) else {
+        // Attempt 0 (every call, on the hot path) is a map lookup; only fallbacks build the chain.
+        let name = match attempt {
+            0 => setup.manifest.roles.get(&self.slot).cloned(),
+            _ => setup.manifest.chain(self.slot).into_iter().nth(attempt),
+        };
+        let Some(name) = name.as_ref() else {
             return Err(unavailable(
                 self.slot.name(),
                 format!("[roles] {} is not set in plugins.toml", self.slot),
