@@ -12,7 +12,7 @@ use socketioxide::SocketIo;
 use socketioxide::socket::Sid;
 
 use voice_studio::briefings::BriefingStore;
-use voice_studio::config::{Config, ConfigSource, LiveConfig};
+use voice_studio::config::{Config, ConfigSource, LiveConfig, RuntimeConfigUpdate};
 use voice_studio::gateway::protocol::{InputFormat, OrbState, Speaker, StudioSnapshot};
 use voice_studio::plugins::{BUILT_PLUGIN_DIR, PluginHost, PluginHostOptions};
 use voice_studio::session::{
@@ -26,7 +26,7 @@ const PATIENCE: Duration = Duration::from_secs(60);
 const CHUNK_BYTES: usize = 1920;
 
 /// A plugins.toml with the shipped mocks, made fast: short replies spoken quickly.
-fn manifest(dir: &Path, policy: &str, script: &[&str]) -> PathBuf {
+fn manifest(dir: &Path, policy: &str, guest: &str, script: &[&str]) -> PathBuf {
     let script = script
         .iter()
         .map(|s| format!("{s:?}"))
@@ -40,7 +40,7 @@ plugin_dir = "{BUILT_PLUGIN_DIR}"
 stt = "mock-stt"
 tts = "mock-tts"
 claude = "mock-llm"
-guest = "mock-llm"
+guest = "{guest}"
 policy = "{policy}"
 [plugins.mock-stt]
 path = "mock-stt.wasm"
@@ -63,6 +63,9 @@ token_delay_ms = 2
 [plugins.{policy}]
 path = "{policy}.wasm"
 capabilities = ["log"]
+[plugins.fault-injector]
+path = "fault-injector.wasm"
+capabilities = ["log"]
 "#
     );
     let path = dir.join("plugins.toml");
@@ -72,13 +75,18 @@ capabilities = ["log"]
 
 struct Rig {
     registry: StudioRegistry,
+    live: Arc<LiveConfig>,
     recordings: PathBuf,
     _dir: tempfile::TempDir,
 }
 
 async fn rig(policy: &str, script: &[&str], max_turns: u32) -> Rig {
+    rig_with_guest(policy, "mock-llm", script, max_turns).await
+}
+
+async fn rig_with_guest(policy: &str, guest: &str, script: &[&str], max_turns: u32) -> Rig {
     let dir = tempfile::tempdir().expect("tempdir");
-    let toml = manifest(dir.path(), policy, script);
+    let toml = manifest(dir.path(), policy, guest, script);
     let recordings = dir.path().join("rec");
     let config = Config::from_source(&ConfigSource::from_pairs([
         ("PLUGINS_TOML", toml.display().to_string()),
@@ -105,9 +113,10 @@ async fn rig(policy: &str, script: &[&str], max_turns: u32) -> Rig {
         turn_gap: Duration::from_millis(50),
         language: "en-US".into(),
     };
-    let registry = StudioRegistry::with_turn_loop(io, Duration::from_secs(30), live, setup);
+    let registry = StudioRegistry::with_turn_loop(io, Duration::from_secs(30), live.clone(), setup);
     Rig {
         registry,
+        live,
         recordings,
         _dir: dir,
     }
@@ -210,15 +219,19 @@ async fn end_and_read_events(
         .deliver(StudioCommand::EndSession { client })
         .await
         .expect("end delivered");
+    // The studio stops taking commands first, then finishes the recording and announces it.
     let deadline = tokio::time::Instant::now() + PATIENCE;
-    while studio.is_running() {
-        assert!(tokio::time::Instant::now() < deadline, "studio never ended");
+    let ready = loop {
+        if let Some(ready) = rig.registry.last_recording(episode) {
+            break ready;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "recording.ready never came"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let ready = rig
-        .registry
-        .last_recording(episode)
-        .expect("recording.ready kept for the episode");
+    };
+    assert!(!studio.is_running());
     assert!(ready.files.iter().any(|f| f.ends_with("claude.webm")));
     let folder = rig.recordings.join(ready.folder.expect("folder"));
     std::fs::read_to_string(folder.join("events.jsonl"))
@@ -399,4 +412,111 @@ async fn in_autopilot_the_ais_alternate_until_the_cap() {
         .collect();
     assert_eq!(speakers, ["claude", "guest", "claude"]);
     assert_eq!(of_type(&events, "autopilot.toggle").len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn asked_to_think_claude_prepares_in_silence_and_speaks_when_the_time_is_up() {
+    let rig = rig(
+        "host-led",
+        &["Claude, take 5 seconds to think about it."],
+        6,
+    )
+    .await;
+    let (studio, client) = join(&rig, "ep-think");
+    stream(&studio, client, &silence(500)).await;
+    stream(
+        &studio,
+        client,
+        &speech("Claude, take five seconds to think about it."),
+    )
+    .await;
+    let thinking = until(&studio, client, "thinking mode", |s| {
+        s.shared_screen.thinking.is_some()
+    })
+    .await;
+    let countdown = thinking.shared_screen.thinking.expect("countdown");
+    assert_eq!(countdown.speaker, Speaker::Claude);
+    assert_eq!(countdown.duration_ms, 5_000);
+    assert_eq!(thinking.orb_states.guest, OrbState::Muted);
+    until(&studio, client, "claude's prepared answer", |s| {
+        s.shared_screen.thinking.is_none()
+            && final_caption(s, Speaker::Claude).is_some()
+            && s.orb_states.claude == OrbState::Idle
+    })
+    .await;
+
+    let events = end_and_read_events(&rig, &studio, client, "ep-think").await;
+    let index = |pred: &dyn Fn(&Value) -> bool| events.iter().position(pred);
+    let normal = index(&|e| e["type"] == "mode.normal").expect("mode.normal");
+    let speaking = index(&|e| {
+        e["type"] == "orb.state-change" && e["speaker"] == "claude" && e["newState"] == "speaking"
+    })
+    .expect("claude spoke");
+    let prepared = index(&|e| e["type"] == "llm.complete").expect("the answer was written");
+    assert!(
+        prepared < normal,
+        "the answer was prepared during the countdown"
+    );
+    assert!(normal < speaking, "and played only after it");
+    assert_eq!(of_type(&events, "mode.thinking")[0]["duration"], 5_000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_guest_plugin_is_reported_and_the_next_turn_works() {
+    let rig = rig_with_guest(
+        "host-led",
+        "fault-injector",
+        &[
+            "Guest, what do you think?",
+            "Claude, what do you make of it?",
+        ],
+        6,
+    )
+    .await;
+    // The settings dialog's guest model reaches the plugin: this one makes it trap.
+    rig.live.apply(RuntimeConfigUpdate {
+        guest_model: Some("trap".into()),
+        ..RuntimeConfigUpdate::default()
+    });
+    let (studio, client) = join(&rig, "ep-fault");
+    stream(&studio, client, &silence(500)).await;
+    stream(&studio, client, &speech("Guest, what do you think?")).await;
+    until(
+        &studio,
+        client,
+        "the guest's orb showing the failure",
+        |s| s.orb_states.guest == OrbState::Error,
+    )
+    .await;
+    stream(&studio, client, &speech("Claude, what do you make of it?")).await;
+    let answered = until(&studio, client, "claude's answer", |s| {
+        final_caption(s, Speaker::Claude).is_some() && s.orb_states.claude == OrbState::Idle
+    })
+    .await;
+    assert_eq!(
+        answered.orb_states.guest,
+        OrbState::Idle,
+        "the error orb recovered"
+    );
+
+    let events = end_and_read_events(&rig, &studio, client, "ep-fault").await;
+    let errors = of_type(&events, "error");
+    let guest_error = errors
+        .iter()
+        .find(|e| e["service"] == "llm:guest")
+        .expect("the guest's failure is logged");
+    let message = guest_error["error"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("fault-injector") && message.contains("trapped"),
+        "{message}"
+    );
+    let claude_end = of_type(&events, "turn.end")
+        .into_iter()
+        .find(|e| e["speaker"] == "claude")
+        .expect("claude's turn");
+    assert!(
+        claude_end["metrics"]["durationMs"]
+            .as_u64()
+            .is_some_and(|ms| ms > 0)
+    );
 }

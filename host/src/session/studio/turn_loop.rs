@@ -155,6 +155,10 @@ pub(super) struct Floor {
 }
 
 /// What woke the actor on the floor's side.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "a paced frame moves once from the pacer to the actor; boxing it would allocate per frame"
+)]
 pub(super) enum FloorStep {
     Note(Note),
     Paced(Speaker, PacerEvent),

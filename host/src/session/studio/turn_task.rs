@@ -256,7 +256,6 @@ pub(super) async fn speak_line(job: LineJob, notes: mpsc::Sender<Note>) {
         while let Ok(token) = token_rx.try_recv() {
             on_token(token, &mut reply, &mut first).await;
         }
-        drop(on_token);
         if let Some(rest) = splitter.finish() {
             let _ = clause_tx.send(rest).await;
         }
@@ -328,7 +327,6 @@ pub(super) async fn speak_line(job: LineJob, notes: mpsc::Sender<Note>) {
             while let Ok(chunk) = audio_rx.try_recv() {
                 forward(chunk, &mut first_audio).await;
             }
-            drop(forward);
             // The clause's tail is still inside the filter; it belongs to this clause.
             if let Some(r) = resampler.as_mut() {
                 resampled.clear();
