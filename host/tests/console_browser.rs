@@ -110,3 +110,35 @@ fn tail(log: &str, lines: usize) -> String {
     let all: Vec<&str> = log.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
 }
+
+#[test]
+fn console_files_are_served_with_their_types_and_unknown_ones_are_not() {
+    let server = ServerSetup::new().start();
+    let page = server.get("/");
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(page.body.contains("/console/console.js"), "{}", page.body);
+    for (path, content_type) in [
+        ("/console/console.js", "text/javascript; charset=utf-8"),
+        ("/console/mic-worklet.js", "text/javascript; charset=utf-8"),
+        ("/console/console.css", "text/css; charset=utf-8"),
+        ("/vendor/socket.io.min.js", "text/javascript; charset=utf-8"),
+    ] {
+        let file = server.get(path);
+        assert_eq!(file.status, 200, "{path}");
+        assert_eq!(file.header("content-type"), Some(content_type), "{path}");
+        assert!(!file.body.is_empty(), "{path}");
+    }
+    // The pinned client keeps its license header.
+    assert!(
+        server
+            .get("/vendor/socket.io.min.js")
+            .body
+            .contains("Released under the MIT License."),
+    );
+    assert_eq!(server.get("/console/missing.js").status, 404);
+    assert_eq!(server.get("/console/..%2Fsrc%2Fmain.rs").status, 404);
+}
