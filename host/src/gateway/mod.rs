@@ -4,6 +4,7 @@
 //! `POST /api/config/guest`, `GET /recordings/{folder}/{file}`; Socket.IO namespace `/` at
 //! `/socket.io/` (see `docs/PROTOCOL.md`).
 
+mod console;
 mod http;
 mod plugin_catalog;
 pub mod protocol;
@@ -117,6 +118,7 @@ impl Gateway {
             .route("/api/config/guest", post(http::post_guest))
             .route("/recordings/{folder}/{file}", get(http::recording_file))
             .with_state(state.clone())
+            .merge(console::routes())
             .layer(socket_layer)
             .layer(DefaultBodyLimit::max(MAX_HTTP_BODY_BYTES))
             .layer(cors(&config.server.cors_origins))
