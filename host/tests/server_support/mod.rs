@@ -447,6 +447,8 @@ pub mod node {
     pub fn assert_all_passed(run: &Output) {
         let stdout = String::from_utf8_lossy(&run.stdout);
         let stderr = String::from_utf8_lossy(&run.stderr);
+        // The runner's report, for `--nocapture` (which scenarios ran, how long each took).
+        println!("{stdout}");
         assert!(
             run.status.success(),
             "scenarios failed:\n{stdout}\n{stderr}"
