@@ -30,8 +30,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::mpsc;
 use voice_studio::plugins::{
-    BUILT_PLUGIN_DIR, LlmHandle, PluginHost, PluginHostError, PluginHostOptions,
-    PolicyHandle, SttHandle, SttInput, TtsHandle,
+    BUILT_PLUGIN_DIR, LlmHandle, PluginHost, PluginHostError, PluginHostOptions, PolicyHandle,
+    SttHandle, SttInput, TtsHandle,
 };
 
 pub use voice_studio::plugins::wit;

@@ -32,7 +32,10 @@ impl Policy for EchoPolicy {
             FloorEvent::HumanSaid(text) => {
                 let routed = state.memory.parse::<u64>().unwrap_or(0) + 1;
                 vec![
-                    Decision::Respond(Respond { speaker: Speaker::Claude, cue: text }),
+                    Decision::Respond(Respond {
+                        speaker: Speaker::Claude,
+                        cue: text,
+                    }),
                     Decision::Remember(routed.to_string()),
                 ]
             }

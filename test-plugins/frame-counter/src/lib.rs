@@ -29,7 +29,11 @@ impl Guest for FrameCounter {
 }
 
 impl Stt for FrameCounter {
-    fn transcribe(request: SttRequest, input: &AudioInput, sink: &TranscriptSink) -> Result<(), PluginError> {
+    fn transcribe(
+        request: SttRequest,
+        input: &AudioInput,
+        sink: &TranscriptSink,
+    ) -> Result<(), PluginError> {
         let partials = request.key_terms.iter().any(|t| t == "partials");
         let rate = u64::from(input.sample_rate().max(1));
         let (mut frames, mut samples, mut hints) = (0u64, 0u64, 0u64);
@@ -39,7 +43,11 @@ impl Stt for FrameCounter {
                     frames += 1;
                     samples += frame.len() as u64;
                     if partials {
-                        sink.push(&transcript(TranscriptKind::Partial, format!("{frames} frames"), samples * 1000 / rate))?;
+                        sink.push(&transcript(
+                            TranscriptKind::Partial,
+                            format!("{frames} frames"),
+                            samples * 1000 / rate,
+                        ))?;
                     }
                 }
                 InputEvent::SpeechStarted | InputEvent::SpeechEnded => hints += 1,
@@ -48,12 +56,22 @@ impl Stt for FrameCounter {
             }
         }
         let text = format!("{frames} frames {samples} samples {hints} hints");
-        sink.push(&transcript(TranscriptKind::Final, text, samples * 1000 / rate))
+        sink.push(&transcript(
+            TranscriptKind::Final,
+            text,
+            samples * 1000 / rate,
+        ))
     }
 }
 
 fn transcript(kind: TranscriptKind, text: String, end_ms: u64) -> Transcript {
-    Transcript { kind, text, start_ms: 0, end_ms, confidence: None }
+    Transcript {
+        kind,
+        text,
+        start_ms: 0,
+        end_ms,
+        confidence: None,
+    }
 }
 
 export!(FrameCounter);
