@@ -92,8 +92,11 @@ struct Turn {
     task: JoinHandle<()>,
     cancels: [CallCancel; 2],
     line: SpokenLine,
-    /// Thinking mode: audio is kept here until the time is up.
+    /// Audio kept back until the line may play (thinking mode's countdown, or the gap after
+    /// the previous AI's line, during which the line is already being written and spoken).
     held: Option<Vec<i16>>,
+    /// Prepared in thinking mode: the human's speech does not cancel the preparation.
+    thinking: bool,
     /// The task has produced everything.
     produced: bool,
     /// Samples released to clients.
@@ -613,7 +616,7 @@ impl Studio {
         let speaking: Vec<Speaker> = floor
             .voices
             .iter()
-            .filter(|v| v.turn.as_ref().is_some_and(|t| t.held.is_none()))
+            .filter(|v| v.turn.as_ref().is_some_and(|t| !t.thinking))
             .map(|v| v.speaker)
             .collect();
         for speaker in &speaking {
@@ -728,7 +731,7 @@ impl Studio {
                     .as_mut()
                     .and_then(|f| f.voice(speaker))
                     .and_then(|v| v.turn.as_ref())
-                    .is_some_and(|t| t.held.is_none());
+                    .is_some_and(|t| !t.thinking);
                 if held {
                     self.stop_line(speaker, "stop").await;
                 }
@@ -906,7 +909,6 @@ impl Studio {
         let job = LineJob {
             speaker,
             turn: id,
-            gap,
             llm,
             tts,
             request,
@@ -914,13 +916,19 @@ impl Studio {
             language: floor.setup.language.clone(),
         };
         let task = tokio::spawn(speak_line(job, floor.notes_tx.clone()));
+        if !gap.is_zero() && think_ms.is_none() {
+            let helper = floor.spawn_after(gap, Note::GapOver { speaker, turn: id });
+            floor.helpers.retain(|h| !h.is_finished());
+            floor.helpers.push(helper);
+        }
         let stt_final = floor.last_stt_final.take();
         floor.voices[slot].turn = Some(Turn {
             id,
             task,
             cancels,
             line: SpokenLine::default(),
-            held: think_ms.map(|_| Vec::new()),
+            held: (think_ms.is_some() || !gap.is_zero()).then(Vec::new),
+            thinking: think_ms.is_some(),
             produced: false,
             released: 0,
             clauses_shown: 0,
@@ -1335,6 +1343,7 @@ impl Studio {
                 self.queue_event(FloorEvent::Timer(name));
             }
             Note::ThinkingOver { speaker, turn } => self.thinking_over(speaker, turn).await,
+            Note::GapOver { speaker, turn } => self.release_held(speaker, turn).await,
             Note::OrbRecovers(speaker) => {
                 if self.state.orb(speaker) == OrbState::Error {
                     self.set_orb_state(speaker, OrbState::Idle).await;
@@ -1368,13 +1377,17 @@ impl Studio {
                 self.set_orb_state(other, OrbState::Idle).await;
             }
         }
+        self.release_held(speaker, turn).await;
+    }
+
+    /// The held-back audio of a line plays now (and what is still being made follows it).
+    async fn release_held(&mut self, speaker: Speaker, turn: u64) {
         let Some(voice) = self.floor.as_mut().and_then(|f| f.voice(speaker)) else {
             return;
         };
         let Some(t) = voice.turn.as_mut().filter(|t| t.id == turn) else {
             return;
         };
-        // The prepared answer plays now (and what is still being made follows it).
         let held = t.held.take().unwrap_or_default();
         voice.pacer.push(&held);
         if t.produced {

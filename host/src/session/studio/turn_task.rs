@@ -97,6 +97,13 @@ pub(super) enum Note {
     },
     /// A timer the policy set fired.
     Timer(String),
+    /// The gap after the previous AI's line is over: this line may play.
+    GapOver {
+        /// Whose line.
+        speaker: Speaker,
+        /// Its turn.
+        turn: u64,
+    },
     /// Thinking mode's time is up.
     ThinkingOver {
         /// Who was thinking.
@@ -183,8 +190,6 @@ pub(super) struct LineJob {
     pub speaker: Speaker,
     /// The turn's id (notes of an aborted turn are recognised and dropped).
     pub turn: u64,
-    /// Waited before the LLM is asked (the gap between two AIs' lines).
-    pub gap: Duration,
     /// The LLM handle of the speaker.
     pub llm: LlmHandle,
     /// A TTS handle for this line.
@@ -204,16 +209,12 @@ pub(super) async fn speak_line(job: LineJob, notes: mpsc::Sender<Note>) {
     let LineJob {
         speaker,
         turn,
-        gap,
         mut llm,
         mut tts,
         request,
         voice,
         language,
     } = job;
-    if !gap.is_zero() {
-        tokio::time::sleep(gap).await;
-    }
     let (clause_tx, mut clause_rx) = mpsc::channel::<String>(32);
     let write = async {
         let (token_tx, mut token_rx) = mpsc::channel::<String>(256);
