@@ -62,7 +62,8 @@ impl Llm for FaultInjector {
             "http" => {
                 let url = match argument {
                     Some(url) => url.to_string(),
-                    None => config::get("url")?.ok_or_else(|| PluginError::Config("config `url` is not set".into()))?,
+                    None => config::get("url")?
+                        .ok_or_else(|| PluginError::Config("config `url` is not set".into()))?,
                 };
                 let response = http::send(&http::Request {
                     method: http::Method::Get,
@@ -75,14 +76,22 @@ impl Llm for FaultInjector {
                 while let Some(piece) = response.read(64 * 1024)? {
                     body.extend_from_slice(&piece);
                 }
-                sink.push(&format!("{} {}", response.status(), String::from_utf8_lossy(&body)))?;
+                sink.push(&format!(
+                    "{} {}",
+                    response.status(),
+                    String::from_utf8_lossy(&body)
+                ))?;
                 Ok(done("end_turn"))
             }
             "secret" => {
                 let name = argument.unwrap_or("OTHER_KEY");
                 let value = config::secret(name)?;
                 // Never echo the value itself: only whether it was there.
-                sink.push(if value.is_some() { "secret: set" } else { "secret: unset" })?;
+                sink.push(if value.is_some() {
+                    "secret: set"
+                } else {
+                    "secret: unset"
+                })?;
                 Ok(done("end_turn"))
             }
             "config" => {
@@ -91,21 +100,35 @@ impl Llm for FaultInjector {
                 }
                 Ok(done("end_turn"))
             }
-            other => Err(PluginError::Config(format!("unknown fault-injector model `{other}`"))),
+            other => Err(PluginError::Config(format!(
+                "unknown fault-injector model `{other}`"
+            ))),
         }
     }
 }
 
 /// Streams the last message back word by word.
 fn echo(request: &LlmRequest, sink: &TokenSink) -> Result<Completion, PluginError> {
-    let text = request.messages.last().map(|m| m.content.as_str()).unwrap_or("");
+    let text = request
+        .messages
+        .last()
+        .map(|m| m.content.as_str())
+        .unwrap_or("");
     let mut words = 0u32;
     for (i, word) in text.split_whitespace().enumerate() {
-        let piece = if i == 0 { word.to_string() } else { format!(" {word}") };
+        let piece = if i == 0 {
+            word.to_string()
+        } else {
+            format!(" {word}")
+        };
         sink.push(&piece)?;
         words += 1;
     }
-    Ok(Completion { stop_reason: "end_turn".into(), input_tokens: None, output_tokens: Some(words) })
+    Ok(Completion {
+        stop_reason: "end_turn".into(),
+        input_tokens: None,
+        output_tokens: Some(words),
+    })
 }
 
 /// Loops forever without calling the host: only the CPU limit can stop it.
@@ -125,7 +148,11 @@ fn hog() -> ! {
 }
 
 fn done(stop_reason: &str) -> Completion {
-    Completion { stop_reason: stop_reason.into(), input_tokens: None, output_tokens: None }
+    Completion {
+        stop_reason: stop_reason.into(),
+        input_tokens: None,
+        output_tokens: None,
+    }
 }
 
 export!(FaultInjector);
