@@ -38,6 +38,7 @@
     recordingFiles: [],
     reconnects: 0,
     hellos: 0,
+    stopHistory: [],
     snapshotCaptionIds: [],
   };
   window.studioConsole = studio;
@@ -349,6 +350,7 @@
     const voice = voices[speaker];
     studio.stops[speaker] = (studio.stops[speaker] || 0) + 1;
     studio.lastStop = { speaker, reason, playing: voice ? voice.sources.size : 0 };
+    studio.stopHistory.push(studio.lastStop);
     if (!voice) return;
     for (const source of voice.sources) {
       try {
@@ -425,7 +427,14 @@
     source.connect(frames);
     micTrack.addEventListener("ended", () => micProblem("The microphone was disconnected."));
     studio.micState = "live";
-    $("mic-status").textContent = `Microphone on (${micTrack.label || "default input"}).`;
+    const on = `Microphone on (${micTrack.label || "default input"}).`;
+    // A suspended context (no autoplay permission yet) captures nothing: say what unblocks it.
+    const describe = () => {
+      $("mic-status").textContent =
+        ctx.state === "running" ? on : "Press “Turn on sound” to start the microphone and voices.";
+    };
+    describe();
+    ctx.addEventListener("statechange", describe);
   }
 
   function onMicFrame({ pcm, rms }) {

@@ -124,7 +124,17 @@ try {
   // The screenshot is taken mid-conversation: after claude's first reply, with captions shown.
   await page.screenshot({ path: screenshot, fullPage: true });
 
-  // 5. A dropped connection reconnects by itself and rejoins the same studio: the snapshot after
+  // 5. Barge-in: the looping speech talks over claude's long answer; the server's audio.stop
+  // reaches the page while claude's frames are still scheduled, and the page drops them.
+  const bargedIn = await until(
+    (st) =>
+      st.stopHistory.some((x) => x.speaker === "claude" && x.reason === "barge-in" && x.playing > 0),
+    LONG,
+  );
+  s = await state();
+  report("barge-in-stops-claude", bargedIn, `stops=${JSON.stringify(s.stopHistory)}`);
+
+  // 6. A dropped connection reconnects by itself and rejoins the same studio: the snapshot after
   // the new hello carries captions the page saw before the drop.
   const seen = (await state()).captions.map((c) => c.id);
   const hellosBefore = (await state()).hellos;
@@ -142,7 +152,7 @@ try {
     `hellos ${hellosBefore}->${s.hellos}, snapshot captions ${s.snapshotCaptionIds.length}`,
   );
 
-  // 6. Mute stops audio.chunk: the counter grows while unmuted, then holds still while muted.
+  // 7. Mute stops audio.chunk: the counter grows while unmuted, then holds still while muted.
   const before = (await state()).chunksSent;
   const growing = await until((st, n) => st.chunksSent >= n + 10, SHORT, before);
   // Mute between sentences, as a person would: muting mid-sentence leaves that utterance open
@@ -160,7 +170,7 @@ try {
     `unmuted grew from ${before}; at mute ${atMute}, two seconds later ${afterMute}`,
   );
 
-  // 7. Autopilot, with the human quiet (muted): the toggle reaches the server (every client
+  // 8. Autopilot, with the human quiet (muted): the toggle reaches the server (every client
   // gets the snapshot back) and the AIs talk on their own, so guest speaks. The fake microphone
   // loops its speech, so unmuted the human would hold the floor.
   await page.locator("#autopilot").check();
@@ -181,7 +191,7 @@ try {
   const resumed = await until((st, n) => st.chunksSent > n, SHORT, afterMute);
   report("unmute-resumes-chunks", resumed);
 
-  // 8. End the episode; every recorded file downloads, WebM files start with the EBML magic.
+  // 9. End the episode; every recorded file downloads, WebM files start with the EBML magic.
   await page.locator("#end-episode").click();
   const ready = await until((st) => st.recordingFiles.length > 0, LONG);
   s = await state();
