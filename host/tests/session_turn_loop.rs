@@ -85,6 +85,17 @@ async fn rig(policy: &str, script: &[&str], max_turns: u32) -> Rig {
 }
 
 async fn rig_with_guest(policy: &str, guest: &str, script: &[&str], max_turns: u32) -> Rig {
+    rig_recording_to(policy, guest, script, max_turns, None).await
+}
+
+/// A rig whose studios record into `recording_dir` (default: a fresh folder).
+async fn rig_recording_to(
+    policy: &str,
+    guest: &str,
+    script: &[&str],
+    max_turns: u32,
+    recording_dir: Option<PathBuf>,
+) -> Rig {
     let dir = tempfile::tempdir().expect("tempdir");
     let toml = manifest(dir.path(), policy, guest, script);
     let recordings = dir.path().join("rec");
@@ -108,7 +119,7 @@ async fn rig_with_guest(policy: &str, guest: &str, script: &[&str], max_turns: u
     let setup = TurnLoopSetup {
         plugins: plugins as Arc<PluginHost>,
         briefings,
-        recording_dir: recordings.clone(),
+        recording_dir: recording_dir.unwrap_or_else(|| recordings.clone()),
         autopilot_max_turns: max_turns,
         turn_gap: Duration::from_millis(50),
         language: "en-US".into(),
@@ -519,4 +530,40 @@ async fn a_failing_guest_plugin_is_reported_and_the_next_turn_works() {
             .as_u64()
             .is_some_and(|ms| ms > 0)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recording_folder_that_cannot_be_created_does_not_stop_the_studio() {
+    let blocker = tempfile::NamedTempFile::new().expect("a file where a folder should be");
+    let rig = rig_recording_to(
+        "host-led",
+        "mock-llm",
+        &["Claude, what do you make of today's topic?"],
+        6,
+        Some(blocker.path().join("rec")),
+    )
+    .await;
+    let (studio, client) = join(&rig, "ep-unrecorded");
+    stream(&studio, client, &silence(500)).await;
+    stream(
+        &studio,
+        client,
+        &speech("Claude, what do you make of today's topic?"),
+    )
+    .await;
+    let answered = until(&studio, client, "claude's answer", |s| {
+        final_caption(s, Speaker::Claude).is_some() && s.orb_states.claude == OrbState::Idle
+    })
+    .await;
+    assert!(final_caption(&answered, Speaker::You).is_some());
+    studio
+        .deliver(StudioCommand::EndSession { client })
+        .await
+        .expect("end delivered");
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while studio.is_running() {
+        assert!(tokio::time::Instant::now() < deadline, "studio never ended");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(rig.registry.last_recording("ep-unrecorded"), None);
 }
