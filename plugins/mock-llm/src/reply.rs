@@ -90,7 +90,9 @@ pub fn compose(request: &LlmRequest) -> String {
         context.last_line.as_deref().unwrap_or("")
     ));
     let mut sentences = Vec::new();
-    let thinking_done = ["time to think", "considered answer", "thinking mode"]
+    // Phrases of the host's thinking-mode cue only: the standing studio rules also mention a
+    // "considered answer" (telling the AI it may ask to think), which must not count.
+    let thinking_done = ["seconds to prepare", "time to think", "thinking mode"]
         .iter()
         .any(|c| context.system.contains(c));
     if thinking_done {
@@ -338,6 +340,43 @@ mod tests {
 
     fn words(text: &str) -> usize {
         text.split_whitespace().count()
+    }
+
+    #[test]
+    fn the_rule_that_allows_asking_to_think_is_not_a_thinking_cue() {
+        let system = format!(
+            "{BRIEFING}\n- If a question deserves a considered answer, you may say only \
+             \"Can I think for a minute?\"; the studio then gives you time to prepare."
+        );
+        let req = request(
+            Speaker::Claude,
+            &system,
+            &[(
+                ChatRole::User,
+                "<speaker name=\"Basil\">Claude, what do you think?</speaker>",
+            )],
+        );
+        assert!(
+            !compose(&req).starts_with("I've thought it over."),
+            "{}",
+            compose(&req)
+        );
+        let prepared = format!(
+            "{system}\n# Right now\nYou have had 30 seconds to prepare a considered answer."
+        );
+        let req = request(
+            Speaker::Claude,
+            &prepared,
+            &[(
+                ChatRole::User,
+                "<speaker name=\"Basil\">Claude, what do you think?</speaker>",
+            )],
+        );
+        assert!(
+            compose(&req).starts_with("I've thought it over."),
+            "{}",
+            compose(&req)
+        );
     }
 
     #[test]
