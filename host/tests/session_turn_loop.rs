@@ -567,3 +567,45 @@ async fn a_recording_folder_that_cannot_be_created_does_not_stop_the_studio() {
     }
     assert_eq!(rig.registry.last_recording("ep-unrecorded"), None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_microphone_that_goes_quiet_mid_sentence_still_ends_the_utterance() {
+    let rig = rig("host-led", &["Claude, what do you make of it?"], 6).await;
+    let (studio, client) = join(&rig, "ep-muted");
+    stream(&studio, client, &silence(500)).await;
+    // The human is cut off mid-word (a mute button, a closed tab): no trailing silence arrives,
+    // and after this no audio at all.
+    let said = speech("Claude, what do you make of it?");
+    let cut = said.len() * 2 / 3 / CHUNK_BYTES * CHUNK_BYTES;
+    stream(&studio, client, &said[..cut]).await;
+
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let answered = loop {
+        let snapshot = studio.snapshot().await.expect("snapshot");
+        if final_caption(&snapshot, Speaker::You).is_some()
+            && matches!(
+                snapshot.orb_states.claude,
+                OrbState::Thinking | OrbState::Speaking
+            )
+        {
+            break snapshot;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the utterance never ended without microphone audio: {snapshot:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        final_caption(&answered, Speaker::You).as_deref(),
+        Some("Claude, what do you make of it?")
+    );
+    assert!(
+        answered
+            .captions
+            .iter()
+            .all(|c| c.speaker != Speaker::You || c.is_final == Some(true)),
+        "a partial caption was left open: {:#?}",
+        answered.captions
+    );
+}

@@ -47,6 +47,13 @@ const AUDIO_OUT_FORMAT: &str = "pcm_s16le;rate=48000;channels=1";
 const MIC_RESYNC_MS: u64 = 200;
 /// Silent tracks are filled up to about now this often, so they stay current on disk.
 const RECORDING_ADVANCE_EVERY_MS: u64 = 1_000;
+/// A microphone that goes quiet this long while the human's utterance is still open (muted,
+/// tab closed, network stall) is heard as silence from then on, so the VAD and the recognizer
+/// close the utterance instead of leaving a partial caption and the floor with the human forever.
+const MIC_GAP: Duration = Duration::from_millis(200);
+/// At most this much silence is filled in for one gap; a recognizer that has not finished by then
+/// will not finish on more silence.
+const MIC_GAP_FILL_MAX_MS: u64 = 3_000;
 /// The studio's two AIs, in their `voices` order.
 const AIS: [Speaker; 2] = [Speaker::Claude, Speaker::Guest];
 
@@ -132,6 +139,12 @@ pub(super) struct Floor {
     vad: Vad,
     /// Session time of the next microphone frame.
     mic_next_ms: u64,
+    /// When the last microphone audio arrived (or silence was filled in for a gap).
+    mic_heard_at: Option<tokio::time::Instant>,
+    /// Silence filled in since real microphone audio last arrived (ms).
+    mic_gap_filled_ms: u64,
+    /// A partial `you` transcript is showing and its final has not come yet.
+    partial_open: bool,
     recorded_until_ms: u64,
     stt_tx: Option<mpsc::Sender<SttInput>>,
     stt_task: Option<JoinHandle<()>>,
@@ -165,6 +178,8 @@ pub(super) struct Floor {
 pub(super) enum FloorStep {
     Note(Note),
     Paced(Speaker, PacerEvent),
+    /// The microphone went quiet while the human's utterance was open.
+    MicGap,
 }
 
 impl Floor {
@@ -252,6 +267,9 @@ impl Floor {
             frames: Vec::with_capacity(8),
             vad: Vad::new(VadConfig::default()),
             mic_next_ms: 0,
+            mic_heard_at: None,
+            mic_gap_filled_ms: 0,
+            partial_open: false,
             recorded_until_ms: 0,
             stt_tx: Some(stt_tx),
             stt_task: Some(stt_task),
@@ -282,12 +300,29 @@ impl Floor {
     /// Waits for the next thing the floor must handle: a note from a task or a paced frame.
     /// Cancel-safe (channel receive and `Pacer::next` both are).
     pub(super) async fn next_step(&mut self) -> FloorStep {
+        let gap_deadline = self.mic_gap_deadline();
         let [claude, guest] = &mut self.voices;
         tokio::select! {
             Some(note) = self.notes_rx.recv() => FloorStep::Note(note),
             event = claude.pacer.next() => FloorStep::Paced(Speaker::Claude, event),
             event = guest.pacer.next() => FloorStep::Paced(Speaker::Guest, event),
+            () = async {
+                match gap_deadline {
+                    Some(deadline) => tokio::time::sleep_until(deadline).await,
+                    None => std::future::pending().await,
+                }
+            } => FloorStep::MicGap,
         }
+    }
+
+    /// When silence must be filled in for a quiet microphone: only while an utterance is open
+    /// (the VAD hears speech or a partial transcript waits for its final), and not without end.
+    fn mic_gap_deadline(&self) -> Option<tokio::time::Instant> {
+        let open = self.human_speaking || self.partial_open;
+        if !open || self.mic_gap_filled_ms >= MIC_GAP_FILL_MAX_MS {
+            return None;
+        }
+        self.mic_heard_at.map(|at| at + MIC_GAP)
     }
 
     fn voice(&mut self, speaker: Speaker) -> Option<&mut Voice> {
@@ -556,6 +591,39 @@ impl Studio {
             self.emit_error(client, ErrorCode::AudioUndecodable, &message);
             return;
         }
+        floor.mic_heard_at = Some(tokio::time::Instant::now());
+        floor.mic_gap_filled_ms = 0;
+        self.take_mic_frames(now_ms).await;
+    }
+
+    /// The microphone went quiet with the utterance open: hear silence from where its audio
+    /// stopped up to now, through the same path as real audio (recording, STT, VAD).
+    pub(super) async fn fill_mic_gap(&mut self) {
+        let now_ms = self.clock_ms();
+        let Some(floor) = self.floor.as_mut() else {
+            return;
+        };
+        let missing_ms = now_ms
+            .saturating_sub(floor.mic_next_ms)
+            .min(MIC_GAP_FILL_MAX_MS - floor.mic_gap_filled_ms.min(MIC_GAP_FILL_MAX_MS));
+        let count = usize::try_from(missing_ms / FRAME_MS).unwrap_or(0).max(1);
+        floor.frames.clear();
+        floor.frames.resize(count, Frame::silent());
+        floor.mic_gap_filled_ms += FRAME_MS * count as u64;
+        floor.mic_heard_at = Some(tokio::time::Instant::now());
+        tracing::debug!(
+            filled_ms = FRAME_MS * count as u64,
+            "microphone quiet mid-utterance: heard as silence"
+        );
+        self.take_mic_frames(now_ms).await;
+    }
+
+    /// Puts the decoded microphone frames in `floor.frames` on the session clock: into the `you`
+    /// track, the STT call and the VAD; speech start and end drive barge-in and the policy.
+    async fn take_mic_frames(&mut self, now_ms: u64) {
+        let Some(floor) = self.floor.as_mut() else {
+            return;
+        };
         let mut vad_events = Vec::new();
         let mut record_error = None;
         if floor.mic_next_ms + MIC_RESYNC_MS < now_ms {
@@ -1122,6 +1190,7 @@ impl Studio {
     pub(super) async fn on_floor_step(&mut self, step: FloorStep) {
         match step {
             FloorStep::Note(note) => self.on_note(note).await,
+            FloorStep::MicGap => self.fill_mic_gap().await,
             FloorStep::Paced(speaker, PacerEvent::Frame(frame)) => {
                 self.play_frame(speaker, frame).await;
             }
@@ -1415,6 +1484,7 @@ impl Studio {
                 if text.is_empty() {
                     return;
                 }
+                floor.partial_open = true;
                 self.record_event(&Event::SttPartial {
                     speaker: Speaker::You,
                     text: text.clone(),
@@ -1433,6 +1503,7 @@ impl Studio {
             }
             TranscriptKind::Final => {
                 floor.utterance += 1;
+                floor.partial_open = false;
                 // From the VAD's end of speech; zero when the recognizer finished first.
                 let stt_final = Some(
                     floor
