@@ -2,8 +2,9 @@
 //! offline mock plugins of `plugins.toml`, Debian's Chromium driven by `playwright-core` with a
 //! fake microphone that plays espeak-ng speech. The checks are in
 //! `tests/browser/console.test.mjs`; this test prepares the speech, installs the pinned
-//! playwright-core (`npm ci`, once), starts the server and runs the script. The script writes
-//! `docs/console.png` mid-conversation.
+//! playwright-core (`npm ci`, once), starts the server and runs the script. The script takes a
+//! screenshot mid-conversation into the setup's temp folder; with `UPDATE_SCREENSHOT=1` it goes to
+//! `docs/console.png` instead (so a test run does not rewrite a tracked file).
 
 mod server_support;
 
@@ -80,7 +81,11 @@ fn console_page_talks_with_the_studio_in_a_real_browser() {
     );
     let server = setup.start();
 
-    let screenshot = repo_root().join("docs").join("console.png");
+    let screenshot = if std::env::var_os("UPDATE_SCREENSHOT").is_some_and(|v| v == "1") {
+        repo_root().join("docs").join("console.png")
+    } else {
+        setup.path().join("console.png")
+    };
     let run = Command::new("node")
         .arg(browser_dir.join("console.test.mjs"))
         .current_dir(&browser_dir)
