@@ -314,6 +314,10 @@ async fn a_spoken_question_gets_a_final_caption_then_claude_thinks_and_speaks() 
         "audio was played: {metrics}"
     );
     assert!(metrics["llmFirstTokenMs"].is_u64() && metrics["ttsFirstAudioMs"].is_u64());
+    assert!(
+        metrics["voiceToVoiceMs"].is_u64(),
+        "a reply to the human carries voice-to-voice: {metrics}"
+    );
     let route = of_type(&events, "command.route");
     assert_eq!(route[0]["targets"][0], "claude");
 }
@@ -423,6 +427,13 @@ async fn in_autopilot_the_ais_alternate_until_the_cap() {
         .collect();
     assert_eq!(speakers, ["claude", "guest", "claude"]);
     assert_eq!(of_type(&events, "autopilot.toggle").len(), 1);
+    let ends = of_type(&events, "turn.end");
+    assert!(
+        ends[1..]
+            .iter()
+            .all(|e| e["metrics"]["handoffGapMs"].is_u64()),
+        "an AI answering an AI carries its hand-off gap: {ends:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

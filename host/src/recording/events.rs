@@ -31,6 +31,12 @@ pub struct TurnMetrics {
     /// Floor given -> first audio frame out, in ms.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_audio_ms: Option<u64>,
+    /// The human's end of speech -> this AI's first audio frame sent, in ms (a reply to the human).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub voice_to_voice_ms: Option<u64>,
+    /// The previous AI's last frame -> this AI's first frame, in ms (an AI answering an AI).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub handoff_gap_ms: Option<u64>,
     /// Whether barge-in cut the turn.
     #[serde(default)]
     pub interrupted: bool,

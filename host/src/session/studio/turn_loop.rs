@@ -1130,6 +1130,8 @@ impl Studio {
             llm_first_token_ms: turn.llm_first_token.map(millis),
             tts_first_audio_ms: turn.tts_first_audio.map(millis),
             first_audio_ms: first_audio.map(millis),
+            voice_to_voice_ms: turn.voice_to_voice.map(millis),
+            handoff_gap_ms: turn.handoff_gap.map(millis),
             interrupted,
         };
         let report = TurnEnd {
@@ -1140,8 +1142,8 @@ impl Studio {
             stt_final_ms: metrics.stt_final_ms,
             llm_first_token_ms: metrics.llm_first_token_ms,
             tts_first_audio_ms: metrics.tts_first_audio_ms,
-            voice_to_voice_ms: turn.voice_to_voice.map(millis),
-            handoff_gap_ms: turn.handoff_gap.map(millis),
+            voice_to_voice_ms: metrics.voice_to_voice_ms,
+            handoff_gap_ms: metrics.handoff_gap_ms,
         };
         tracing::info!(
             episode = %self.episode_id,
