@@ -23,12 +23,18 @@ impl LlmPlugin for MockLlm {
     }
 
     fn complete(request: LlmRequest, sink: &TokenSink<'_>) -> Result<Completion, PluginError> {
-        let delay = Duration::from_millis(u64::from(config::get_u32("token_delay_ms", 30)));
+        let token_delay = config::get_u32("token_delay_ms", 30);
+        let delay = Duration::from_millis(u64::from(token_delay));
+        // A provider's time to first token (the benchmark scenario uses 200 ms); by default the
+        // first token is as far away as any other.
+        let first =
+            Duration::from_millis(u64::from(config::get_u32("first_token_ms", token_delay)));
         let text = reply::compose(&request);
         let (tokens, stop_reason) = reply::tokens(&text, request.max_tokens);
-        for token in &tokens {
-            if !delay.is_zero() {
-                std::thread::sleep(delay);
+        for (i, token) in tokens.iter().enumerate() {
+            let wait = if i == 0 { first } else { delay };
+            if !wait.is_zero() {
+                std::thread::sleep(wait);
             }
             // `cancelled` (barge-in) ends the call at once.
             sink.push(token)?;

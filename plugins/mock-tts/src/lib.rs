@@ -30,6 +30,11 @@ impl TtsPlugin for MockTts {
             words_per_minute: config::get_u32("words_per_minute", defaults.words_per_minute)
                 .clamp(60, 400),
         };
+        // A provider's time to first byte (the benchmark scenario uses 100 ms); none by default.
+        let first_byte = config::get_u32("first_byte_ms", 0);
+        if first_byte > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(u64::from(first_byte)));
+        }
         let voice = VoiceKind::pick(request.speaker, &request.voice);
         let mut synth = Synth::new(&request.text, voice, settings.clone());
         let chunk_len = studio_plugin::pcm::samples_for_ms(settings.chunk_ms, settings.sample_rate);

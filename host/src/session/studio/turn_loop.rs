@@ -115,6 +115,10 @@ struct Turn {
     llm_first_token: Option<Duration>,
     tts_first_audio: Option<Duration>,
     first_frame_at: Option<Instant>,
+    /// Session time the first frame was sent.
+    first_frame_ms: Option<u64>,
+    /// A reply to the human's line (voice to voice is measured), not an AI answering an AI.
+    answers_human: bool,
     voice_to_voice: Option<Duration>,
     handoff_gap: Option<Duration>,
     stt_final: Option<Duration>,
@@ -150,7 +154,12 @@ pub(super) struct Floor {
     stt_task: Option<JoinHandle<()>>,
     human_speaking: bool,
     speech_onset_ms: u64,
-    speech_ended_at: Option<Instant>,
+    /// Where the human's last utterance really ended on the session clock (the VAD's offset,
+    /// known only after its hangover, which may be after the recognizer's final and even after
+    /// the AI's first frame).
+    speech_offset_ms: Option<u64>,
+    /// When the last final transcript arrived, on the session clock.
+    final_heard_ms: Option<u64>,
     last_stt_final: Option<Duration>,
     utterance: u64,
     transcript: Vec<Line>,
@@ -275,7 +284,8 @@ impl Floor {
             stt_task: Some(stt_task),
             human_speaking: false,
             speech_onset_ms: 0,
-            speech_ended_at: None,
+            speech_offset_ms: None,
+            final_heard_ms: None,
             last_stt_final: None,
             utterance: 0,
             transcript: Vec::new(),
@@ -664,7 +674,7 @@ impl Studio {
         for event in vad_events {
             match event {
                 VadEvent::SpeechStart { onset_ms, .. } => self.human_started(onset_ms).await,
-                VadEvent::SpeechEnd { .. } => self.human_stopped().await,
+                VadEvent::SpeechEnd { offset_ms, .. } => self.human_stopped(offset_ms).await,
             }
         }
         self.run_policy().await;
@@ -677,6 +687,8 @@ impl Studio {
         };
         floor.human_speaking = true;
         floor.speech_onset_ms = onset_ms;
+        floor.speech_offset_ms = None;
+        floor.final_heard_ms = None;
         if let Some(tx) = &floor.stt_tx {
             let _ = tx.try_send(SttInput::SpeechStarted);
         }
@@ -704,12 +716,32 @@ impl Studio {
         self.queue_event(FloorEvent::HumanSpeechStarted);
     }
 
-    async fn human_stopped(&mut self) {
+    async fn human_stopped(&mut self, offset_ms: u64) {
         let Some(floor) = self.floor.as_mut() else {
             return;
         };
         floor.human_speaking = false;
-        floor.speech_ended_at = Some(Instant::now());
+        floor.speech_offset_ms = Some(offset_ms);
+        // The recognizer and even the reply may have been faster than the VAD's hangover: their
+        // latencies are measured from the real end of speech now that it is known.
+        let stt_final = floor
+            .final_heard_ms
+            .map(|heard| Duration::from_millis(heard.saturating_sub(offset_ms)));
+        if floor.final_heard_ms.is_some() {
+            floor.last_stt_final = stt_final;
+        }
+        for voice in &mut floor.voices {
+            if let Some(turn) = voice.turn.as_mut().filter(|t| t.answers_human) {
+                if turn.stt_final.is_none() {
+                    turn.stt_final = stt_final;
+                }
+                if let Some(first) = turn.first_frame_ms.filter(|first| *first >= offset_ms)
+                    && turn.voice_to_voice.is_none()
+                {
+                    turn.voice_to_voice = Some(Duration::from_millis(first - offset_ms));
+                }
+            }
+        }
         if let Some(tx) = &floor.stt_tx {
             let _ = tx.try_send(SttInput::SpeechEnded);
         }
@@ -1006,6 +1038,8 @@ impl Studio {
             llm_first_token: None,
             tts_first_audio: None,
             first_frame_at: None,
+            first_frame_ms: None,
+            answers_human: !after_ai && think_ms.is_none(),
             voice_to_voice: None,
             handoff_gap: None,
             stt_final,
@@ -1225,7 +1259,7 @@ impl Studio {
         let Some(floor) = self.floor.as_mut() else {
             return;
         };
-        let speech_ended_at = floor.speech_ended_at;
+        let speech_offset_ms = floor.speech_offset_ms;
         let last_ai_end = floor.last_ai_end;
         let mut record_error = None;
         if let Some(recorder) = floor.recorder.as_mut()
@@ -1243,12 +1277,14 @@ impl Studio {
         if first {
             let now = Instant::now();
             turn.first_frame_at = Some(now);
+            turn.first_frame_ms = Some(now_ms);
             turn.caption_start_ms = Some(due_ms.max(now_ms));
-            // Voice to voice only for an answer to the human; hand-off gap for an AI after an AI.
-            if let Some(ended) = speech_ended_at
-                && last_ai_end.is_none_or(|t| t < ended)
-            {
-                turn.voice_to_voice = Some(now.saturating_duration_since(ended));
+            // Voice to voice only for an answer to the human (completed by `human_stopped` when
+            // the VAD places the end of speech later); hand-off gap for an AI after an AI.
+            if turn.answers_human {
+                if let Some(offset) = speech_offset_ms.filter(|offset| *offset <= now_ms) {
+                    turn.voice_to_voice = Some(Duration::from_millis(now_ms - offset));
+                }
             } else if let Some(ended) = last_ai_end {
                 turn.handoff_gap = Some(now.saturating_duration_since(ended));
             }
@@ -1267,9 +1303,6 @@ impl Studio {
                 end_ms: None,
             }
         });
-        if first {
-            floor.speech_ended_at = None;
-        }
         let mut payload = vec![0u8; FRAME_SAMPLES * 2];
         for (bytes, sample) in payload.chunks_exact_mut(2).zip(paced.frame.samples()) {
             bytes.copy_from_slice(&sample.to_le_bytes());
@@ -1506,12 +1539,12 @@ impl Studio {
             TranscriptKind::Final => {
                 floor.utterance += 1;
                 floor.partial_open = false;
-                // From the VAD's end of speech; zero when the recognizer finished first.
-                let stt_final = Some(
-                    floor
-                        .speech_ended_at
-                        .map_or(Duration::ZERO, |t| t.elapsed()),
-                );
+                // From the real end of speech; when the VAD has not placed it yet, it is
+                // measured once the VAD does (`human_stopped`).
+                floor.final_heard_ms = Some(now_ms);
+                let stt_final = floor
+                    .speech_offset_ms
+                    .map(|offset| Duration::from_millis(now_ms.saturating_sub(offset)));
                 floor.last_stt_final = stt_final;
                 if text.is_empty() {
                     return;
