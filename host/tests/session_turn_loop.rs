@@ -620,3 +620,76 @@ async fn a_microphone_that_goes_quiet_mid_sentence_still_ends_the_utterance() {
         answered.captions
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_thinking_mode_the_next_question_is_answered() {
+    let rig = rig(
+        "host-led",
+        &[
+            "Claude, take 3 seconds to think about it.",
+            "Claude, what do you make of it?",
+        ],
+        6,
+    )
+    .await;
+    let (studio, client) = join(&rig, "ep-think-then-ask");
+    stream(&studio, client, &silence(500)).await;
+    stream(
+        &studio,
+        client,
+        &speech("Claude, take three seconds to think about it."),
+    )
+    .await;
+    until(&studio, client, "claude's prepared answer played", |s| {
+        s.shared_screen.thinking.is_none()
+            && final_caption(s, Speaker::Claude).is_some()
+            && s.orb_states.claude == OrbState::Idle
+    })
+    .await;
+    stream(&studio, client, &speech("Claude, what do you make of it?")).await;
+    until(&studio, client, "an answer to the next question", |s| {
+        s.captions
+            .iter()
+            .filter(|c| c.speaker == Speaker::Claude && c.is_final == Some(true))
+            .count()
+            >= 2
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prepared_answer_that_is_playing_can_be_cut_off() {
+    let rig = rig(
+        "host-led",
+        &[
+            "Claude, take 2 seconds to think about it.",
+            "Guest, do you agree with that?",
+        ],
+        6,
+    )
+    .await;
+    let (studio, client) = join(&rig, "ep-think-barge-in");
+    stream(&studio, client, &silence(500)).await;
+    stream(
+        &studio,
+        client,
+        &speech("Claude, take two seconds to think about it."),
+    )
+    .await;
+    until(&studio, client, "claude playing its prepared answer", |s| {
+        s.shared_screen.thinking.is_none() && s.orb_states.claude == OrbState::Speaking
+    })
+    .await;
+    stream(&studio, client, &speech("Guest, do you agree with that?")).await;
+    until(&studio, client, "the guest answering", |s| {
+        final_caption(s, Speaker::Guest).is_some()
+    })
+    .await;
+    let events = end_and_read_events(&rig, &studio, client, "ep-think-barge-in").await;
+    let cut = of_type(&events, "turn.end")
+        .into_iter()
+        .filter(|e| e["speaker"] == "claude" && e["metrics"]["interrupted"] == true)
+        .count();
+    assert_eq!(cut, 1, "the human's speech cut claude's prepared answer");
+    assert_eq!(of_type(&events, "barge-in").len(), 1);
+}

@@ -1470,6 +1470,10 @@ impl Studio {
         {
             floor.thinking = None;
         }
+        // From now on the prepared answer is an ordinary line: the human can cut it off.
+        if let Some(t) = self.turn_mut(speaker, turn) {
+            t.thinking = false;
+        }
         self.end_thinking(ModeNormal {
             speaker,
             ended_at: epoch_ms(),
