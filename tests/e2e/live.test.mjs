@@ -146,6 +146,35 @@ describe("live studio", { skip: !LIVE && "set STUDIO_LIVE=1 (cargo test --test s
       await host.next("orb.state", (s, st) => s === "claude" && st !== "speaking", 60_000);
     });
 
+    test("barge-in within the episode: the human cuts off the AI that speaks", async () => {
+      host.skipAll();
+      // Whichever AI answers (the mock STT's script moves on per utterance it hears), let it
+      // speak a moment, then talk over it.
+      await mic.say(clips[0]);
+      const [first] = await host.next("audio.out", (o) => o.speaker !== "you", 60_000);
+      const speaker = first.speaker;
+      await pause(300);
+      await mic.say(clips[1]);
+      const [stop] = await host.next("audio.stop", (s) => s.speaker === speaker, 60_000);
+      assert.equal(stop.reason, "barge-in");
+      // Let the floor settle before autopilot.
+      await host.next("turn.end", (e) => e.interrupted !== true, 60_000);
+    });
+
+    test("autopilot within the episode: claude and guest talk on their own", async () => {
+      host.skipAll();
+      host.socket.emit("client.toggle-autopilot", true);
+      await host.next("server.ack", (m) => m === "autopilot enabled");
+      const speakers = [];
+      while (speakers.length < 2) {
+        const [line] = await host.next("caption", (c) => c.speaker !== "you" && c.final !== false, 60_000);
+        if (speakers.at(-1) !== line.speaker) speakers.push(line.speaker);
+      }
+      host.socket.emit("client.toggle-autopilot", false);
+      await host.next("server.ack", (m) => m === "autopilot disabled");
+      assert.equal(new Set(speakers).size, 2, `both AIs spoke: ${speakers}`);
+    });
+
     test("client.end-session: recording.ready names the eight files", async () => {
       host.skipAll();
       mic.stop();
@@ -201,10 +230,17 @@ describe("live studio", { skip: !LIVE && "set STUDIO_LIVE=1 (cargo test --test s
       for (const type of [
         "session.start", "vad.speech-start", "vad.speech-end", "stt.final", "llm.start",
         "llm.complete", "tts.start", "orb.state-change", "mode.thinking", "mode.normal",
-        "turn.start", "turn.end", "session.end",
+        "turn.start", "turn.end", "barge-in", "autopilot.toggle", "session.end",
       ]) {
         assert.ok(types.has(type), `events.jsonl has ${type} (has ${[...types].join(", ")})`);
       }
+      const cut = events.filter((e) => e.type === "turn.end" && e.metrics?.interrupted === true);
+      assert.ok(cut.length > 0, "the barged-in line is recorded as interrupted");
+      const aiCues = ["claude", "guest"].map((ai) => parseVtt(body[`${ai}.vtt`].toString("utf8")).length);
+      // Every line that played to its end has its cue (a line cut within its first word may have
+      // no text, and so no cue).
+      const whole = events.filter((e) => e.type === "turn.end" && e.metrics?.interrupted === false).length;
+      assert.ok(aiCues[0] > 0 && aiCues[1] > 0 && aiCues[0] + aiCues[1] >= whole, `cues ${aiCues}, whole lines ${whole}`);
       assert.equal(events[0].type, "session.start");
       assert.equal(events.at(-1).type, "session.end");
       assert.ok(body["session.yml"].toString("utf8").includes(episodeId));
