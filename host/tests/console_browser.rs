@@ -79,13 +79,13 @@ fn console_page_talks_with_the_studio_in_a_real_browser() {
         setup.path(),
         "Claude, what do you make of today's topic? Tell me in a few words.",
     );
-    let server = setup.start();
-
     let screenshot = if std::env::var_os("UPDATE_SCREENSHOT").is_some_and(|v| v == "1") {
         repo_root().join("docs").join("console.png")
     } else {
         setup.path().join("console.png")
     };
+    let server = setup.start();
+
     let run = Command::new("node")
         .arg(browser_dir.join("console.test.mjs"))
         .current_dir(&browser_dir)
