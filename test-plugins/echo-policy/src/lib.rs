@@ -44,4 +44,7 @@ impl Policy for EchoPolicy {
     }
 }
 
+// Only on wasm: native linkers reject the component model's export symbol names, and the
+// workspace also builds this crate natively.
+#[cfg(target_arch = "wasm32")]
 export!(EchoPolicy);

@@ -155,4 +155,7 @@ fn done(stop_reason: &str) -> Completion {
     }
 }
 
+// Only on wasm: native linkers reject the component model's export symbol names, and the
+// workspace also builds this crate natively.
+#[cfg(target_arch = "wasm32")]
 export!(FaultInjector);

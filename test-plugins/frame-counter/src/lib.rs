@@ -74,4 +74,7 @@ fn transcript(kind: TranscriptKind, text: String, end_ms: u64) -> Transcript {
     }
 }
 
+// Only on wasm: native linkers reject the component model's export symbol names, and the
+// workspace also builds this crate natively.
+#[cfg(target_arch = "wasm32")]
 export!(FrameCounter);
