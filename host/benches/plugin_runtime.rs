@@ -85,6 +85,7 @@ fn studio(dir: &Path, plugins: &[&str], manifest: &str) -> PluginHostOptions {
         plugin_dir_override: None,
         cache_dir: Some(dir.join("cache")),
         watch: false,
+        ..Default::default()
     }
 }
 

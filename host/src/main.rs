@@ -74,6 +74,8 @@ async fn run(config: Arc<Config>) -> Result<(), Failure> {
         plugin_dir_override: folders.plugin_dir.clone(),
         cache_dir: folders.plugin_cache_dir.clone(),
         watch: folders.watch_plugins,
+        role_overrides: config.real_adapter_roles(),
+        environment: Some(Arc::new(config.plugin_environment())),
     })
     .await
     .map_err(|e| {

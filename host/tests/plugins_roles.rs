@@ -20,6 +20,7 @@ async fn shipped_host(cache: &Path) -> Arc<PluginHost> {
         plugin_dir_override: None,
         cache_dir: Some(cache.to_path_buf()),
         watch: false,
+        ..Default::default()
     })
     .await
     .expect("the shipped plugins.toml starts")

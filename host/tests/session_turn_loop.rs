@@ -109,6 +109,7 @@ async fn rig_recording_to(
         plugin_dir_override: None,
         cache_dir: None,
         watch: false,
+        ..Default::default()
     })
     .await
     .expect("plugins start");

@@ -34,6 +34,7 @@ pub mod config;
 pub mod http;
 pub mod log;
 pub mod pcm;
+pub mod retry;
 mod roles;
 pub mod sse;
 pub mod text;

@@ -12,11 +12,13 @@ pub use live::{
     SettingsError, TtsProvider, VoiceConfig, VoiceProvider,
 };
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use crate::plugins::RoleSlot;
 
 /// A value that must never reach a log line, an event or a response: only whether it is set.
 #[derive(Clone, PartialEq, Eq)]
@@ -323,6 +325,61 @@ impl ConfigSource {
 }
 
 impl Config {
+    /// With `USE_REAL_ADAPTERS=true`, the plugin each role uses (over `plugins.toml`'s `[roles]`,
+    /// which serves the offline mock mode): the adapters `STT_PROVIDER` and `TTS_PROVIDER` name,
+    /// `anthropic` for claude and `openai-compat` for the guest. Empty in mock mode.
+    pub fn real_adapter_roles(&self) -> BTreeMap<RoleSlot, String> {
+        if !self.providers.use_real_adapters {
+            return BTreeMap::new();
+        }
+        let stt = match self.providers.stt {
+            SttProvider::AssemblyAi => "assemblyai",
+            SttProvider::Google => "google-stt",
+            SttProvider::Whisper => "whisper",
+        };
+        let tts = match self.providers.tts {
+            TtsProvider::Google => "google-tts",
+            // Rejected at load; named so the manifest error is clear if it ever gets here.
+            TtsProvider::Coqui => "coqui",
+            TtsProvider::Piper => "piper",
+        };
+        [
+            (RoleSlot::Stt, stt),
+            (RoleSlot::Tts, tts),
+            (RoleSlot::Claude, "anthropic"),
+            (RoleSlot::Guest, "openai-compat"),
+        ]
+        .into_iter()
+        .map(|(slot, name)| (slot, name.to_string()))
+        .collect()
+    }
+
+    /// The values plugins may read (when `plugins.toml` declares them in `secrets`) and that
+    /// `${VAR}` in `plugins.toml` expands from: the process environment, with the settings this
+    /// configuration resolved from `.env` and defaults on top.
+    pub fn plugin_environment(&self) -> HashMap<String, String> {
+        let mut environment: HashMap<String, String> = std::env::vars().collect();
+        let local = &self.local;
+        let mut set = |name: &str, value: String| {
+            environment.insert(name.to_string(), value);
+        };
+        set("WHISPER_ENDPOINT", local.whisper_endpoint.clone());
+        set("LOCAL_LLAMA_ENDPOINT", local.local_llama_endpoint.clone());
+        set("PIPER_PATH", local.piper_path.display().to_string());
+        set(
+            "PIPER_MODEL_PATH",
+            local.piper_model_path.display().to_string(),
+        );
+        set("GUEST_PROVIDER", self.providers.guest.as_str().to_string());
+        if let Some(model) = &self.providers.guest_model {
+            set("GUEST_MODEL", model.clone());
+        }
+        for (variable, secret) in self.keys.by_variable.iter() {
+            set(variable, secret.expose().to_string());
+        }
+        environment
+    }
+
     /// Loads `.env` from the working directory under the process environment and validates it.
     pub fn load() -> Result<Self, ConfigError> {
         Self::from_source(&ConfigSource::from_env_and_dotenv(Path::new(".env"))?)
@@ -466,8 +523,16 @@ impl Config {
             if tts == TtsProvider::Google {
                 require("GOOGLE_APPLICATION_CREDENTIALS", "TTS_PROVIDER=google");
             }
+
             if let Some(variable) = guest.key_variable() {
                 require(variable, &format!("GUEST_PROVIDER={}", guest.as_str()));
+            }
+            if tts == TtsProvider::Coqui {
+                problem(
+                    "TTS_PROVIDER",
+                    "coqui has no adapter plugin in this studio".into(),
+                    "set TTS_PROVIDER to google or piper, or USE_REAL_ADAPTERS=false".into(),
+                );
             }
         }
 

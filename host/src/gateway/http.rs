@@ -149,6 +149,14 @@ pub async fn post_guest(
         Err(e) => return bad_request(&e),
     };
     let runtime = state.live.apply(update);
+    // The guest's adapter reads these each call (declared in its `secrets`), so the next turn
+    // goes to the new provider.
+    state
+        .plugins
+        .set_secret("GUEST_PROVIDER", runtime.guest_provider.as_str());
+    if let Some(model) = &runtime.guest_model {
+        state.plugins.set_secret("GUEST_MODEL", model);
+    }
     tracing::info!(
         guest_provider = runtime.guest_provider.as_str(),
         guest_model = runtime.guest_model.as_deref().unwrap_or(""),

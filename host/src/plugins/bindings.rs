@@ -17,8 +17,8 @@ pub mod llm {
         additional_derives: [PartialEq],
         with: {
             "studio:plugin/http.response": crate::plugins::capabilities::net::HttpResponse,
-            "studio:plugin/websocket.connection": crate::plugins::capabilities::net::WsConnection,
-            "studio:plugin/process.child": crate::plugins::capabilities::net::ProcessChild,
+            "studio:plugin/websocket.connection": crate::plugins::capabilities::websocket::WsConnection,
+            "studio:plugin/process.child": crate::plugins::capabilities::process::ProcessChild,
             "studio:plugin/streams.audio-input": crate::plugins::capabilities::streams::AudioInput,
             "studio:plugin/streams.transcript-sink": crate::plugins::capabilities::streams::TranscriptSink,
             "studio:plugin/streams.token-sink": crate::plugins::capabilities::streams::TokenSink,

@@ -213,11 +213,13 @@ impl<W: WorldInstance> Seat<W> {
                 && Arc::ptr_eq(&live.version, version)
             {
                 live.store.data_mut().clock_origin = self.clock_origin;
+                live.store.data_mut().cancel = self.cancel.clone();
                 return Ok(live);
             }
         }
         let mut store = new_store(&self.host.engine.engine, version.grant.clone());
         store.data_mut().clock_origin = self.clock_origin;
+        store.data_mut().cancel = self.cancel.clone();
         let instance = W::instantiate(&version.code.pre, &mut store)
             .await
             .ok_or_else(|| unavailable(name, format!("it is not a {} plugin", self.slot.kind())))?

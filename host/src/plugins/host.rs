@@ -15,14 +15,14 @@ use tokio::sync::broadcast;
 use super::call::{LlmHandle, PolicyHandle, SttHandle, TtsHandle};
 use super::engine::{CacheOutcome, PluginEngine};
 use super::error::PluginHostError;
-use super::manifest::{Manifest, PluginEntry, PluginKind, RoleSlot};
+use super::manifest::{Manifest, ManifestError, PluginEntry, PluginKind, RoleSlot};
 use super::sandbox::{Grant, SecretStore};
 use super::version::{LoadedCode, PluginInfoSummary, PluginVersion, load_code};
 use super::watch::PluginWatcher;
 use super::wit::Speaker;
 
 /// How to start the plugin host.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct PluginHostOptions {
     /// The `plugins.toml` to load (and watch).
     pub manifest_path: PathBuf,
@@ -32,6 +32,43 @@ pub struct PluginHostOptions {
     pub cache_dir: Option<PathBuf>,
     /// Whether to watch `plugins.toml` and the plugin files and reload on change.
     pub watch: bool,
+    /// Roles chosen outside `plugins.toml`, over its `[roles]`: with `USE_REAL_ADAPTERS=true`, the
+    /// real adapters the provider settings name. Each must be declared in `plugins.toml`.
+    pub role_overrides: BTreeMap<RoleSlot, String>,
+    /// Where `${VAR}` in `plugins.toml` and declared secrets are read from (the server passes the
+    /// process environment over `.env`); None: the process environment.
+    pub environment: Option<Arc<HashMap<String, String>>>,
+}
+
+impl PluginHostOptions {
+    /// The value of variable `name` in the configured environment.
+    fn variable(&self, name: &str) -> Option<String> {
+        match &self.environment {
+            Some(environment) => environment.get(name).cloned(),
+            None => std::env::var(name).ok(),
+        }
+    }
+
+    /// Loads `plugins.toml` with `${VAR}` expanded and the role overrides applied.
+    fn load_manifest(&self) -> Result<Manifest, ManifestError> {
+        let mut manifest = Manifest::load_with_environment(
+            &self.manifest_path,
+            self.plugin_dir_override.as_deref(),
+            &|name| self.variable(name),
+        )?;
+        manifest.override_roles(&self.role_overrides, &self.manifest_path)?;
+        Ok(manifest)
+    }
+
+    /// The values of every secret some plugin declares.
+    fn declared_secrets(&self, manifest: &Manifest) -> HashMap<String, String> {
+        manifest
+            .plugins
+            .values()
+            .flat_map(|e| e.secrets.iter().chain(&e.secret_files))
+            .filter_map(|name| self.variable(name).map(|value| (name.clone(), value)))
+            .collect()
+    }
 }
 
 /// One plugin as `/health` and the settings API show it.
@@ -112,14 +149,11 @@ impl PluginHost {
     /// Fails when the manifest is invalid or a plugin that a role (or a role's fallback) needs
     /// cannot be loaded; other declared plugins that fail are reported in [`PluginHost::plugins`].
     pub async fn start(options: PluginHostOptions) -> Result<Arc<PluginHost>, PluginHostError> {
-        let manifest = Manifest::load(
-            &options.manifest_path,
-            options.plugin_dir_override.as_deref(),
-        )?;
+        let manifest = options.load_manifest()?;
         let cache_dir = options.cache_dir.clone().unwrap_or_else(default_cache_dir);
         let engine = Arc::new(PluginEngine::new(cache_dir)?);
         let secrets = Arc::new(SecretStore::default());
-        secrets.set_environment(declared_secrets_from_env(&manifest));
+        secrets.set_environment(options.declared_secrets(&manifest));
 
         let mut versions = BTreeMap::new();
         let mut errors = BTreeMap::new();
@@ -309,12 +343,9 @@ impl PluginHost {
 
     /// The setup after a reload, from the old one and the files on disk.
     async fn build_setup(&self, old: &Setup) -> Result<(Setup, Vec<ReloadEvent>), PluginHostError> {
-        let manifest = Manifest::load(
-            &self.options.manifest_path,
-            self.options.plugin_dir_override.as_deref(),
-        )?;
+        let manifest = self.options.load_manifest()?;
         self.secrets
-            .set_environment(declared_secrets_from_env(&manifest));
+            .set_environment(self.options.declared_secrets(&manifest));
         let mut versions = BTreeMap::new();
         let mut errors = BTreeMap::new();
         let mut events = Vec::new();
@@ -431,6 +462,7 @@ fn same_grant(a: &PluginEntry, b: &PluginEntry) -> bool {
         && a.allowed_hosts == b.allowed_hosts
         && a.allowed_executables == b.allowed_executables
         && a.secrets == b.secrets
+        && a.secret_files == b.secret_files
         && a.fallback == b.fallback
         && a.memory_limit_mb == b.memory_limit_mb
         && a.cpu_limit_ms == b.cpu_limit_ms
@@ -471,16 +503,6 @@ fn check_role(
         }),
         Some(_) => Ok(()),
     }
-}
-
-/// The values of every secret some plugin declares, from the environment (read once per manifest).
-fn declared_secrets_from_env(manifest: &Manifest) -> HashMap<String, String> {
-    manifest
-        .plugins
-        .values()
-        .flat_map(|e| e.secrets.iter())
-        .filter_map(|name| std::env::var(name).ok().map(|value| (name.clone(), value)))
-        .collect()
 }
 
 /// `<target>/plugin-cache`, next to the built plugins.

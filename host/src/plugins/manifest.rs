@@ -149,6 +149,12 @@ pub struct HostPattern {
     text: String,
 }
 
+impl std::fmt::Display for HostPattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
 impl HostPattern {
     /// Parses one `allowed_hosts` entry.
     pub fn parse(text: &str) -> Result<HostPattern, String> {
@@ -290,6 +296,9 @@ pub struct PluginEntry {
     pub allowed_executables: Vec<PathBuf>,
     /// Names of the secrets (environment variables / runtime keys) this plugin may read.
     pub secrets: Vec<String>,
+    /// Secrets whose value is a file path (GOOGLE_APPLICATION_CREDENTIALS): the plugin reads the
+    /// file's contents, since it has no file access of its own.
+    pub secret_files: Vec<String>,
     /// Plugins to try, in order, when this one fails.
     pub fallback: Vec<String>,
     /// Memory cap of one instance.
@@ -421,6 +430,8 @@ struct RawPlugin {
     #[serde(default)]
     secrets: Vec<String>,
     #[serde(default)]
+    secret_files: Vec<String>,
+    #[serde(default)]
     fallback: Vec<String>,
     memory_limit_mb: Option<u32>,
     cpu_limit_ms: Option<u64>,
@@ -441,11 +452,38 @@ impl Manifest {
         Manifest::parse(&text, path, plugin_dir_override)
     }
 
+    /// Reads and validates `path`, expanding `${VAR}` in allow-lists from `environment`.
+    pub fn load_with_environment(
+        path: &Path,
+        plugin_dir_override: Option<&Path>,
+        environment: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Manifest, ManifestError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Manifest::parse_with_environment(&text, path, plugin_dir_override, environment)
+    }
+
     /// Validates manifest `text`; `path` names it in errors and anchors a relative `plugin_dir`.
+    /// `${VAR}` in allow-lists is read from the process environment.
     pub fn parse(
         text: &str,
         path: &Path,
         plugin_dir_override: Option<&Path>,
+    ) -> Result<Manifest, ManifestError> {
+        Manifest::parse_with_environment(text, path, plugin_dir_override, &|name| {
+            std::env::var(name).ok()
+        })
+    }
+
+    /// [`Manifest::parse`] with `${VAR}` / `${VAR:-default}` in `allowed_hosts` and
+    /// `allowed_executables` read from `environment`.
+    pub fn parse_with_environment(
+        text: &str,
+        path: &Path,
+        plugin_dir_override: Option<&Path>,
+        environment: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Manifest, ManifestError> {
         let raw: RawManifest = toml::from_str(text).map_err(|e| ManifestError::Parse {
             path: path.to_path_buf(),
@@ -469,9 +507,14 @@ impl Manifest {
 
         let mut plugins = BTreeMap::new();
         for (name, raw_plugin) in raw.plugins {
-            let entry =
-                validate_plugin(&name, raw_plugin, &plugin_dir, default_memory, default_cpu)
-                    .map_err(&invalid)?;
+            let entry = validate_plugin(
+                &name,
+                raw_plugin,
+                &plugin_dir,
+                (default_memory, default_cpu),
+                environment,
+            )
+            .map_err(&invalid)?;
             plugins.insert(name, entry);
         }
         for entry in plugins.values() {
@@ -518,6 +561,27 @@ impl Manifest {
         })
     }
 
+    /// Puts the named plugins in their roles (over `[roles]`): with `USE_REAL_ADAPTERS=true` the
+    /// provider settings pick the real adapters. Each must have a `[plugins.NAME]` table.
+    pub fn override_roles(
+        &mut self,
+        overrides: &BTreeMap<RoleSlot, String>,
+        path: &Path,
+    ) -> Result<(), ManifestError> {
+        for (slot, name) in overrides {
+            if !self.plugins.contains_key(name) {
+                return Err(ManifestError::Invalid {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "USE_REAL_ADAPTERS=true puts `{name}` in the {slot} role, but there is no [plugins.{name}] table; add it (see the README) or set USE_REAL_ADAPTERS=false"
+                    ),
+                });
+            }
+            self.roles.insert(*slot, name.clone());
+        }
+        Ok(())
+    }
+
     /// The plugins a role may use, in order: its plugin, then that plugin's fallbacks.
     pub fn chain(&self, slot: RoleSlot) -> Vec<String> {
         let Some(first) = self.roles.get(&slot) else {
@@ -535,12 +599,60 @@ impl Manifest {
     }
 }
 
+/// Expands `${VAR}` and `${VAR:-default}` in an allow-list entry; text without `${` is returned
+/// as it is. An unset variable without a default expands to nothing.
+fn expand_variables(
+    text: &str,
+    environment: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after
+            .find('}')
+            .ok_or_else(|| format!("`{text}`: `${{` without a closing `}}`"))?;
+        let inner = &after[..end];
+        let (name, default) = match inner.split_once(":-") {
+            Some((name, default)) => (name, Some(default)),
+            None => (inner, None),
+        };
+        let value = environment(name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty());
+        out.push_str(&value.unwrap_or_else(|| default.unwrap_or("").to_string()));
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// `scheme://authority` of a URL (a variable such as WHISPER_ENDPOINT holds a whole URL; an
+/// allowed host is only its origin).
+fn origin_of(url: &str) -> &str {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            &url[..scheme.len() + 3 + authority_end]
+        }
+        None => url,
+    }
+}
+
+/// An executable named by a variable without a folder (PIPER_PATH=piper), found on PATH.
+fn find_on_path(program: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+}
+
 fn validate_plugin(
     name: &str,
     raw: RawPlugin,
     plugin_dir: &Path,
-    default_memory: u32,
-    default_cpu: u64,
+    (default_memory, default_cpu): (u32, u64),
+    environment: &dyn Fn(&str) -> Option<String>,
 ) -> Result<PluginEntry, String> {
     if raw.path.is_empty() {
         return Err(format!(
@@ -556,6 +668,18 @@ fn validate_plugin(
     let capabilities: BTreeSet<Capability> = raw.capabilities.into_iter().collect();
     let mut allowed_hosts = Vec::new();
     for pattern in &raw.allowed_hosts {
+        let from_variable = pattern.contains("${");
+        let expanded = expand_variables(pattern, environment)
+            .map_err(|e| format!("[plugins.{name}] allowed_hosts: {e}"))?;
+        if from_variable && expanded.is_empty() {
+            // An optional endpoint that is not configured (e.g. LOCAL_LLAMA_ENDPOINT unset).
+            continue;
+        }
+        let pattern = if from_variable {
+            origin_of(&expanded)
+        } else {
+            &expanded
+        };
         allowed_hosts.push(
             HostPattern::parse(pattern)
                 .map_err(|e| format!("[plugins.{name}] allowed_hosts: {e}"))?,
@@ -570,7 +694,23 @@ fn validate_plugin(
     }
     let mut allowed_executables = Vec::new();
     for exe in &raw.allowed_executables {
-        let exe = PathBuf::from(exe);
+        let from_variable = exe.contains("${");
+        let expanded = expand_variables(exe, environment)
+            .map_err(|e| format!("[plugins.{name}] allowed_executables: {e}"))?;
+        let original = exe;
+        let exe = PathBuf::from(&expanded);
+        if from_variable && !exe.is_absolute() {
+            // PIPER_PATH=piper: the program on PATH, resolved now so the grant is an exact path.
+            // Not installed: the plugin is simply not granted it, and says so when it runs.
+            match find_on_path(&expanded).filter(|_| !expanded.is_empty()) {
+                Some(found) => allowed_executables.push(found),
+                None => tracing::warn!(
+                    plugin = name,
+                    "allowed_executables: `{original}` expands to `{expanded}`, which is not on PATH; the plugin cannot run it"
+                ),
+            }
+            continue;
+        }
         if !exe.is_absolute() {
             return Err(format!(
                 "[plugins.{name}] allowed_executables: `{}` must be an absolute path",
@@ -584,7 +724,9 @@ fn validate_plugin(
             "[plugins.{name}] has allowed_executables but not the `process` capability; add it or remove the list"
         ));
     }
-    if !raw.secrets.is_empty() && !capabilities.contains(&Capability::Config) {
+    if (!raw.secrets.is_empty() || !raw.secret_files.is_empty())
+        && !capabilities.contains(&Capability::Config)
+    {
         return Err(format!(
             "[plugins.{name}] declares secrets but not the `config` capability it reads them with; add `config`"
         ));
@@ -606,6 +748,7 @@ fn validate_plugin(
         allowed_hosts,
         allowed_executables,
         secrets: raw.secrets,
+        secret_files: raw.secret_files,
         fallback: raw.fallback,
         memory_limit_mb,
         cpu_limit_ms,

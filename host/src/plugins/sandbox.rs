@@ -139,6 +139,9 @@ pub(crate) struct PluginState {
     pub(crate) limit_hit: Option<LimitHit>,
     /// Start of the session clock, when the instance serves a session.
     pub(crate) clock_origin: Option<Instant>,
+    /// The cancel token of the call in flight: host calls that wait (a socket, a child process)
+    /// stop waiting when it fires.
+    pub(crate) cancel: super::call::CallCancel,
     /// Capabilities whose refusal was already logged for this instance (warn once, not per call).
     pub(crate) warned: BTreeSet<Capability>,
 }
@@ -174,6 +177,7 @@ impl PluginState {
             meter: Arc::default(),
             limit_hit: None,
             clock_origin: None,
+            cancel: super::call::CallCancel::default(),
             warned: BTreeSet::new(),
         }
     }

@@ -52,6 +52,7 @@ impl Studio {
             plugin_dir_override: None,
             cache_dir: Some(self.dir.path().join("cache")),
             watch,
+            ..Default::default()
         }
     }
 

@@ -173,6 +173,7 @@ impl Harness {
             plugin_dir_override: None,
             cache_dir: None,
             watch: false,
+            ..Default::default()
         };
         let host = runtime.block_on(PluginHost::start(options))?;
         let status = host

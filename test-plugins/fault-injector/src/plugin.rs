@@ -9,7 +9,7 @@ wit_bindgen::generate!({
 use exports::studio::plugin::llm::{Completion, Guest as Llm, LlmRequest};
 use studio::plugin::streams::TokenSink;
 use studio::plugin::types::{Capability, PluginError, Role};
-use studio::plugin::{config, http, log};
+use studio::plugin::{config, http, log, process, websocket};
 
 /// The plugin; it keeps no state between calls.
 struct FaultInjector;
@@ -21,8 +21,14 @@ impl Guest for FaultInjector {
             version: VERSION.into(),
             role: Role::Llm,
             contract: "0.1.0".into(),
-            capabilities: vec![Capability::Log, Capability::Config, Capability::Http],
-            summary: "Misbehaves on request (model = echo|version|trap|flaky|spin|hog|sleep|http|secret|config) for host tests.".into(),
+            capabilities: vec![
+                Capability::Log,
+                Capability::Config,
+                Capability::Http,
+                Capability::Websocket,
+                Capability::Process,
+            ],
+            summary: "Misbehaves on request (model = echo|version|trap|flaky|spin|hog|sleep|http|ws|spawn|secret|secret-file|config) for host tests.".into(),
         }
     }
 }
@@ -80,6 +86,68 @@ impl Llm for FaultInjector {
                     "{} {}",
                     response.status(),
                     String::from_utf8_lossy(&body)
+                ))?;
+                Ok(done("end_turn"))
+            }
+            // `ws:URL`: connects with an `authorization: test-key` header, sends `hello`, and
+            // reports each message until the peer closes (close codes included).
+            "ws" => {
+                let url = argument.unwrap_or_default();
+                let connection = websocket::connect(
+                    url,
+                    &[("authorization".to_string(), "test-key".to_string())],
+                )?;
+                connection.send(&websocket::Message::Text("hello".into()))?;
+                connection.send(&websocket::Message::Binary(vec![1, 2, 3]))?;
+                loop {
+                    match connection.receive(Some(5_000))? {
+                        None => {
+                            sink.push("timeout;")?;
+                            break;
+                        }
+                        Some(websocket::Message::Text(text)) => sink.push(&format!("text {text};"))?,
+                        Some(websocket::Message::Binary(bytes)) => {
+                            sink.push(&format!("binary {};", bytes.len()))?
+                        }
+                        Some(websocket::Message::Close(frame)) => {
+                            sink.push(&format!("close {} {};", frame.code, frame.reason))?;
+                            break;
+                        }
+                    }
+                }
+                // After the close: `unavailable`, reported rather than failing the call.
+                if let Err(error) = connection.receive(Some(100)) {
+                    sink.push(&format!("after close: {error:?}"))?;
+                }
+                Ok(done("end_turn"))
+            }
+            // `spawn:PROGRAM|ARG|...`: runs it with `GREETING=hi`, writes the last message to its
+            // standard input, and streams its output, then its exit code.
+            "spawn" => {
+                let mut words = argument.unwrap_or_default().split('|');
+                let program = words.next().unwrap_or_default();
+                let args: Vec<String> = words.map(str::to_string).collect();
+                let child = process::spawn(
+                    program,
+                    &args,
+                    &[("GREETING".to_string(), "hi".to_string())],
+                )?;
+                let input = request.messages.last().map(|m| m.content.clone());
+                child.write_stdin(input.unwrap_or_default().as_bytes())?;
+                child.close_stdin();
+                while let Some(piece) = child.read_stdout(4096, Some(10_000))? {
+                    sink.push(&String::from_utf8_lossy(&piece))?;
+                }
+                let code = child.wait()?;
+                sink.push(&format!("exit {code}"))?;
+                Ok(done("end_turn"))
+            }
+            // `secret-file:NAME`: how long the file a `secret_files` variable names is.
+            "secret-file" => {
+                let value = config::secret(argument.unwrap_or("CREDENTIALS"))?;
+                sink.push(&format!(
+                    "secret file: {} bytes",
+                    value.map_or(0, |v| v.len())
                 ))?;
                 Ok(done("end_turn"))
             }

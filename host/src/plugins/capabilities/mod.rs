@@ -4,7 +4,9 @@
 //! their capability the message is dropped and the clock reads 0, with one warning per instance.
 
 pub(crate) mod net;
+pub(crate) mod process;
 pub(crate) mod streams;
+pub(crate) mod websocket;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -88,16 +90,45 @@ impl config::Host for PluginState {
         if !self.check(Capability::Config) {
             return Ok(Err(denied(self, "config")));
         }
-        if !self
-            .grant
-            .entry
-            .secrets
-            .iter()
-            .any(|declared| declared == &name)
-        {
+        let entry = &self.grant.entry;
+        let is_file = entry.secret_files.contains(&name);
+        if !is_file && !entry.secrets.contains(&name) {
             // Only the name is logged, never a value.
             return Ok(Err(denied(self, &format!("secret {name}"))));
         }
-        Ok(Ok(self.grant.secrets.get(&name)))
+        let value = self
+            .grant
+            .secrets
+            .get(&name)
+            .filter(|v| !v.trim().is_empty());
+        match value {
+            Some(path) if is_file => Ok(read_secret_file(&name, path.trim()).await.map(Some)),
+            value => Ok(Ok(value)),
+        }
     }
+}
+
+/// Largest secret file handed to a plugin (a service-account JSON is about 2 KiB).
+const MAX_SECRET_FILE_BYTES: u64 = 256 << 10;
+
+/// The contents of the file a `secret_files` variable names. The path may be shown; the contents
+/// never are.
+async fn read_secret_file(name: &str, path: &str) -> Result<String, PluginError> {
+    let unreadable = |why: String| {
+        PluginError::Config(format!(
+            "{name} names `{path}`, which cannot be read: {why}"
+        ))
+    };
+    let metadata = tokio::fs::metadata(path)
+        .await
+        .map_err(|e| unreadable(e.to_string()))?;
+    if metadata.len() > MAX_SECRET_FILE_BYTES {
+        return Err(unreadable(format!(
+            "it is over {} KiB",
+            MAX_SECRET_FILE_BYTES >> 10
+        )));
+    }
+    tokio::fs::read_to_string(path)
+        .await
+        .map_err(|e| unreadable(e.to_string()))
 }

@@ -1,22 +1,19 @@
-//! Outbound capabilities: `http`, `websocket` and `process`.
+//! Outbound network access: the allow-list check that `http` and `websocket` share, and `http`.
 //!
-//! Each is checked in one place, before anything leaves the host: the capability must be granted,
-//! and the target must be on the plugin's allow-list (`allowed_hosts` by scheme, host and port;
-//! `allowed_executables` by exact path). Refusals are `denied` with the plugin's name and the target.
-//! HTTP is real (reqwest over rustls, streaming bodies, timeouts, a size cap, redirects only to
-//! allowed hosts). WebSocket and process support arrive in a later issue; granted calls get
-//! `unavailable` until then.
+//! The check runs in one place, before anything leaves the host: the capability must be granted,
+//! and the URL's scheme, host and port must match one of the plugin's `allowed_hosts`. Refusals are
+//! `denied` with the plugin's name and the target, and logged. HTTP is reqwest over rustls:
+//! streaming bodies, connect / idle / overall timeouts, a size cap, redirects only to allowed hosts.
 
 use std::collections::VecDeque;
-use std::path::Path;
 use std::time::Duration;
 
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use wasmtime::component::Resource;
 
+use super::super::bindings::http;
 use super::super::bindings::types::PluginError;
-use super::super::bindings::{http, process, websocket};
 use super::super::manifest::{Capability, HostPattern, UrlOrigin};
 use super::super::sandbox::{Grant, PluginState};
 use super::denied;
@@ -27,16 +24,6 @@ pub struct HttpResponse {
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) body: BoxStream<'static, Result<Vec<u8>, PluginError>>,
     pub(crate) pending: VecDeque<u8>,
-}
-
-/// An open WebSocket connection (none can be opened yet).
-pub struct WsConnection {
-    _private: (),
-}
-
-/// A running child process (none can be started yet).
-pub struct ProcessChild {
-    _private: (),
 }
 
 impl PluginState {
@@ -130,11 +117,16 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 /// Redirect hops followed at most.
 const MAX_REDIRECTS: usize = 5;
 
+/// Makes ring the process's TLS crypto provider. reqwest and tungstenite are built without a
+/// bundled provider (their default, aws-lc, needs cmake to build). Installing twice is harmless:
+/// the first provider stays.
+pub(crate) fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// The HTTP client of one grant: its redirect policy follows only that plugin's `allowed_hosts`.
 fn http_client(allowed: &[HostPattern]) -> Result<reqwest::Client, PluginError> {
-    // reqwest is built without a bundled crypto provider (its default, aws-lc, needs cmake to
-    // build); use ring. Installing twice is harmless: the first provider stays.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    install_crypto_provider();
     let allowed = allowed.to_vec();
     let redirects = reqwest::redirect::Policy::custom(move |attempt| {
         let url = attempt.url().as_str().to_string();
@@ -235,129 +227,4 @@ async fn outbound_http(grant: &Grant, request: http::Request) -> Result<HttpResp
         body,
         pending: VecDeque::new(),
     })
-}
-
-impl websocket::Host for PluginState {
-    async fn connect(
-        &mut self,
-        url: String,
-        _headers: Vec<(String, String)>,
-    ) -> wasmtime::Result<Result<Resource<WsConnection>, PluginError>> {
-        if let Err(refused) = self.check_outbound(Capability::Websocket, &url) {
-            return Ok(Err(refused));
-        }
-        Ok(Err(PluginError::Unavailable(
-            "websocket support is not built into this host yet".into(),
-        )))
-    }
-}
-
-impl websocket::HostConnection for PluginState {
-    async fn send(
-        &mut self,
-        _connection: Resource<WsConnection>,
-        _message: websocket::Message,
-    ) -> wasmtime::Result<Result<(), PluginError>> {
-        Ok(Err(PluginError::Unavailable(
-            "websocket support is not built into this host yet".into(),
-        )))
-    }
-
-    async fn receive(
-        &mut self,
-        _connection: Resource<WsConnection>,
-        _timeout_ms: Option<u32>,
-    ) -> wasmtime::Result<Result<Option<websocket::Message>, PluginError>> {
-        Ok(Err(PluginError::Unavailable(
-            "websocket support is not built into this host yet".into(),
-        )))
-    }
-
-    async fn close(
-        &mut self,
-        _connection: Resource<WsConnection>,
-        _code: u16,
-        _reason: String,
-    ) -> wasmtime::Result<()> {
-        Ok(())
-    }
-
-    async fn drop(&mut self, connection: Resource<WsConnection>) -> wasmtime::Result<()> {
-        self.table.delete(connection)?;
-        Ok(())
-    }
-}
-
-impl process::Host for PluginState {
-    async fn spawn(
-        &mut self,
-        program: String,
-        _args: Vec<String>,
-        _env: Vec<(String, String)>,
-    ) -> wasmtime::Result<Result<Resource<ProcessChild>, PluginError>> {
-        if !self.check(Capability::Process) {
-            return Ok(Err(denied(self, "process")));
-        }
-        if !self
-            .grant
-            .entry
-            .allowed_executables
-            .iter()
-            .any(|allowed| allowed == Path::new(&program))
-        {
-            return Ok(Err(denied(self, &format!("process/{program}"))));
-        }
-        Ok(Err(PluginError::Unavailable(
-            "process support is not built into this host yet".into(),
-        )))
-    }
-}
-
-impl process::HostChild for PluginState {
-    async fn write_stdin(
-        &mut self,
-        _child: Resource<ProcessChild>,
-        _bytes: Vec<u8>,
-    ) -> wasmtime::Result<Result<(), PluginError>> {
-        Ok(Err(PluginError::Unavailable(
-            "process support is not built into this host yet".into(),
-        )))
-    }
-
-    async fn close_stdin(&mut self, _child: Resource<ProcessChild>) -> wasmtime::Result<()> {
-        Ok(())
-    }
-
-    async fn read_stdout(
-        &mut self,
-        _child: Resource<ProcessChild>,
-        _max_bytes: u32,
-        _timeout_ms: Option<u32>,
-    ) -> wasmtime::Result<Result<Option<Vec<u8>>, PluginError>> {
-        Ok(Err(PluginError::Unavailable(
-            "process support is not built into this host yet".into(),
-        )))
-    }
-
-    async fn stderr(&mut self, _child: Resource<ProcessChild>) -> wasmtime::Result<String> {
-        Ok(String::new())
-    }
-
-    async fn wait(
-        &mut self,
-        _child: Resource<ProcessChild>,
-    ) -> wasmtime::Result<Result<i32, PluginError>> {
-        Ok(Err(PluginError::Unavailable(
-            "process support is not built into this host yet".into(),
-        )))
-    }
-
-    async fn kill(&mut self, _child: Resource<ProcessChild>) -> wasmtime::Result<()> {
-        Ok(())
-    }
-
-    async fn drop(&mut self, child: Resource<ProcessChild>) -> wasmtime::Result<()> {
-        self.table.delete(child)?;
-        Ok(())
-    }
 }

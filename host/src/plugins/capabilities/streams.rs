@@ -15,7 +15,9 @@ use super::super::bindings::streams::{self, InputEvent};
 use super::super::bindings::types::{AudioChunk, PluginError, Transcript};
 use super::super::call::{CallCancel, SttInput};
 use super::super::sandbox::PluginState;
-use super::net::WsConnection;
+use super::websocket::{WsConnection, WsStream};
+use futures::StreamExt;
+use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
 
 /// The microphone as one STT call sees it.
 pub struct AudioInput {
@@ -47,6 +49,60 @@ pub struct AudioSink {
     pub(crate) cancel: CallCancel,
 }
 
+/// What ended one wait of `audio-input.next`.
+enum Woke {
+    /// Something from the session (None: the session dropped its sender).
+    Input(Option<SttInput>),
+    /// The stream had ended before, or the call was cancelled.
+    Ended,
+    /// A frame (or the end) from the watched socket.
+    Socket(Option<Result<WsMessage, tungstenite::Error>>),
+    /// The plugin's timeout passed.
+    Timeout,
+}
+
+/// Waits for whichever comes first: input (queued input first, so audio never waits behind a
+/// socket), a frame on `socket`, the deadline, or the call's cancellation.
+async fn wait_for_input(
+    input: &mut AudioInput,
+    socket: Option<&mut WsStream>,
+    deadline: Option<tokio::time::Instant>,
+) -> Woke {
+    if input.ended || input.cancel.is_cancelled() {
+        input.ended = true;
+        return Woke::Ended;
+    }
+    // Fast path: a frame that is already queued needs no timer and no select.
+    match input.rx.try_recv() {
+        Ok(item) => return Woke::Input(Some(item)),
+        Err(mpsc::error::TryRecvError::Disconnected) => return Woke::Input(None),
+        Err(mpsc::error::TryRecvError::Empty) => {}
+    }
+    let cancel = input.cancel.clone();
+    let socket_frame = async {
+        match socket {
+            Some(stream) => stream.next().await,
+            None => std::future::pending().await,
+        }
+    };
+    let timer = async {
+        match deadline {
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        biased;
+        item = input.rx.recv() => Woke::Input(item),
+        () = cancel.cancelled() => {
+            input.ended = true;
+            Woke::Ended
+        }
+        frame = socket_frame => Woke::Socket(frame),
+        () = timer => Woke::Timeout,
+    }
+}
+
 /// Sends `item`, waiting for room, unless the call is cancelled or the receiver is gone.
 async fn deliver<T>(tx: &mpsc::Sender<T>, cancel: &CallCancel, item: T) -> Result<(), PluginError> {
     if cancel.is_cancelled() {
@@ -71,50 +127,50 @@ impl streams::HostAudioInput for PluginState {
         socket: Option<Resource<WsConnection>>,
         timeout_ms: Option<u32>,
     ) -> wasmtime::Result<Result<InputEvent, PluginError>> {
-        if socket.is_some() {
-            return Ok(Err(PluginError::Unavailable(
-                "websocket support is not built into this host yet".into(),
-            )));
-        }
-        let input = self.table.get_mut(&input)?;
-        if input.ended || input.cancel.is_cancelled() {
-            input.ended = true;
-            return Ok(Ok(InputEvent::End));
-        }
-        // Fast path: a frame that is already queued needs no timer and no select.
-        let received = match input.rx.try_recv() {
-            Ok(item) => Some(item),
-            Err(mpsc::error::TryRecvError::Disconnected) => None,
-            Err(mpsc::error::TryRecvError::Empty) => {
-                let cancel = input.cancel.clone();
-                let wait = async {
-                    tokio::select! {
-                        item = input.rx.recv() => item,
-                        () = cancel.cancelled() => None,
-                    }
-                };
-                match timeout_ms {
-                    Some(ms) => {
-                        match tokio::time::timeout(Duration::from_millis(u64::from(ms)), wait).await
-                        {
-                            Ok(item) => item,
-                            Err(_) => return Ok(Ok(InputEvent::Timeout)),
+        let deadline =
+            timeout_ms.map(|ms| tokio::time::Instant::now() + Duration::from_millis(u64::from(ms)));
+        loop {
+            // The table lends one entry at a time: borrow the socket's stream for the wait.
+            let mut stream = match &socket {
+                Some(socket) => match self.table.get_mut(socket)?.take_stream() {
+                    Ok(stream) => Some(stream),
+                    Err(error) => return Ok(Err(error)),
+                },
+                None => None,
+            };
+            let woke = wait_for_input(self.table.get_mut(&input)?, stream.as_mut(), deadline).await;
+            if let (Some(socket), Some(stream)) = (&socket, stream) {
+                self.table.get_mut(socket)?.stream = Some(stream);
+            }
+            let event = match woke {
+                Woke::Input(received) => {
+                    let input = self.table.get_mut(&input)?;
+                    match received {
+                        Some(SttInput::Audio(samples)) => InputEvent::Audio(samples),
+                        Some(SttInput::SpeechStarted) => InputEvent::SpeechStarted,
+                        Some(SttInput::SpeechEnded) => InputEvent::SpeechEnded,
+                        Some(SttInput::End) | None => {
+                            input.ended = true;
+                            InputEvent::End
                         }
                     }
-                    None => wait.await,
                 }
-            }
-        };
-        let event = match received {
-            Some(SttInput::Audio(samples)) => InputEvent::Audio(samples),
-            Some(SttInput::SpeechStarted) => InputEvent::SpeechStarted,
-            Some(SttInput::SpeechEnded) => InputEvent::SpeechEnded,
-            Some(SttInput::End) | None => {
-                input.ended = true;
-                InputEvent::End
-            }
-        };
-        Ok(Ok(event))
+                Woke::Ended => InputEvent::End,
+                Woke::Timeout => InputEvent::Timeout,
+                Woke::Socket(frame) => {
+                    let Some(socket) = &socket else {
+                        continue;
+                    };
+                    match self.table.get_mut(socket)?.deliver(frame) {
+                        Some(Ok(message)) => InputEvent::Socket(message),
+                        Some(Err(error)) => return Ok(Err(error)),
+                        // A ping or pong: keep waiting.
+                        None => continue,
+                    }
+                }
+            };
+            return Ok(Ok(event));
+        }
     }
 
     async fn drop(&mut self, input: Resource<AudioInput>) -> wasmtime::Result<()> {
@@ -147,7 +203,9 @@ impl streams::HostTokenSink for PluginState {
     ) -> wasmtime::Result<Result<(), PluginError>> {
         let sink = self.table.get(&sink)?;
         let result = deliver(&sink.tx, &sink.cancel, text).await;
-        sink.delivered.store(result.is_ok(), Ordering::Relaxed);
+        if result.is_ok() {
+            sink.delivered.store(true, Ordering::Relaxed);
+        }
         Ok(result)
     }
 
@@ -165,7 +223,9 @@ impl streams::HostAudioSink for PluginState {
     ) -> wasmtime::Result<Result<(), PluginError>> {
         let sink = self.table.get(&sink)?;
         let result = deliver(&sink.tx, &sink.cancel, chunk).await;
-        sink.delivered.store(result.is_ok(), Ordering::Relaxed);
+        if result.is_ok() {
+            sink.delivered.store(true, Ordering::Relaxed);
+        }
         Ok(result)
     }
 
