@@ -97,3 +97,36 @@ fn the_environment_wins_over_dotenv() {
     assert_eq!(config["sttProvider"], "whisper");
     assert_eq!(config["guestModel"], "from-dotenv");
 }
+
+#[test]
+fn real_adapters_need_an_adapter_table_for_each_selected_provider() {
+    // The test manifest declares no [plugins.anthropic] & co.: the roles cannot be filled.
+    let setup = ServerSetup::new()
+        .var("USE_REAL_ADAPTERS", "true")
+        .var("STT_PROVIDER", "whisper")
+        .var("TTS_PROVIDER", "piper")
+        .var("ANTHROPIC_API_KEY", "sk-ant-x")
+        .var("GROQ_API_KEY", "gsk-x");
+    let stderr = fails_naming(setup, "PLUGINS_TOML");
+    assert!(
+        stderr.contains("USE_REAL_ADAPTERS=true puts `")
+            && stderr.contains("there is no [plugins."),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("sk-ant-x"),
+        "a key value was printed: {stderr}"
+    );
+}
+
+#[test]
+fn real_adapters_refuse_a_tts_provider_without_an_adapter() {
+    let setup = ServerSetup::new()
+        .var("USE_REAL_ADAPTERS", "true")
+        .var("TTS_PROVIDER", "coqui")
+        .var("ANTHROPIC_API_KEY", "sk-ant-x")
+        .var("ASSEMBLYAI_API_KEY", "aai-x")
+        .var("GROQ_API_KEY", "gsk-x");
+    let stderr = fails_naming(setup, "TTS_PROVIDER");
+    assert!(stderr.contains("coqui has no adapter"), "{stderr}");
+}

@@ -752,8 +752,25 @@ fn validate_plugin(
         fallback: raw.fallback,
         memory_limit_mb,
         cpu_limit_ms,
-        config: raw.config,
+        config: expand_config(raw.config, environment)
+            .map_err(|e| format!("[plugins.{name}.config] {e}"))?,
     })
+}
+
+/// Expands `${VAR}` / `${VAR:-default}` in the `config` table's string values, so a setting such
+/// as `base_url = "${ANTHROPIC_BASE_URL:-https://api.anthropic.com}"` follows the environment.
+fn expand_config(
+    mut config: toml::Table,
+    environment: &dyn Fn(&str) -> Option<String>,
+) -> Result<toml::Table, String> {
+    for (key, value) in config.iter_mut() {
+        if let toml::Value::String(text) = value
+            && text.contains("${")
+        {
+            *text = expand_variables(text, environment).map_err(|e| format!("{key}: {e}"))?;
+        }
+    }
+    Ok(config)
 }
 
 #[cfg(test)]
