@@ -154,6 +154,10 @@ struct Seat<W> {
     live: Mutex<Option<Live<W>>>,
     clock_origin: Option<Instant>,
     cancel: CallCancel,
+    /// STT only: the fallback-chain position the next call starts at. A long STT call cannot be
+    /// retried elsewhere within the call (the audio it consumed is gone), so after a failure the
+    /// next call moves down the chain.
+    next_attempt: usize,
 }
 
 impl<W: WorldInstance> Seat<W> {
@@ -165,6 +169,7 @@ impl<W: WorldInstance> Seat<W> {
             live: Mutex::new(None),
             clock_origin: None,
             cancel: CallCancel::default(),
+            next_attempt: 0,
         }
     }
 
@@ -381,7 +386,9 @@ impl SttHandle {
     }
 
     /// Like [`SttHandle::transcribe`], for input at `sample_rate`. STT does not fall back within a
-    /// call (the audio it consumed is gone); the next call does.
+    /// call (the audio it consumed is gone); after a failure that falls back, the next call runs
+    /// on the next plugin of the `fallback` list, and once that call ends the role's own plugin is
+    /// tried again.
     pub async fn transcribe_at(
         &mut self,
         request: SttRequest,
@@ -389,7 +396,12 @@ impl SttHandle {
         input: mpsc::Receiver<SttInput>,
         out: mpsc::Sender<Transcript>,
     ) -> Result<(), CallError> {
-        let mut live = self.seat.checkout(0).await?;
+        let attempt = std::mem::take(&mut self.seat.next_attempt);
+        if attempt > 0 {
+            // `checkout` resets the cancel token only for the role's own plugin.
+            self.seat.cancel.reset();
+        }
+        let mut live = self.seat.checkout(attempt).await?;
         let cancel = self.seat.cancel.clone();
         let outcome = async {
             let table = &mut live.store.data_mut().table;
@@ -412,7 +424,13 @@ impl SttHandle {
             result
         }
         .await;
-        self.seat.settle(0, live, outcome)
+        let result = self.seat.settle(attempt, live, outcome);
+        if let Err(error) = &result
+            && self.seat.falls_back(attempt, error)
+        {
+            self.seat.next_attempt = attempt + 1;
+        }
+        result
     }
 }
 

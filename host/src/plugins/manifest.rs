@@ -641,7 +641,7 @@ fn origin_of(url: &str) -> &str {
 }
 
 /// An executable named by a variable without a folder (PIPER_PATH=piper), found on PATH.
-fn find_on_path(program: &str) -> Option<PathBuf> {
+pub(crate) fn find_on_path(program: &str) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|dir| dir.join(program))
         .find(|candidate| candidate.is_file())
@@ -704,7 +704,7 @@ fn validate_plugin(
             // Not installed: the plugin is simply not granted it, and says so when it runs.
             match find_on_path(&expanded).filter(|_| !expanded.is_empty()) {
                 Some(found) => allowed_executables.push(found),
-                None => tracing::warn!(
+                None => tracing::info!(
                     plugin = name,
                     "allowed_executables: `{original}` expands to `{expanded}`, which is not on PATH; the plugin cannot run it"
                 ),

@@ -110,6 +110,8 @@ impl http::HostResponse for PluginState {
 const MAX_RESPONSE_BYTES: usize = 32 << 20;
 /// Time to establish a connection (TCP and TLS).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest wait for the status line and headers (the provider's first byte).
+const FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest silence while reading a response before it counts as dropped.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Whole-exchange limit when the plugin gives none.
@@ -191,7 +193,16 @@ async fn outbound_http(grant: &Grant, request: http::Request) -> Result<HttpResp
     if !request.body.is_empty() {
         builder = builder.body(request.body);
     }
-    let response = builder.send().await.map_err(classify)?;
+    let first_byte = timeout.min(FIRST_BYTE_TIMEOUT);
+    let response = tokio::time::timeout(first_byte, builder.send())
+        .await
+        .map_err(|_| {
+            PluginError::Unavailable(format!(
+                "no response within {} ms",
+                first_byte.as_millis()
+            ))
+        })?
+        .map_err(classify)?;
     let status = response.status().as_u16();
     let headers = response
         .headers()

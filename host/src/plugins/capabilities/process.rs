@@ -7,7 +7,7 @@
 //! child, and when the instance goes away.
 
 use std::collections::VecDeque;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -18,7 +18,7 @@ use wasmtime::component::Resource;
 
 use super::super::bindings::process;
 use super::super::bindings::types::PluginError;
-use super::super::manifest::Capability;
+use super::super::manifest::{Capability, find_on_path};
 use super::super::sandbox::PluginState;
 use super::denied;
 
@@ -107,16 +107,29 @@ impl process::Host for PluginState {
         if !self.check(Capability::Process) {
             return Ok(Err(denied(self, "process")));
         }
-        if !self
-            .grant
-            .entry
-            .allowed_executables
-            .iter()
-            .any(|allowed| allowed == Path::new(&program))
-        {
+        // A bare name (PIPER_PATH=piper) means the program on PATH, as the manifest resolved it.
+        let resolved = if Path::new(&program).is_absolute() {
+            PathBuf::from(&program)
+        } else {
+            match find_on_path(&program) {
+                Some(found) => found,
+                None => {
+                    return Ok(Err(PluginError::Config(format!(
+                        "`{program}` is not on PATH: install it or give its full path"
+                    ))));
+                }
+            }
+        };
+        let Some(resolved) = Some(resolved).filter(|path| {
+            self.grant
+                .entry
+                .allowed_executables
+                .iter()
+                .any(|allowed| allowed == path)
+        }) else {
             return Ok(Err(denied(self, &format!("process/{program}"))));
-        }
-        match spawn(&program, args, env) {
+        };
+        match spawn(&resolved.to_string_lossy(), args, env) {
             Ok(child) => {
                 tracing::debug!(plugin = self.plugin(), %program, pid = child.child.id(), "child process started");
                 Ok(Ok(self.table.push(child)?))

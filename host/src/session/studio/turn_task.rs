@@ -13,9 +13,10 @@ use crate::plugins::wit::{AudioChunk, LlmRequest, SttRequest, Transcript, TtsReq
 use crate::plugins::{CallError, LlmHandle, SttHandle, SttInput, TtsHandle};
 use crate::prompt::ClauseSplitter;
 
-/// How many microphone frames may wait for the STT plugin (10 s); beyond that it is not keeping
-/// up and frames are dropped rather than queued without bound.
-pub(super) const STT_INPUT_QUEUE: usize = 500;
+/// How many microphone frames may wait for the STT plugin (30 s: a per-utterance recognizer
+/// blocks while its request, with retries, is in flight); beyond that it is not keeping up and
+/// frames are dropped rather than queued without bound.
+pub(super) const STT_INPUT_QUEUE: usize = 1500;
 /// First wait before restarting an STT call that ended or failed; doubles up to the maximum.
 const STT_RESTART_FIRST: Duration = Duration::from_millis(200);
 /// Longest wait between STT restarts.
