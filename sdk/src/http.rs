@@ -111,6 +111,127 @@ pub fn retry_after_ms(headers: &[(String, String)]) -> Option<u64> {
     Some((seconds.max(0.0) * 1000.0) as u64)
 }
 
+/// Who a request goes to, for errors that tell the operator what to fix: the provider's name as
+/// people know it and the secret (environment variable) that authenticates to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Provider<'a> {
+    /// E.g. `Anthropic`, `Groq`.
+    pub name: &'a str,
+    /// E.g. `ANTHROPIC_API_KEY`.
+    pub key_variable: &'a str,
+}
+
+impl Provider<'_> {
+    /// [`status_error`] with messages that name the provider (and, for 401/403, the variable):
+    /// "Anthropic refused ANTHROPIC_API_KEY (HTTP 401): invalid x-api-key". The detail is the
+    /// provider's own `error.message` when the body is its JSON error, else the start of the body.
+    pub fn status_error(
+        &self,
+        status: u16,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> PluginError {
+        let name = self.name;
+        let detail = error_detail(body);
+        match status_error(status, headers, body) {
+            PluginError::Auth(_) => PluginError::Auth(format!(
+                "{name} refused {} (HTTP {status}): {detail}",
+                self.key_variable
+            )),
+            PluginError::RateLimited(limit) => PluginError::RateLimited(crate::RateLimit {
+                retry_after_ms: limit.retry_after_ms,
+                message: format!("{name} is rate limiting (HTTP {status}): {detail}"),
+            }),
+            PluginError::Unavailable(_) => {
+                PluginError::Unavailable(format!("{name} is unavailable (HTTP {status}): {detail}"))
+            }
+            PluginError::Config(_) => PluginError::Config(format!(
+                "{name} rejected the request (HTTP {status}): {detail}"
+            )),
+            other => other,
+        }
+    }
+
+    /// [`send_checked`] with [`Provider::status_error`]'s messages.
+    pub fn send_checked(&self, request: &Request) -> Result<Response, PluginError> {
+        let response = send(request)?;
+        let status = response.status();
+        if (200..300).contains(&status) {
+            return Ok(response);
+        }
+        let headers = response.headers();
+        let body = read_to_end(&response, 64 * 1024).unwrap_or_default();
+        Err(self.status_error(status, &headers, &body))
+    }
+}
+
+/// The human part of a provider's JSON error body (`error.message`, the shape Anthropic, OpenAI
+/// and most LLM APIs share, or a top-level `message`), else the start of the body as text.
+pub fn error_detail(body: &[u8]) -> String {
+    let parsed: Option<serde_json::Value> = serde_json::from_slice(body).ok();
+    let message = parsed.as_ref().and_then(|json| {
+        json.pointer("/error/message")
+            .or_else(|| json.get("message"))
+            .and_then(serde_json::Value::as_str)
+            .or_else(|| json.get("error").and_then(serde_json::Value::as_str))
+    });
+    let text = match message {
+        Some(message) => message.to_owned(),
+        None => String::from_utf8_lossy(body).into_owned(),
+    };
+    let text: String = text.trim().chars().take(300).collect();
+    if text.is_empty() {
+        "(no details)".to_owned()
+    } else {
+        text
+    }
+}
+
+/// `error` with every trace of `secret` taken out of its message: the whole value, and words that
+/// start like it (providers echo a masked key, e.g. OpenAI's "Incorrect API key provided:
+/// sk-abc1*****wxyz"). Keys must never reach logs, events or the client.
+pub fn redact(error: PluginError, secret: &str) -> PluginError {
+    let clean = |message: String| redact_text(&message, secret);
+    match error {
+        PluginError::Config(m) => PluginError::Config(clean(m)),
+        PluginError::Auth(m) => PluginError::Auth(clean(m)),
+        PluginError::Unavailable(m) => PluginError::Unavailable(clean(m)),
+        PluginError::Protocol(m) => PluginError::Protocol(clean(m)),
+        PluginError::Denied(m) => PluginError::Denied(clean(m)),
+        PluginError::Internal(m) => PluginError::Internal(clean(m)),
+        PluginError::RateLimited(limit) => PluginError::RateLimited(crate::RateLimit {
+            retry_after_ms: limit.retry_after_ms,
+            message: clean(limit.message),
+        }),
+        PluginError::Cancelled => PluginError::Cancelled,
+    }
+}
+
+/// [`redact`] on plain text.
+pub fn redact_text(text: &str, secret: &str) -> String {
+    let secret = secret.trim();
+    if secret.len() < 4 {
+        return text.to_owned();
+    }
+    // A masked echo keeps the key's first few characters; 6 (or the whole short key) is enough to
+    // recognize it without matching ordinary words.
+    let prefix: String = secret.chars().take(6).collect();
+    let text = text.replace(secret, "[redacted]");
+    text.split_inclusive(char::is_whitespace)
+        .map(|word| {
+            let bare = word
+                .trim_end()
+                .trim_start_matches(['"', '\'', '(', '`', ':']);
+            if bare.len() >= prefix.len() && bare.starts_with(&prefix) {
+                let trailing = &word[word.trim_end().len()..];
+                format!("[redacted]{trailing}")
+            } else {
+                word.to_owned()
+            }
+        })
+        .collect()
+}
+
 /// A streaming response read as server-sent events: an iterator of `Result<SseEvent, PluginError>`
 /// that ends with the body.
 pub struct SseStream<'a> {
@@ -223,6 +344,75 @@ mod tests {
             panic!("config")
         };
         assert!(message.len() < 400);
+    }
+
+    #[test]
+    fn provider_errors_name_the_provider_and_the_variable() {
+        let anthropic = Provider {
+            name: "Anthropic",
+            key_variable: "ANTHROPIC_API_KEY",
+        };
+        let body = br#"{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}"#;
+        assert_eq!(
+            anthropic.status_error(401, &[], body),
+            PluginError::Auth(
+                "Anthropic refused ANTHROPIC_API_KEY (HTTP 401): invalid x-api-key".into()
+            )
+        );
+        match anthropic.status_error(429, &headers(&[("retry-after", "3")]), b"{}") {
+            PluginError::RateLimited(limit) => {
+                assert_eq!(limit.retry_after_ms, Some(3000));
+                assert!(
+                    limit
+                        .message
+                        .starts_with("Anthropic is rate limiting (HTTP 429)")
+                );
+            }
+            other => panic!("expected rate-limited, got {other:?}"),
+        }
+        assert!(matches!(
+            anthropic.status_error(529, &[], b"Overloaded"),
+            PluginError::Unavailable(m) if m == "Anthropic is unavailable (HTTP 529): Overloaded"
+        ));
+        assert!(matches!(
+            anthropic.status_error(404, &[], b""),
+            PluginError::Config(m) if m.ends_with("(no details)")
+        ));
+    }
+
+    #[test]
+    fn error_detail_reads_the_providers_message() {
+        assert_eq!(
+            error_detail(br#"{"error":{"message":"Rate limit reached","type":"tokens"}}"#),
+            "Rate limit reached"
+        );
+        assert_eq!(error_detail(br#"{"message":"quota"}"#), "quota");
+        assert_eq!(
+            error_detail(br#"{"error":"model loading"}"#),
+            "model loading"
+        );
+        assert_eq!(
+            error_detail(b"  <html>Bad Gateway</html> "),
+            "<html>Bad Gateway</html>"
+        );
+    }
+
+    #[test]
+    fn redaction_removes_the_key_and_its_masked_echo() {
+        let key = "sk-test-1234567890abcdef";
+        let message = format!(
+            "Incorrect API key provided: sk-tes************cdef. Also {key} and \"{key}\"."
+        );
+        let clean = redact_text(&message, key);
+        assert!(!clean.contains(key), "{clean}");
+        assert!(!clean.contains("sk-tes"), "{clean}");
+        assert!(
+            clean.starts_with("Incorrect API key provided: [redacted] Also"),
+            "{clean}"
+        );
+        assert_eq!(redact_text("short key", "ab"), "short key");
+        let error = redact(PluginError::Auth(format!("bad {key}")), key);
+        assert_eq!(error, PluginError::Auth("bad [redacted]".into()));
     }
 
     #[test]

@@ -31,7 +31,9 @@ pub mod __bindings;
 
 pub mod clock;
 pub mod config;
+pub mod google_auth;
 pub mod http;
+pub mod llm;
 pub mod log;
 pub mod pcm;
 pub mod retry;
@@ -40,6 +42,7 @@ pub mod sse;
 pub mod text;
 pub mod turns;
 mod types;
+pub mod utterance;
 pub mod wav;
 pub mod websocket;
 
