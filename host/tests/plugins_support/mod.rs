@@ -96,6 +96,15 @@ pub async fn complete(
     model: &str,
     text: &str,
 ) -> Result<String, CallError> {
+    let (tx, collector) = token_collector();
+    let result = handle.complete(request(model, text), tx).await;
+    let text = collector.await.expect("collector task");
+    result.map(|_| text)
+}
+
+/// A token sink for an LLM call: the sender to hand to `complete`, and a task that returns all
+/// the text sent through it once the call is over (it drops the sender).
+pub fn token_collector() -> (mpsc::Sender<String>, tokio::task::JoinHandle<String>) {
     let (tx, mut rx) = mpsc::channel::<String>(256);
     let collector = tokio::spawn(async move {
         let mut all = String::new();
@@ -104,7 +113,5 @@ pub async fn complete(
         }
         all
     });
-    let result = handle.complete(request(model, text), tx).await;
-    let text = collector.await.expect("collector task");
-    result.map(|_| text)
+    (tx, collector)
 }
