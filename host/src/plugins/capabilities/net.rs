@@ -197,10 +197,7 @@ async fn outbound_http(grant: &Grant, request: http::Request) -> Result<HttpResp
     let response = tokio::time::timeout(first_byte, builder.send())
         .await
         .map_err(|_| {
-            PluginError::Unavailable(format!(
-                "no response within {} ms",
-                first_byte.as_millis()
-            ))
+            PluginError::Unavailable(format!("no response within {} ms", first_byte.as_millis()))
         })?
         .map_err(classify)?;
     let status = response.status().as_u16();
