@@ -82,6 +82,11 @@ async fn listen(app: Router) -> u16 {
         .await
         .expect("bind");
     let port = listener.local_addr().expect("addr").port();
+    // Providers' servers send small SSE writes with Nagle off; so does this harness, or the
+    // first token would wait for the previous write's ACK.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });

@@ -351,6 +351,11 @@ pub async fn serve(router: Router, control: Control) -> FakeServer {
     let addr = listener
         .local_addr()
         .expect("a bound listener has an address");
+    // Real providers stream small SSE and WebSocket writes with Nagle off; so do the fakes, so a
+    // streamed piece is not held back waiting for the previous write's ACK.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;
     });
