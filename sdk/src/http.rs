@@ -67,6 +67,14 @@ pub fn read_to_end(response: &Response, max_bytes: usize) -> Result<Vec<u8>, Plu
 /// Sends `request` and turns a non-2xx answer into the matching error (reading the body, up to
 /// 64 KiB, for the message). A 2xx response comes back for the caller to read.
 pub fn send_checked(request: &Request) -> Result<Response, PluginError> {
+    send_mapping_errors(request, status_error)
+}
+
+/// Sends `request`; a non-2xx answer becomes `error(status, headers, body)` (body read up to 64 KiB).
+fn send_mapping_errors(
+    request: &Request,
+    error: impl FnOnce(u16, &[(String, String)], &[u8]) -> PluginError,
+) -> Result<Response, PluginError> {
     let response = send(request)?;
     let status = response.status();
     if (200..300).contains(&status) {
@@ -74,7 +82,7 @@ pub fn send_checked(request: &Request) -> Result<Response, PluginError> {
     }
     let headers = response.headers();
     let body = read_to_end(&response, 64 * 1024).unwrap_or_default();
-    Err(status_error(status, &headers, &body))
+    Err(error(status, &headers, &body))
 }
 
 /// The error for a failed HTTP status: 401/403 `auth`, 429 `rate-limited` (with `retry-after`),
@@ -154,14 +162,9 @@ impl Provider<'_> {
 
     /// [`send_checked`] with [`Provider::status_error`]'s messages.
     pub fn send_checked(&self, request: &Request) -> Result<Response, PluginError> {
-        let response = send(request)?;
-        let status = response.status();
-        if (200..300).contains(&status) {
-            return Ok(response);
-        }
-        let headers = response.headers();
-        let body = read_to_end(&response, 64 * 1024).unwrap_or_default();
-        Err(self.status_error(status, &headers, &body))
+        send_mapping_errors(request, |status, headers, body| {
+            self.status_error(status, headers, body)
+        })
     }
 }
 
