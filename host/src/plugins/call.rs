@@ -434,6 +434,47 @@ impl SttHandle {
     }
 }
 
+/// The body of a streaming call (TTS, LLM) on a handle: runs the call into a `$sink` feeding `$out`
+/// and, when it fails before delivering anything and the error falls back, tries the next plugin
+/// of the chain. A macro rather than a generic function with an async closure: the closure's
+/// future would not be provably `Send` for every lifetime, and the studio spawns these calls.
+macro_rules! stream_with_fallback {
+    ($handle:ident, $sink:ident, $export:ident, $method:ident, $request:ident, $out:ident) => {{
+        let mut attempt = 0;
+        loop {
+            let delivered = Arc::new(AtomicBool::new(false));
+            let mut live = $handle.seat.checkout(attempt).await?;
+            let sink = $sink {
+                delivered: delivered.clone(),
+                tx: $out.clone(),
+                cancel: $handle.seat.cancel.clone(),
+            };
+            let outcome = async {
+                let sink = live.store.data_mut().table.push(sink)?;
+                let sink_rep = sink.rep();
+                begin_call(&mut live.store);
+                let result = live
+                    .instance
+                    .$export()
+                    .$method(&mut live.store, &$request, sink)
+                    .await;
+                release::<$sink>(&mut live.store, sink_rep);
+                result
+            }
+            .await;
+            match $handle.seat.settle(attempt, live, outcome) {
+                Err(e)
+                    if !delivered.load(Ordering::Relaxed)
+                        && $handle.seat.falls_back(attempt, &e) =>
+                {
+                    attempt += 1
+                }
+                result => return result,
+            }
+        }
+    }};
+}
+
 /// Text-to-speech calls for one session.
 pub struct TtsHandle {
     seat: Seat<bindings::tts::TtsPlugin>,
@@ -448,37 +489,14 @@ impl TtsHandle {
         request: TtsRequest,
         out: mpsc::Sender<AudioChunk>,
     ) -> Result<(), CallError> {
-        let mut attempt = 0;
-        loop {
-            let delivered = Arc::new(AtomicBool::new(false));
-            let mut live = self.seat.checkout(attempt).await?;
-            let sink = AudioSink {
-                delivered: delivered.clone(),
-                tx: out.clone(),
-                cancel: self.seat.cancel.clone(),
-            };
-            let outcome = async {
-                let sink = live.store.data_mut().table.push(sink)?;
-                let sink_rep = sink.rep();
-                begin_call(&mut live.store);
-                let result = live
-                    .instance
-                    .studio_plugin_tts()
-                    .call_synthesize(&mut live.store, &request, sink)
-                    .await;
-                release::<AudioSink>(&mut live.store, sink_rep);
-                result
-            }
-            .await;
-            match self.seat.settle(attempt, live, outcome) {
-                Err(e)
-                    if !delivered.load(Ordering::Relaxed) && self.seat.falls_back(attempt, &e) =>
-                {
-                    attempt += 1
-                }
-                result => return result,
-            }
-        }
+        stream_with_fallback!(
+            self,
+            AudioSink,
+            studio_plugin_tts,
+            call_synthesize,
+            request,
+            out
+        )
     }
 }
 
@@ -501,37 +519,14 @@ impl LlmHandle {
         request: LlmRequest,
         out: mpsc::Sender<String>,
     ) -> Result<Completion, CallError> {
-        let mut attempt = 0;
-        loop {
-            let delivered = Arc::new(AtomicBool::new(false));
-            let mut live = self.seat.checkout(attempt).await?;
-            let sink = TokenSink {
-                delivered: delivered.clone(),
-                tx: out.clone(),
-                cancel: self.seat.cancel.clone(),
-            };
-            let outcome = async {
-                let sink = live.store.data_mut().table.push(sink)?;
-                let sink_rep = sink.rep();
-                begin_call(&mut live.store);
-                let result = live
-                    .instance
-                    .studio_plugin_llm()
-                    .call_complete(&mut live.store, &request, sink)
-                    .await;
-                release::<TokenSink>(&mut live.store, sink_rep);
-                result
-            }
-            .await;
-            match self.seat.settle(attempt, live, outcome) {
-                Err(e)
-                    if !delivered.load(Ordering::Relaxed) && self.seat.falls_back(attempt, &e) =>
-                {
-                    attempt += 1
-                }
-                result => return result,
-            }
-        }
+        stream_with_fallback!(
+            self,
+            TokenSink,
+            studio_plugin_llm,
+            call_complete,
+            request,
+            out
+        )
     }
 }
 
