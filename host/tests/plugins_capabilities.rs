@@ -380,3 +380,30 @@ capabilities = ["log"]
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_secret_file_is_a_config_error_naming_the_variable() {
+    let studio = studio(r#"secret_files = ["PROBER_CREDENTIALS"]"#);
+    let missing = studio.dir.path().join("no-such-credentials.json");
+    let environment = [(
+        "PROBER_CREDENTIALS".to_string(),
+        missing.display().to_string(),
+    )];
+    let host = voice_studio::plugins::PluginHost::start(PluginHostOptions {
+        environment: Some(Arc::new(environment.into_iter().collect())),
+        ..studio.options(false)
+    })
+    .await
+    .expect("host");
+    let mut claude = host.llm(Speaker::Claude);
+    match complete(&mut claude, "secret-file:PROBER_CREDENTIALS", "").await {
+        Err(CallError::Plugin {
+            error: PluginError::Config(message),
+            ..
+        }) => assert!(
+            message.contains("PROBER_CREDENTIALS") && message.contains("cannot be read"),
+            "{message}"
+        ),
+        other => panic!("expected a config error, got {other:?}"),
+    }
+}

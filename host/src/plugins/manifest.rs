@@ -896,4 +896,28 @@ mod tests {
         let err = parse("[plugins.a]\npath = \"a.wasm\"\nsecrets = [\"KEY\"]\n").unwrap_err();
         assert!(err.to_string().contains("config"), "{err}");
     }
+
+    #[test]
+    fn variables_expand_with_defaults_and_a_broken_one_is_named() {
+        let env =
+            |name: &str| (name == "SET").then(|| "ws://127.0.0.1:9/v3/ws?token=t".to_string());
+        let path = Path::new("/etc/studio/plugins.toml");
+        let text = "[plugins.a]\npath = \"a.wasm\"\ncapabilities = [\"config\", \"websocket\"]\nallowed_hosts = [\"${SET}\", \"${UNSET}\"]\n[plugins.a.config]\nurl = \"${UNSET:-https://example.com}\"\n";
+        let manifest = Manifest::parse_with_environment(text, path, None, &env).expect("valid");
+        let a = &manifest.plugins["a"];
+        let hosts: Vec<String> = a.allowed_hosts.iter().map(ToString::to_string).collect();
+        assert_eq!(hosts, ["ws://127.0.0.1:9"]);
+        assert_eq!(
+            a.config_value("url").as_deref(),
+            Some("https://example.com")
+        );
+
+        let broken = "[plugins.a]\npath = \"a.wasm\"\ncapabilities = [\"http\"]\nallowed_hosts = [\"${OPEN\"]\n";
+        let err = Manifest::parse_with_environment(broken, path, None, &env).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.contains("[plugins.a] allowed_hosts") && message.contains("without a closing"),
+            "{message}"
+        );
+    }
 }
