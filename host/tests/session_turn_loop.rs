@@ -124,6 +124,7 @@ async fn rig_recording_to(
         autopilot_max_turns: max_turns,
         turn_gap: Duration::from_millis(50),
         language: "en-US".into(),
+        recorder: voice_studio::recording::WriterOptions::default(),
     };
     let registry = StudioRegistry::with_turn_loop(io, Duration::from_secs(30), live.clone(), setup);
     Rig {

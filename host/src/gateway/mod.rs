@@ -83,6 +83,7 @@ impl Gateway {
             autopilot_max_turns: config.studio.autopilot_max_turns,
             turn_gap: config.studio.turn_gap,
             language: "en-US".to_owned(),
+            recorder: crate::recording::WriterOptions::default(),
         };
         Self::build(config, plugins, Some(setup))
     }

@@ -9,13 +9,15 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, mpsc};
 use wasmtime::Store;
 
 use super::bindings;
-use super::capabilities::streams::{AudioInput, AudioSink, TokenSink, TranscriptSink};
+use super::capabilities::streams::{
+    AudioInput, AudioSink, Delivery, Liveness, TokenSink, TranscriptSink,
+};
 use super::error::CallError;
 use super::host::PluginHost;
 use super::manifest::RoleSlot;
@@ -239,9 +241,10 @@ impl<W: WorldInstance> Seat<W> {
     /// Whether a failed attempt should be retried on the next plugin of the fallback chain.
     fn falls_back(&self, attempt: usize, error: &CallError) -> bool {
         let worth_it = match error {
-            CallError::Trap { .. } | CallError::CpuLimit { .. } | CallError::MemoryLimit { .. } => {
-                true
-            }
+            CallError::Trap { .. }
+            | CallError::CpuLimit { .. }
+            | CallError::MemoryLimit { .. }
+            | CallError::Deadline { .. } => true,
             CallError::Load { .. } => self.has_role,
             CallError::Plugin { error, .. } => {
                 matches!(
@@ -262,6 +265,37 @@ impl<W: WorldInstance> Seat<W> {
             }
             None => false,
         }
+    }
+
+    /// The wall-clock deadline of a call on `live` (for STT, its idle deadline).
+    fn deadline(&self, live: &Live<W>) -> Duration {
+        live.version
+            .grant
+            .entry
+            .budget
+            .deadlines
+            .of(self.slot.kind())
+    }
+
+    /// Ends a call that passed its deadline: cancels it, so anything still waiting on its behalf
+    /// stops, and throws its instance away (its store may be stopped mid-call).
+    fn expire(&mut self, mut live: Live<W>) -> CallError {
+        let kind = self.slot.kind();
+        let error = CallError::Deadline {
+            plugin: live.version.name().to_string(),
+            kind,
+            limit_ms: live.version.grant.entry.budget.deadlines.ms(kind),
+        };
+        let cancelled_before = self.cancel.is_cancelled();
+        self.cancel.cancel();
+        live.store.data_mut().table = wasmtime::component::ResourceTable::new();
+        drop(live);
+        if !cancelled_before {
+            // The deadline is the host's, not the session's: a fallback attempt may still run.
+            self.cancel.reset();
+        }
+        tracing::warn!(plugin = error.plugin(), role = %self.slot, "plugin call passed its deadline; its instance is thrown away: {error}");
+        error
     }
 
     /// Turns a call's outcome into the handle's result, keeping the instance only when it is sound.
@@ -403,28 +437,45 @@ impl SttHandle {
         }
         let mut live = self.seat.checkout(attempt).await?;
         let cancel = self.seat.cancel.clone();
-        let outcome = async {
-            let table = &mut live.store.data_mut().table;
-            let input = table.push(AudioInput {
-                sample_rate,
-                rx: input,
-                ended: false,
-                cancel: cancel.clone(),
-            })?;
-            let sink = table.push(TranscriptSink { tx: out, cancel })?;
-            let (input_rep, sink_rep) = (input.rep(), sink.rep());
-            begin_call(&mut live.store);
-            let result = live
-                .instance
-                .studio_plugin_stt()
-                .call_transcribe(&mut live.store, &request, input, sink)
-                .await;
-            release::<AudioInput>(&mut live.store, input_rep);
-            release::<TranscriptSink>(&mut live.store, sink_rep);
-            result
-        }
-        .await;
-        let result = self.seat.settle(attempt, live, outcome);
+        // A session-long call has no whole-call deadline: it is stopped when it stays away from
+        // its input (and sends nothing) for longer than its idle deadline.
+        let idle_limit = self.seat.deadline(&live);
+        let liveness = Arc::new(Liveness::default());
+        let outcome = {
+            let call = async {
+                let table = &mut live.store.data_mut().table;
+                let input = table.push(AudioInput {
+                    sample_rate,
+                    rx: input,
+                    ended: false,
+                    cancel: cancel.clone(),
+                    liveness: liveness.clone(),
+                })?;
+                let sink = table.push(TranscriptSink {
+                    tx: out,
+                    cancel,
+                    liveness: liveness.clone(),
+                })?;
+                let (input_rep, sink_rep) = (input.rep(), sink.rep());
+                begin_call(&mut live.store);
+                let result = live
+                    .instance
+                    .studio_plugin_stt()
+                    .call_transcribe(&mut live.store, &request, input, sink)
+                    .await;
+                release::<AudioInput>(&mut live.store, input_rep);
+                release::<TranscriptSink>(&mut live.store, sink_rep);
+                result
+            };
+            tokio::select! {
+                outcome = call => Some(outcome),
+                () = idle_past(&liveness, idle_limit) => None,
+            }
+        };
+        let result = match outcome {
+            Some(outcome) => self.seat.settle(attempt, live, outcome),
+            None => Err(self.seat.expire(live)),
+        };
         if let Err(error) = &result
             && self.seat.falls_back(attempt, error)
         {
@@ -434,22 +485,36 @@ impl SttHandle {
     }
 }
 
+/// Returns once `liveness` has shown no sign of life for `limit` (an STT call's idle deadline).
+async fn idle_past(liveness: &Liveness, limit: Duration) {
+    loop {
+        let idle = liveness.idle();
+        if idle >= limit {
+            return;
+        }
+        tokio::time::sleep(limit - idle).await;
+    }
+}
+
 /// The body of a streaming call (TTS, LLM) on a handle: runs the call into a `$sink` feeding `$out`
-/// and, when it fails before delivering anything and the error falls back, tries the next plugin
-/// of the chain. A macro rather than a generic function with an async closure: the closure's
+/// within the call's deadline and, when it fails before delivering anything and the error falls
+/// back, tries the next plugin of the chain. Evaluates to the result and what the last attempt's
+/// sink delivered. A macro rather than a generic function with an async closure: the closure's
 /// future would not be provably `Send` for every lifetime, and the studio spawns these calls.
 macro_rules! stream_with_fallback {
     ($handle:ident, $sink:ident, $export:ident, $method:ident, $request:ident, $out:ident) => {{
         let mut attempt = 0;
         loop {
-            let delivered = Arc::new(AtomicBool::new(false));
+            let delivery = Arc::new(Delivery::default());
             let mut live = $handle.seat.checkout(attempt).await?;
-            let sink = $sink {
-                delivered: delivered.clone(),
-                tx: $out.clone(),
-                cancel: $handle.seat.cancel.clone(),
-            };
-            let outcome = async {
+            let sink = $sink::for_call(
+                delivery.clone(),
+                $out.clone(),
+                $handle.seat.cancel.clone(),
+                &$request,
+            );
+            let limit = $handle.seat.deadline(&live);
+            let outcome = tokio::time::timeout(limit, async {
                 let sink = live.store.data_mut().table.push(sink)?;
                 let sink_rep = sink.rep();
                 begin_call(&mut live.store);
@@ -460,16 +525,17 @@ macro_rules! stream_with_fallback {
                     .await;
                 release::<$sink>(&mut live.store, sink_rep);
                 result
-            }
+            })
             .await;
-            match $handle.seat.settle(attempt, live, outcome) {
-                Err(e)
-                    if !delivered.load(Ordering::Relaxed)
-                        && $handle.seat.falls_back(attempt, &e) =>
-                {
+            let result = match outcome {
+                Ok(outcome) => $handle.seat.settle(attempt, live, outcome),
+                Err(_elapsed) => Err($handle.seat.expire(live)),
+            };
+            match result {
+                Err(e) if !delivery.delivered() && $handle.seat.falls_back(attempt, &e) => {
                     attempt += 1
                 }
-                result => return result,
+                result => break (result, delivery),
             }
         }
     }};
@@ -489,14 +555,15 @@ impl TtsHandle {
         request: TtsRequest,
         out: mpsc::Sender<AudioChunk>,
     ) -> Result<(), CallError> {
-        stream_with_fallback!(
+        let (result, _) = stream_with_fallback!(
             self,
             AudioSink,
             studio_plugin_tts,
             call_synthesize,
             request,
             out
-        )
+        );
+        result
     }
 }
 
@@ -514,19 +581,39 @@ impl LlmHandle {
 
     /// Streams the reply to `request` into `out`, then returns how it ended. When the plugin fails
     /// before sending any text, the next plugin of its `fallback` list is tried.
+    ///
+    /// The host holds the reply to `request.max_tokens` pieces (and a bound on characters): a
+    /// push beyond is refused with `cancelled`, and the line ends as if the model had stopped at
+    /// `max_tokens`, whatever the plugin returns after the refusal (unless it failed otherwise).
     pub async fn complete(
         &mut self,
         request: LlmRequest,
         out: mpsc::Sender<String>,
     ) -> Result<Completion, CallError> {
-        stream_with_fallback!(
+        let (result, delivery) = stream_with_fallback!(
             self,
             TokenSink,
             studio_plugin_llm,
             call_complete,
             request,
             out
-        )
+        );
+        if !delivery.capped() {
+            return result;
+        }
+        let cut = |completion: Option<Completion>| Completion {
+            stop_reason: "max_tokens".into(),
+            input_tokens: completion.as_ref().and_then(|c| c.input_tokens),
+            output_tokens: Some(delivery.pieces()),
+        };
+        match result {
+            Ok(completion) => Ok(cut(Some(completion))),
+            Err(CallError::Plugin {
+                error: PluginError::Cancelled,
+                ..
+            }) if !self.seat.cancel.is_cancelled() => Ok(cut(None)),
+            Err(error) => Err(error),
+        }
     }
 }
 
@@ -547,14 +634,20 @@ impl PolicyHandle {
         let mut attempt = 0;
         loop {
             let mut live = self.seat.checkout(attempt).await?;
+            let limit = self.seat.deadline(&live);
             begin_call(&mut live.store);
-            let outcome = live
-                .instance
-                .studio_plugin_policy()
-                .call_decide(&mut live.store, &state, &event)
-                .await
-                .map(Ok);
-            match self.seat.settle(attempt, live, outcome) {
+            let outcome = tokio::time::timeout(
+                limit,
+                live.instance
+                    .studio_plugin_policy()
+                    .call_decide(&mut live.store, &state, &event),
+            )
+            .await;
+            let result = match outcome {
+                Ok(outcome) => self.seat.settle(attempt, live, outcome.map(Ok)),
+                Err(_elapsed) => Err(self.seat.expire(live)),
+            };
+            match result {
                 Err(e) if self.seat.falls_back(attempt, &e) => attempt += 1,
                 result => return result,
             }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::bindings::types::PluginError;
-use super::manifest::ManifestError;
+use super::manifest::{Deadlines, ManifestError, PluginKind};
 
 /// Why the plugin host could not start (or a reload was refused).
 #[derive(Debug, thiserror::Error)]
@@ -63,7 +63,7 @@ pub enum CallError {
     },
     /// The call used more guest CPU time than the plugin's `cpu_limit_ms`.
     #[error(
-        "plugin {plugin} was stopped: it ran for more than its CPU limit of {limit_ms} ms in one call"
+        "plugin {plugin} was stopped: it overdrew its guest CPU budget (cpu_limit_ms = {limit_ms}, topped up only by the audio or text it serves)"
     )]
     CpuLimit {
         /// The plugin's name.
@@ -87,6 +87,17 @@ pub enum CallError {
         /// Why.
         message: String,
     },
+    /// The call ran past its wall-clock deadline (`[studio.deadlines]`); it was cancelled and the
+    /// plugin's instance thrown away.
+    #[error("{}", describe_deadline(plugin, *kind, *limit_ms))]
+    Deadline {
+        /// The plugin's name.
+        plugin: String,
+        /// The kind of call, which picks the deadline.
+        kind: PluginKind,
+        /// The deadline it passed.
+        limit_ms: u64,
+    },
 }
 
 impl CallError {
@@ -98,17 +109,36 @@ impl CallError {
             | CallError::Trap { plugin, .. }
             | CallError::CpuLimit { plugin, .. }
             | CallError::MemoryLimit { plugin, .. }
-            | CallError::Load { plugin, .. } => plugin,
+            | CallError::Load { plugin, .. }
+            | CallError::Deadline { plugin, .. } => plugin,
         }
     }
 
-    /// Whether the plugin itself was stopped by the host (trap or limit), so its instance was thrown away.
+    /// Whether the plugin itself was stopped by the host (trap, limit or deadline), so its
+    /// instance was thrown away.
     pub fn is_fault(&self) -> bool {
         matches!(
             self,
-            CallError::Trap { .. } | CallError::CpuLimit { .. } | CallError::MemoryLimit { .. }
+            CallError::Trap { .. }
+                | CallError::CpuLimit { .. }
+                | CallError::MemoryLimit { .. }
+                | CallError::Deadline { .. }
         )
     }
+}
+
+/// What a passed deadline means for a call of `kind`, and where to change it.
+fn describe_deadline(plugin: &str, kind: PluginKind, limit_ms: u64) -> String {
+    let what = match kind {
+        PluginKind::Policy => "did not decide within",
+        PluginKind::Tts => "did not finish speaking a clause within",
+        PluginKind::Llm => "did not finish a line within",
+        PluginKind::Stt => "neither read audio nor sent a transcript for",
+    };
+    format!(
+        "{plugin} {what} {limit_ms} ms ({kind} deadline {} in plugins.toml [studio.deadlines])",
+        Deadlines::key(kind)
+    )
 }
 
 /// A one-line description of a plugin's error value.

@@ -12,6 +12,12 @@ use serde::Deserialize;
 
 use super::BUILT_PLUGIN_DIR;
 
+mod deadlines;
+pub use deadlines::{
+    CallBudget, DEFAULT_CPU_PER_AUDIO_SECOND_MS, DEFAULT_CPU_PER_EVENT_MS, DEFAULT_LLM_LINE_MS,
+    DEFAULT_POLICY_MS, DEFAULT_STT_IDLE_MS, DEFAULT_TTS_CLAUSE_MS, Deadlines,
+};
+
 /// Memory a plugin instance may grow to when neither the plugin nor `[studio]` says otherwise.
 pub const DEFAULT_MEMORY_LIMIT_MB: u32 = 64;
 /// Guest CPU time one call may use when neither the plugin nor `[studio]` says otherwise.
@@ -303,8 +309,10 @@ pub struct PluginEntry {
     pub fallback: Vec<String>,
     /// Memory cap of one instance.
     pub memory_limit_mb: u32,
-    /// Guest CPU time cap of one call.
+    /// Guest CPU time a call may use beyond what it earns (see [`CallBudget`]).
     pub cpu_limit_ms: u64,
+    /// Call deadlines and what tops up a streaming call's CPU budget.
+    pub budget: CallBudget,
     /// The free `config` table.
     pub config: toml::Table,
 }
@@ -405,6 +413,10 @@ struct RawStudio {
     plugin_dir: String,
     memory_limit_mb: Option<u32>,
     cpu_limit_ms: Option<u64>,
+    cpu_per_audio_second_ms: Option<u64>,
+    cpu_per_event_ms: Option<u64>,
+    #[serde(default)]
+    deadlines: deadlines::RawDeadlines,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -435,6 +447,10 @@ struct RawPlugin {
     fallback: Vec<String>,
     memory_limit_mb: Option<u32>,
     cpu_limit_ms: Option<u64>,
+    cpu_per_audio_second_ms: Option<u64>,
+    cpu_per_event_ms: Option<u64>,
+    #[serde(default)]
+    deadlines: deadlines::RawDeadlines,
     #[serde(default)]
     config: toml::Table,
 }
@@ -504,10 +520,26 @@ impl Manifest {
             .memory_limit_mb
             .unwrap_or(DEFAULT_MEMORY_LIMIT_MB);
         let default_cpu = raw.studio.cpu_limit_ms.unwrap_or(DEFAULT_CPU_LIMIT_MS);
+        let studio_budget = CallBudget::over(
+            CallBudget::default(),
+            &raw.studio.deadlines,
+            raw.studio.cpu_per_audio_second_ms,
+            raw.studio.cpu_per_event_ms,
+            "[studio]",
+        )
+        .map_err(&invalid)?;
 
         let mut plugins = BTreeMap::new();
         for (name, raw_plugin) in raw.plugins {
-            let entry = validate_plugin(
+            let budget = CallBudget::over(
+                studio_budget,
+                &raw_plugin.deadlines,
+                raw_plugin.cpu_per_audio_second_ms,
+                raw_plugin.cpu_per_event_ms,
+                &format!("[plugins.{name}]"),
+            )
+            .map_err(&invalid)?;
+            let mut entry = validate_plugin(
                 &name,
                 raw_plugin,
                 &plugin_dir,
@@ -515,6 +547,7 @@ impl Manifest {
                 environment,
             )
             .map_err(&invalid)?;
+            entry.budget = budget;
             plugins.insert(name, entry);
         }
         for entry in plugins.values() {
@@ -752,6 +785,7 @@ fn validate_plugin(
         fallback: raw.fallback,
         memory_limit_mb,
         cpu_limit_ms,
+        budget: CallBudget::default(),
         config: expand_config(raw.config, environment)
             .map_err(|e| format!("[plugins.{name}.config] {e}"))?,
     })
@@ -794,6 +828,8 @@ mod tests {
         assert!(stt.grants(Capability::Config));
         assert_eq!(stt.memory_limit_mb, 64);
         assert_eq!(stt.cpu_limit_ms, 1000);
+        // The shipped file states the defaults, so they are what an operator reads there.
+        assert_eq!(stt.budget, CallBudget::default());
     }
 
     #[test]
@@ -850,6 +886,29 @@ mod tests {
         let m = parse(text).expect("valid");
         assert_eq!(m.plugins["a"].memory_limit_mb, 8);
         assert_eq!(m.plugins["a"].cpu_limit_ms, 250);
+    }
+
+    #[test]
+    fn deadlines_and_cpu_credits_fall_back_from_plugin_to_studio_to_defaults() {
+        let text = "[studio]\ncpu_per_audio_second_ms = 50\n[studio.deadlines]\npolicy_ms = 300\n[plugins.a]\npath = \"a.wasm\"\ncpu_per_event_ms = 3\n[plugins.a.deadlines]\nllm_line_ms = 9000\n[plugins.b]\npath = \"b.wasm\"\n";
+        let m = parse(text).expect("valid");
+        let a = &m.plugins["a"].budget;
+        assert_eq!(a.deadlines.policy_ms, 300);
+        assert_eq!(a.deadlines.llm_line_ms, 9000);
+        assert_eq!(a.deadlines.tts_clause_ms, DEFAULT_TTS_CLAUSE_MS);
+        assert_eq!((a.cpu_per_audio_second_ms, a.cpu_per_event_ms), (50, 3));
+        let b = &m.plugins["b"].budget;
+        assert_eq!(b.deadlines.llm_line_ms, DEFAULT_LLM_LINE_MS);
+        assert_eq!(b.cpu_per_event_ms, DEFAULT_CPU_PER_EVENT_MS);
+
+        let err = parse("[studio.deadlines]\npolicy_msec = 1\n").unwrap_err();
+        assert!(err.to_string().contains("policy_msec"), "{err}");
+        let err = parse("[studio.deadlines]\nstt_idle_ms = 0\n").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("[studio].deadlines stt_idle_ms must be at least 1"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -88,14 +88,32 @@ impl Grant {
     }
 }
 
-/// Guest CPU time of the current call, kept in step by the call hook.
+/// Guest CPU time of the current call, kept in step by the call hook, and the budget it draws on.
+///
+/// The budget is a leaky bucket: a call starts with `cpu_limit_ms` and the work it serves (audio
+/// read or pushed, text pushed) credits more, but never so much that more than `cpu_limit_ms`
+/// lies unspent. A session-long STT call on live audio therefore never runs dry, while a plugin
+/// that spins, serving nothing or burning more than it earns, is stopped within `cpu_limit_ms`
+/// of guest time however long it served well before.
 #[derive(Debug, Default)]
 pub(crate) struct CpuMeter {
     used: Duration,
     running_since: Option<Instant>,
+    /// Budget earned on top of the starting `cpu_limit_ms`; never more than `used`.
+    credited: Duration,
 }
 
 impl CpuMeter {
+    /// Adds `amount` to the budget, keeping at most `cpu_limit_ms` of it unspent.
+    fn credit(&mut self, amount: Duration) {
+        self.credited = (self.credited + amount).min(self.total());
+    }
+
+    /// Whether the guest time used passed the budget of a call that started with `limit`.
+    fn overdrawn(&self, limit: Duration) -> bool {
+        self.total() > limit + self.credited
+    }
+
     fn resume(&mut self) {
         self.running_since = Some(Instant::now());
     }
@@ -187,6 +205,22 @@ impl PluginState {
         self.grant.name()
     }
 
+    /// Tops up the current call's guest-CPU budget for work it served (see [`CpuMeter`]).
+    pub(crate) fn credit_cpu(&mut self, amount: Duration) {
+        if amount.is_zero() {
+            return;
+        }
+        self.meter
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .credit(amount);
+    }
+
+    /// What the plugin's calls may spend: deadlines and CPU top-ups.
+    pub(crate) fn budget(&self) -> &super::manifest::CallBudget {
+        &self.grant.entry.budget
+    }
+
     /// Whether the plugin may use `capability`; logs the first refusal of each capability.
     pub(crate) fn check(&mut self, capability: Capability) -> bool {
         if self.grant.entry.grants(capability) {
@@ -251,12 +285,12 @@ pub(crate) fn new_store(engine: &wasmtime::Engine, grant: Arc<Grant>) -> Store<P
     });
     store.epoch_deadline_callback(move |mut ctx| {
         let state = ctx.data_mut();
-        let used = state
+        let overdrawn = state
             .meter
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .total();
-        if used > state.cpu_limit {
+            .overdrawn(state.cpu_limit);
+        if overdrawn {
             state.limit_hit = Some(LimitHit::Cpu);
             return Err(CpuLimitExceeded.into());
         }
@@ -325,5 +359,74 @@ impl tokio::io::AsyncWrite for PluginOutput {
 
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod cpu_budget_tests {
+    use super::*;
+
+    const LIMIT: Duration = Duration::from_millis(20);
+    /// What one 20 ms frame at 48 kHz earns at 200 ms per audio second.
+    const FRAME_CREDIT: Duration = Duration::from_millis(4);
+
+    /// A meter of a call that ran `used` of guest time (paused, as in a host call).
+    fn spend(meter: &mut CpuMeter, used: Duration) {
+        meter.used += used;
+    }
+
+    #[test]
+    fn three_hours_of_audio_at_real_work_rates_never_overdraw_a_tiny_limit() {
+        let mut meter = CpuMeter::default();
+        // 3 h of 20 ms frames, each costing the plugin 300 us (ten times mock-stt), with a burst
+        // of 15 ms (three quarters of the limit) once a minute.
+        for frame in 0..(3 * 3600 * 50u64) {
+            spend(&mut meter, Duration::from_micros(300));
+            if frame % 3000 == 0 {
+                spend(&mut meter, Duration::from_millis(15));
+            }
+            assert!(!meter.overdrawn(LIMIT), "overdrawn at frame {frame}");
+            meter.credit(FRAME_CREDIT);
+        }
+    }
+
+    #[test]
+    fn a_spin_after_hours_of_good_service_is_stopped_within_the_limit() {
+        let mut meter = CpuMeter::default();
+        for _ in 0..(3600 * 50) {
+            spend(&mut meter, Duration::from_micros(100));
+            meter.credit(FRAME_CREDIT);
+        }
+        // Unspent budget never exceeds the limit: what was banked is at most 20 ms.
+        assert!(!meter.overdrawn(LIMIT));
+        spend(&mut meter, LIMIT);
+        assert!(!meter.overdrawn(LIMIT), "exactly the limit is still allowed");
+        spend(&mut meter, Duration::from_micros(1));
+        assert!(meter.overdrawn(LIMIT), "a spin past the limit is stopped");
+    }
+
+    #[test]
+    fn a_plugin_burning_more_than_it_earns_is_stopped_after_limit_over_deficit() {
+        let mut meter = CpuMeter::default();
+        // 5 ms per frame against 4 ms earned: 1 ms short per frame, so the 20 ms of starting
+        // budget lasts 20 frames.
+        let mut frames = 0;
+        while !meter.overdrawn(LIMIT) {
+            spend(&mut meter, Duration::from_millis(5));
+            meter.credit(FRAME_CREDIT);
+            frames += 1;
+            assert!(frames < 1000, "never stopped");
+        }
+        assert_eq!(frames, 21);
+    }
+
+    #[test]
+    fn without_any_credit_the_budget_is_the_old_per_call_limit() {
+        let mut meter = CpuMeter::default();
+        spend(&mut meter, LIMIT);
+        meter.credit(Duration::ZERO);
+        assert!(!meter.overdrawn(LIMIT));
+        spend(&mut meter, Duration::from_micros(1));
+        assert!(meter.overdrawn(LIMIT));
     }
 }

@@ -55,6 +55,37 @@ pub enum RecordingError {
         /// The file that stopped.
         path: PathBuf,
     },
+    /// The disk is not keeping up: the writer thread's queue is full, so recording frames (and,
+    /// when it is full to the brim, captions and events) are dropped while the studio goes on.
+    #[error(
+        "the disk under {dir} is not keeping up with the recording ({queued} writes waiting): recording frames are dropped while the studio goes on; check that disk"
+    )]
+    Backlog {
+        /// `RECORDING_DIR`.
+        dir: PathBuf,
+        /// Writes waiting when the first one was dropped.
+        queued: usize,
+    },
+    /// `finish` got no answer from the writer thread within its deadline (a hung disk).
+    #[error(
+        "the recording in {dir} was not finished within {after:?}: the disk is not answering; the files hold what reached them before"
+    )]
+    FinishTimedOut {
+        /// `RECORDING_DIR`.
+        dir: PathBuf,
+        /// The deadline that passed.
+        after: std::time::Duration,
+    },
+    /// The writer thread could not start or ended without answering (it panicked).
+    #[error(
+        "the recording thread for {dir} is gone ({reason}); the files hold what was written before"
+    )]
+    WriterLost {
+        /// `RECORDING_DIR`.
+        dir: PathBuf,
+        /// What happened to it.
+        reason: String,
+    },
 }
 
 impl RecordingError {

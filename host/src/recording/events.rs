@@ -305,6 +305,13 @@ impl EventLog {
         &self.path
     }
 
+    /// Makes the lines written so far survive a power loss (`fdatasync`).
+    pub fn sync_data(&mut self) -> Result<(), RecordingError> {
+        self.file
+            .sync_data()
+            .map_err(|e| RecordingError::write(&self.path, e))
+    }
+
     /// Writes `event` at session time `t_ms` as one line, in one write.
     pub fn write(&mut self, t_ms: u64, event: &Event) -> Result<(), RecordingError> {
         self.line.clear();

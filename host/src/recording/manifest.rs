@@ -3,7 +3,8 @@
 //! so no value can change the document's structure.
 
 use std::fmt::Write as _;
-use std::fs;
+use std::fs::{self, File};
+use std::io::Write as _;
 use std::path::Path;
 
 use super::error::RecordingError;
@@ -121,13 +122,28 @@ impl Manifest {
     }
 
     /// Writes the document to `path` through a temporary file and a rename, so a crash leaves
-    /// either the old or the new version, never half of one.
+    /// either the old or the new version, never half of one. The temporary file is synced
+    /// before the rename and the folder after it, so a power loss cannot leave an empty or
+    /// missing `session.yml` either.
     pub(crate) fn write(&self, path: &Path) -> Result<(), RecordingError> {
         let temporary = path.with_extension("yml.tmp");
-        fs::write(&temporary, self.to_yaml())
+        let written = File::create(&temporary).and_then(|mut file| {
+            file.write_all(self.to_yaml().as_bytes())?;
+            file.sync_all()
+        });
+        written
             .and_then(|()| fs::rename(&temporary, path))
+            .and_then(|()| match path.parent() {
+                Some(folder) => sync_folder(folder),
+                None => Ok(()),
+            })
             .map_err(|e| RecordingError::write(path, e))
     }
+}
+
+/// Syncs a folder, so the names created or renamed in it survive a power loss.
+pub(crate) fn sync_folder(folder: &Path) -> std::io::Result<()> {
+    File::open(folder)?.sync_all()
 }
 
 fn optional(value: Option<&str>) -> String {

@@ -13,6 +13,7 @@ mod speaker;
 mod track;
 mod vtt;
 mod webm;
+mod writer;
 
 pub use error::RecordingError;
 pub use events::{Event, EventLog, TurnMetrics};
@@ -22,3 +23,4 @@ pub use speaker::Speaker;
 pub use track::{FRAME_SAMPLES, OpusApplication, OpusSettings, Track, TrackSummary};
 pub use vtt::CaptionFile;
 pub use webm::TrackSink;
+pub use writer::{DiskFault, FinishingRecording, RecordingWriter, WriterOptions};

@@ -7,10 +7,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::error::RecordingError;
 use super::events::{Event, EventLog};
-use super::manifest::{BriefingRecord, Manifest, PluginRecord, TrackFacts};
+use super::manifest::{BriefingRecord, Manifest, PluginRecord, TrackFacts, sync_folder};
 use super::speaker::{Speaker, SpeakerFiles};
 use super::track::{OpusSettings, Track};
 use super::vtt::CaptionFile;
+use super::writer::WriterOptions;
 
 /// Longest folder name taken from an episode id; longer ids are cut (names stay portable).
 const MAX_FOLDER_NAME: usize = 100;
@@ -32,6 +33,9 @@ pub struct RecorderConfig {
     pub session_config: serde_json::Value,
     /// Opus settings of the three tracks.
     pub opus: OpusSettings,
+    /// How a [`RecordingWriter`](super::RecordingWriter) runs this recording: sync schedule,
+    /// queue room, finish deadline.
+    pub writer: WriterOptions,
 }
 
 impl RecorderConfig {
@@ -48,6 +52,7 @@ impl RecorderConfig {
             started_at_epoch_ms,
             session_config: serde_json::Value::Object(serde_json::Map::new()),
             opus: OpusSettings::default(),
+            writer: WriterOptions::default(),
         }
     }
 }
@@ -137,6 +142,10 @@ impl Recorder {
             tracks: [TrackFacts::default(); 3],
         };
         manifest.write(&folder.join("session.yml"))?;
+        // The new folder's entry and the files in it survive a power loss from here on.
+        sync_folder(&folder)
+            .and_then(|()| sync_folder(&config.recording_dir))
+            .map_err(|e| RecordingError::write(&folder, e))?;
         events.write(
             0,
             &Event::SessionStart {
@@ -167,6 +176,35 @@ impl Recorder {
         frame: &[i16],
     ) -> Result<(), RecordingError> {
         self.tracks[speaker.slot()].push_frame(at_ms, frame)
+    }
+
+    /// Makes everything written so far survive a power loss (`fdatasync` on every file); the
+    /// writer thread calls it on a schedule, never the studio.
+    ///
+    /// Every file is synced even when one fails; the first error is returned.
+    pub fn sync_data(&mut self) -> Result<(), RecordingError> {
+        let results = self
+            .tracks
+            .iter_mut()
+            .map(Track::sync_data)
+            .chain(self.captions.iter_mut().map(CaptionFile::sync_data))
+            .chain(std::iter::once_with(|| self.events.sync_data()));
+        let mut first_error = None;
+        for result in results {
+            if let Err(error) = result {
+                first_error.get_or_insert(error);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Audio of the longest track so far, in ms: where an abandoned recording is ended.
+    pub fn duration_ms(&self) -> u64 {
+        self.tracks
+            .iter()
+            .map(Track::duration_ms)
+            .max()
+            .unwrap_or(0)
     }
 
     /// Fills every track with silence up to session time `at_ms`.
@@ -244,11 +282,17 @@ impl Recorder {
                 }
             }
         }
-        for (speaker, captions) in Speaker::ALL.into_iter().zip(&self.captions) {
+        for (speaker, captions) in Speaker::ALL.into_iter().zip(&mut self.captions) {
+            if let Err(error) = captions.sync_data() {
+                first_error.get_or_insert(error);
+            }
             self.manifest.tracks[speaker.slot()].cues = captions.cue_count();
             if let Ok(bytes) = file_size(captions.path()) {
                 files.push(recorded(captions.path(), bytes, None));
             }
+        }
+        if let Err(error) = self.events.sync_data() {
+            first_error.get_or_insert(error);
         }
         self.manifest.ended_at_ms = Some(self.manifest.started_at_ms + end);
         let manifest_path = self.folder.join("session.yml");

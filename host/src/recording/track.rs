@@ -148,6 +148,17 @@ impl<S: TrackSink> Track<S> {
             .map_or(self.stopped_at_ms, WebmWriter::flushed_end_ms)
     }
 
+    /// Makes the Clusters written so far survive a power loss (`fdatasync`); a stopped track has
+    /// nothing left to sync.
+    pub fn sync_data(&mut self) -> Result<(), RecordingError> {
+        match self.writer.as_mut() {
+            Some(writer) => writer
+                .sync_data()
+                .map_err(|e| RecordingError::write(&self.path, e)),
+            None => Ok(()),
+        }
+    }
+
     /// Records one 20 ms frame (960 samples, 48 kHz mono) that started at session time `at_ms`.
     pub fn push_frame(&mut self, at_ms: u64, frame: &[i16]) -> Result<(), RecordingError> {
         if frame.len() != FRAME_SAMPLES {

@@ -44,6 +44,13 @@ impl CaptionFile {
         self.cues
     }
 
+    /// Makes the cues written so far survive a power loss (`fdatasync`).
+    pub fn sync_data(&mut self) -> Result<(), RecordingError> {
+        self.file
+            .sync_data()
+            .map_err(|e| RecordingError::write(&self.path, e))
+    }
+
     /// Appends one cue from session time `start_ms` to `end_ms` and hands it to the OS at once.
     ///
     /// Text is escaped (`&`, `<`, `>`) and blank lines are dropped, since a blank line would end

@@ -21,11 +21,21 @@ use super::ebml;
 pub trait TrackSink: Write + Seek + Send {
     /// Cuts the sink to `len` bytes.
     fn truncate(&mut self, len: u64) -> io::Result<()>;
+
+    /// Asks the device to keep what was written through a power loss (`fdatasync` for a file);
+    /// a sink in memory has nothing to do.
+    fn sync_data(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 impl TrackSink for File {
     fn truncate(&mut self, len: u64) -> io::Result<()> {
         self.set_len(len)
+    }
+
+    fn sync_data(&mut self) -> io::Result<()> {
+        File::sync_data(self)
     }
 }
 
@@ -205,6 +215,11 @@ impl<S: TrackSink> WebmWriter<S> {
         self.flushed_end_ms
     }
 
+    /// Makes the Clusters written so far survive a power loss (the open one is still in memory).
+    pub(crate) fn sync_data(&mut self) -> io::Result<()> {
+        self.sink.sync_data()
+    }
+
     /// Bytes safely on disk.
     #[cfg(test)]
     pub(crate) fn written_bytes(&self) -> u64 {
@@ -309,6 +324,8 @@ impl<S: TrackSink> WebmWriter<S> {
         ebml::size_fixed(&mut segment_size, self.written - self.segment_start, 8);
         self.patch(self.segment_size_at, &segment_size)?;
         self.sink.flush()?;
+        // A finished track is synced: the recording is reported ready only once it is on the disk.
+        self.sink.sync_data()?;
         Ok((self.sink, self.written))
     }
 }

@@ -88,6 +88,8 @@ pub struct TurnLoopSetup {
     pub turn_gap: Duration,
     /// BCP-47 language of the conversation, for STT and TTS.
     pub language: String,
+    /// How each session's recording writer thread runs (sync schedule, queue, finish deadline).
+    pub recorder: crate::recording::WriterOptions,
 }
 
 struct StudioEntry {

@@ -28,7 +28,7 @@ impl Guest for FaultInjector {
                 Capability::Websocket,
                 Capability::Process,
             ],
-            summary: "Misbehaves on request (model = echo|version|trap|flaky|spin|hog|sleep|http|ws|spawn|secret|secret-file|config) for host tests.".into(),
+            summary: "Misbehaves on request (model = echo|version|trap|flaky|spin|big|hog|sleep|http|ws|spawn|secret|secret-file|config) for host tests.".into(),
         }
     }
 }
@@ -58,10 +58,20 @@ impl Llm for FaultInjector {
                 Ok(done("end_turn"))
             }
             "spin" => spin(),
+            // `big:N`: one piece of N characters, then `after`, ignoring refusals, then ends as
+            // if the model had stopped on its own: only the host can hold the reply to its bound.
+            "big" => {
+                let n = argument.and_then(|a| a.parse().ok()).unwrap_or(100_000);
+                let _ = sink.push(&"x".repeat(n));
+                let _ = sink.push("after");
+                Ok(done("end_turn"))
+            }
             "hog" => hog(),
+            // `sleep:MS` (default 1500).
             "sleep" => {
                 // Sleeping waits in the host (WASI poll), which must not count as guest CPU time.
-                std::thread::sleep(std::time::Duration::from_millis(1500));
+                let ms = argument.and_then(|a| a.parse().ok()).unwrap_or(1500);
+                std::thread::sleep(std::time::Duration::from_millis(ms));
                 sink.push("slept")?;
                 Ok(done("end_turn"))
             }

@@ -1400,7 +1400,17 @@ impl Studio {
                 }
                 t.line.add_audio(samples.len());
                 match t.held.as_mut() {
-                    Some(held) => held.extend_from_slice(&samples),
+                    // Held audio goes to the pacer whole later: the same bound applies here.
+                    Some(held) => {
+                        let room = crate::audio::MAX_QUEUED_SAMPLES.saturating_sub(held.len());
+                        if samples.len() > room {
+                            tracing::warn!(
+                                ?speaker,
+                                "held-back AI speech is full; audio beyond is dropped"
+                            );
+                        }
+                        held.extend_from_slice(&samples[..samples.len().min(room)]);
+                    }
                     None => voice.pacer.push(&samples),
                 }
                 if first_after.is_some() {

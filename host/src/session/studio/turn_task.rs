@@ -114,6 +114,8 @@ pub(super) enum Note {
     },
     /// An orb shown as `error` goes back to normal.
     OrbRecovers(Speaker),
+    /// The recording's writer thread met a failure (full disk, unwritable folder).
+    RecordingTrouble,
 }
 
 /// Runs the STT plugin over the microphone for the whole studio session: one long `transcribe`
