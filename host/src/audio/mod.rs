@@ -19,7 +19,9 @@ mod vad;
 
 pub use frame::{Frame, FrameAssembler, dbfs, rms};
 pub use input::{InputDecoder, InputEncoding, InputError, InputFormat};
-pub use pacer::{PacedFrame, Pacer, PacerConfig, PacerEvent, PacerStop};
+pub use pacer::{
+    MAX_QUEUED_MS, MAX_QUEUED_SAMPLES, PacedFrame, Pacer, PacerConfig, PacerEvent, PacerStop,
+};
 pub use resample::{ResampleError, Resampler};
 pub use vad::{Vad, VadConfig, VadEvent};
 

@@ -11,6 +11,10 @@
 //! The pacer is a plain value owned by the session actor, which awaits [`Pacer::next`] in a
 //! `select!` next to its inputs; `next` is cancel-safe, so a barge-in handled in another branch
 //! can call [`Pacer::stop`] at once and no further frame of that utterance leaves.
+//!
+//! The queue is bounded ([`MAX_QUEUED_MS`]): a TTS plugin that pushes audio without end cannot
+//! grow a studio's memory without end. Samples beyond the bound are dropped, with one log line
+//! per utterance.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -21,6 +25,13 @@ use super::frame::Frame;
 use super::{FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE};
 
 const FRAME: Duration = Duration::from_millis(FRAME_MS);
+
+/// Most audio one voice may have waiting to play: 3 minutes (17 MiB at 48 kHz). A usual
+/// 30-word line is about 12 s; the longest line the prompts ask for (a prepared answer of 600
+/// tokens, queued whole when thinking mode ends) stays under it.
+pub const MAX_QUEUED_MS: u64 = 180_000;
+/// [`MAX_QUEUED_MS`] in 48 kHz samples.
+pub const MAX_QUEUED_SAMPLES: usize = (MAX_QUEUED_MS * SAMPLE_RATE as u64 / 1000) as usize;
 
 /// Pacing settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +99,10 @@ pub struct Pacer {
     released_samples: u64,
     finishing: bool,
     late_frames: u64,
+    /// Samples dropped because the queue was full, since the pacer was made.
+    dropped_samples: u64,
+    /// Whether the current utterance already overflowed (one log line each).
+    overflowed: bool,
 }
 
 impl Pacer {
@@ -103,10 +118,13 @@ impl Pacer {
             released_samples: 0,
             finishing: false,
             late_frames: 0,
+            dropped_samples: 0,
+            overflowed: false,
         }
     }
 
-    /// Queues 48 kHz samples; the first samples of an utterance start its clock.
+    /// Queues 48 kHz samples; the first samples of an utterance start its clock. Beyond
+    /// [`MAX_QUEUED_MS`] waiting, the rest is dropped and logged once per utterance.
     pub fn push(&mut self, samples: &[i16]) {
         if samples.is_empty() {
             return;
@@ -114,7 +132,23 @@ impl Pacer {
         if self.anchor.is_none() {
             self.anchor = Some(Instant::now());
         }
-        self.queue.extend(samples);
+        let room = MAX_QUEUED_SAMPLES.saturating_sub(self.queue.len());
+        let (kept, dropped) = samples.split_at(samples.len().min(room));
+        self.queue.extend(kept);
+        if !dropped.is_empty() {
+            self.dropped_samples += dropped.len() as u64;
+            if !std::mem::replace(&mut self.overflowed, true) {
+                tracing::warn!(
+                    queued_ms = self.queued_ms(),
+                    "AI speech queue is full ({MAX_QUEUED_MS} ms waiting to play); the TTS is far ahead of playback, and audio beyond is dropped"
+                );
+            }
+        }
+    }
+
+    /// Samples dropped because the queue was full, since the pacer was made.
+    pub fn dropped_samples(&self) -> u64 {
+        self.dropped_samples
     }
 
     /// Marks the end of the utterance: the tail is padded to a frame and `Finished` follows it.
@@ -208,6 +242,7 @@ impl Pacer {
         self.next_seq = 0;
         self.released_samples = 0;
         self.finishing = false;
+        self.overflowed = false;
     }
 }
 
@@ -366,6 +401,25 @@ mod tests {
             panic!("a frame of the second utterance");
         };
         assert_eq!((again.seq, again.late, again.due), (0, false, second_start));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_tts_pushing_without_end_is_held_to_the_queue_bound() {
+        let mut pacer = Pacer::new(PacerConfig::default());
+        let minute = vec![1i16; SAMPLE_RATE as usize * 60];
+        for _ in 0..4 {
+            pacer.push(&minute);
+        }
+        assert_eq!(pacer.queued_ms(), MAX_QUEUED_MS);
+        assert_eq!(pacer.dropped_samples(), SAMPLE_RATE as u64 * 60);
+        // Once a frame has played there is room for one frame more, and no more.
+        assert!(matches!(pacer.next().await, PacerEvent::Frame(_)));
+        pacer.push(&minute[..FRAME_SAMPLES * 2]);
+        assert_eq!(pacer.queued_ms(), MAX_QUEUED_MS);
+        // A stop empties it; the next utterance has the whole room again.
+        pacer.stop();
+        pacer.push(&minute);
+        assert_eq!(pacer.queued_ms(), 60_000);
     }
 
     #[tokio::test(start_paused = true)]

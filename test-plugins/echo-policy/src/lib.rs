@@ -1,6 +1,10 @@
 //! `echo-policy`: a minimal `policy-plugin`. Claude answers every final human line, with the line as
 //! its cue, and the policy remembers how many lines it has routed. Nothing else happens. It exists to
 //! measure and test the host's `decide` path without depending on the studio's real policies.
+//!
+//! A human line containing `sleep` makes it misbehave on purpose, for the host's deadline tests:
+//! it sleeps for an hour in `decide` (a policy that would freeze its studio), and one containing
+//! `spin` loops forever without calling the host.
 
 wit_bindgen::generate!({
     path: "../../wit",
@@ -29,6 +33,12 @@ impl Guest for EchoPolicy {
 impl Policy for EchoPolicy {
     fn decide(state: FloorState, event: FloorEvent) -> Vec<Decision> {
         match event {
+            FloorEvent::HumanSaid(text) if text.contains("sleep") => {
+                // WASI poll: the guest waits in the host, using no CPU; only a deadline stops it.
+                std::thread::sleep(std::time::Duration::from_secs(3600));
+                vec![Decision::Wait]
+            }
+            FloorEvent::HumanSaid(text) if text.contains("spin") => spin(),
             FloorEvent::HumanSaid(text) => {
                 let routed = state.memory.parse::<u64>().unwrap_or(0) + 1;
                 vec![
@@ -41,6 +51,14 @@ impl Policy for EchoPolicy {
             }
             _ => vec![Decision::Wait],
         }
+    }
+}
+
+/// Loops forever without calling the host.
+fn spin() -> ! {
+    let mut counter = 0u64;
+    loop {
+        counter = std::hint::black_box(counter.wrapping_add(1));
     }
 }
 

@@ -2,6 +2,12 @@
 //! got as one final transcript (`"<frames> frames <samples> samples <hints> hints"`). With the key term
 //! `partials` it also pushes a partial transcript per frame. It does no recognition: it measures and
 //! checks the host's input path.
+//!
+//! Other key terms make it misbehave, for the host's deadline and budget tests:
+//! - `spin`: loops forever without calling the host (no audio read);
+//! - `burn`: reads audio but burns about 50 ms of CPU per frame, far more than real time allows;
+//! - `stall`: after the first frame, sleeps an hour outside `next` (it stops reading);
+//! - `wait-long`: asks `next` for a timeout of `u32::MAX` ms and reports `timeout` when it comes.
 
 wit_bindgen::generate!({
     path: "../../wit",
@@ -34,7 +40,18 @@ impl Stt for FrameCounter {
         input: &AudioInput,
         sink: &TranscriptSink,
     ) -> Result<(), PluginError> {
-        let partials = request.key_terms.iter().any(|t| t == "partials");
+        let has = |term: &str| request.key_terms.iter().any(|t| t == term);
+        let partials = has("partials");
+        if has("spin") {
+            spin();
+        }
+        if has("wait-long") {
+            let text = match input.next(None, Some(u32::MAX))? {
+                InputEvent::Timeout => "timeout",
+                _ => "no timeout",
+            };
+            return sink.push(&transcript(TranscriptKind::Final, text.into(), 0));
+        }
         let rate = u64::from(input.sample_rate().max(1));
         let (mut frames, mut samples, mut hints) = (0u64, 0u64, 0u64);
         loop {
@@ -42,6 +59,12 @@ impl Stt for FrameCounter {
                 InputEvent::Audio(frame) => {
                     frames += 1;
                     samples += frame.len() as u64;
+                    if has("burn") {
+                        burn(std::time::Duration::from_millis(50));
+                    }
+                    if has("stall") {
+                        std::thread::sleep(std::time::Duration::from_secs(3600));
+                    }
                     if partials {
                         sink.push(&transcript(
                             TranscriptKind::Partial,
@@ -61,6 +84,25 @@ impl Stt for FrameCounter {
             text,
             samples * 1000 / rate,
         ))
+    }
+}
+
+/// Loops forever without calling the host: only the CPU budget can stop it.
+fn spin() -> ! {
+    let mut counter = 0u64;
+    loop {
+        counter = std::hint::black_box(counter.wrapping_add(1));
+    }
+}
+
+/// Busy for about `wall` of wall-clock time (the guest's own CPU when nothing else runs).
+fn burn(wall: std::time::Duration) {
+    let start = std::time::Instant::now();
+    let mut counter = 0u64;
+    while start.elapsed() < wall {
+        for _ in 0..10_000 {
+            counter = std::hint::black_box(counter.wrapping_add(1));
+        }
     }
 }
 

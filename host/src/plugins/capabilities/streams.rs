@@ -3,10 +3,15 @@
 //! Input comes from a tokio channel the session feeds; output goes into tokio channels the session
 //! reads. A sink returns `cancelled` once its receiver is gone or the call's [`CallCancel`] is set,
 //! which is how barge-in and session end reach a plugin that is busy producing.
+//!
+//! The streams also keep a call within its budget: audio read or pushed and text pushed credit
+//! the guest-CPU budget (see `sandbox::CpuMeter`), an STT call's visits to its input feed its idle
+//! deadline ([`Liveness`]), and an LLM reply is capped at the request's `max_tokens` pieces and
+//! [`MAX_REPLY_CHARS`] characters: pushes beyond are refused with `cancelled`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use wasmtime::component::Resource;
@@ -15,9 +20,92 @@ use super::super::bindings::streams::{self, InputEvent};
 use super::super::bindings::types::{AudioChunk, PluginError, Transcript};
 use super::super::call::{CallCancel, SttInput};
 use super::super::sandbox::PluginState;
+use super::super::wit::{LlmRequest, TtsRequest};
 use super::websocket::{WsConnection, WsStream};
 use futures::StreamExt;
 use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
+
+/// Most characters of one LLM reply the host accepts, whatever `max_tokens` says: some twenty
+/// times a 300-token line. Beyond, pushes are refused and the line ends there.
+pub(crate) const MAX_REPLY_CHARS: usize = 16_000;
+/// Characters per token the host allows a reply on average before it treats `max_tokens` as
+/// passed: English text runs about 4, so a reply the model really kept within `max_tokens` is
+/// never cut, while a plugin that ignores the bound is stopped near it.
+pub(crate) const MAX_CHARS_PER_TOKEN: usize = 8;
+
+/// When an STT call last showed it is alive (waiting in `audio-input.next`, back from it, or
+/// pushing a transcript), for its idle deadline. Shared with the watchdog of the call.
+#[derive(Debug)]
+pub(crate) struct Liveness {
+    origin: Instant,
+    /// Milliseconds from `origin` to the last sign of life.
+    last_ms: AtomicU64,
+    /// Whether the plugin is waiting inside `audio-input.next` (never idle then).
+    waiting: AtomicBool,
+}
+
+impl Default for Liveness {
+    fn default() -> Self {
+        Liveness {
+            origin: Instant::now(),
+            last_ms: AtomicU64::new(0),
+            waiting: AtomicBool::new(false),
+        }
+    }
+}
+
+impl Liveness {
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// The plugin showed a sign of life.
+    pub(crate) fn touch(&self) {
+        self.last_ms.store(self.now_ms(), Ordering::Relaxed);
+    }
+
+    fn set_waiting(&self, waiting: bool) {
+        self.touch();
+        self.waiting.store(waiting, Ordering::Relaxed);
+    }
+
+    /// How long the plugin has gone without a sign of life; zero while it waits for input.
+    pub(crate) fn idle(&self) -> Duration {
+        if self.waiting.load(Ordering::Relaxed) {
+            return Duration::ZERO;
+        }
+        let last = self.last_ms.load(Ordering::Relaxed);
+        Duration::from_millis(self.now_ms().saturating_sub(last))
+    }
+}
+
+/// What a streaming call's sink delivered, read by the handle once the call is over.
+#[derive(Debug, Default)]
+pub(crate) struct Delivery {
+    /// Set once anything was delivered: a failed call that delivered nothing may be retried elsewhere.
+    delivered: AtomicBool,
+    /// Non-empty pieces of text delivered (LLM).
+    pieces: AtomicU32,
+    /// Set when a push was refused for passing `max_tokens` or [`MAX_REPLY_CHARS`] (LLM).
+    capped: AtomicBool,
+}
+
+impl Delivery {
+    /// Whether anything was delivered.
+    pub(crate) fn delivered(&self) -> bool {
+        self.delivered.load(Ordering::Relaxed)
+    }
+
+    /// Whether the reply was cut at its bound.
+    pub(crate) fn capped(&self) -> bool {
+        self.capped.load(Ordering::Relaxed)
+    }
+
+    /// Non-empty pieces of text delivered.
+    pub(crate) fn pieces(&self) -> u32 {
+        self.pieces.load(Ordering::Relaxed)
+    }
+}
 
 /// The microphone as one STT call sees it.
 pub struct AudioInput {
@@ -25,28 +113,83 @@ pub struct AudioInput {
     pub(crate) rx: mpsc::Receiver<SttInput>,
     pub(crate) ended: bool,
     pub(crate) cancel: CallCancel,
+    /// Signs of life for the call's idle deadline.
+    pub(crate) liveness: Arc<Liveness>,
 }
 
 /// Where an STT call's transcripts go.
 pub struct TranscriptSink {
     pub(crate) tx: mpsc::Sender<Transcript>,
     pub(crate) cancel: CallCancel,
+    /// Signs of life for the call's idle deadline.
+    pub(crate) liveness: Arc<Liveness>,
 }
 
 /// Where an LLM call's text goes.
 pub struct TokenSink {
-    /// Set once anything was delivered: a failed call that delivered nothing may be retried elsewhere.
-    pub(crate) delivered: Arc<AtomicBool>,
+    pub(crate) delivery: Arc<Delivery>,
     pub(crate) tx: mpsc::Sender<String>,
     pub(crate) cancel: CallCancel,
+    /// Pieces the reply may have: the request's `max_tokens` (0: no bound but the characters).
+    max_pieces: u32,
+    /// Characters the reply may have.
+    max_chars: usize,
+    /// Characters delivered so far.
+    chars: usize,
+}
+
+impl TokenSink {
+    /// The sink of one `complete` call for `request`.
+    pub(crate) fn for_call(
+        delivery: Arc<Delivery>,
+        tx: mpsc::Sender<String>,
+        cancel: CallCancel,
+        request: &LlmRequest,
+    ) -> TokenSink {
+        let by_tokens = usize::try_from(request.max_tokens)
+            .unwrap_or(usize::MAX)
+            .saturating_mul(MAX_CHARS_PER_TOKEN);
+        TokenSink {
+            delivery,
+            tx,
+            cancel,
+            max_pieces: request.max_tokens,
+            max_chars: match request.max_tokens {
+                0 => MAX_REPLY_CHARS,
+                _ => by_tokens.min(MAX_REPLY_CHARS),
+            },
+            chars: 0,
+        }
+    }
+
+    /// Whether `text` still fits the reply's bounds.
+    fn fits(&self, text: &str) -> bool {
+        let pieces_ok = self.max_pieces == 0 || self.delivery.pieces() < self.max_pieces;
+        pieces_ok && self.chars.saturating_add(text.len()) <= self.max_chars
+    }
 }
 
 /// Where a TTS call's audio goes.
 pub struct AudioSink {
-    /// Set once anything was delivered: a failed call that delivered nothing may be retried elsewhere.
-    pub(crate) delivered: Arc<AtomicBool>,
+    pub(crate) delivery: Arc<Delivery>,
     pub(crate) tx: mpsc::Sender<AudioChunk>,
     pub(crate) cancel: CallCancel,
+}
+
+impl AudioSink {
+    /// The sink of one `synthesize` call.
+    pub(crate) fn for_call(
+        delivery: Arc<Delivery>,
+        tx: mpsc::Sender<AudioChunk>,
+        cancel: CallCancel,
+        _request: &TtsRequest,
+    ) -> AudioSink {
+        AudioSink {
+            delivery,
+            tx,
+            cancel,
+        }
+    }
 }
 
 /// What ended one wait of `audio-input.next`.
@@ -127,8 +270,38 @@ impl streams::HostAudioInput for PluginState {
         socket: Option<Resource<WsConnection>>,
         timeout_ms: Option<u32>,
     ) -> wasmtime::Result<Result<InputEvent, PluginError>> {
-        let deadline =
-            timeout_ms.map(|ms| tokio::time::Instant::now() + Duration::from_millis(u64::from(ms)));
+        // A plugin's own timeout is cut to the idle deadline: it gets `timeout` back at least
+        // that often, so its keep-alives and timers run whatever it asked for.
+        let idle_ms = self.budget().deadlines.stt_idle_ms;
+        let deadline = timeout_ms.map(|ms| {
+            tokio::time::Instant::now() + Duration::from_millis(u64::from(ms).min(idle_ms))
+        });
+        let liveness = self.table.get(&input)?.liveness.clone();
+        liveness.set_waiting(true);
+        let event = self.next_event(&input, socket.as_ref(), deadline).await;
+        liveness.set_waiting(false);
+        if let Ok(Ok(InputEvent::Audio(samples))) = &event {
+            let rate = self.table.get(&input)?.sample_rate;
+            let credit = self.budget().audio_credit(samples.len(), rate);
+            self.credit_cpu(credit);
+        }
+        event
+    }
+
+    async fn drop(&mut self, input: Resource<AudioInput>) -> wasmtime::Result<()> {
+        self.table.delete(input)?;
+        Ok(())
+    }
+}
+
+impl PluginState {
+    /// The body of `audio-input.next`: waits for the next event for the plugin.
+    async fn next_event(
+        &mut self,
+        input: &Resource<AudioInput>,
+        socket: Option<&Resource<WsConnection>>,
+        deadline: Option<tokio::time::Instant>,
+    ) -> wasmtime::Result<Result<InputEvent, PluginError>> {
         loop {
             // The table lends one entry at a time: borrow the socket's stream for the wait.
             let mut stream = match &socket {
@@ -138,13 +311,13 @@ impl streams::HostAudioInput for PluginState {
                 },
                 None => None,
             };
-            let woke = wait_for_input(self.table.get_mut(&input)?, stream.as_mut(), deadline).await;
-            if let (Some(socket), Some(stream)) = (&socket, stream) {
+            let woke = wait_for_input(self.table.get_mut(input)?, stream.as_mut(), deadline).await;
+            if let (Some(socket), Some(stream)) = (socket, stream) {
                 self.table.get_mut(socket)?.stream = Some(stream);
             }
             let event = match woke {
                 Woke::Input(received) => {
-                    let input = self.table.get_mut(&input)?;
+                    let input = self.table.get_mut(input)?;
                     match received {
                         Some(SttInput::Audio(samples)) => InputEvent::Audio(samples),
                         Some(SttInput::SpeechStarted) => InputEvent::SpeechStarted,
@@ -158,7 +331,7 @@ impl streams::HostAudioInput for PluginState {
                 Woke::Ended => InputEvent::End,
                 Woke::Timeout => InputEvent::Timeout,
                 Woke::Socket(frame) => {
-                    let Some(socket) = &socket else {
+                    let Some(socket) = socket else {
                         continue;
                     };
                     match self.table.get_mut(socket)?.deliver(frame) {
@@ -172,11 +345,6 @@ impl streams::HostAudioInput for PluginState {
             return Ok(Ok(event));
         }
     }
-
-    async fn drop(&mut self, input: Resource<AudioInput>) -> wasmtime::Result<()> {
-        self.table.delete(input)?;
-        Ok(())
-    }
 }
 
 impl streams::HostTranscriptSink for PluginState {
@@ -186,7 +354,10 @@ impl streams::HostTranscriptSink for PluginState {
         transcript: Transcript,
     ) -> wasmtime::Result<Result<(), PluginError>> {
         let sink = self.table.get(&sink)?;
-        Ok(deliver(&sink.tx, &sink.cancel, transcript).await)
+        sink.liveness.touch();
+        let result = deliver(&sink.tx, &sink.cancel, transcript).await;
+        sink.liveness.touch();
+        Ok(result)
     }
 
     async fn drop(&mut self, sink: Resource<TranscriptSink>) -> wasmtime::Result<()> {
@@ -201,10 +372,31 @@ impl streams::HostTokenSink for PluginState {
         sink: Resource<TokenSink>,
         text: String,
     ) -> wasmtime::Result<Result<(), PluginError>> {
-        let sink = self.table.get(&sink)?;
+        let sink = self.table.get_mut(&sink)?;
+        // Once the bound is passed the line has ended: later pushes are refused too.
+        if sink.delivery.capped() || !sink.fits(&text) {
+            if !sink.delivery.capped.swap(true, Ordering::Relaxed) {
+                tracing::info!(
+                    plugin = self.grant.name(),
+                    pieces = sink.delivery.pieces(),
+                    chars = sink.chars,
+                    "LLM reply reached its bound (max_tokens pieces or characters); the rest is refused"
+                );
+            }
+            return Ok(Err(PluginError::Cancelled));
+        }
+        sink.chars += text.len();
+        let piece = !text.is_empty();
         let result = deliver(&sink.tx, &sink.cancel, text).await;
         if result.is_ok() {
-            sink.delivered.store(true, Ordering::Relaxed);
+            sink.delivery.delivered.store(true, Ordering::Relaxed);
+            if piece {
+                sink.delivery.pieces.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        if piece {
+            let credit = self.budget().event_credit();
+            self.credit_cpu(credit);
         }
         Ok(result)
     }
@@ -221,11 +413,15 @@ impl streams::HostAudioSink for PluginState {
         sink: Resource<AudioSink>,
         chunk: AudioChunk,
     ) -> wasmtime::Result<Result<(), PluginError>> {
+        let credit = self
+            .budget()
+            .audio_credit(chunk.samples.len(), chunk.sample_rate);
         let sink = self.table.get(&sink)?;
         let result = deliver(&sink.tx, &sink.cancel, chunk).await;
         if result.is_ok() {
-            sink.delivered.store(true, Ordering::Relaxed);
+            sink.delivery.delivered.store(true, Ordering::Relaxed);
         }
+        self.credit_cpu(credit);
         Ok(result)
     }
 

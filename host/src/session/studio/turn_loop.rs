@@ -32,7 +32,8 @@ use crate::plugins::wit::{
 use crate::plugins::{CallCancel, CallError, PolicyHandle, SttInput};
 use crate::prompt::{self, Cast, Cue, Line, Role};
 use crate::recording::{
-    BriefingRecord, Event, PluginRecord, Recorder, RecorderConfig, RecordingError, TurnMetrics,
+    BriefingRecord, Event, FinishingRecording, PluginRecord, RecorderConfig, RecordingError,
+    RecordingSummary, RecordingWriter, TurnMetrics,
 };
 use crate::session::TurnLoopSetup;
 
@@ -175,7 +176,8 @@ pub(super) struct Floor {
     helpers: Vec<JoinHandle<()>>,
     pending: VecDeque<FloorEvent>,
     last_ai_end: Option<Instant>,
-    recorder: Option<Recorder>,
+    /// The recording's writer thread, fed without waiting (the actor never touches the disk).
+    recorder: Option<RecordingWriter>,
     recording_failed: bool,
 }
 
@@ -222,35 +224,31 @@ impl Floor {
             "turnGapMs": millis(setup.turn_gap),
             "language": setup.language,
         });
+        config.writer = setup.recorder.clone();
         let mut recording_failed = false;
-        let recorder = match Recorder::create(config) {
-            Ok(mut recorder) => {
-                let briefing_path = setup.briefings.path_of(episode_id);
-                let record = BriefingRecord {
-                    path: if briefing_path.is_file() {
-                        briefing_path.display().to_string()
-                    } else {
-                        "built-in".to_owned()
-                    },
-                    title: briefing.title.clone(),
-                };
-                if let Err(error) = recorder
-                    .set_plugins(plugins)
-                    .and_then(|()| recorder.set_briefing(record))
-                {
-                    problems.push(format!("recording: {error}"));
-                    recording_failed = true;
-                }
-                Some(recorder)
-            }
-            Err(error) => {
-                problems.push(format!(
-                    "this session is not recorded: {error}. Fix: make RECORDING_DIR writable and with free space"
-                ));
-                recording_failed = true;
-                None
-            }
+        // The writer thread creates the folder and its files; a failure there (or any later
+        // one) wakes the actor with a note, and `check` reports it once.
+        let wake = notes_tx.clone();
+        let mut recorder = RecordingWriter::start(config, move || {
+            let _ = wake.try_send(Note::RecordingTrouble);
+        });
+        let briefing_path = setup.briefings.path_of(episode_id);
+        let record = BriefingRecord {
+            path: if briefing_path.is_file() {
+                briefing_path.display().to_string()
+            } else {
+                "built-in".to_owned()
+            },
+            title: briefing.title.clone(),
         };
+        if let Err(error) = recorder
+            .set_plugins(plugins)
+            .and_then(|()| recorder.set_briefing(record))
+        {
+            problems.push(format!("recording: {error}"));
+            recording_failed = true;
+        }
+        let recorder = Some(recorder);
 
         let (stt_tx, stt_rx) = mpsc::channel(STT_INPUT_QUEUE);
         let mut stt = setup.plugins.stt();
@@ -490,6 +488,16 @@ impl Studio {
         }
     }
 
+    /// Reports, once, a failure the recording's writer thread met.
+    fn check_recording(&mut self) {
+        let Some(recorder) = self.floor.as_mut().and_then(|f| f.recorder.as_mut()) else {
+            return;
+        };
+        if let Err(error) = recorder.check() {
+            self.recording_error(error);
+        }
+    }
+
     fn recording_error(&mut self, error: RecordingError) {
         let Some(floor) = self.floor.as_mut() else {
             return;
@@ -502,6 +510,13 @@ impl Studio {
         let message = format!(
             "recording failed: {error}. The studio goes on; fix RECORDING_DIR (space, permissions) for the next session"
         );
+        // Logged in the recording too: if the disk comes back, its events.jsonl says where
+        // frames are missing (captions and events keep room in the writer's queue).
+        self.record_event(&Event::Error {
+            error: message.clone(),
+            service: Some("recording".into()),
+            context: None,
+        });
         self.pending_problems.push(message);
     }
 
@@ -1330,6 +1345,7 @@ impl Studio {
 
     async fn on_note(&mut self, note: Note) {
         match note {
+            Note::RecordingTrouble => self.check_recording(),
             Note::Transcript(transcript) => self.on_transcript(transcript).await,
             Note::SttFailed(error) => {
                 self.plugin_failed("stt", Some(Speaker::You), &error).await;
@@ -1611,7 +1627,35 @@ impl Studio {
     }
 
     /// Ends the floor: stops every task and finishes the recording. Returns `recording.ready`.
-    pub(super) fn close_floor(&mut self) -> Option<RecordingReady> {
+    ///
+    /// The writer thread finishes the files; the actor waits for it at most the writer's
+    /// `finish_within` (a hung disk), then ends anyway with the recording reported failed.
+    pub(super) async fn close_floor(&mut self) -> Option<RecordingReady> {
+        let finishing = self.hand_off_floor()?;
+        match finishing.wait().await {
+            Ok(summary) => {
+                let ready = recording_ready(&self.episode_id, &summary);
+                tracing::info!(episode = %self.episode_id, folder = ?ready.folder, files = ready.files.len(), "recording ready");
+                Some(ready)
+            }
+            Err(error) => {
+                tracing::error!(episode = %self.episode_id, %error, "recording could not be finished");
+                // Clients hear of a recording's trouble once: not again if it failed before.
+                if let Some(floor) = self.floor.as_mut()
+                    && !floor.recording_failed
+                {
+                    floor.recording_failed = true;
+                    self.pending_problems
+                        .push(format!("recording could not be finished: {error}"));
+                }
+                None
+            }
+        }
+    }
+
+    /// Stops every task of the floor and hands the end of the recording to its writer thread,
+    /// without waiting (so `Drop` may call it too); await the result for `recording.ready`.
+    pub(super) fn hand_off_floor(&mut self) -> Option<FinishingRecording> {
         let end_ms = self.clock_ms();
         let floor = self.floor.as_mut()?;
         floor.close(end_ms);
@@ -1619,43 +1663,41 @@ impl Studio {
             // The STT call sees its input end and returns; nothing waits for it.
             drop(task);
         }
-        let recorder = floor.recorder.take()?;
-        match recorder.finish(end_ms) {
-            Ok(summary) => {
-                let folder = summary
-                    .folder
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                let details: Vec<RecordedFileInfo> = summary
-                    .files
-                    .iter()
-                    .map(|f| RecordedFileInfo {
-                        name: f.name.clone(),
-                        url: format!("/recordings/{folder}/{}", f.name),
-                        bytes: f.bytes,
-                        duration_ms: f.duration_ms,
-                    })
-                    .collect();
-                let ready = RecordingReady {
-                    episode_id: self.episode_id.to_string(),
-                    files: details
-                        .iter()
-                        .map(|f| format!("{folder}/{}", f.name))
-                        .collect(),
-                    folder: Some(folder),
-                    details,
-                };
-                tracing::info!(episode = %self.episode_id, folder = ?ready.folder, files = ready.files.len(), "recording ready");
-                Some(ready)
-            }
-            Err(error) => {
-                tracing::error!(episode = %self.episode_id, %error, "recording could not be finished");
-                self.pending_problems
-                    .push(format!("recording could not be finished: {error}"));
-                None
-            }
+        let mut recorder = floor.recorder.take()?;
+        let earlier = recorder.check();
+        let finishing = recorder.finish(end_ms);
+        if let Err(error) = earlier {
+            self.recording_error(error);
         }
+        Some(finishing)
+    }
+}
+
+/// `recording.ready` for a finished recording of `episode_id`.
+pub(super) fn recording_ready(episode_id: &str, summary: &RecordingSummary) -> RecordingReady {
+    let folder = summary
+        .folder
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let details: Vec<RecordedFileInfo> = summary
+        .files
+        .iter()
+        .map(|f| RecordedFileInfo {
+            name: f.name.clone(),
+            url: format!("/recordings/{folder}/{}", f.name),
+            bytes: f.bytes,
+            duration_ms: f.duration_ms,
+        })
+        .collect();
+    RecordingReady {
+        episode_id: episode_id.to_owned(),
+        files: details
+            .iter()
+            .map(|f| format!("{folder}/{}", f.name))
+            .collect(),
+        folder: Some(folder),
+        details,
     }
 }
 
