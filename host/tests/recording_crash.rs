@@ -9,13 +9,15 @@ use std::time::{Duration, Instant};
 
 use recording_support::{ffmpeg_decode_errors, ffprobe, probed_duration_ms, voice_frame};
 use voice_studio::recording::{
-    Event, OpusSettings, Recorder, RecorderConfig, Speaker, Track, TurnMetrics,
+    Event, OpusSettings, Recorder, RecorderConfig, RecordingWriter, Speaker, Track, TurnMetrics,
 };
 
 /// Where the child writes; set only in the child process.
 const CHILD_PATH: &str = "VOICE_STUDIO_CRASH_CHILD_WEBM";
 /// The recording dir of the whole-session child; set only in that child process.
 const CHILD_DIR: &str = "VOICE_STUDIO_CRASH_CHILD_DIR";
+/// The recording dir of the writer-thread child; set only in that child process.
+const WRITER_CHILD_DIR: &str = "VOICE_STUDIO_CRASH_WRITER_CHILD_DIR";
 /// Frames the parent waits for before the kill: 3.3 s, in the middle of the fourth Cluster.
 const FRAMES_BEFORE_KILL: u64 = 165;
 
@@ -229,4 +231,79 @@ fn sigkill_mid_recording_loses_at_most_the_last_second() {
         "after sending {sent_ms} ms the killed file lasts {duration} ms"
     );
     assert_eq!(ffmpeg_decode_errors(&path, &[]), "");
+}
+
+/// The child of the writer-thread test: the studio's side of a session in real time, every
+/// write handed to a `RecordingWriter` (its own thread writes), until the parent kills it.
+#[test]
+#[ignore = "the child half of sigkill_with_the_writer_thread_loses_at_most_the_last_second; run by it"]
+fn crash_child_records_through_the_writer_thread_until_killed() {
+    let (dir, frames, _keep) = match std::env::var_os(WRITER_CHILD_DIR) {
+        Some(dir) => (std::path::PathBuf::from(dir), u64::MAX, None),
+        None => {
+            let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+            (dir.path().to_path_buf(), 60, Some(dir))
+        }
+    };
+    let mut writer = RecordingWriter::start(
+        RecorderConfig::new(&dir, "crash-writer", "crash-session"),
+        || {},
+    );
+    let start = Instant::now();
+    let mut stdout = std::io::stdout();
+    for n in 0..frames {
+        let at = n * 20;
+        // The human speaks throughout and claude over it, as in a barge-in; the guest is silent.
+        for speaker in [Speaker::You, Speaker::Claude] {
+            writer
+                .push_frame(speaker, at, &voice_frame(n))
+                .unwrap_or_else(|e| panic!("frame {n}: {e}"));
+        }
+        if at % 1000 == 0 {
+            writer
+                .advance_to(at)
+                .and_then(|()| {
+                    writer.event(
+                        at,
+                        &Event::TurnStart {
+                            speaker: Speaker::You,
+                        },
+                    )
+                })
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        let _ = writeln!(stdout, "sent {}", n + 1);
+        let _ = stdout.flush();
+        let next = start + Duration::from_millis((n + 1) * 20);
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
+    }
+    assert_eq!(writer.dropped(), 0, "a healthy disk keeps up in real time");
+}
+
+#[test]
+fn sigkill_with_the_writer_thread_loses_at_most_the_last_second() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let child = spawn_child(
+        "crash_child_records_through_the_writer_thread_until_killed",
+        (WRITER_CHILD_DIR, dir.path()),
+    );
+    let sent = kill_after(child, FRAMES_BEFORE_KILL);
+    let sent_ms = (sent * 20) as f64;
+    let folder = dir.path().join("crash-writer");
+    for track in ["you.webm", "claude.webm", "guest.webm"] {
+        let path = folder.join(track);
+        let duration = probed_duration_ms(&ffprobe(&path));
+        assert!(
+            duration <= sent_ms && sent_ms - duration <= 1000.0,
+            "{track}: after {sent_ms} ms handed to the writer, the killed file lasts {duration} ms"
+        );
+        assert_eq!(ffmpeg_decode_errors(&path, &[]), "", "{track}");
+    }
+    let events = std::fs::read_to_string(folder.join("events.jsonl"))
+        .unwrap_or_else(|e| panic!("events.jsonl: {e}"));
+    let turns = events.lines().filter(|l| l.contains("turn.start")).count();
+    assert!(
+        turns >= 3,
+        "the turns of the first seconds were written: {events}"
+    );
 }
