@@ -118,6 +118,8 @@ async fn run(config: Arc<Config>) -> Result<(), Failure> {
         // A studio or connection that does not let go must not keep the process alive.
         tokio::time::sleep(SHUTDOWN_DEADLINE).await;
         eprintln!("voice-studio: shutdown took longer than {SHUTDOWN_DEADLINE:?}; exiting");
+        // Plugin children (Piper...) must not outlive the server.
+        voice_studio::plugins::kill_all_children();
         std::process::exit(1);
     });
     let stop = async move {
@@ -128,6 +130,8 @@ async fn run(config: Arc<Config>) -> Result<(), Failure> {
         .serve(listener, stop)
         .await
         .context("serving HTTP and Socket.IO")?;
+    // Plugin children (Piper...) must not outlive the server.
+    voice_studio::plugins::kill_all_children();
     tracing::info!("voice-studio stopped");
     Ok(())
 }

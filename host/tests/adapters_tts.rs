@@ -506,6 +506,11 @@ async fn piper(fake: &str, config: &str, fallback: bool, program_in_config: bool
         ),
     )
     .expect("model json");
+    // As root the host runs Piper as nobody: it must read the model and write its record.
+    open_to_the_child(
+        studio.dir.path(),
+        &[&record, &record.with_extension("stdin")],
+    );
     let program = fake_piper();
     let fallback = fallback_line(fallback);
     let program_setting = if program_in_config {
@@ -523,6 +528,11 @@ capabilities = ["log", "config", "process"]
 allowed_executables = ["{program}"]
 secrets = ["PIPER_PATH", "PIPER_MODEL_PATH"]
 {fallback}
+[plugins.piper.process]
+args = [
+  "--model", "{model}", "{{--output-raw|--output_raw}}",
+  {{ optional = ["--speaker", "{{integer}}"] }}, {{ optional = ["--length_scale", "{{number}}"] }},
+]
 [plugins.piper.config]
 {program_setting}
 model_path = "{model}"
@@ -553,6 +563,17 @@ capabilities = ["log", "config"]
         host,
         model,
         record,
+    }
+}
+
+/// Makes `dir` readable and `files` writable by anyone: a child running as another user (nobody,
+/// when the tests run as root) reads the voice there and records into those files.
+fn open_to_the_child(dir: &Path, files: &[&Path]) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).expect("chmod dir");
+    for file in files {
+        std::fs::write(file, b"").expect("create");
+        std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o666)).expect("chmod");
     }
 }
 

@@ -112,6 +112,7 @@ path = "fault-injector.wasm"
 capabilities = ["log", "config", "websocket", "process"]
 allowed_hosts = ["ws://127.0.0.1:*"]
 allowed_executables = ["/bin/cat", "/usr/bin/env"]
+process = {{ env = ["GREETING"] }}
 secrets = ["PROBER_KEY"]
 {extra}
 "#
@@ -236,6 +237,9 @@ claude = "prober"
 path = "fault-injector.wasm"
 capabilities = ["log", "config", "process"]
 allowed_executables = ["/bin/sh"]
+[plugins.prober.process]
+env = ["GREETING"]
+args = ["-c", "echo $$; exec sleep 300"]
 "#,
     );
     let host = studio.start(false).await;

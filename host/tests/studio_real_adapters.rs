@@ -59,6 +59,19 @@ async fn a_live_session_runs_on_the_real_adapters_against_fake_providers() {
         .to_string(),
     )
     .expect("model json");
+    // A server running as root runs Piper as nobody (plugins.toml [plugins.piper.process]): the
+    // voice must be readable by it and the fake's record files writable.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let open = |path: &Path, mode: u32| {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod")
+        };
+        open(voice_dir.path(), 0o755);
+        for record in [piper_log.clone(), piper_log.with_extension("log.stdin")] {
+            std::fs::write(&record, b"").expect("record file");
+            open(&record, 0o666);
+        }
+    }
     let piper = repo().join("tests/fakes/piper");
     let server = setup
         .var("PATH", std::env::var("PATH").unwrap_or_default())

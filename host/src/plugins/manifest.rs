@@ -12,6 +12,11 @@ use serde::Deserialize;
 
 use super::BUILT_PLUGIN_DIR;
 
+mod process_rules;
+pub use process_rules::{
+    ArgMismatch, ArgPattern, ArgWord, ProcessLimits, ProcessRules, forbidden_env,
+};
+
 mod deadlines;
 pub use deadlines::{
     CallBudget, DEFAULT_CPU_PER_AUDIO_SECOND_MS, DEFAULT_CPU_PER_EVENT_MS, DEFAULT_LLM_LINE_MS,
@@ -300,6 +305,8 @@ pub struct PluginEntry {
     pub allowed_hosts: Vec<HostPattern>,
     /// Exact paths `process` may start.
     pub allowed_executables: Vec<PathBuf>,
+    /// `[plugins.NAME.process]`: the arguments, environment and limits of those children.
+    pub process: ProcessRules,
     /// Names of the secrets (environment variables / runtime keys) this plugin may read.
     pub secrets: Vec<String>,
     /// Secrets whose value is a file path (GOOGLE_APPLICATION_CREDENTIALS): the plugin reads the
@@ -439,6 +446,7 @@ struct RawPlugin {
     allowed_hosts: Vec<String>,
     #[serde(default)]
     allowed_executables: Vec<String>,
+    process: Option<process_rules::RawProcess>,
     #[serde(default)]
     secrets: Vec<String>,
     #[serde(default)]
@@ -757,6 +765,17 @@ fn validate_plugin(
             "[plugins.{name}] has allowed_executables but not the `process` capability; add it or remove the list"
         ));
     }
+    let process = match raw.process {
+        Some(_) if !capabilities.contains(&Capability::Process) => {
+            return Err(format!(
+                "[plugins.{name}.process] is set but [plugins.{name}] lacks the `process` capability; add it or remove the table"
+            ));
+        }
+        Some(table) => process_rules::validate(name, table, &|text| {
+            expand_variables(text, environment)
+        })?,
+        None => ProcessRules::default(),
+    };
     if (!raw.secrets.is_empty() || !raw.secret_files.is_empty())
         && !capabilities.contains(&Capability::Config)
     {
@@ -780,6 +799,7 @@ fn validate_plugin(
         capabilities,
         allowed_hosts,
         allowed_executables,
+        process,
         secrets: raw.secrets,
         secret_files: raw.secret_files,
         fallback: raw.fallback,

@@ -27,6 +27,7 @@ pub use call::{
 pub use error::{CallError, PluginHostError, describe_plugin_error};
 pub use host::{PluginHost, PluginHostOptions, PluginStatus, ReloadEvent};
 pub use manifest::{Capability, Manifest, ManifestError, PluginKind, RoleSlot};
+pub use capabilities::process::kill_all_children;
 pub use version::PluginInfoSummary;
 
 /// The contract's types as the plugins see them, generated from `wit/` (requests, results, errors).

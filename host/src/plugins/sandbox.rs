@@ -162,6 +162,8 @@ pub(crate) struct PluginState {
     pub(crate) cancel: super::call::CallCancel,
     /// Capabilities whose refusal was already logged for this instance (warn once, not per call).
     pub(crate) warned: BTreeSet<Capability>,
+    /// Child processes of this instance still alive (capped at `max_children`).
+    pub(crate) children: super::capabilities::process::LiveChildren,
 }
 
 impl PluginState {
@@ -197,6 +199,7 @@ impl PluginState {
             clock_origin: None,
             cancel: super::call::CallCancel::default(),
             warned: BTreeSet::new(),
+            children: Default::default(),
         }
     }
 

@@ -131,17 +131,19 @@ impl Llm for FaultInjector {
                 }
                 Ok(done("end_turn"))
             }
-            // `spawn:PROGRAM|ARG|...`: runs it with `GREETING=hi`, writes the last message to its
-            // standard input, and streams its output, then its exit code.
+            // `spawn:PROGRAM|ARG|...`: runs it with `GREETING=hi` (and each `NAME=VALUE` line of
+            // the system prompt), writes the last message to its standard input, and streams its
+            // output, then its exit code.
             "spawn" => {
                 let mut words = argument.unwrap_or_default().split('|');
                 let program = words.next().unwrap_or_default();
                 let args: Vec<String> = words.map(str::to_string).collect();
-                let child = process::spawn(
-                    program,
-                    &args,
-                    &[("GREETING".to_string(), "hi".to_string())],
-                )?;
+                let mut env = vec![("GREETING".to_string(), "hi".to_string())];
+                env.extend(request.system.lines().filter_map(|line| {
+                    line.split_once('=')
+                        .map(|(name, value)| (name.to_string(), value.to_string()))
+                }));
+                let child = process::spawn(program, &args, &env)?;
                 let input = request.messages.last().map(|m| m.content.clone());
                 child.write_stdin(input.unwrap_or_default().as_bytes())?;
                 child.close_stdin();

@@ -1,15 +1,22 @@
 //! The `process` capability: child processes (for local engines such as Piper) started only from
-//! the plugin's `allowed_executables`, by exact path.
+//! the plugin's `allowed_executables`, by exact path, with the command line and environment
+//! `[plugins.NAME.process]` declares (see `manifest::ProcessRules`).
 //!
-//! A child gets no environment but `PATH` and what the plugin passes, its standard error is kept
-//! (the last 64 KiB) for error messages, every read waits at most the plugin's timeout, and the
-//! child is killed when the plugin drops it, when the call is cancelled while it waits on the
-//! child, and when the instance goes away.
+//! A child gets no environment but `PATH` and the declared variables the plugin sets; it starts in
+//! a fresh empty folder (removed after), in its own process group, under rlimits (CPU seconds,
+//! address space, file size, no core dumps). When the host runs as root the child runs as an
+//! unprivileged user (`nobody` by default), so the kernel's per-user process cap applies as a
+//! backstop. A watchdog thread counts each group's processes and kills a group past
+//! `max_processes` (a fork loop). The whole group is killed when the plugin drops or kills the
+//! child, when the call is cancelled while it waits on the child, when the instance goes away,
+//! and on host shutdown ([`kill_all_children`]). Standard error is kept (the last 64 KiB) for
+//! error messages and every read waits at most the plugin's timeout.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, LazyLock, Mutex, Once, OnceLock, PoisonError};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -18,7 +25,7 @@ use wasmtime::component::Resource;
 
 use super::super::bindings::process;
 use super::super::bindings::types::PluginError;
-use super::super::manifest::{Capability, find_on_path};
+use super::super::manifest::{Capability, ProcessRules, find_on_path};
 use super::super::sandbox::PluginState;
 use super::denied;
 
@@ -28,14 +35,31 @@ const STDERR_KEEP_BYTES: usize = 64 << 10;
 const MAX_READ_BYTES: usize = 1 << 20;
 /// Longest wait for the child to take one write on its standard input.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the watchdog counts the processes of each live group.
+const WATCH_EVERY: Duration = Duration::from_millis(50);
+/// Room above `max_processes` in the kernel's per-user cap (threads count there too, and
+/// onnxruntime starts one per core).
+const NPROC_HEADROOM: u64 = 256;
 
-/// A running child process.
+/// The live children of one plugin instance, to cap them at `max_children`.
+#[derive(Debug, Default)]
+pub(crate) struct LiveChildren(Arc<AtomicUsize>);
+
+/// A running child process and its group.
 pub struct ProcessChild {
     child: Child,
     program: String,
+    /// The process group: the child's pid (it leads its own group).
+    pgid: i32,
     stdin: Option<ChildStdin>,
     stdout: Option<ChildStdout>,
     stderr: Arc<Mutex<VecDeque<u8>>>,
+    /// Set by the watchdog when it killed the group, with the reason.
+    stopped: Arc<OnceLock<String>>,
+    /// The instance's count of live children, decremented on drop.
+    live: Arc<AtomicUsize>,
+    /// The child's working folder; removed with the child.
+    _workdir: tempfile::TempDir,
 }
 
 impl ProcessChild {
@@ -53,17 +77,202 @@ impl ProcessChild {
         let tail: String = text.trim().chars().rev().take(300).collect();
         tail.chars().rev().collect()
     }
+
+    /// Kills the child and everything it started that is still in its group.
+    fn kill_group(&mut self) {
+        kill_group(self.pgid);
+        let _ = self.child.start_kill();
+    }
+
+    /// The watchdog's refusal, once it killed the group.
+    fn stopped(&self) -> Option<PluginError> {
+        self.stopped
+            .get()
+            .map(|reason| PluginError::Denied(reason.clone()))
+    }
+}
+
+impl Drop for ProcessChild {
+    fn drop(&mut self) {
+        // Grandchildren left in the group die with it, even after the child itself exited.
+        kill_group(self.pgid);
+        live_groups().remove(&self.pgid);
+        self.live.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A group the watchdog keeps count of, and the shutdown hook kills.
+struct LiveGroup {
+    plugin: String,
+    program: String,
+    max_processes: u64,
+    stopped: Arc<OnceLock<String>>,
+}
+
+/// Every live child group of this host process, by process group id.
+struct Registry {
+    groups: Mutex<HashMap<i32, LiveGroup>>,
+    /// Wakes the watchdog when the first group arrives.
+    added: Condvar,
+}
+
+static REGISTRY: LazyLock<Registry> = LazyLock::new(|| Registry {
+    groups: Mutex::new(HashMap::new()),
+    added: Condvar::new(),
+});
+
+fn live_groups() -> std::sync::MutexGuard<'static, HashMap<i32, LiveGroup>> {
+    REGISTRY
+        .groups
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+}
+
+fn register(pgid: i32, group: LiveGroup) {
+    static WATCHDOG: Once = Once::new();
+    WATCHDOG.call_once(|| {
+        let started = std::thread::Builder::new()
+            .name("process-watchdog".into())
+            .spawn(watch_groups);
+        if let Err(error) = started {
+            tracing::error!("the child process watchdog could not start: {error}");
+        }
+    });
+    live_groups().insert(pgid, group);
+    REGISTRY.added.notify_one();
+}
+
+/// SIGKILL to a whole process group; a group that is already gone is fine.
+fn kill_group(pgid: i32) {
+    if pgid > 1 {
+        // SAFETY: killpg has no memory-safety preconditions; a stale group yields ESRCH.
+        unsafe {
+            libc::killpg(pgid, libc::SIGKILL);
+        }
+    }
+}
+
+/// Kills every child process group the plugins have alive (host shutdown: children must not
+/// outlive the studio). Returns how many groups were signalled.
+pub fn kill_all_children() -> usize {
+    let groups = live_groups();
+    for pgid in groups.keys() {
+        kill_group(*pgid);
+    }
+    groups.len()
+}
+
+/// The watchdog: counts the processes of each live group and kills a group past its cap.
+fn watch_groups() {
+    loop {
+        let watched: Vec<(i32, u64)> = {
+            let mut groups = live_groups();
+            while groups.is_empty() {
+                groups = REGISTRY
+                    .added
+                    .wait(groups)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+            groups
+                .iter()
+                .map(|(pgid, group)| (*pgid, group.max_processes))
+                .collect()
+        };
+        let counts = count_group_members(watched.iter().map(|(pgid, _)| *pgid));
+        for (pgid, max) in watched {
+            let count = counts.get(&pgid).copied().unwrap_or(0);
+            if count <= max {
+                continue;
+            }
+            if let Some(group) = live_groups().get(&pgid) {
+                let reason = format!(
+                    "{}'s child process {} was killed: its process group passed max_processes = {max} ([plugins.{}.process])",
+                    group.plugin, group.program, group.plugin
+                );
+                if group.stopped.set(reason).is_ok() {
+                    tracing::warn!(
+                        plugin = group.plugin,
+                        program = group.program,
+                        processes = count,
+                        max_processes = max,
+                        "child process group passed its process cap; killed"
+                    );
+                }
+            }
+            kill_group(pgid);
+        }
+        std::thread::sleep(WATCH_EVERY);
+    }
+}
+
+/// How many processes (zombies included: they still hold a slot) are in each of `groups`.
+fn count_group_members(groups: impl Iterator<Item = i32>) -> HashMap<i32, u64> {
+    let mut counts: HashMap<i32, u64> = groups.map(|pgid| (pgid, 0)).collect();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return counts;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        if let Some(pgrp) = stat_pgrp(&stat)
+            && let Some(count) = counts.get_mut(&pgrp)
+        {
+            *count += 1;
+        }
+    }
+    counts
+}
+
+/// The process group field of `/proc/PID/stat` (the fifth; the command name before it may hold
+/// spaces and parentheses, so count from the last `)`).
+fn stat_pgrp(stat: &str) -> Option<i32> {
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(2)?.parse().ok()
+}
+
+/// Whether this host runs as root (then children are started as `rules.uid`).
+fn host_is_root() -> bool {
+    // SAFETY: geteuid cannot fail and touches no memory.
+    unsafe { libc::geteuid() == 0 }
 }
 
 fn spawn(
-    program: &str,
+    plugin: &str,
+    program: &Path,
     args: Vec<String>,
     env: Vec<(String, String)>,
+    rules: &ProcessRules,
+    live: &Arc<AtomicUsize>,
 ) -> Result<ProcessChild, PluginError> {
+    let name = program.display().to_string();
+    let drop_to = (host_is_root() && rules.uid != 0).then_some((rules.uid, rules.gid));
+    let workdir = tempfile::Builder::new()
+        .prefix("voice-studio-child-")
+        .tempdir()
+        .map_err(|e| {
+            PluginError::Internal(format!("cannot make a working folder for {name}: {e}"))
+        })?;
+    if let Some((uid, gid)) = drop_to {
+        std::os::unix::fs::chown(workdir.path(), Some(uid), Some(gid)).map_err(|e| {
+            PluginError::Internal(format!(
+                "cannot hand the working folder of {name} to uid {uid}: {e}"
+            ))
+        })?;
+    }
     let mut command = Command::new(program);
     command
         .args(args)
         .env_clear()
+        .current_dir(workdir.path())
+        .process_group(0)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -72,9 +281,61 @@ fn spawn(
         command.env("PATH", path);
     }
     command.envs(env);
+    let mib = |mb: u64| mb.saturating_mul(1 << 20);
+    let limits = &rules.limits;
+    let mut rlimits = vec![
+        (libc::RLIMIT_CPU, limits.cpu_seconds),
+        (libc::RLIMIT_AS, mib(limits.memory_mb)),
+        (libc::RLIMIT_FSIZE, mib(limits.file_size_mb)),
+        (libc::RLIMIT_CORE, 0),
+    ];
+    if let Some((uid, gid)) = drop_to {
+        // std sets no supplementary groups when root changes uid.
+        command.uid(uid).gid(gid);
+        // RLIMIT_NPROC counts every process of the user and root ignores it: meaningful only for
+        // a child running as its own unprivileged user. A backstop to the watchdog (which sees
+        // only the group) against a process that leaves the group.
+        rlimits.push((
+            libc::RLIMIT_NPROC,
+            limits.max_processes.saturating_add(NPROC_HEADROOM),
+        ));
+    }
+    // SAFETY: the closure runs in the forked child before exec and only calls setrlimit, which is
+    // async-signal-safe, on values computed before the fork.
+    unsafe {
+        command.pre_exec(move || {
+            for (resource, value) in &rlimits {
+                let limit = libc::rlimit {
+                    rlim_cur: *value,
+                    rlim_max: *value,
+                };
+                if libc::setrlimit(*resource, &limit) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
     let mut child = command
         .spawn()
-        .map_err(|e| PluginError::Unavailable(format!("cannot start {program}: {e}")))?;
+        .map_err(|e| PluginError::Unavailable(format!("cannot start {name}: {e}")))?;
+    let Some(pgid) = child.id().and_then(|id| i32::try_from(id).ok()) else {
+        let _ = child.start_kill();
+        return Err(PluginError::Internal(format!(
+            "{name} ended before it could be watched"
+        )));
+    };
+    let stopped = Arc::new(OnceLock::new());
+    register(
+        pgid,
+        LiveGroup {
+            plugin: plugin.to_string(),
+            program: name.clone(),
+            max_processes: limits.max_processes,
+            stopped: stopped.clone(),
+        },
+    );
+    live.fetch_add(1, Ordering::AcqRel);
     let stderr = Arc::new(Mutex::new(VecDeque::new()));
     if let Some(mut pipe) = child.stderr.take() {
         let kept = stderr.clone();
@@ -92,9 +353,53 @@ fn spawn(
         stdin: child.stdin.take(),
         stdout: child.stdout.take(),
         child,
-        program: program.to_string(),
+        program: name,
+        pgid,
         stderr,
+        stopped,
+        live: live.clone(),
+        _workdir: workdir,
     })
+}
+
+impl PluginState {
+    /// Checks a spawn against `[plugins.NAME.process]`: the `denied` error when it breaks a rule.
+    fn check_process_rules(
+        &self,
+        program: &str,
+        args: &[String],
+        env: &[(String, String)],
+    ) -> Result<(), PluginError> {
+        let plugin = self.plugin();
+        let rules = &self.grant.entry.process;
+        if let Err(mismatch) = rules.check_args(args) {
+            return Err(denied(
+                self,
+                &format!("process {program} {mismatch} ([plugins.{plugin}.process] args)"),
+            ));
+        }
+        for (name, _) in env {
+            if let Err(why) = rules.check_env(name) {
+                return Err(denied(
+                    self,
+                    &format!(
+                        "process {program} environment variable {name}, {why} ([plugins.{plugin}.process] env)"
+                    ),
+                ));
+            }
+        }
+        let live = self.children.0.load(Ordering::Acquire);
+        if live >= rules.max_children as usize {
+            return Err(denied(
+                self,
+                &format!(
+                    "process {program}: {live} children are alive, max_children = {} ([plugins.{plugin}.process])",
+                    rules.max_children
+                ),
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl process::Host for PluginState {
@@ -129,9 +434,20 @@ impl process::Host for PluginState {
         }) else {
             return Ok(Err(denied(self, &format!("process/{program}"))));
         };
-        match spawn(&resolved.to_string_lossy(), args, env) {
+        if let Err(refused) = self.check_process_rules(&program, &args, &env) {
+            return Ok(Err(refused));
+        }
+        let live = self.children.0.clone();
+        match spawn(
+            self.plugin(),
+            &resolved,
+            args,
+            env,
+            &self.grant.entry.process,
+            &live,
+        ) {
             Ok(child) => {
-                tracing::debug!(plugin = self.plugin(), %program, pid = child.child.id(), "child process started");
+                tracing::debug!(plugin = self.plugin(), %program, pid = child.pgid, "child process started");
                 Ok(Ok(self.table.push(child)?))
             }
             Err(error) => {
@@ -150,6 +466,9 @@ impl process::HostChild for PluginState {
     ) -> wasmtime::Result<Result<(), PluginError>> {
         let cancel = self.cancel.clone();
         let child = self.table.get_mut(&child)?;
+        if let Some(stopped) = child.stopped() {
+            return Ok(Err(stopped));
+        }
         let Some(stdin) = child.stdin.as_mut() else {
             return Ok(Err(PluginError::Internal(format!(
                 "the standard input of {} is already closed",
@@ -162,10 +481,13 @@ impl process::HostChild for PluginState {
                 stdin.flush().await
             }) => written,
             () = cancel.cancelled() => {
-                let _ = child.child.start_kill();
+                child.kill_group();
                 return Ok(Err(PluginError::Cancelled));
             }
         };
+        if let Some(stopped) = child.stopped() {
+            return Ok(Err(stopped));
+        }
         Ok(match written {
             Ok(Ok(())) => Ok(()),
             Ok(Err(error)) => Err(PluginError::Unavailable(format!(
@@ -197,6 +519,9 @@ impl process::HostChild for PluginState {
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, PluginError>> {
         let cancel = self.cancel.clone();
         let child = self.table.get_mut(&child)?;
+        if let Some(stopped) = child.stopped() {
+            return Ok(Err(stopped));
+        }
         let Some(stdout) = child.stdout.as_mut() else {
             return Ok(Ok(None));
         };
@@ -218,10 +543,14 @@ impl process::HostChild for PluginState {
         let read = tokio::select! {
             read = read => read,
             () = cancel.cancelled() => {
-                let _ = child.child.start_kill();
+                child.kill_group();
                 return Ok(Err(PluginError::Cancelled));
             }
         };
+        // The end of output after a watchdog kill is the kill, not a clean end.
+        if let Some(stopped) = child.stopped() {
+            return Ok(Err(stopped));
+        }
         Ok(match read {
             // Timed out: nothing yet.
             None => Ok(Some(Vec::new())),
@@ -255,10 +584,13 @@ impl process::HostChild for PluginState {
         let status = tokio::select! {
             status = child.child.wait() => status,
             () = cancel.cancelled() => {
-                let _ = child.child.start_kill();
+                child.kill_group();
                 return Ok(Err(PluginError::Cancelled));
             }
         };
+        if let Some(stopped) = child.stopped() {
+            return Ok(Err(stopped));
+        }
         Ok(match status {
             Ok(status) => Ok(status.code().unwrap_or(-1)),
             Err(error) => Err(PluginError::Internal(format!(
@@ -270,14 +602,78 @@ impl process::HostChild for PluginState {
 
     async fn kill(&mut self, child: Resource<ProcessChild>) -> wasmtime::Result<()> {
         let child = self.table.get_mut(&child)?;
-        let _ = child.child.start_kill();
+        child.kill_group();
         Ok(())
     }
 
     async fn drop(&mut self, child: Resource<ProcessChild>) -> wasmtime::Result<()> {
-        // kill_on_drop ends the process; tokio reaps it in the background.
+        // Dropping it kills the group (see `Drop`); tokio reaps the child in the background.
         let child = self.table.delete(child)?;
         drop(child);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_group_is_read_past_a_command_name_with_spaces_and_parens() {
+        let stat = "4242 (a (weird) name) S 1 4240 4240 0 -1 4194560 100";
+        assert_eq!(stat_pgrp(stat), Some(4240));
+        assert_eq!(stat_pgrp("garbage"), None);
+    }
+
+    /// The state letter of a process, `None` once it is gone.
+    fn state(pid: u32) -> Option<char> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        stat[stat.rfind(')')? + 1..]
+            .split_whitespace()
+            .next()?
+            .chars()
+            .next()
+    }
+
+    #[tokio::test]
+    async fn shutdown_kills_every_live_child_group_grandchildren_too() {
+        let live = Arc::new(AtomicUsize::new(0));
+        let mut child = spawn(
+            "shutdown-test",
+            Path::new("/bin/sh"),
+            vec!["-c".into(), "sleep 300 & echo $!; wait".into()],
+            Vec::new(),
+            &ProcessRules::default(),
+            &live,
+        )
+        .expect("spawn");
+        assert_eq!(live.load(Ordering::Acquire), 1);
+        let mut stdout = child.stdout.take().expect("stdout");
+        let mut printed = Vec::new();
+        while !printed.ends_with(b"\n") {
+            let mut byte = [0u8; 1];
+            let n = stdout.read(&mut byte).await.expect("read");
+            assert_eq!(n, 1, "the grandchild's pid before the end");
+            printed.push(byte[0]);
+        }
+        let grandchild: u32 = String::from_utf8_lossy(&printed)
+            .trim()
+            .parse()
+            .expect("a pid");
+        assert!(kill_all_children() >= 1);
+        let status = child.child.wait().await.expect("wait");
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.signal(), Some(libc::SIGKILL), "{status:?}");
+        let mut gone = false;
+        for _ in 0..200 {
+            if matches!(state(grandchild), None | Some('Z')) {
+                gone = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        assert!(gone, "grandchild {grandchild} outlived the shutdown");
+        drop(child);
+        assert_eq!(live.load(Ordering::Acquire), 0);
     }
 }
