@@ -37,7 +37,11 @@ allowed_executables = {executables}
 /// Runs `spawn:COMMAND` (program and arguments split by `|`) with `env` (`NAME=VALUE` lines) set
 /// for the child, and returns the streamed output.
 async fn spawn(handle: &mut LlmHandle, command: &str, env: &str) -> Result<String, CallError> {
-    let mut request = request(&format!("spawn:{command}"), "");
+    let model = match command.split_once(':') {
+        Some((mode, rest)) if mode.starts_with("spawn") => format!("{mode}:{rest}"),
+        _ => format!("spawn:{command}"),
+    };
+    let mut request = request(&model, "");
     request.system = env.to_string();
     // Whole files are read back (/proc/self/limits): no bound on pieces, the host's on characters.
     request.max_tokens = 0;
@@ -443,4 +447,26 @@ env = ["LD_LIBRARY_PATH"]
             .contains("[plugins.prober.process] env: `LD_LIBRARY_PATH` is never passed to a child"),
         "{error}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_may_hold_only_max_children_at_once() {
+    let (_studio, host) = prober(
+        r#"["/bin/sleep"]"#,
+        r#"env = ["GREETING"]
+args = ["30"]
+max_children = 2"#,
+    )
+    .await;
+    let mut claude = host.llm(Speaker::Claude);
+    let two = spawn(&mut claude, "spawn-many:2|/bin/sleep|30", "").await;
+    assert_eq!(two.expect("two fit"), "2 children");
+    let message = denied(spawn(&mut claude, "spawn-many:3|/bin/sleep|30", "").await);
+    assert_eq!(
+        message,
+        "prober is not granted process /bin/sleep: 2 children are alive, max_children = 2 ([plugins.prober.process]) in plugins.toml"
+    );
+    // The children of a finished call are gone, so the count starts again.
+    let again = spawn(&mut claude, "spawn-many:2|/bin/sleep|30", "").await;
+    assert_eq!(again.expect("two fit again"), "2 children");
 }

@@ -154,6 +154,21 @@ impl Llm for FaultInjector {
                 sink.push(&format!("exit {code}"))?;
                 Ok(done("end_turn"))
             }
+            // `spawn-many:N|PROGRAM|ARG...`: starts N children at once (with `GREETING=hi`) and
+            // holds them all until the call ends.
+            "spawn-many" => {
+                let mut words = argument.unwrap_or_default().split('|');
+                let count: usize = words.next().unwrap_or_default().parse().unwrap_or(1);
+                let program = words.next().unwrap_or_default();
+                let args: Vec<String> = words.map(str::to_string).collect();
+                let env = [("GREETING".to_string(), "hi".to_string())];
+                let mut children = Vec::new();
+                for _ in 0..count {
+                    children.push(process::spawn(program, &args, &env)?);
+                }
+                sink.push(&format!("{} children", children.len()))?;
+                Ok(done("end_turn"))
+            }
             // `secret-file:NAME`: how long the file a `secret_files` variable names is.
             "secret-file" => {
                 let value = config::secret(argument.unwrap_or("CREDENTIALS"))?;
