@@ -21,8 +21,8 @@ use voice_studio::plugins::{PluginHost, PluginHostOptions};
 
 /// Exit code for configuration errors (distinct from crashes, so scripts can tell them apart).
 const EXIT_CONFIG: u8 = 2;
-/// Shutdown must finish within this; after it the process exits anyway.
-const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(30);
+/// Exit code when shutdown did not finish within its deadline (or a second signal came).
+const EXIT_FORCED: i32 = 1;
 
 fn main() -> ExitCode {
     let config = match Config::load() {
@@ -73,6 +73,7 @@ async fn run(config: Arc<Config>) -> Result<(), Failure> {
         manifest_path: folders.plugins_toml.clone(),
         plugin_dir_override: folders.plugin_dir.clone(),
         cache_dir: folders.plugin_cache_dir.clone(),
+        cache_key_file: folders.plugin_cache_key_file.clone(),
         watch: folders.watch_plugins,
         role_overrides: config.real_adapter_roles(),
         environment: Some(Arc::new(config.plugin_environment())),
@@ -111,17 +112,10 @@ async fn run(config: Arc<Config>) -> Result<(), Failure> {
     tracing::info!(%bound, ready = plugins.is_ready(), "voice-studio listening");
 
     let (stop_tx, mut stop_rx) = watch::channel(false);
-    tokio::spawn(async move {
-        let signal = shutdown_signal().await;
-        tracing::info!(signal, "shutdown requested");
-        let _ = stop_tx.send(true);
-        // A studio or connection that does not let go must not keep the process alive.
-        tokio::time::sleep(SHUTDOWN_DEADLINE).await;
-        eprintln!("voice-studio: shutdown took longer than {SHUTDOWN_DEADLINE:?}; exiting");
-        // Plugin children (Piper...) must not outlive the server.
-        voice_studio::plugins::kill_all_children();
-        std::process::exit(1);
-    });
+    watch_signals(stop_tx, config.studio.shutdown_deadline)
+        .context("listening for SIGINT and SIGTERM")?;
+    #[cfg(debug_assertions)]
+    test_hooks::wedge_runtime_if_asked();
     let stop = async move {
         // An error means the sender is gone, which only happens once it sent.
         let _ = stop_rx.wait_for(|stop| *stop).await;
@@ -136,27 +130,113 @@ async fn run(config: Arc<Config>) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM (container stop), naming which.
-async fn shutdown_signal() -> &'static str {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut sigterm) => {
-                sigterm.recv().await;
+/// Hears SIGINT (Ctrl-C) and SIGTERM (container stop) on a plain thread, not on the async
+/// runtime, so a runtime whose workers are all blocked still hears them: the first asks for a
+/// graceful shutdown and arms the deadline; a second exits at once.
+#[cfg(unix)]
+fn watch_signals(stop: watch::Sender<bool>, deadline: Duration) -> std::io::Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+    std::thread::Builder::new()
+        .name("shutdown-signals".into())
+        .spawn(move || {
+            let mut requested = false;
+            for signal in signals.forever() {
+                let name = if signal == SIGINT {
+                    "SIGINT"
+                } else {
+                    "SIGTERM"
+                };
+                if requested {
+                    tracing::error!(signal = name, "second signal during shutdown; exiting now");
+                    exit_now(&format!("second {name} during shutdown; exiting now"));
+                }
+                requested = true;
+                tracing::info!(signal = name, "shutdown requested");
+                if let Err(e) = arm_shutdown_deadline(deadline, force_exit) {
+                    tracing::error!(error = %e, "cannot start the shutdown deadline thread");
+                }
+                // An error means the receiver is gone: the server already stopped.
+                let _ = stop.send(true);
             }
-            Err(_) => std::future::pending::<()>().await,
+        })?;
+    Ok(())
+}
+
+/// Without Unix signals: Ctrl-C through the runtime (the deadline thread still does not need it).
+#[cfg(not(unix))]
+fn watch_signals(stop: watch::Sender<bool>, deadline: Duration) -> std::io::Result<()> {
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            tracing::info!(signal = "ctrl-c", "shutdown requested");
+            if let Err(e) = arm_shutdown_deadline(deadline, force_exit) {
+                tracing::error!(error = %e, "cannot start the shutdown deadline thread");
+            }
+            let _ = stop.send(true);
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => "SIGINT",
-        () = terminate => "SIGTERM",
+    });
+    Ok(())
+}
+
+/// Runs `on_expiry` on a plain thread once `deadline` has passed, unless the process has exited
+/// by then. A thread, not a tokio timer: a studio or plugin call that blocks every async worker
+/// must not keep the process alive past its deadline.
+fn arm_shutdown_deadline(
+    deadline: Duration,
+    on_expiry: impl FnOnce(Duration) + Send + 'static,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("shutdown-deadline".into())
+        .spawn(move || {
+            std::thread::sleep(deadline);
+            on_expiry(deadline);
+        })
+}
+
+/// The deadline passed: one last log line, then exit non-zero without waiting for anything.
+fn force_exit(deadline: Duration) {
+    tracing::error!(
+        ?deadline,
+        "shutdown took longer than SHUTDOWN_DEADLINE_SECONDS; exiting without finishing"
+    );
+    exit_now(&format!("shutdown took longer than {deadline:?}; exiting"));
+}
+
+/// Exits at once with [`EXIT_FORCED`], taking the plugins' child processes along.
+fn exit_now(message: &str) -> ! {
+    eprintln!("voice-studio: {message}");
+    // Plugin children (Piper...) must not outlive the server.
+    voice_studio::plugins::kill_all_children();
+    std::process::exit(EXIT_FORCED);
+}
+
+/// Hooks for tests of the binary, only in debug builds.
+#[cfg(debug_assertions)]
+mod test_hooks {
+    use std::time::Duration;
+
+    /// With `VOICE_STUDIO_TEST_WEDGE_RUNTIME=1`, blocks every async worker thread for an hour
+    /// (as a plugin call or disk write that never returns would), so a test can prove that
+    /// shutdown still ends the process by its deadline.
+    pub(super) fn wedge_runtime_if_asked() {
+        if std::env::var_os("VOICE_STUDIO_TEST_WEDGE_RUNTIME").is_none_or(|v| v != "1") {
+            return;
+        }
+        let runtime = tokio::runtime::Handle::current();
+        let workers = runtime.metrics().num_workers();
+        tracing::warn!(workers, "test hook: blocking every async worker");
+        // Spawned from a plain thread, the tasks go to the shared queue that every idle worker
+        // takes from; one more than needed, so each worker surely gets one.
+        let spawned = std::thread::Builder::new()
+            .name("wedge-runtime".into())
+            .spawn(move || {
+                for _ in 0..=workers {
+                    runtime.spawn(async { std::thread::sleep(Duration::from_secs(3600)) });
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "test hook: cannot start");
+        }
     }
 }
 
@@ -167,7 +247,8 @@ fn init_tracing(config: &Config) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
+        // Every record passes the plugins' secret redactor, whoever logged it.
+        .with_writer(voice_studio::plugins::RedactedLog::new(std::io::stderr));
     match config.log.format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),

@@ -166,6 +166,9 @@ pub struct Folders {
     /// `PLUGIN_CACHE_DIR`: compiled plugin code, keyed by content hash; unset: the plugin
     /// runtime's default (`<target>/plugin-cache`).
     pub plugin_cache_dir: Option<PathBuf>,
+    /// `PLUGIN_CACHE_KEY_FILE`: the key that tags compile cache entries (outside the cache
+    /// folder, mode 0600, created on first use); unset: `<cache folder>.key` beside it.
+    pub plugin_cache_key_file: Option<PathBuf>,
     /// `PLUGINS_WATCH`: reload plugins.toml and plugin files when they change.
     pub watch_plugins: bool,
 }
@@ -179,6 +182,12 @@ pub struct StudioConfig {
     pub autopilot_max_turns: u32,
     /// `STUDIO_TURN_GAP_MS`: the pause between one AI's line and the next AI's, so hand-offs sound natural.
     pub turn_gap: Duration,
+    /// `STUDIO_WATCHDOG_MS`: a studio that has not answered its heartbeat for this long is
+    /// reported and ended (clients get `error` `studio-stuck`); the rest of the server goes on.
+    pub watchdog: Duration,
+    /// `SHUTDOWN_DEADLINE_SECONDS`: after SIGTERM/SIGINT the process exits (code 1) when graceful
+    /// shutdown has not finished within this, even if the async runtime is wedged.
+    pub shutdown_deadline: Duration,
 }
 
 /// Logging.
@@ -592,6 +601,7 @@ impl Config {
             );
         }
         let plugin_cache_dir = src.get("PLUGIN_CACHE_DIR").map(PathBuf::from);
+        let plugin_cache_key_file = src.get("PLUGIN_CACHE_KEY_FILE").map(PathBuf::from);
         let watch_plugins = parse_bool(src, "PLUGINS_WATCH", true, &mut problem);
 
         let grace = match src.get("STUDIO_GRACE_SECONDS") {
@@ -636,6 +646,37 @@ impl Config {
                         "set STUDIO_TURN_GAP_MS to e.g. 300".into(),
                     );
                     Duration::from_millis(300)
+                }
+            },
+        };
+
+        let watchdog = match src.get("STUDIO_WATCHDOG_MS") {
+            None => Duration::from_secs(10),
+            Some(raw) => match raw.parse::<u64>() {
+                Ok(ms) if (100..=600_000).contains(&ms) => Duration::from_millis(ms),
+                _ => {
+                    problem(
+                        "STUDIO_WATCHDOG_MS",
+                        format!("`{raw}` is not a number of milliseconds from 100 to 600000"),
+                        "set STUDIO_WATCHDOG_MS to e.g. 10000".into(),
+                    );
+                    Duration::from_secs(10)
+                }
+            },
+        };
+        let shutdown_deadline = match src.get("SHUTDOWN_DEADLINE_SECONDS") {
+            None => Duration::from_secs(30),
+            Some(raw) => match raw.parse::<f64>() {
+                Ok(secs) if secs.is_finite() && (0.1..=600.0).contains(&secs) => {
+                    Duration::from_secs_f64(secs)
+                }
+                _ => {
+                    problem(
+                        "SHUTDOWN_DEADLINE_SECONDS",
+                        format!("`{raw}` is not a number of seconds from 0.1 to 600"),
+                        "set SHUTDOWN_DEADLINE_SECONDS to e.g. 30".into(),
+                    );
+                    Duration::from_secs(30)
                 }
             },
         };
@@ -693,12 +734,15 @@ impl Config {
                 plugins_toml,
                 plugin_dir,
                 plugin_cache_dir,
+                plugin_cache_key_file,
                 watch_plugins,
             },
             studio: StudioConfig {
                 grace,
                 autopilot_max_turns,
                 turn_gap,
+                watchdog,
+                shutdown_deadline,
             },
             log: LogConfig { format, filter },
         })

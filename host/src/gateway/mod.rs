@@ -103,6 +103,7 @@ impl Gateway {
             }
             None => StudioRegistry::new(io.clone(), config.studio.grace, live.clone()),
         };
+        registry.set_watchdog_timeout(config.studio.watchdog);
         socket::register(&io, registry.clone());
         let state = Arc::new(GatewayState {
             config: config.clone(),

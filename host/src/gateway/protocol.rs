@@ -389,6 +389,8 @@ pub enum ErrorCode {
     RecordingFailed,
     /// The microphone audio could not be decoded in the declared input format.
     AudioUndecodable,
+    /// The studio stopped answering and the watchdog ended it; send `hello` to start again.
+    StudioStuck,
 }
 
 impl ErrorPayload {
@@ -435,7 +437,8 @@ mod serde_bytes_compat {
 pub struct SessionEnd {
     /// The studio that ended.
     pub episode_id: String,
-    /// Why: `idle` (no clients), `shutdown`, or `internal-error`.
+    /// Why: `idle` (no clients), `shutdown`, `internal-error`, `ended` (a client ended it) or
+    /// `stuck` (the watchdog ended it).
     pub reason: String,
 }
 

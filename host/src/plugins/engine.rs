@@ -3,7 +3,8 @@
 //! Compiling a component takes tens to hundreds of milliseconds; loading a precompiled one takes well
 //! under one. The cache is keyed by the sha256 of the .wasm and by the engine's compatibility hash
 //! (wasmtime version and settings), so a stale entry is never loaded, and entries are written with
-//! an atomic rename so a crash never leaves a half-written one.
+//! an atomic rename so a crash never leaves a half-written one. Loading precompiled code runs it
+//! unchecked, so only entries this server tagged are loaded (see [`super::compile_cache`]).
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
@@ -17,6 +18,7 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine};
 
 use super::bindings;
+use super::compile_cache::{CompileCache, Lookup, default_key_file};
 use super::error::PluginHostError;
 use super::manifest::PluginKind;
 use super::sandbox::PluginState;
@@ -29,6 +31,8 @@ pub(crate) struct PluginEngine {
     pub(crate) engine: Engine,
     linkers: [Linker<PluginState>; 4],
     cache_dir: PathBuf,
+    /// `None` when the cache folder or its key cannot be trusted: every load compiles.
+    cache: Option<CompileCache>,
     engine_hash: String,
     ticker_stop: Arc<AtomicBool>,
 }
@@ -40,11 +44,19 @@ pub(crate) enum CacheOutcome {
     Hit,
     /// Compiled (and stored for next time).
     Miss,
+    /// A cache entry was there but not written by this server (its tag did not match): it was
+    /// deleted and the plugin compiled.
+    Rejected,
 }
 
 impl PluginEngine {
-    /// Creates the engine, links every world, and starts the epoch ticker.
-    pub(crate) fn new(cache_dir: PathBuf) -> Result<PluginEngine, PluginHostError> {
+    /// Creates the engine, links every world, opens the compile cache (keyed by `cache_key_file`,
+    /// default `<cache_dir>.key`) and starts the epoch ticker. An untrusted cache folder or key is
+    /// reported and the engine runs without a cache.
+    pub(crate) fn new(
+        cache_dir: PathBuf,
+        cache_key_file: Option<PathBuf>,
+    ) -> Result<PluginEngine, PluginHostError> {
         let engine_error = |e: wasmtime::Error| PluginHostError::Engine(format!("{e:#}"));
         let mut config = Config::new();
         config.wasm_component_model(true);
@@ -80,12 +92,15 @@ impl PluginEngine {
         )
         .map_err(engine_error)?;
 
-        std::fs::create_dir_all(&cache_dir).map_err(|e| {
-            PluginHostError::Engine(format!(
-                "cannot create the compile cache folder {}: {e}",
-                cache_dir.display()
-            ))
-        })?;
+        let key_file = cache_key_file.unwrap_or_else(|| default_key_file(&cache_dir));
+        let cache = match CompileCache::open(&cache_dir, &key_file) {
+            Ok(cache) => Some(cache),
+            Err(e) => {
+                // Slower starts, never foreign code: compiling is always safe.
+                tracing::warn!("{e}; plugins are compiled without the cache");
+                None
+            }
+        };
         let mut hasher = DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
         let engine_hash = format!("{:016x}", hasher.finish());
@@ -111,6 +126,7 @@ impl PluginEngine {
             engine,
             linkers: [stt, tts, llm, policy],
             cache_dir,
+            cache,
             engine_hash,
             ticker_stop,
         })
@@ -137,36 +153,36 @@ impl PluginEngine {
         bytes: &[u8],
         sha256: &str,
     ) -> Result<(Component, CacheOutcome), String> {
-        let cached = self
-            .cache_dir
-            .join(format!("{sha256}-{}.cwasm", self.engine_hash));
-        if cached.is_file() {
-            // SAFETY: files in the cache folder are written only by `precompile_component` below
-            // (atomic rename, named by content and engine hash), so they are trusted wasmtime output
-            // for this very engine configuration.
-            match unsafe { Component::deserialize_file(&self.engine, &cached) } {
-                Ok(component) => return Ok((component, CacheOutcome::Hit)),
-                Err(e) => {
-                    tracing::warn!(cache = %cached.display(), "unusable compile cache entry, recompiling: {e:#}")
+        let name = format!("{sha256}-{}.cwasm", self.engine_hash);
+        let mut outcome = CacheOutcome::Miss;
+        if let Some(cache) = &self.cache {
+            match cache.load(&name) {
+                Lookup::Hit(artifact) => {
+                    // SAFETY: the artifact's tag proves this server wrote it (HMAC with a key only
+                    // we hold, over this entry's name, so its content hash and engine hash), and it
+                    // is loaded from the very bytes that were checked.
+                    match unsafe { Component::deserialize(&self.engine, &artifact) } {
+                        Ok(component) => return Ok((component, CacheOutcome::Hit)),
+                        Err(e) => {
+                            tracing::warn!(cache = %cache.dir().join(&name).display(), "unusable compile cache entry, recompiling: {e:#}")
+                        }
+                    }
                 }
+                Lookup::Rejected => outcome = CacheOutcome::Rejected,
+                Lookup::Missing => {}
             }
         }
         let compiled = self
             .engine
             .precompile_component(bytes)
             .map_err(|e| format!("not a valid plugin component: {e:#}"))?;
-        let partial = cached.with_extension(format!("partial{}", std::process::id()));
-        let stored =
-            std::fs::write(&partial, &compiled).and_then(|()| std::fs::rename(&partial, &cached));
-        if let Err(e) = stored {
-            // The cache is an optimisation: a read-only disk costs load time, not correctness.
-            tracing::warn!(cache = %cached.display(), "cannot store compiled plugin: {e}");
-            let _ = std::fs::remove_file(&partial);
+        if let Some(cache) = &self.cache {
+            cache.store(&name, &compiled);
         }
         // SAFETY: `compiled` was produced by this engine a moment ago.
         let component = unsafe { Component::deserialize(&self.engine, &compiled) }
             .map_err(|e| format!("cannot load the compiled plugin: {e:#}"))?;
-        Ok((component, CacheOutcome::Miss))
+        Ok((component, outcome))
     }
 
     /// Which world a component was built for, from the role interface it exports.

@@ -30,6 +30,9 @@ pub struct PluginHostOptions {
     pub plugin_dir_override: Option<PathBuf>,
     /// The compile cache folder; `None` for `<target>/plugin-cache` next to the built plugins.
     pub cache_dir: Option<PathBuf>,
+    /// The key that tags compile cache entries (kept outside the cache folder, mode 0600,
+    /// created on first use); `None` for `<cache_dir>.key` beside the folder.
+    pub cache_key_file: Option<PathBuf>,
     /// Whether to watch `plugins.toml` and the plugin files and reload on change.
     pub watch: bool,
     /// Roles chosen outside `plugins.toml`, over its `[roles]`: with `USE_REAL_ADAPTERS=true`, the
@@ -151,7 +154,10 @@ impl PluginHost {
     pub async fn start(options: PluginHostOptions) -> Result<Arc<PluginHost>, PluginHostError> {
         let manifest = options.load_manifest()?;
         let cache_dir = options.cache_dir.clone().unwrap_or_else(default_cache_dir);
-        let engine = Arc::new(PluginEngine::new(cache_dir)?);
+        let engine = Arc::new(PluginEngine::new(
+            cache_dir,
+            options.cache_key_file.clone(),
+        )?);
         let secrets = Arc::new(SecretStore::default());
         secrets.set_environment(options.declared_secrets(&manifest));
 

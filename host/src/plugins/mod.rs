@@ -10,6 +10,7 @@
 pub(crate) mod bindings;
 mod call;
 pub(crate) mod capabilities;
+mod compile_cache;
 mod engine;
 mod error;
 mod host;

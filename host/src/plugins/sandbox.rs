@@ -70,15 +70,19 @@ pub(crate) struct Grant {
     pub(crate) secrets: Arc<SecretStore>,
     /// Its HTTP client (connection pool, redirect policy of its `allowed_hosts`), made on first use.
     pub(crate) http: std::sync::OnceLock<reqwest::Client>,
+    /// Where its `http` and `websocket` may connect: `allowed_hosts` and the address rule.
+    pub(crate) egress: Arc<super::capabilities::egress::Egress>,
 }
 
 impl Grant {
     /// A grant for `entry`.
     pub(crate) fn new(entry: PluginEntry, secrets: Arc<SecretStore>) -> Grant {
+        let egress = super::capabilities::egress::Egress::new(&entry.name, &entry.allowed_hosts);
         Grant {
             entry: Arc::new(entry),
             secrets,
             http: std::sync::OnceLock::new(),
+            egress: Arc::new(egress),
         }
     }
 
@@ -164,6 +168,8 @@ pub(crate) struct PluginState {
     pub(crate) warned: BTreeSet<Capability>,
     /// Child processes of this instance still alive (capped at `max_children`).
     pub(crate) children: super::capabilities::process::LiveChildren,
+    /// HTTP responses and WebSockets this instance holds open (each capped).
+    pub(crate) open_net: super::capabilities::net::OpenNet,
 }
 
 impl PluginState {
@@ -200,6 +206,7 @@ impl PluginState {
             cancel: super::call::CallCancel::default(),
             warned: BTreeSet::new(),
             children: Default::default(),
+            open_net: Default::default(),
         }
     }
 

@@ -1,16 +1,18 @@
 //! Studios: one per episode, each run by one actor task that owns its state. The registry maps
 //! episode ids to running studios, creates them on the first `hello`, retires them when their
-//! last client has been gone for the grace period, isolates a panicking studio, and ends them all
-//! on shutdown.
+//! last client has been gone for the grace period, isolates a panicking studio, ends a stuck one
+//! (see [`watchdog`]), and ends them all on shutdown.
 
 mod state;
 mod studio;
+mod watchdog;
 
 pub use state::{
     AudioInStats, CAPTIONS_IN_SNAPSHOT, CAPTIONS_KEPT, MICROPHONE_RELEASE_AFTER, MicrophoneHold,
     MicrophoneVerdict, Participant, StudioState,
 };
 pub use studio::{STUDIO_QUEUE, StudioCommand, StudioHandle, StudioSendError};
+pub use watchdog::DEFAULT_WATCHDOG_TIMEOUT;
 
 use std::path::PathBuf;
 
@@ -25,11 +27,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use socketioxide::SocketIo;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
+use tokio::task::{AbortHandle, JoinHandle};
 
 use crate::config::LiveConfig;
 use crate::gateway::protocol::{SessionEnd, server_events};
 use studio::Studio;
+use watchdog::Heartbeat;
 
 /// Why a studio ended (sent to its clients in `session.end`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +45,8 @@ pub enum EndReason {
     InternalError,
     /// A client ended the episode (`client.end-session`).
     Ended,
+    /// It stopped answering and the watchdog ended it.
+    Stuck,
 }
 
 impl EndReason {
@@ -52,6 +57,7 @@ impl EndReason {
             Self::Shutdown => "shutdown",
             Self::InternalError => "internal-error",
             Self::Ended => "ended",
+            Self::Stuck => "stuck",
         }
     }
 }
@@ -95,6 +101,10 @@ pub struct TurnLoopSetup {
 struct StudioEntry {
     handle: StudioHandle,
     supervisor: Option<JoinHandle<()>>,
+    /// The actor's sign of life, watched by the watchdog.
+    heartbeat: Arc<Heartbeat>,
+    /// Ends the actor's task from outside (the watchdog, for a stuck studio).
+    actor: AbortHandle,
 }
 
 /// The registry's shared part; studios hold it to retire themselves.
@@ -109,6 +119,9 @@ pub(crate) struct RegistryInner {
     turn_loop: Option<Arc<TurnLoopSetup>>,
     /// The last finished recording of each episode, so a client that joins later still learns it.
     recordings: Mutex<HashMap<String, RecordingReady>>,
+    /// `STUDIO_WATCHDOG_MS`: a studio silent this long is ended.
+    watchdog_ms: AtomicU64,
+    watchdog_started: AtomicBool,
 }
 
 /// All running studios, keyed by episode id.
@@ -127,6 +140,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// when `/` is not registered; this returns `None` instead, so a studio never panics over it.
 fn studio_namespace(io: &SocketIo) -> Option<socketioxide::operators::BroadcastOperators> {
     io.of("/")
+}
+
+fn duration_ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Whether `id` may name a studio (and later its recording folder).
@@ -173,8 +190,18 @@ impl StudioRegistry {
                 shutting_down: AtomicBool::new(false),
                 turn_loop,
                 recordings: Mutex::new(HashMap::new()),
+                watchdog_ms: AtomicU64::new(duration_ms(DEFAULT_WATCHDOG_TIMEOUT)),
+                watchdog_started: AtomicBool::new(false),
             }),
         }
+    }
+
+    /// Sets how long a studio may stop answering before the watchdog ends it (default
+    /// [`DEFAULT_WATCHDOG_TIMEOUT`]); call before the first join.
+    pub fn set_watchdog_timeout(&self, timeout: Duration) {
+        self.inner
+            .watchdog_ms
+            .store(duration_ms(timeout).max(1), Ordering::Relaxed);
     }
 
     /// Joins `client` to the studio of `episode_id` (or the current live episode when `None`),
@@ -286,6 +313,7 @@ impl StudioRegistry {
         episode_id: &str,
         studios: &mut HashMap<String, StudioEntry>,
     ) -> StudioHandle {
+        watchdog::start_once(&self.inner);
         let generation = self.inner.next_generation.fetch_add(1, Ordering::Relaxed);
         let (studio, handle, rx) = Studio::new(
             episode_id,
@@ -297,6 +325,7 @@ impl StudioRegistry {
             self.inner.turn_loop.clone(),
         );
         let actor = tokio::spawn(studio.run(rx));
+        let abort = actor.abort_handle();
         let inner = self.inner.clone();
         let episode = episode_id.to_owned();
         // The supervisor turns a panic into a logged, ended studio; other studios go on.
@@ -330,6 +359,8 @@ impl StudioRegistry {
             StudioEntry {
                 handle: handle.clone(),
                 supervisor: Some(supervisor),
+                heartbeat: handle.heartbeat(),
+                actor: abort,
             },
         );
         handle
@@ -518,6 +549,86 @@ mod tests {
             .expect("rejoin");
         assert_ne!(reopened.generation(), doomed.generation());
         assert_eq!(registry.episode_ids(), vec!["ep-doomed", "ep-healthy"]);
+    }
+
+    /// Waits (at most a minute, against hangs) until `episode` has left the registry.
+    async fn until_gone(registry: &StudioRegistry, episode: &str) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while registry.get(episode).is_some() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{episode} never ended"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_studio_blocked_in_a_system_call_is_ended_by_the_watchdog_and_the_others_go_on() {
+        let (registry, _dir) = registry();
+        registry.set_watchdog_timeout(Duration::from_millis(200));
+        let stuck = registry
+            .join(Some("ep-stuck"), Sid::new(), someone())
+            .expect("join");
+        let healthy = registry
+            .join(Some("ep-healthy"), Sid::new(), someone())
+            .expect("join");
+        // Blocks its worker thread like a hung disk write; one of the two workers stays free.
+        stuck
+            .send(StudioCommand::StallForTest(studio::Stall::Block(
+                Duration::from_secs(3),
+            )))
+            .expect("stall");
+        until_gone(&registry, "ep-stuck").await;
+        assert!(!stuck.is_running());
+        assert_eq!(
+            stuck.send(StudioCommand::RequestState { client: Sid::new() }),
+            Err(StudioSendError::Ended),
+            "its handles refuse at once, though the actor still holds its queue"
+        );
+        healthy
+            .snapshot()
+            .await
+            .expect("the other studio still answers");
+        let reopened = registry
+            .join(Some("ep-stuck"), Sid::new(), someone())
+            .expect("rejoin");
+        assert_ne!(reopened.generation(), stuck.generation());
+        reopened.snapshot().await.expect("the fresh studio answers");
+        assert_eq!(registry.episode_ids(), vec!["ep-healthy", "ep-stuck"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_watchdog_waits_for_its_timeout_and_never_ends_a_studio_that_answers() {
+        let (registry, _dir) = registry();
+        let client = Sid::new();
+        let idle = registry
+            .join(Some("ep-idle"), client, someone())
+            .expect("join");
+        let stuck = registry
+            .join(Some("ep-stuck"), Sid::new(), someone())
+            .expect("join");
+        settle().await;
+        // The whole process paused (a suspended VM, a debugger): every heartbeat looks old at
+        // once, but a studio that answers on the next look is not stuck.
+        tokio::time::advance(DEFAULT_WATCHDOG_TIMEOUT * 6).await;
+        settle().await;
+        stuck
+            .send(StudioCommand::StallForTest(studio::Stall::Forever))
+            .expect("stall");
+        settle().await;
+        for _ in 0..9 {
+            tokio::time::advance(Duration::from_secs(1)).await;
+            settle().await;
+        }
+        assert!(registry.get("ep-stuck").is_some(), "not before the timeout");
+        for _ in 0..3 {
+            tokio::time::advance(Duration::from_secs(1)).await;
+            settle().await;
+        }
+        assert!(registry.get("ep-stuck").is_none(), "ended after it");
+        assert!(idle.is_running(), "a quiet studio is not a stuck one");
+        assert_eq!(registry.episode_ids(), vec!["ep-idle"]);
     }
 
     #[tokio::test]

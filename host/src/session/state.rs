@@ -132,6 +132,11 @@ impl StudioState {
         self.participants.len()
     }
 
+    /// The clients in the studio.
+    pub fn clients(&self) -> impl Iterator<Item = Sid> + '_ {
+        self.participants.keys().copied()
+    }
+
     /// A client in the studio.
     pub fn participant(&self, client: Sid) -> Option<&Participant> {
         self.participants.get(&client)

@@ -13,6 +13,7 @@ mod turn_loop;
 mod turn_task;
 
 use super::state::{MicrophoneVerdict, Participant, StudioState};
+use super::watchdog::{Heartbeat, beat_period};
 use super::{EndReason, RegistryInner, TurnLoopSetup};
 use crate::config::RuntimeConfig;
 use crate::gateway::protocol::{
@@ -90,6 +91,19 @@ pub enum StudioCommand {
     /// Makes the actor panic, to prove a failing studio ends alone.
     #[cfg(test)]
     PanicForTest,
+    /// Makes the actor stop answering, to prove the watchdog ends a stuck studio alone.
+    #[cfg(test)]
+    StallForTest(Stall),
+}
+
+/// How a test makes a studio actor stop answering.
+#[cfg(test)]
+#[derive(Debug, Clone, Copy)]
+pub enum Stall {
+    /// Awaits a future that is never ready (a call without a deadline): an abort lands at once.
+    Forever,
+    /// Blocks its worker thread (a hung system call): an abort lands only when it returns.
+    Block(Duration),
 }
 
 /// Why a command did not reach a studio.
@@ -109,6 +123,8 @@ pub struct StudioHandle {
     episode_id: Arc<str>,
     generation: u64,
     tx: mpsc::Sender<StudioCommand>,
+    /// Ended by the watchdog: refuse at once, even while the stuck actor still holds its queue.
+    life: Arc<Heartbeat>,
 }
 
 impl StudioHandle {
@@ -119,6 +135,9 @@ impl StudioHandle {
 
     /// Queues a command without waiting, so socket handlers never block and keep their order.
     pub fn send(&self, command: StudioCommand) -> Result<(), StudioSendError> {
+        if self.life.is_ended() {
+            return Err(StudioSendError::Ended);
+        }
         self.tx.try_send(command).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => StudioSendError::Busy,
             mpsc::error::TrySendError::Closed(_) => StudioSendError::Ended,
@@ -128,6 +147,9 @@ impl StudioHandle {
     /// Queues a command, waiting for room in the queue; for commands that must not be lost
     /// (a client leaving), sent from async code off the receive loop.
     pub async fn deliver(&self, command: StudioCommand) -> Result<(), StudioSendError> {
+        if self.life.is_ended() {
+            return Err(StudioSendError::Ended);
+        }
         self.tx
             .send(command)
             .await
@@ -143,11 +165,16 @@ impl StudioHandle {
 
     /// Whether the studio is still running.
     pub fn is_running(&self) -> bool {
-        !self.tx.is_closed()
+        !self.tx.is_closed() && !self.life.is_ended()
     }
 
     pub(super) fn generation(&self) -> u64 {
         self.generation
+    }
+
+    /// The studio's sign of life, for the watchdog.
+    pub(super) fn heartbeat(&self) -> Arc<Heartbeat> {
+        self.life.clone()
     }
 }
 
@@ -169,6 +196,8 @@ pub(super) struct Studio {
     floor: Option<Floor>,
     /// Problems to report to the clients at the next chance (recording failures).
     pending_problems: Vec<String>,
+    /// Beaten each time the loop turns; the watchdog ends the studio when it stops.
+    heartbeat: Arc<Heartbeat>,
 }
 
 impl Studio {
@@ -182,12 +211,14 @@ impl Studio {
         runtime_config: watch::Receiver<RuntimeConfig>,
         turn_loop: Option<Arc<TurnLoopSetup>>,
     ) -> (Self, StudioHandle, mpsc::Receiver<StudioCommand>) {
+        let heartbeat = Arc::new(Heartbeat::default());
         let (tx, rx) = mpsc::channel(STUDIO_QUEUE);
         let episode_id: Arc<str> = Arc::from(episode_id);
         let handle = StudioHandle {
             episode_id: episode_id.clone(),
             generation,
             tx,
+            life: heartbeat.clone(),
         };
         let studio = Self {
             episode_id,
@@ -201,6 +232,7 @@ impl Studio {
             turn_loop,
             floor: None,
             pending_problems: Vec::new(),
+            heartbeat,
         };
         (studio, handle, rx)
     }
@@ -209,9 +241,20 @@ impl Studio {
     /// empty for the grace period (a page reload rejoins within it and finds the same state).
     pub(super) async fn run(mut self, mut rx: mpsc::Receiver<StudioCommand>) {
         tracing::info!(episode = %self.episode_id, "studio opened");
+        self.heartbeat.beat();
         self.open_floor().await;
         let mut empty_since = Some(tokio::time::Instant::now());
+        // Keeps an idle studio turning, so silence from it means stuck, not quiet.
+        let mut pulse = tokio::time::interval(beat_period(self.registry.watchdog_timeout()));
+        pulse.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let reason = loop {
+            self.heartbeat.beat();
+            if self.heartbeat.is_ended() {
+                // The watchdog ended this studio while it was stuck and told its clients; the
+                // drop finishes the recording.
+                tracing::warn!(episode = %self.episode_id, "a studio ended as stuck woke up; it stops");
+                return;
+            }
             let deadline = empty_since.map(|t| t + self.grace);
             let command = tokio::select! {
                 // Commands first: a client's audio (and so a barge-in) is never starved by the
@@ -231,6 +274,7 @@ impl Studio {
                     empty_since = None;
                     continue;
                 }
+                _ = pulse.tick() => continue,
             };
             let Some(command) = command else {
                 break EndReason::Shutdown;
@@ -361,6 +405,10 @@ impl Studio {
             StudioCommand::End(_) | StudioCommand::EndSession { .. } => {}
             #[cfg(test)]
             StudioCommand::PanicForTest => panic!("studio panic requested by a test"),
+            #[cfg(test)]
+            StudioCommand::StallForTest(Stall::Forever) => std::future::pending::<()>().await,
+            #[cfg(test)]
+            StudioCommand::StallForTest(Stall::Block(time)) => std::thread::sleep(time),
         }
     }
 
@@ -418,7 +466,10 @@ impl Studio {
         // Stop taking commands; anything still queued came from clients that must re-hello.
         rx.close();
         while rx.try_recv().is_ok() {}
-        if let Some(ready) = self.close_floor() {
+        let ready = self.close_floor().await;
+        // Closed: the drop has nothing left to finish.
+        self.floor = None;
+        if let Some(ready) = ready {
             self.registry.keep_recording(&ready);
             self.broadcast(server_events::RECORDING_READY, &ready).await;
         }
@@ -478,6 +529,48 @@ impl Studio {
                 tracing::debug!(episode = %episode, event, error = %e, "broadcast failed");
             }
         }
+    }
+}
+
+impl Drop for Studio {
+    /// A studio that did not end through [`Studio::end`] (the watchdog aborted it, or the runtime
+    /// is going away) still finishes its recording and tells its clients where it is.
+    fn drop(&mut self) {
+        // During a panic the recorder may be what failed; a second panic would abort the process.
+        if self.floor.is_none() || std::thread::panicking() {
+            return;
+        }
+        // The recording's writer thread finishes the files (even if nobody awaits it); a task
+        // awaits it, without blocking this drop, to tell the clients where the recording is.
+        let Some(finishing) = self.hand_off_floor() else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let episode = self.episode_id.clone();
+        let registry = self.registry.clone();
+        let io = self.io.clone();
+        let clients: Vec<Sid> = self.state.clients().collect();
+        runtime.spawn(async move {
+            let summary = match finishing.wait().await {
+                Ok(summary) => summary,
+                Err(error) => {
+                    tracing::error!(%episode, %error, "the recording of an aborted studio could not be finished");
+                    return;
+                }
+            };
+            let ready = turn_loop::recording_ready(&episode, &summary);
+            tracing::info!(%episode, "recording finished after the studio was aborted");
+            registry.keep_recording(&ready);
+            for client in clients {
+                if let Some(socket) =
+                    super::studio_namespace(&io).and_then(|ns| ns.get_socket(client))
+                {
+                    let _ = socket.emit(server_events::RECORDING_READY, &ready);
+                }
+            }
+        });
     }
 }
 

@@ -28,7 +28,7 @@ impl Guest for FaultInjector {
                 Capability::Websocket,
                 Capability::Process,
             ],
-            summary: "Misbehaves on request (model = echo|version|trap|flaky|spin|big|hog|sleep|http|ws|spawn|secret|secret-file|config) for host tests.".into(),
+            summary: "Misbehaves on request (model = echo|version|trap|flaky|spin|big|hog|sleep|http|ws|spawn|secret|secret-file|config|http-hold|ws-hold|http-stream) for host tests.".into(),
         }
     }
 }
@@ -128,6 +128,53 @@ impl Llm for FaultInjector {
                 // After the close: `unavailable`, reported rather than failing the call.
                 if let Err(error) = connection.receive(Some(100)) {
                     sink.push(&format!("after close: {error:?}"))?;
+                }
+                Ok(done("end_turn"))
+            }
+            // `http-hold:N|URL` / `ws-hold:N|URL`: opens N responses (or WebSockets) to URL and
+            // keeps every one open; reports how many it opened and the refusal that stopped it.
+            "http-hold" | "ws-hold" => {
+                let (count, url) = argument
+                    .unwrap_or_default()
+                    .split_once('|')
+                    .unwrap_or(("0", ""));
+                let count: usize = count.parse().unwrap_or(0);
+                let mut responses = Vec::new();
+                let mut sockets = Vec::new();
+                for _ in 0..count {
+                    let opened = if mode == "http-hold" {
+                        http::send(&http::Request {
+                            method: http::Method::Get,
+                            url: url.to_string(),
+                            headers: Vec::new(),
+                            body: Vec::new(),
+                            timeout_ms: Some(5_000),
+                        })
+                        .map(|response| responses.push(response))
+                    } else {
+                        websocket::connect(url, &[]).map(|socket| sockets.push(socket))
+                    };
+                    if let Err(error) = opened {
+                        let held = responses.len() + sockets.len();
+                        sink.push(&format!("opened {held}; refused: {error:?}"))?;
+                        return Ok(done("end_turn"));
+                    }
+                }
+                sink.push(&format!("opened {count}"))?;
+                Ok(done("end_turn"))
+            }
+            // `http-stream:URL`: pushes each piece of the body as it comes, with the longest
+            // timeout a plugin can ask for (the host clamps it).
+            "http-stream" => {
+                let response = http::send(&http::Request {
+                    method: http::Method::Get,
+                    url: argument.unwrap_or_default().to_string(),
+                    headers: Vec::new(),
+                    body: Vec::new(),
+                    timeout_ms: Some(u32::MAX),
+                })?;
+                while let Some(piece) = response.read(64 * 1024)? {
+                    sink.push(&String::from_utf8_lossy(&piece))?;
                 }
                 Ok(done("end_turn"))
             }

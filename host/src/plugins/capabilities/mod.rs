@@ -3,6 +3,7 @@
 //! lacked, and is logged (without secret values). `log` and `clock` return no result, so without
 //! their capability the message is dropped and the clock reads 0, with one warning per instance.
 
+pub(crate) mod egress;
 pub(crate) mod net;
 pub(crate) mod process;
 pub(crate) mod streams;

@@ -1,22 +1,30 @@
-//! Outbound network access: the allow-list check that `http` and `websocket` share, and `http`.
+//! Outbound network access: the checks that `http` and `websocket` share, and `http`.
 //!
 //! The check runs in one place, before anything leaves the host: the capability must be granted,
-//! and the URL's scheme, host and port must match one of the plugin's `allowed_hosts`. Refusals are
-//! `denied` with the plugin's name and the target, and logged. HTTP is reqwest over rustls:
-//! streaming bodies, connect / idle / overall timeouts, a size cap, redirects only to allowed hosts.
+//! and the URL, parsed once, must pass the plugin's egress rule ([`super::egress`]: scheme, host
+//! and port in `allowed_hosts`, no user info, no inner address unless named literally). The parsed
+//! URL is what is sent, and names resolve only through the rule's resolver, so what was checked is
+//! what is reached, on every redirect hop too. Refusals are `denied` with the plugin's name and the
+//! rule, and logged. HTTP is reqwest over rustls: streaming bodies, connect / idle / overall
+//! timeouts (the plugin's clamped to [`MAX_PLUGIN_TIMEOUT`]), a size cap, at most
+//! [`MAX_OPEN_RESPONSES`] open responses per instance, and reads that end when the call is cancelled.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
 use futures::stream::BoxStream;
+use url::Url;
 use wasmtime::component::Resource;
 
 use super::super::bindings::http;
 use super::super::bindings::types::PluginError;
-use super::super::manifest::{Capability, HostPattern, UrlOrigin};
+use super::super::manifest::{Capability, UrlOrigin};
 use super::super::sandbox::{Grant, PluginState};
 use super::denied;
+use super::egress::{Egress, Refusal, VettedResolver};
 
 /// An HTTP response whose body streams in.
 pub struct HttpResponse {
@@ -24,33 +32,94 @@ pub struct HttpResponse {
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) body: BoxStream<'static, Result<Vec<u8>, PluginError>>,
     pub(crate) pending: VecDeque<u8>,
+    /// Its place among the instance's open responses, freed when the response goes.
+    _slot: OpenSlot,
+}
+
+/// Open HTTP responses one plugin instance may hold at once.
+pub(crate) const MAX_OPEN_RESPONSES: usize = 16;
+/// Open WebSockets one plugin instance may hold at once.
+pub(crate) const MAX_OPEN_WEBSOCKETS: usize = 16;
+
+/// The HTTP responses and WebSockets one plugin instance holds open, counted so a plugin that
+/// opens without dropping cannot exhaust the host's sockets.
+#[derive(Debug, Default)]
+pub(crate) struct OpenNet {
+    responses: Arc<AtomicUsize>,
+    websockets: Arc<AtomicUsize>,
+}
+
+/// A place among an instance's open responses or WebSockets, held by the resource and freed when
+/// it is dropped, however it goes (the plugin drops it, the host clears the table, the store ends).
+#[derive(Debug)]
+pub(crate) struct OpenSlot(Arc<AtomicUsize>);
+
+impl Drop for OpenSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl OpenNet {
+    /// A place for one more open HTTP response, or `denied` past [`MAX_OPEN_RESPONSES`].
+    pub(crate) fn response(&self, plugin: &str) -> Result<OpenSlot, PluginError> {
+        take_slot(
+            &self.responses,
+            MAX_OPEN_RESPONSES,
+            plugin,
+            "HTTP responses",
+        )
+    }
+
+    /// A place for one more open WebSocket, or `denied` past [`MAX_OPEN_WEBSOCKETS`].
+    pub(crate) fn websocket(&self, plugin: &str) -> Result<OpenSlot, PluginError> {
+        take_slot(&self.websockets, MAX_OPEN_WEBSOCKETS, plugin, "WebSockets")
+    }
+}
+
+fn take_slot(
+    open: &Arc<AtomicUsize>,
+    max: usize,
+    plugin: &str,
+    what: &str,
+) -> Result<OpenSlot, PluginError> {
+    match open.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+        (n < max).then_some(n + 1)
+    }) {
+        Ok(_) => Ok(OpenSlot(open.clone())),
+        Err(_) => {
+            tracing::warn!(plugin, limit = max, "plugin reached its cap on open {what}");
+            Err(PluginError::Denied(format!(
+                "{plugin} already holds {max} open {what}, the most one plugin instance may; drop one first"
+            )))
+        }
+    }
 }
 
 impl PluginState {
-    /// Checks `capability` and the URL's origin against `allowed_hosts`.
+    /// Checks `capability`, then parses `url` once and checks it against the plugin's egress
+    /// rule. The URL returned is the one to send; the origin is what messages may show of it.
     pub(crate) fn check_outbound(
         &mut self,
         capability: Capability,
         url: &str,
-    ) -> Result<UrlOrigin, PluginError> {
+    ) -> Result<(Url, UrlOrigin), PluginError> {
         if !self.check(capability) {
             return Err(denied(self, capability.name()));
         }
-        let Some(origin) = UrlOrigin::parse(url) else {
-            return Err(PluginError::Config(format!(
-                "`{url}` is not an absolute http(s) or ws(s) URL"
-            )));
+        let url = match self.grant.egress.parse(capability, url) {
+            Ok(url) => url,
+            // The common refusal for anything outside the grant (logged, redacted, aware of a
+            // revoked grant).
+            Err(Refusal::NotAllowed { target, .. }) => return Err(denied(self, &target)),
+            Err(refusal) => return Err(refusal.into_plugin_error()),
         };
-        if !self
-            .grant
-            .entry
-            .allowed_hosts
-            .iter()
-            .any(|pattern| pattern.allows(url))
-        {
-            return Err(denied(self, &format!("{capability}/{origin}")));
-        }
-        Ok(origin)
+        let origin = UrlOrigin::of(&url).ok_or_else(|| {
+            PluginError::Config(format!(
+                "the {capability} capability needs a URL with a host"
+            ))
+        })?;
+        Ok((url, origin))
     }
 }
 
@@ -59,11 +128,21 @@ impl http::Host for PluginState {
         &mut self,
         request: http::Request,
     ) -> wasmtime::Result<Result<Resource<HttpResponse>, PluginError>> {
-        if let Err(refused) = self.check_outbound(Capability::Http, &request.url) {
-            return Ok(Err(refused));
-        }
+        let url = match self.check_outbound(Capability::Http, &request.url) {
+            Ok((url, _)) => url,
+            Err(refused) => return Ok(Err(refused)),
+        };
+        let slot = match self.open_net.response(self.plugin()) {
+            Ok(slot) => slot,
+            Err(full) => return Ok(Err(full)),
+        };
         let grant = self.grant.clone();
-        match outbound_http(&grant, request).await {
+        let cancel = self.cancel.clone();
+        let sent = tokio::select! {
+            sent = outbound_http(&grant, url, request, slot) => sent,
+            () = cancel.cancelled() => Err(PluginError::Cancelled),
+        };
+        match sent {
             Ok(response) => Ok(Ok(self.table.push(response)?)),
             Err(error) => Ok(Err(error)),
         }
@@ -87,10 +166,16 @@ impl http::HostResponse for PluginState {
         response: Resource<HttpResponse>,
         max_bytes: u32,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, PluginError>> {
+        let cancel = self.cancel.clone();
         let response = self.table.get_mut(&response)?;
         let max = usize::try_from(max_bytes.max(1)).unwrap_or(usize::MAX);
         while response.pending.is_empty() {
-            match response.body.next().await {
+            // A provider that stalls mid-body must not hold a call the host wants to end.
+            let next = tokio::select! {
+                next = response.body.next() => next,
+                () = cancel.cancelled() => return Ok(Err(PluginError::Cancelled)),
+            };
+            match next {
                 Some(Ok(piece)) => response.pending.extend(piece),
                 Some(Err(error)) => return Ok(Err(error)),
                 None => return Ok(Ok(None)),
@@ -116,8 +201,18 @@ const FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(30);
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Whole-exchange limit when the plugin gives none.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+/// Longest whole-exchange limit a plugin may ask for: a larger `timeout-ms` is cut to this.
+pub(crate) const MAX_PLUGIN_TIMEOUT: Duration = Duration::from_secs(120);
 /// Redirect hops followed at most.
 const MAX_REDIRECTS: usize = 5;
+
+/// The whole-exchange limit of a request: the plugin's `timeout-ms`, cut to
+/// [`MAX_PLUGIN_TIMEOUT`] so a plugin cannot ask for days, or [`DEFAULT_TIMEOUT`] when it gives none.
+pub(crate) fn exchange_timeout(timeout_ms: Option<u32>) -> Duration {
+    timeout_ms.map_or(DEFAULT_TIMEOUT, |ms| {
+        Duration::from_millis(u64::from(ms)).min(MAX_PLUGIN_TIMEOUT)
+    })
+}
 
 /// Makes ring the process's TLS crypto provider. reqwest and tungstenite are built without a
 /// bundled provider (their default, aws-lc, needs cmake to build). Installing twice is harmless:
@@ -126,33 +221,45 @@ pub(crate) fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// The HTTP client of one grant: its redirect policy follows only that plugin's `allowed_hosts`.
-fn http_client(allowed: &[HostPattern]) -> Result<reqwest::Client, PluginError> {
+/// The HTTP client of one grant. Every hop obeys the grant's egress rule: names resolve only
+/// through [`VettedResolver`] (so only vetted addresses are connected to), a redirect's URL is
+/// checked like the plugin's own, and no proxy from the environment stands in between (a proxy
+/// would resolve names itself, past the rule).
+fn http_client(egress: Arc<Egress>) -> Result<reqwest::Client, PluginError> {
     install_crypto_provider();
-    let allowed = allowed.to_vec();
+    let hops = egress.clone();
     let redirects = reqwest::redirect::Policy::custom(move |attempt| {
-        let url = attempt.url().as_str().to_string();
         if attempt.previous().len() >= MAX_REDIRECTS {
-            attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
-        } else if allowed.iter().any(|p| p.allows(&url)) {
-            attempt.follow()
-        } else {
-            // Not followed: the plugin gets the 3xx response itself.
-            attempt.stop()
+            return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
+        }
+        match hops.check(Capability::Http, attempt.url()) {
+            Ok(()) => attempt.follow(),
+            // Outside allowed_hosts: not followed, the plugin gets the 3xx response itself.
+            Err(Refusal::NotAllowed { target, .. }) => {
+                tracing::info!(plugin = %hops.plugin(), %target, "redirect outside allowed_hosts not followed");
+                attempt.stop()
+            }
+            Err(refusal) => attempt.error(refusal),
         }
     });
     reqwest::Client::builder()
         .connect_timeout(CONNECT_TIMEOUT)
         .read_timeout(IDLE_TIMEOUT)
         .redirect(redirects)
+        .dns_resolver(Arc::new(VettedResolver::new(egress)))
+        .no_proxy()
         .build()
         .map_err(|e| PluginError::Internal(format!("the host's HTTP client could not start: {e}")))
 }
 
 /// Maps a client error to the contract's error cases. The URL is dropped from the message: it
-/// may carry a key in its query.
+/// may carry a key in its query. A refusal of the egress rule (from the resolver or a redirect)
+/// is `denied` with its own message.
 fn classify(error: reqwest::Error) -> PluginError {
     let error = error.without_url();
+    if let Some(refusal) = Refusal::find_in(&error) {
+        return refusal.clone().into_plugin_error();
+    }
     if error.is_timeout() {
         PluginError::Unavailable(format!("timed out: {error}"))
     } else if error.is_connect() {
@@ -164,12 +271,18 @@ fn classify(error: reqwest::Error) -> PluginError {
     }
 }
 
-/// Sends an allowed request with the grant's client; the body streams as the server sends it.
-async fn outbound_http(grant: &Grant, request: http::Request) -> Result<HttpResponse, PluginError> {
+/// Sends an allowed request (`url` is the checked parse of `request.url`) with the grant's
+/// client; the body streams as the server sends it.
+async fn outbound_http(
+    grant: &Grant,
+    url: Url,
+    request: http::Request,
+    slot: OpenSlot,
+) -> Result<HttpResponse, PluginError> {
     let client = match grant.http.get() {
         Some(client) => client.clone(),
         None => {
-            let client = http_client(&grant.entry.allowed_hosts)?;
+            let client = http_client(grant.egress.clone())?;
             // A concurrent first use may have set one already; either is fine.
             let _ = grant.http.set(client.clone());
             client
@@ -183,10 +296,8 @@ async fn outbound_http(grant: &Grant, request: http::Request) -> Result<HttpResp
         http::Method::Patch => reqwest::Method::PATCH,
         http::Method::Delete => reqwest::Method::DELETE,
     };
-    let timeout = request
-        .timeout_ms
-        .map_or(DEFAULT_TIMEOUT, |ms| Duration::from_millis(u64::from(ms)));
-    let mut builder = client.request(method, &request.url).timeout(timeout);
+    let timeout = exchange_timeout(request.timeout_ms);
+    let mut builder = client.request(method, url).timeout(timeout);
     for (name, value) in request.headers {
         builder = builder.header(name, value);
     }
@@ -234,5 +345,38 @@ async fn outbound_http(grant: &Grant, request: http::Request) -> Result<HttpResp
         headers,
         body,
         pending: VecDeque::new(),
+        _slot: slot,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plugin_timeout_is_clamped_to_the_host_maximum() {
+        assert_eq!(exchange_timeout(None), DEFAULT_TIMEOUT);
+        assert_eq!(exchange_timeout(Some(5_000)), Duration::from_secs(5));
+        assert_eq!(exchange_timeout(Some(u32::MAX)), MAX_PLUGIN_TIMEOUT);
+    }
+
+    #[test]
+    fn open_responses_are_capped_and_a_dropped_one_frees_its_place() {
+        let open = OpenNet::default();
+        let held: Vec<OpenSlot> = (0..MAX_OPEN_RESPONSES)
+            .map(|_| open.response("tester").expect("under the cap"))
+            .collect();
+        let Err(PluginError::Denied(message)) = open.response("tester") else {
+            panic!("past the cap");
+        };
+        assert!(
+            message.starts_with(&format!(
+                "tester already holds {MAX_OPEN_RESPONSES} open HTTP responses"
+            )),
+            "{message}"
+        );
+        assert!(open.websocket("tester").is_ok(), "WebSockets count apart");
+        drop(held);
+        assert!(open.response("tester").is_ok());
+    }
 }

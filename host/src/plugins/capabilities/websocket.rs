@@ -3,9 +3,16 @@
 //! the plugin as they came.
 //!
 //! Every wait is bounded: the handshake by [`CONNECT_TIMEOUT`], a send by [`SEND_TIMEOUT`], a
-//! receive by the plugin's timeout, and all of them by the call's cancel token (barge-in, session
-//! end), so a provider that goes silent never hangs a call the host wants to end.
+//! receive by the plugin's timeout (clamped to [`MAX_PLUGIN_TIMEOUT`]), and all of them by the
+//! call's cancel token (barge-in, session end), so a provider that goes silent never hangs a call
+//! the host wants to end.
+//!
+//! The URL passes the same egress rule as `http` ([`super::egress`]). The host resolves the name
+//! itself, vets each address and opens the TCP connection to a vetted one, then runs TLS and the
+//! upgrade over it with the original name (Host header, SNI): the address checked is the address
+//! connected to. At most [`super::net::MAX_OPEN_WEBSOCKETS`] are open per instance.
 
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
@@ -17,6 +24,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use url::{Host, Url};
 use wasmtime::component::Resource;
 
 use super::super::bindings::types::PluginError;
@@ -24,7 +32,8 @@ use super::super::bindings::websocket::{self, CloseFrame as WitCloseFrame, Messa
 use super::super::call::CallCancel;
 use super::super::manifest::Capability;
 use super::super::sandbox::PluginState;
-use super::net::install_crypto_provider;
+use super::egress::{Egress, ResolveError};
+use super::net::{MAX_PLUGIN_TIMEOUT, OpenSlot, install_crypto_provider};
 
 /// Time for TCP, TLS and the HTTP upgrade together.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -45,6 +54,8 @@ pub struct WsConnection {
     closed: bool,
     /// The host the connection went to, for messages (never the query: it may hold a token).
     origin: String,
+    /// Its place among the instance's open WebSockets, freed when the connection goes.
+    _slot: OpenSlot,
 }
 
 impl WsConnection {
@@ -107,14 +118,73 @@ impl WsConnection {
     }
 }
 
-/// Opens a connection after the allow-list check passed.
+/// A TCP connection to an address of `url`'s host that the egress rule allows: an IP literal is
+/// vetted as it is, a name is resolved by the rule, which returns only vetted addresses.
+async fn connect_vetted(
+    egress: &Egress,
+    url: &Url,
+    origin: &str,
+) -> Result<TcpStream, PluginError> {
+    let (Some(host), Some(port)) = (url.host(), url.port_or_known_default()) else {
+        return Err(PluginError::Config(
+            "the websocket capability needs a URL with a host".into(),
+        ));
+    };
+    // An IP literal was vetted with the URL; vetting it again here keeps this function the one
+    // place where what is connected to is decided.
+    let literal = |ip: IpAddr| {
+        egress
+            .vet(
+                Capability::Websocket,
+                url.host_str().unwrap_or_default(),
+                ip,
+                Some(url),
+            )
+            .map(|()| vec![SocketAddr::new(ip, port)])
+            .map_err(|refusal| refusal.into_plugin_error())
+    };
+    let addresses = match host {
+        Host::Ipv4(v4) => literal(IpAddr::V4(v4))?,
+        Host::Ipv6(v6) => literal(IpAddr::V6(v6))?,
+        Host::Domain(name) => egress
+            .resolve(Capability::Websocket, name, port, Some(url))
+            .await
+            .map_err(|error| match error {
+                ResolveError::Refused(refusal) => refusal.into_plugin_error(),
+                ResolveError::Unresolved(error) => PluginError::Unavailable(format!(
+                    "cannot open a WebSocket to {origin}: {error}"
+                )),
+            })?,
+    };
+    let mut failure = None;
+    for address in addresses {
+        match TcpStream::connect(address).await {
+            Ok(stream) => {
+                // Audio frames are small and latency-bound: no Nagle delay.
+                let _ = stream.set_nodelay(true);
+                return Ok(stream);
+            }
+            Err(error) => failure = Some(error),
+        }
+    }
+    Err(PluginError::Unavailable(format!(
+        "cannot open a WebSocket to {origin}: {}",
+        failure.map_or_else(|| "no address".to_string(), |e| e.to_string())
+    )))
+}
+
+/// Opens a connection to `url`, which passed the egress check, over a vetted TCP connection.
 async fn open(
-    url: &str,
+    egress: &Egress,
+    mut url: Url,
     headers: Vec<(String, String)>,
     origin: String,
+    slot: OpenSlot,
 ) -> Result<WsConnection, PluginError> {
     install_crypto_provider();
+    url.set_fragment(None);
     let mut request = url
+        .as_str()
         .into_client_request()
         .map_err(|e| PluginError::Config(format!("invalid WebSocket URL: {}", strip_url(&e))))?;
     for (name, value) in headers {
@@ -128,9 +198,18 @@ async fn open(
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_MESSAGE_BYTES))
         .max_frame_size(Some(MAX_MESSAGE_BYTES));
-    let connect =
-        tokio_tungstenite::connect_async_tls_with_config(request, Some(config), true, None);
-    let (stream, _response) = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+    let connect = async {
+        let tcp = connect_vetted(egress, &url, &origin).await?;
+        // TLS (for wss) and the upgrade run over the vetted connection, with the URL's name for
+        // SNI and the Host header.
+        Ok(tokio_tungstenite::client_async_tls_with_config(request, tcp, Some(config), None).await)
+    };
+    let handshake = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+        Ok(Err(refused_or_unreachable)) => return Err(refused_or_unreachable),
+        Ok(Ok(handshake)) => Ok(handshake),
+        Err(elapsed) => Err(elapsed),
+    };
+    let (stream, _response) = match handshake {
         Err(_) => {
             return Err(PluginError::Unavailable(format!(
                 "the WebSocket handshake with {origin} took over {} s",
@@ -174,6 +253,7 @@ async fn open(
         stream: Some(stream),
         closed: false,
         origin,
+        _slot: slot,
     })
 }
 
@@ -229,13 +309,18 @@ impl websocket::Host for PluginState {
         url: String,
         headers: Vec<(String, String)>,
     ) -> wasmtime::Result<Result<Resource<WsConnection>, PluginError>> {
-        let origin = match self.check_outbound(Capability::Websocket, &url) {
-            Ok(origin) => origin,
+        let (url, origin) = match self.check_outbound(Capability::Websocket, &url) {
+            Ok(checked) => checked,
             Err(refused) => return Ok(Err(refused)),
         };
+        let slot = match self.open_net.websocket(self.plugin()) {
+            Ok(slot) => slot,
+            Err(full) => return Ok(Err(full)),
+        };
         let cancel = self.cancel.clone();
+        let egress = self.grant.egress.clone();
         let opened = tokio::select! {
-            opened = open(&url, headers, origin.to_string()) => opened,
+            opened = open(&egress, url, headers, origin.to_string(), slot) => opened,
             () = cancel.cancelled() => Err(PluginError::Cancelled),
         };
         match opened {
@@ -298,7 +383,9 @@ impl websocket::HostConnection for PluginState {
     ) -> wasmtime::Result<Result<Option<Message>, PluginError>> {
         let cancel = self.cancel.clone();
         let connection = self.table.get_mut(&connection)?;
-        let timeout = timeout_ms.map(|ms| Duration::from_millis(u64::from(ms)));
+        // A plugin may not ask for days: its wait is cut to the host's maximum.
+        let timeout =
+            timeout_ms.map(|ms| Duration::from_millis(u64::from(ms)).min(MAX_PLUGIN_TIMEOUT));
         Ok(receive(connection, timeout, &cancel).await)
     }
 
