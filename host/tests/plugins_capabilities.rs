@@ -329,6 +329,7 @@ claude = "prober"
 [plugins.prober]
 path = "fault-injector.wasm"
 capabilities = ["log", "config", "websocket", "process"]
+env = ["PROBE_ENDPOINT", "UNSET_ENDPOINT", "PROBE_PROGRAM"]
 allowed_hosts = ["${PROBE_ENDPOINT}", "${UNSET_ENDPOINT}"]
 allowed_executables = ["${PROBE_PROGRAM:-cat}"]
 [plugins.real]

@@ -7,8 +7,8 @@
 //! runs the new code while a call in flight finishes on its old store. An instance that trapped, hit
 //! a limit, or whose call was abandoned midway is thrown away and rebuilt on the next call.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, mpsc};
@@ -53,6 +53,29 @@ pub struct CallCancel(Arc<CancelState>);
 struct CancelState {
     cancelled: AtomicBool,
     notify: Notify,
+    /// The id of the grant the current call runs under (see `Grant::hold`).
+    holder: AtomicU64,
+}
+
+/// A [`CallCancel`] that does not keep its handle alive (a grant's list of its holders).
+#[derive(Debug, Clone)]
+pub(crate) struct WeakCallCancel(Weak<CancelState>);
+
+impl WeakCallCancel {
+    /// The cancel, while its handle lives.
+    pub(crate) fn upgrade(&self) -> Option<CallCancel> {
+        self.0.upgrade().map(CallCancel)
+    }
+
+    /// Whether its handle still lives.
+    pub(crate) fn is_alive(&self) -> bool {
+        self.0.strong_count() > 0
+    }
+
+    /// Whether this is `cancel`.
+    pub(crate) fn is(&self, cancel: &CallCancel) -> bool {
+        std::ptr::eq(self.0.as_ptr(), Arc::as_ptr(&cancel.0))
+    }
 }
 
 impl CallCancel {
@@ -80,6 +103,21 @@ impl CallCancel {
 
     fn reset(&self) {
         self.0.cancelled.store(false, Ordering::SeqCst);
+    }
+
+    /// Notes the grant the current call runs under.
+    pub(crate) fn set_holder(&self, grant_id: u64) {
+        self.0.holder.store(grant_id, Ordering::SeqCst);
+    }
+
+    /// The grant the current call runs under.
+    pub(crate) fn holder(&self) -> u64 {
+        self.0.holder.load(Ordering::SeqCst)
+    }
+
+    /// A reference that does not keep the handle alive.
+    pub(crate) fn downgrade(&self) -> WeakCallCancel {
+        WeakCallCancel(Arc::downgrade(&self.0))
     }
 }
 
@@ -212,17 +250,20 @@ impl<W: WorldInstance> Seat<W> {
         })?;
         if attempt == 0 {
             self.cancel.reset();
-            if let Some(mut live) = self
+        }
+        // Revoking this grant (a reload that takes something away) cancels the call.
+        version.grant.hold(&self.cancel);
+        if attempt == 0
+            && let Some(mut live) = self
                 .live
                 .get_mut()
                 .unwrap_or_else(PoisonError::into_inner)
                 .take()
-                && Arc::ptr_eq(&live.version, version)
-            {
-                live.store.data_mut().clock_origin = self.clock_origin;
-                live.store.data_mut().cancel = self.cancel.clone();
-                return Ok(live);
-            }
+            && Arc::ptr_eq(&live.version, version)
+        {
+            live.store.data_mut().clock_origin = self.clock_origin;
+            live.store.data_mut().cancel = self.cancel.clone();
+            return Ok(live);
         }
         let mut store = new_store(&self.host.engine.engine, version.grant.clone());
         store.data_mut().clock_origin = self.clock_origin;
@@ -230,7 +271,13 @@ impl<W: WorldInstance> Seat<W> {
         let instance = W::instantiate(&version.code.pre, &mut store)
             .await
             .ok_or_else(|| unavailable(name, format!("it is not a {} plugin", self.slot.kind())))?
-            .map_err(|e| unavailable(name, format!("instantiation failed: {e:#}")))?;
+            .map_err(|e| {
+                let message = format!("instantiation failed: {e:#}");
+                unavailable(
+                    name,
+                    version.grant.secrets.redactor().redact(&message).into(),
+                )
+            })?;
         Ok(Live {
             version: version.clone(),
             store,
@@ -252,7 +299,7 @@ impl<W: WorldInstance> Seat<W> {
                     PluginError::Unavailable(_) | PluginError::RateLimited(_)
                 )
             }
-            CallError::Denied { .. } => false,
+            CallError::Denied { .. } | CallError::GrantRevoked { .. } => false,
         };
         if !worth_it || self.cancel.is_cancelled() {
             return false;
@@ -302,6 +349,25 @@ impl<W: WorldInstance> Seat<W> {
     fn settle<T>(
         &mut self,
         attempt: usize,
+        live: Live<W>,
+        outcome: wasmtime::Result<Result<T, PluginError>>,
+    ) -> Result<T, CallError> {
+        let plugin = live.version.name().to_string();
+        let grant = live.version.grant.clone();
+        if grant.is_revoked() && (!matches!(outcome, Ok(Ok(_))) || self.cancel.is_cancelled()) {
+            // The call ended because a reload took its grant away; the next call gets a fresh
+            // instance on the new grant (the version changed with the grant).
+            tracing::info!(plugin = %plugin, role = %self.slot, "a plugin call ended: its grant was revoked by a plugins.toml reload");
+            return Err(CallError::GrantRevoked { plugin });
+        }
+        self.settle_outcome(attempt, live, outcome)
+            .map_err(|error| error.redacted(grant.secrets.redactor()))
+    }
+
+    /// [`Seat::settle`] once revocation is ruled out.
+    fn settle_outcome<T>(
+        &mut self,
+        attempt: usize,
         mut live: Live<W>,
         outcome: wasmtime::Result<Result<T, PluginError>>,
     ) -> Result<T, CallError> {
@@ -333,6 +399,8 @@ impl<W: WorldInstance> Seat<W> {
                         message: describe_trap(&trap),
                     },
                 };
+                // A panic message may carry whatever the plugin held, a key included.
+                let error = error.redacted(live.version.grant.secrets.redactor());
                 tracing::warn!(plugin = live.version.name(), role = %self.slot, "plugin call failed, its instance is rebuilt for the next call: {error}");
                 live.store.data_mut().table = wasmtime::component::ResourceTable::new();
                 drop(live);

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use super::bindings::types::PluginError;
 use super::manifest::{Deadlines, ManifestError, PluginKind};
+use super::redact::Redactor;
 
 /// Why the plugin host could not start (or a reload was refused).
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +88,15 @@ pub enum CallError {
         /// Why.
         message: String,
     },
+    /// A `plugins.toml` reload took away something the call was using (a capability, a host, a
+    /// secret); the call was ended and the next one runs on the new grant.
+    #[error(
+        "plugin {plugin}'s grant was revoked by a plugins.toml reload; the call was ended and the next call uses the new grant"
+    )]
+    GrantRevoked {
+        /// The plugin's name.
+        plugin: String,
+    },
     /// The call ran past its wall-clock deadline (`[studio.deadlines]`); it was cancelled and the
     /// plugin's instance thrown away.
     #[error("{}", describe_deadline(plugin, *kind, *limit_ms))]
@@ -110,8 +120,34 @@ impl CallError {
             | CallError::CpuLimit { plugin, .. }
             | CallError::MemoryLimit { plugin, .. }
             | CallError::Load { plugin, .. }
+            | CallError::GrantRevoked { plugin }
             | CallError::Deadline { plugin, .. } => plugin,
         }
+    }
+
+    /// The error with every secret value `redactor` knows cut out of its messages (a provider
+    /// echoing a key in its error body, a plugin panicking with one).
+    pub fn redacted(mut self, redactor: &Redactor) -> CallError {
+        match &mut self {
+            CallError::Plugin { error, .. } => match error {
+                PluginError::Config(m)
+                | PluginError::Auth(m)
+                | PluginError::Unavailable(m)
+                | PluginError::Protocol(m)
+                | PluginError::Denied(m)
+                | PluginError::Internal(m) => redactor.redact_string(m),
+                PluginError::RateLimited(r) => redactor.redact_string(&mut r.message),
+                PluginError::Cancelled => {}
+            },
+            CallError::Denied { message, .. }
+            | CallError::Trap { message, .. }
+            | CallError::Load { message, .. } => redactor.redact_string(message),
+            CallError::CpuLimit { .. }
+            | CallError::MemoryLimit { .. }
+            | CallError::GrantRevoked { .. }
+            | CallError::Deadline { .. } => {}
+        }
+        self
     }
 
     /// Whether the plugin itself was stopped by the host (trap, limit or deadline), so its

@@ -5,7 +5,7 @@
 //! read lock held for a pointer copy) and works on that snapshot, so a reload never blocks or
 //! disturbs a call in flight, and the next call sees the new setup. Reloads are serialized.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::SystemTime;
@@ -16,6 +16,7 @@ use super::call::{LlmHandle, PolicyHandle, SttHandle, TtsHandle};
 use super::engine::{CacheOutcome, PluginEngine};
 use super::error::PluginHostError;
 use super::manifest::{Manifest, ManifestError, PluginEntry, PluginKind, RoleSlot};
+use super::redact::Redactor;
 use super::sandbox::{Grant, SecretStore};
 use super::version::{LoadedCode, PluginInfoSummary, PluginVersion, load_code};
 use super::watch::PluginWatcher;
@@ -63,16 +64,27 @@ impl PluginHostOptions {
         Ok(manifest)
     }
 
-    /// The values of every secret some plugin declares.
-    fn declared_secrets(&self, manifest: &Manifest) -> HashMap<String, String> {
-        manifest
-            .plugins
-            .values()
-            .flat_map(|e| e.secrets.iter().chain(&e.secret_files))
+    /// What `manifest` lets plugins read from the environment: the values of every variable
+    /// some plugin declares (`secrets`, `secret_files`, `env`), and the names among them that
+    /// are not secret (declared only in `env` or `secret_files`), which are not redacted.
+    fn declared_environment(&self, manifest: &Manifest) -> DeclaredEnvironment {
+        let entries = || manifest.plugins.values();
+        let values = entries()
+            .flat_map(|e| e.secrets.iter().chain(&e.secret_files).chain(&e.env))
             .filter_map(|name| self.variable(name).map(|value| (name.clone(), value)))
-            .collect()
+            .collect();
+        let secret: BTreeSet<&String> = entries().flat_map(|e| &e.secrets).collect();
+        let public = entries()
+            .flat_map(|e| e.env.iter().chain(&e.secret_files))
+            .filter(|name| !secret.contains(name))
+            .cloned()
+            .collect();
+        (values, public)
     }
 }
+
+/// Values of the declared variables, and the names among them that are not secret.
+type DeclaredEnvironment = (HashMap<String, String>, BTreeSet<String>);
 
 /// One plugin as `/health` and the settings API show it.
 #[derive(Debug, Clone)]
@@ -159,7 +171,9 @@ impl PluginHost {
             options.cache_key_file.clone(),
         )?);
         let secrets = Arc::new(SecretStore::default());
-        secrets.set_environment(options.declared_secrets(&manifest));
+        super::redact::redact_the_log_with(secrets.redactor());
+        let (values, public) = options.declared_environment(&manifest);
+        secrets.set_environment(values, public);
 
         let mut versions = BTreeMap::new();
         let mut errors = BTreeMap::new();
@@ -256,6 +270,12 @@ impl PluginHost {
         self.reloads.subscribe()
     }
 
+    /// The redactor of every secret value the plugins may be granted (environment and run-time
+    /// keys), kept current; the recorder and anything else that writes plugin text use it.
+    pub fn redactor(&self) -> Arc<Redactor> {
+        self.secrets.redactor().clone()
+    }
+
     /// Sets a secret at run time (API keys from the settings dialog); plugins that declare `name` see it.
     pub fn set_secret(&self, name: &str, value: impl Into<String>) {
         self.secrets.set_runtime(name, value.into());
@@ -322,8 +342,19 @@ impl PluginHost {
         let _serial = self.reload_lock.lock().await;
         let old = self.snapshot();
         let events = match self.build_setup(&old).await {
-            Ok((setup, events)) => {
+            Ok((setup, events, (values, public))) => {
+                // Only an accepted manifest changes anything, and all of it at once: the secrets
+                // snapshot, then the registry; then the grants it narrowed are revoked.
+                let revoked = revoked_grants(&old, &setup);
+                self.secrets.set_environment(values, public);
                 *self.setup.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(setup);
+                for (grant, why) in revoked {
+                    tracing::warn!(
+                        plugin = grant.name(),
+                        "plugins.toml took {why} away from the plugin; its calls in flight are ended"
+                    );
+                    grant.revoke();
+                }
                 events
             }
             Err(error) => {
@@ -348,10 +379,14 @@ impl PluginHost {
     }
 
     /// The setup after a reload, from the old one and the files on disk.
-    async fn build_setup(&self, old: &Setup) -> Result<(Setup, Vec<ReloadEvent>), PluginHostError> {
+    /// Changes nothing itself: the caller applies the environment snapshot it returns only
+    /// when the whole setup is accepted.
+    async fn build_setup(
+        &self,
+        old: &Setup,
+    ) -> Result<(Setup, Vec<ReloadEvent>, DeclaredEnvironment), PluginHostError> {
         let manifest = self.options.load_manifest()?;
-        self.secrets
-            .set_environment(self.options.declared_secrets(&manifest));
+        let environment = self.options.declared_environment(&manifest);
         let mut versions = BTreeMap::new();
         let mut errors = BTreeMap::new();
         let mut events = Vec::new();
@@ -399,7 +434,17 @@ impl PluginHost {
                 Err(message) => {
                     tracing::error!(plugin = %entry.name, "plugin reload failed, the previous version keeps serving: {message}");
                     if let Some(p) = previous {
-                        versions.insert(entry.name.clone(), p.clone());
+                        // The old code, under the new grant: a broken file must not keep a
+                        // grant that plugins.toml narrowed alive.
+                        let version = if Arc::ptr_eq(&p.grant, &grant) {
+                            p.clone()
+                        } else {
+                            Arc::new(PluginVersion {
+                                code: p.code.clone(),
+                                grant: grant.clone(),
+                            })
+                        };
+                        versions.insert(entry.name.clone(), version);
                     }
                     let already_reported = old.errors.get(&entry.name) == Some(&message);
                     if !already_reported {
@@ -428,6 +473,7 @@ impl PluginHost {
                 errors,
             },
             events,
+            environment,
         ))
     }
 }
@@ -469,10 +515,76 @@ fn same_grant(a: &PluginEntry, b: &PluginEntry) -> bool {
         && a.allowed_executables == b.allowed_executables
         && a.secrets == b.secrets
         && a.secret_files == b.secret_files
+        && a.env == b.env
         && a.fallback == b.fallback
         && a.memory_limit_mb == b.memory_limit_mb
         && a.cpu_limit_ms == b.cpu_limit_ms
         && a.config == b.config
+}
+
+/// The grants of `old` that `new` replaced with narrower ones (or dropped), with what was taken
+/// away. A grant that only widened, or whose config or limits changed, is not revoked: calls in
+/// flight finish on it.
+fn revoked_grants(old: &Setup, new: &Setup) -> Vec<(Arc<Grant>, String)> {
+    let mut revoked = Vec::new();
+    for (name, previous) in &old.versions {
+        let next = new.versions.get(name);
+        if next.is_some_and(|n| Arc::ptr_eq(&n.grant, &previous.grant)) {
+            continue;
+        }
+        let why = match new.manifest.plugins.get(name) {
+            None => Some("its whole table".to_string()),
+            Some(entry) => narrowed(&previous.grant.entry, entry),
+        };
+        if let Some(why) = why {
+            revoked.push((previous.grant.clone(), why));
+        }
+    }
+    revoked
+}
+
+/// What `new` grants less than `old`, if anything (named for the log).
+fn narrowed(old: &PluginEntry, new: &PluginEntry) -> Option<String> {
+    fn lost<T: PartialEq + std::fmt::Display>(old: &[T], new: &[T]) -> Vec<String> {
+        old.iter()
+            .filter(|item| !new.contains(item))
+            .map(ToString::to_string)
+            .collect()
+    }
+    let capabilities: Vec<String> = old
+        .capabilities
+        .difference(&new.capabilities)
+        .map(ToString::to_string)
+        .collect();
+    let executables: Vec<PathBuf> = old
+        .allowed_executables
+        .iter()
+        .filter(|exe| !new.allowed_executables.contains(exe))
+        .cloned()
+        .collect();
+    let parts = [
+        ("capabilities", capabilities),
+        (
+            "allowed_hosts",
+            lost(&old.allowed_hosts, &new.allowed_hosts),
+        ),
+        (
+            "allowed_executables",
+            executables
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
+        ),
+        ("secrets", lost(&old.secrets, &new.secrets)),
+        ("secret_files", lost(&old.secret_files, &new.secret_files)),
+        ("env", lost(&old.env, &new.env)),
+    ];
+    let taken: Vec<String> = parts
+        .into_iter()
+        .filter(|(_, items)| !items.is_empty())
+        .map(|(what, items)| format!("{what} {}", items.join(", ")))
+        .collect();
+    (!taken.is_empty()).then(|| taken.join("; "))
 }
 
 /// Fails when `name` (serving `slot`) is not loaded or is the wrong kind of plugin.

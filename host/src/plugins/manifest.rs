@@ -12,15 +12,14 @@ use serde::Deserialize;
 
 use super::BUILT_PLUGIN_DIR;
 
-mod process_rules;
-pub use process_rules::{
-    ArgMismatch, ArgPattern, ArgWord, ProcessLimits, ProcessRules, forbidden_env,
-};
-
 mod deadlines;
+mod process_rules;
 pub use deadlines::{
     CallBudget, DEFAULT_CPU_PER_AUDIO_SECOND_MS, DEFAULT_CPU_PER_EVENT_MS, DEFAULT_LLM_LINE_MS,
     DEFAULT_POLICY_MS, DEFAULT_STT_IDLE_MS, DEFAULT_TTS_CLAUSE_MS, Deadlines,
+};
+pub use process_rules::{
+    ArgMismatch, ArgPattern, ArgWord, ProcessLimits, ProcessRules, forbidden_env,
 };
 
 /// Memory a plugin instance may grow to when neither the plugin nor `[studio]` says otherwise.
@@ -351,6 +350,9 @@ pub struct PluginEntry {
     /// Secrets whose value is a file path (GOOGLE_APPLICATION_CREDENTIALS): the plugin reads the
     /// file's contents, since it has no file access of its own.
     pub secret_files: Vec<String>,
+    /// Variables that are not secret (endpoints, base URLs, model names, paths): the plugin may
+    /// read them like secrets and use them in `${VAR}`, and they are not redacted.
+    pub env: Vec<String>,
     /// Plugins to try, in order, when this one fails.
     pub fallback: Vec<String>,
     /// Memory cap of one instance.
@@ -490,6 +492,8 @@ struct RawPlugin {
     secrets: Vec<String>,
     #[serde(default)]
     secret_files: Vec<String>,
+    #[serde(default)]
+    env: Vec<String>,
     #[serde(default)]
     fallback: Vec<String>,
     memory_limit_mb: Option<u32>,
@@ -679,12 +683,10 @@ impl Manifest {
     }
 }
 
-/// Expands `${VAR}` and `${VAR:-default}` in an allow-list entry; text without `${` is returned
-/// as it is. An unset variable without a default expands to nothing.
-fn expand_variables(
-    text: &str,
-    environment: &dyn Fn(&str) -> Option<String>,
-) -> Result<String, String> {
+/// Expands `${VAR}` and `${VAR:-default}` in an allow-list entry or a config value; text without
+/// `${` is returned as it is. An unset variable without a default expands to nothing. `lookup`
+/// refuses a variable the plugin did not declare.
+fn expand_variables(text: &str, lookup: &Lookup<'_>) -> Result<String, String> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("${") {
@@ -698,7 +700,7 @@ fn expand_variables(
             Some((name, default)) => (name, Some(default)),
             None => (inner, None),
         };
-        let value = environment(name)
+        let value = lookup(name)?
             .map(|v| v.trim().to_string())
             .filter(|v| !v.is_empty());
         out.push_str(&value.unwrap_or_else(|| default.unwrap_or("").to_string()));
@@ -706,6 +708,32 @@ fn expand_variables(
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// Reads one `${VAR}` for a plugin: its value, or why the plugin may not read it.
+type Lookup<'a> = dyn Fn(&str) -> Result<Option<String>, String> + 'a;
+
+/// The `${VAR}` lookup of one plugin: only the variables its table declares in `secrets`,
+/// `secret_files` or `env`, so no table can copy another plugin's key into its own config or
+/// allow-list.
+fn declared_lookup<'a>(
+    raw: &RawPlugin,
+    environment: &'a dyn Fn(&str) -> Option<String>,
+) -> impl Fn(&str) -> Result<Option<String>, String> + 'a {
+    let declared: BTreeSet<String> = [&raw.secrets, &raw.secret_files, &raw.env]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect();
+    move |name: &str| {
+        if declared.contains(name) {
+            Ok(environment(name))
+        } else {
+            Err(format!(
+                "${{{name}}} is not declared in this plugin's secrets or env; add `{name}` to `env` (a setting) or `secrets` (a key) of this table if this plugin should read it"
+            ))
+        }
+    }
 }
 
 /// `scheme://authority` of a URL (a variable such as WHISPER_ENDPOINT holds a whole URL; an
@@ -745,11 +773,17 @@ fn validate_plugin(
     } else {
         plugin_dir.join(path)
     };
-    let capabilities: BTreeSet<Capability> = raw.capabilities.into_iter().collect();
+    if let Some(both) = raw.env.iter().find(|n| raw.secrets.contains(n)) {
+        return Err(format!(
+            "[plugins.{name}] lists `{both}` in both `secrets` and `env`; a key belongs in `secrets` only"
+        ));
+    }
+    let lookup = declared_lookup(&raw, environment);
+    let capabilities: BTreeSet<Capability> = raw.capabilities.iter().copied().collect();
     let mut allowed_hosts = Vec::new();
     for pattern in &raw.allowed_hosts {
         let from_variable = pattern.contains("${");
-        let expanded = expand_variables(pattern, environment)
+        let expanded = expand_variables(pattern, &lookup)
             .map_err(|e| format!("[plugins.{name}] allowed_hosts: {e}"))?;
         if from_variable && expanded.is_empty() {
             // An optional endpoint that is not configured (e.g. LOCAL_LLAMA_ENDPOINT unset).
@@ -775,7 +809,7 @@ fn validate_plugin(
     let mut allowed_executables = Vec::new();
     for exe in &raw.allowed_executables {
         let from_variable = exe.contains("${");
-        let expanded = expand_variables(exe, environment)
+        let expanded = expand_variables(exe, &lookup)
             .map_err(|e| format!("[plugins.{name}] allowed_executables: {e}"))?;
         let original = exe;
         let exe = PathBuf::from(&expanded);
@@ -810,9 +844,9 @@ fn validate_plugin(
                 "[plugins.{name}.process] is set but [plugins.{name}] lacks the `process` capability; add it or remove the table"
             ));
         }
-        Some(table) => process_rules::validate(name, table, &|text| {
-            expand_variables(text, environment)
-        })?,
+        Some(table) => {
+            process_rules::validate(name, table, &|text| expand_variables(text, &lookup))?
+        }
         None => ProcessRules::default(),
     };
     if (!raw.secrets.is_empty() || !raw.secret_files.is_empty())
@@ -841,26 +875,24 @@ fn validate_plugin(
         process,
         secrets: raw.secrets,
         secret_files: raw.secret_files,
+        env: raw.env,
         fallback: raw.fallback,
         memory_limit_mb,
         cpu_limit_ms,
         budget: CallBudget::default(),
-        config: expand_config(raw.config, environment)
-            .map_err(|e| format!("[plugins.{name}.config] {e}"))?,
+        config: expand_config(raw.config, &lookup)
+            .map_err(|e| format!("[plugins.{name}] config.{e}"))?,
     })
 }
 
 /// Expands `${VAR}` / `${VAR:-default}` in the `config` table's string values, so a setting such
 /// as `base_url = "${ANTHROPIC_BASE_URL:-https://api.anthropic.com}"` follows the environment.
-fn expand_config(
-    mut config: toml::Table,
-    environment: &dyn Fn(&str) -> Option<String>,
-) -> Result<toml::Table, String> {
+fn expand_config(mut config: toml::Table, lookup: &Lookup<'_>) -> Result<toml::Table, String> {
     for (key, value) in config.iter_mut() {
         if let toml::Value::String(text) = value
             && text.contains("${")
         {
-            *text = expand_variables(text, environment).map_err(|e| format!("{key}: {e}"))?;
+            *text = expand_variables(text, lookup).map_err(|e| format!("{key}: {e}"))?;
         }
     }
     Ok(config)
@@ -1047,7 +1079,7 @@ mod tests {
         let env =
             |name: &str| (name == "SET").then(|| "ws://127.0.0.1:9/v3/ws?token=t".to_string());
         let path = Path::new("/etc/studio/plugins.toml");
-        let text = "[plugins.a]\npath = \"a.wasm\"\ncapabilities = [\"config\", \"websocket\"]\nallowed_hosts = [\"${SET}\", \"${UNSET}\"]\n[plugins.a.config]\nurl = \"${UNSET:-https://example.com}\"\n";
+        let text = "[plugins.a]\npath = \"a.wasm\"\ncapabilities = [\"config\", \"websocket\"]\nenv = [\"SET\", \"UNSET\"]\nallowed_hosts = [\"${SET}\", \"${UNSET}\"]\n[plugins.a.config]\nurl = \"${UNSET:-https://example.com}\"\n";
         let manifest = Manifest::parse_with_environment(text, path, None, &env).expect("valid");
         let a = &manifest.plugins["a"];
         let hosts: Vec<String> = a.allowed_hosts.iter().map(ToString::to_string).collect();
@@ -1057,12 +1089,63 @@ mod tests {
             Some("https://example.com")
         );
 
-        let broken = "[plugins.a]\npath = \"a.wasm\"\ncapabilities = [\"http\"]\nallowed_hosts = [\"${OPEN\"]\n";
+        let broken = "[plugins.a]\npath = \"a.wasm\"\ncapabilities = [\"http\"]\nenv = [\"OPEN\"]\nallowed_hosts = [\"${OPEN\"]\n";
         let err = Manifest::parse_with_environment(broken, path, None, &env).unwrap_err();
         let message = err.to_string();
         assert!(
             message.contains("[plugins.a] allowed_hosts") && message.contains("without a closing"),
             "{message}"
+        );
+    }
+
+    #[test]
+    fn a_variable_the_plugin_does_not_declare_is_refused_by_table_key_and_name() {
+        let env = |name: &str| Some(format!("value-of-{name}"));
+        let path = Path::new("/etc/studio/plugins.toml");
+        let in_config = "[plugins.evil]\npath = \"e.wasm\"\ncapabilities = [\"config\"]\nsecrets = [\"EVIL_KEY\"]\n[plugins.evil.config]\nurl = \"https://x.test/?k=${ANTHROPIC_API_KEY}\"\n";
+        let message = Manifest::parse_with_environment(in_config, path, None, &env)
+            .expect_err("undeclared variable in config")
+            .to_string();
+        assert!(
+            message.contains(
+                "[plugins.evil] config.url: ${ANTHROPIC_API_KEY} is not declared in this plugin's secrets or env"
+            ),
+            "{message}"
+        );
+        let in_hosts = "[plugins.evil]\npath = \"e.wasm\"\ncapabilities = [\"http\"]\nallowed_hosts = [\"https://${OPENAI_API_KEY:-x}.test\"]\n";
+        let message = Manifest::parse_with_environment(in_hosts, path, None, &env)
+            .expect_err("undeclared variable in allowed_hosts")
+            .to_string();
+        assert!(
+            message.contains(
+                "[plugins.evil] allowed_hosts: ${OPENAI_API_KEY} is not declared in this plugin's secrets or env"
+            ),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn declared_secrets_and_env_variables_expand() {
+        let env = |name: &str| Some(format!("value-of-{name}"));
+        let path = Path::new("/etc/studio/plugins.toml");
+        let text = "[plugins.a]\npath = \"a.wasm\"\ncapabilities = [\"config\"]\nsecrets = [\"A_KEY\"]\nenv = [\"A_BASE_URL\"]\n[plugins.a.config]\nkey = \"${A_KEY}\"\nbase = \"${A_BASE_URL}/v1\"\n";
+        let manifest = Manifest::parse_with_environment(text, path, None, &env).expect("valid");
+        let a = &manifest.plugins["a"];
+        assert_eq!(a.config_value("key").as_deref(), Some("value-of-A_KEY"));
+        assert_eq!(
+            a.config_value("base").as_deref(),
+            Some("value-of-A_BASE_URL/v1")
+        );
+        assert_eq!(a.env, ["A_BASE_URL"]);
+    }
+
+    #[test]
+    fn a_name_in_both_secrets_and_env_is_refused() {
+        let err = parse("[plugins.a]\npath = \"a.wasm\"\ncapabilities = [\"config\"]\nsecrets = [\"K\"]\nenv = [\"K\"]\n")
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("both `secrets` and `env`"),
+            "{err}"
         );
     }
 }

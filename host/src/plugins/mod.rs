@@ -15,6 +15,8 @@ mod engine;
 mod error;
 mod host;
 pub mod manifest;
+mod plugin_log;
+mod redact;
 mod sandbox;
 mod version;
 mod watch;
@@ -25,10 +27,12 @@ pub const BUILT_PLUGIN_DIR: &str = env!("BUILT_PLUGIN_DIR");
 pub use call::{
     CallCancel, LlmHandle, PolicyHandle, STUDIO_SAMPLE_RATE, SttHandle, SttInput, TtsHandle,
 };
+pub use capabilities::process::kill_all_children;
 pub use error::{CallError, PluginHostError, describe_plugin_error};
 pub use host::{PluginHost, PluginHostOptions, PluginStatus, ReloadEvent};
 pub use manifest::{Capability, Manifest, ManifestError, PluginKind, RoleSlot};
-pub use capabilities::process::kill_all_children;
+pub use plugin_log::{BURST_LINES, LINES_PER_SECOND, MAX_LINE_BYTES};
+pub use redact::{MIN_REDACTED_LEN, RedactedLog, RedactingWriter, Redactor};
 pub use version::PluginInfoSummary;
 
 /// The contract's types as the plugins see them, generated from `wit/` (requests, results, errors).

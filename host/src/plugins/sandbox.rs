@@ -6,59 +6,136 @@
 //! callback (every engine tick, ~10 ms) traps only once the guest's own time passes the cap.
 
 use std::collections::{BTreeSet, HashMap};
-use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use wasmtime::component::ResourceTable;
 use wasmtime::{CallHook, Store, UpdateDeadline};
-use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use super::call::{CallCancel, WeakCallCancel};
 use super::manifest::{Capability, PluginEntry};
+use super::plugin_log::{PluginLog, PluginOutput};
+use super::redact::Redactor;
 
 /// Secrets the host may hand to plugins: declared names read from the environment at start, and
-/// keys set at run time through the settings API (which win).
+/// keys set at run time through the settings API (which win). It owns the host's one
+/// [`Redactor`], rebuilt whenever a value changes.
 #[derive(Debug, Default)]
 pub(crate) struct SecretStore {
-    environment: RwLock<HashMap<String, String>>,
-    runtime: RwLock<HashMap<String, String>>,
+    values: RwLock<SecretValues>,
+    redactor: Arc<Redactor>,
+}
+
+#[derive(Debug, Default)]
+struct SecretValues {
+    /// Declared names (`secrets`, `secret_files`, `env`) read from the environment.
+    environment: HashMap<String, String>,
+    /// Keys set at run time.
+    runtime: HashMap<String, String>,
+    /// Names whose value is not secret: declared only in `env` (endpoints, models) or in
+    /// `secret_files` (a path; the file's contents are the secret).
+    public: BTreeSet<String>,
+    /// Secret strings found in the secret files plugins read (a service account's private key).
+    files: HashMap<String, Vec<String>>,
 }
 
 impl SecretStore {
-    /// Replaces the environment snapshot (at start and when `plugins.toml` changes).
-    pub(crate) fn set_environment(&self, values: HashMap<String, String>) {
-        *self
-            .environment
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = values;
+    /// Replaces the environment snapshot and the names whose values are not secret (at start
+    /// and when a `plugins.toml` change is accepted).
+    pub(crate) fn set_environment(
+        &self,
+        values: HashMap<String, String>,
+        public: BTreeSet<String>,
+    ) {
+        let mut current = self.values.write().unwrap_or_else(PoisonError::into_inner);
+        current.environment = values;
+        current.public = public;
+        self.redactor.set_secrets(current.redacted());
     }
 
     /// Sets a runtime key.
     pub(crate) fn set_runtime(&self, name: &str, value: String) {
-        self.runtime
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(name.to_string(), value);
+        let mut current = self.values.write().unwrap_or_else(PoisonError::into_inner);
+        current.runtime.insert(name.to_string(), value);
+        self.redactor.set_secrets(current.redacted());
+    }
+
+    /// Notes the secret parts of a secret file a plugin was handed, so they are redacted too.
+    pub(crate) fn note_file_contents(&self, name: &str, contents: &str) {
+        let parts = secret_file_parts(contents);
+        let mut current = self.values.write().unwrap_or_else(PoisonError::into_inner);
+        if current.files.get(name) == Some(&parts) {
+            return;
+        }
+        current.files.insert(name.to_string(), parts);
+        self.redactor.set_secrets(current.redacted());
     }
 
     /// The current value of `name`, runtime key first.
     pub(crate) fn get(&self, name: &str) -> Option<String> {
-        if let Some(v) = self
+        let current = self.values.read().unwrap_or_else(PoisonError::into_inner);
+        current
             .runtime
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
             .get(name)
-        {
-            return Some(v.clone());
-        }
-        self.environment
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(name)
+            .or_else(|| current.environment.get(name))
             .cloned()
     }
+
+    /// The redactor of every secret value held here.
+    pub(crate) fn redactor(&self) -> &Arc<Redactor> {
+        &self.redactor
+    }
+}
+
+impl SecretValues {
+    /// `(name, value)` of everything to redact: every value whose name is not public (runtime
+    /// keys win over the environment), and the secret parts of secret files.
+    fn redacted(&self) -> Vec<(String, String)> {
+        let mut all: Vec<(String, String)> = self
+            .environment
+            .iter()
+            .filter(|(name, _)| !self.runtime.contains_key(*name))
+            .chain(&self.runtime)
+            .filter(|(name, _)| !self.public.contains(*name))
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
+        for (name, parts) in &self.files {
+            all.extend(parts.iter().map(|part| (name.clone(), part.clone())));
+        }
+        all
+    }
+}
+
+/// The secret strings of a secret file: in a JSON credentials file the values of its key
+/// fields, and each line of a PEM private key (a plugin logging part of the key is still caught);
+/// any other file is secret as a whole.
+fn secret_file_parts(contents: &str) -> Vec<String> {
+    const SECRET_FIELDS: [&str; 5] = [
+        "private_key",
+        "private_key_id",
+        "client_secret",
+        "refresh_token",
+        "api_key",
+    ];
+    let Ok(serde_json::Value::Object(fields)) = serde_json::from_str(contents) else {
+        return vec![contents.trim().to_string()];
+    };
+    let mut parts = Vec::new();
+    for field in SECRET_FIELDS {
+        if let Some(serde_json::Value::String(value)) = fields.get(field) {
+            parts.push(value.clone());
+            parts.extend(
+                value
+                    .lines()
+                    .map(str::trim)
+                    .filter(|line| line.len() >= 16 && !line.starts_with("-----"))
+                    .map(str::to_string),
+            );
+        }
+    }
+    parts
 }
 
 /// What one plugin is granted, shared by all of its instances.
@@ -72,23 +149,68 @@ pub(crate) struct Grant {
     pub(crate) http: std::sync::OnceLock<reqwest::Client>,
     /// Where its `http` and `websocket` may connect: `allowed_hosts` and the address rule.
     pub(crate) egress: Arc<super::capabilities::egress::Egress>,
+    /// Tells this grant apart from the others in the process (the holder of a call's cancel).
+    pub(crate) id: u64,
+    /// Set once a reload took something away from it; calls holding it are cancelled.
+    revoked: AtomicBool,
+    /// The cancels of the calls that hold (or held) this grant, fired when it is revoked.
+    holders: Mutex<Vec<WeakCallCancel>>,
 }
 
 impl Grant {
     /// A grant for `entry`.
     pub(crate) fn new(entry: PluginEntry, secrets: Arc<SecretStore>) -> Grant {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         let egress = super::capabilities::egress::Egress::new(&entry.name, &entry.allowed_hosts);
         Grant {
             entry: Arc::new(entry),
             secrets,
             http: std::sync::OnceLock::new(),
             egress: Arc::new(egress),
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            revoked: AtomicBool::new(false),
+            holders: Mutex::new(Vec::new()),
         }
     }
 
     /// The plugin's name.
     pub(crate) fn name(&self) -> &str {
         &self.entry.name
+    }
+
+    /// Whether a reload took something away from this grant.
+    pub(crate) fn is_revoked(&self) -> bool {
+        self.revoked.load(Ordering::SeqCst)
+    }
+
+    /// Marks the call `cancel` belongs to as holding this grant: revoking the grant cancels it.
+    /// A grant already revoked cancels it at once.
+    pub(crate) fn hold(&self, cancel: &CallCancel) {
+        cancel.set_holder(self.id);
+        let mut holders = self.holders.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.is_revoked() {
+            drop(holders);
+            cancel.cancel();
+            return;
+        }
+        holders.retain(|h| h.is_alive() && !h.is(cancel));
+        holders.push(cancel.downgrade());
+    }
+
+    /// Revokes the grant: host calls under it are denied from now on, and every call still
+    /// holding it is cancelled (its waits end; the next call runs on the new grant).
+    pub(crate) fn revoke(&self) {
+        let holders = {
+            let mut holders = self.holders.lock().unwrap_or_else(PoisonError::into_inner);
+            self.revoked.store(true, Ordering::SeqCst);
+            std::mem::take(&mut *holders)
+        };
+        for cancel in holders.iter().filter_map(WeakCallCancel::upgrade) {
+            // A handle that moved on to another grant since is not cancelled.
+            if cancel.holder() == self.id {
+                cancel.cancel();
+            }
+        }
     }
 }
 
@@ -154,6 +276,8 @@ pub(crate) struct CpuLimitExceeded;
 pub(crate) struct PluginState {
     pub(crate) grant: Arc<Grant>,
     pub(crate) table: ResourceTable,
+    /// Where its `log` calls and stdout/stderr go (one budget for all three).
+    pub(crate) log: Arc<PluginLog>,
     wasi: WasiCtx,
     memory_limit: usize,
     cpu_limit: Duration,
@@ -174,18 +298,12 @@ pub(crate) struct PluginState {
 
 impl PluginState {
     fn new(grant: Arc<Grant>) -> PluginState {
-        let name: Arc<str> = Arc::from(grant.name());
+        let log = Arc::new(PluginLog::new(grant.clone()));
         // Locked down: no environment, no arguments, no preopened folders, no sockets. Rust std on
         // wasip2 imports parts of WASI, so it is linked, but it reaches nothing.
         let wasi = WasiCtx::builder()
-            .stdout(PluginOutput {
-                plugin: name.clone(),
-                stream: "stdout",
-            })
-            .stderr(PluginOutput {
-                plugin: name,
-                stream: "stderr",
-            })
+            .stdout(PluginOutput::new(log.clone(), "stdout"))
+            .stderr(PluginOutput::new(log.clone(), "stderr"))
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
@@ -197,6 +315,7 @@ impl PluginState {
         PluginState {
             grant,
             table: ResourceTable::new(),
+            log,
             wasi,
             memory_limit,
             cpu_limit,
@@ -233,6 +352,10 @@ impl PluginState {
 
     /// Whether the plugin may use `capability`; logs the first refusal of each capability.
     pub(crate) fn check(&mut self, capability: Capability) -> bool {
+        if self.grant.is_revoked() {
+            // A reload took something from this grant: nothing more under it.
+            return false;
+        }
         if self.grant.entry.grants(capability) {
             return true;
         }
@@ -331,47 +454,6 @@ pub(crate) fn begin_call(store: &mut Store<PluginState>) {
     store.set_epoch_deadline(1);
 }
 
-/// A plugin's stdout or stderr, forwarded to `tracing` tagged with the plugin's name.
-#[derive(Clone)]
-struct PluginOutput {
-    plugin: Arc<str>,
-    stream: &'static str,
-}
-
-impl IsTerminal for PluginOutput {
-    fn is_terminal(&self) -> bool {
-        false
-    }
-}
-
-impl StdoutStream for PluginOutput {
-    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
-        Box::new(self.clone())
-    }
-}
-
-impl tokio::io::AsyncWrite for PluginOutput {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        let text = String::from_utf8_lossy(buf);
-        for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            tracing::info!(target: "plugin", plugin = %self.plugin, stream = self.stream, "{line}");
-        }
-        Poll::Ready(Ok(buf.len()))
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-}
-
 #[cfg(test)]
 mod cpu_budget_tests {
     use super::*;
@@ -410,7 +492,10 @@ mod cpu_budget_tests {
         // Unspent budget never exceeds the limit: what was banked is at most 20 ms.
         assert!(!meter.overdrawn(LIMIT));
         spend(&mut meter, LIMIT);
-        assert!(!meter.overdrawn(LIMIT), "exactly the limit is still allowed");
+        assert!(
+            !meter.overdrawn(LIMIT),
+            "exactly the limit is still allowed"
+        );
         spend(&mut meter, Duration::from_micros(1));
         assert!(meter.overdrawn(LIMIT), "a spin past the limit is stopped");
     }

@@ -3,14 +3,17 @@
 //! The line shape is the original backend's (`{"type", "timestamp", "sessionId", ...}`) plus `t`,
 //! the session clock in ms, so events line up with the tracks and captions.
 
+use std::borrow::Cow;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use super::error::RecordingError;
 use super::speaker::Speaker;
+use crate::plugins::Redactor;
 
 /// Measurements of one turn, all optional because a cut turn may not reach every stage.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -276,6 +279,8 @@ pub struct EventLog {
     /// Epoch ms of session time 0, so `timestamp` and `t` come from one clock.
     epoch_ms_at_start: u64,
     line: Vec<u8>,
+    /// Cuts plugin secrets out of each line (an error a provider echoed a key in).
+    redactor: Option<Arc<Redactor>>,
 }
 
 impl EventLog {
@@ -297,7 +302,13 @@ impl EventLog {
             session_id: session_id.to_owned(),
             epoch_ms_at_start,
             line: Vec::with_capacity(512),
+            redactor: None,
         })
+    }
+
+    /// Redacts every line written from now on with `redactor` (the plugin host's).
+    pub fn set_redactor(&mut self, redactor: Option<Arc<Redactor>>) {
+        self.redactor = redactor;
     }
 
     /// The file this writes.
@@ -324,6 +335,12 @@ impl EventLog {
         serde_json::to_writer(&mut self.line, &line)
             .map_err(|e| RecordingError::write(&self.path, std::io::Error::other(e)))?;
         self.line.push(b'\n');
+        if let Some(redactor) = &self.redactor
+            && let Ok(text) = std::str::from_utf8(&self.line)
+            && let Cow::Owned(redacted) = redactor.redact(text)
+        {
+            self.line = redacted.into_bytes();
+        }
         self.file
             .write_all(&self.line)
             .map_err(|e| RecordingError::write(&self.path, e))

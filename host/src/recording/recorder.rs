@@ -3,6 +3,7 @@
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::error::RecordingError;
@@ -12,6 +13,7 @@ use super::speaker::{Speaker, SpeakerFiles};
 use super::track::{OpusSettings, Track};
 use super::vtt::CaptionFile;
 use super::writer::WriterOptions;
+use crate::plugins::Redactor;
 
 /// Longest folder name taken from an episode id; longer ids are cut (names stay portable).
 const MAX_FOLDER_NAME: usize = 100;
@@ -36,6 +38,9 @@ pub struct RecorderConfig {
     /// How a [`RecordingWriter`](super::RecordingWriter) runs this recording: sync schedule,
     /// queue room, finish deadline.
     pub writer: WriterOptions,
+    /// The plugin host's secret redactor: `events.jsonl` lines pass it (plugin errors may carry
+    /// a key a provider echoed). None: lines are written as they are.
+    pub redactor: Option<Arc<Redactor>>,
 }
 
 impl RecorderConfig {
@@ -53,6 +58,7 @@ impl RecorderConfig {
             session_config: serde_json::Value::Object(serde_json::Map::new()),
             opus: OpusSettings::default(),
             writer: WriterOptions::default(),
+            redactor: None,
         }
     }
 }
@@ -127,6 +133,7 @@ impl Recorder {
             &config.session_id,
             config.started_at_epoch_ms,
         )?;
+        events.set_redactor(config.redactor.clone());
         let manifest = Manifest {
             episode_id: config.episode_id.clone(),
             session_id: config.session_id.clone(),

@@ -28,7 +28,7 @@ impl Guest for FaultInjector {
                 Capability::Websocket,
                 Capability::Process,
             ],
-            summary: "Misbehaves on request (model = echo|version|trap|flaky|spin|big|hog|sleep|http|ws|spawn|secret|secret-file|config|http-hold|ws-hold|http-stream) for host tests.".into(),
+            summary: "Misbehaves on request (model = echo|version|trap|flaky|spin|big|hog|sleep|http|ws|spawn|secret|secret-file|config|leak|auth-echo|print|http-hold|ws-hold|http-stream) for host tests.".into(),
         }
     }
 }
@@ -234,6 +234,50 @@ impl Llm for FaultInjector {
                 } else {
                     "secret: unset"
                 })?;
+                Ok(done("end_turn"))
+            }
+            // `leak:NAME`: what a careless adapter does with a key: logs it, prints it to
+            // stdout and stderr, and fails with it in the error (as a provider's 401 echo).
+            "leak" => {
+                let name = argument.unwrap_or("OTHER_KEY");
+                let value = config::secret(name)?.unwrap_or_default();
+                log::log(log::Level::Info, &format!("leak log: using key {value}"));
+                println!("leak stdout: key={value}");
+                eprintln!("leak stderr: key={value}");
+                Err(PluginError::Auth(format!(
+                    "provider said: Incorrect API key provided: {value}"
+                )))
+            }
+            // `auth-echo:URL`: sends the `PROBER_KEY` secret as a bearer token and, like an
+            // adapter forwarding a provider's error body, fails with the body of a non-2xx reply.
+            "auth-echo" => {
+                let key = config::secret("PROBER_KEY")?.unwrap_or_default();
+                let response = http::send(&http::Request {
+                    method: http::Method::Get,
+                    url: argument.unwrap_or_default().to_string(),
+                    headers: vec![("authorization".to_string(), format!("Bearer {key}"))],
+                    body: Vec::new(),
+                    timeout_ms: Some(5_000),
+                })?;
+                let mut body = Vec::new();
+                while let Some(piece) = response.read(64 * 1024)? {
+                    body.extend_from_slice(&piece);
+                }
+                let body = String::from_utf8_lossy(&body).into_owned();
+                log::log(log::Level::Warn, &format!("provider replied {}: {body}", response.status()));
+                if response.status() == 401 {
+                    return Err(PluginError::Auth(body));
+                }
+                sink.push(&body)?;
+                Ok(done("end_turn"))
+            }
+            // `print:N`: N lines on stdout, as fast as it can.
+            "print" => {
+                let n: u32 = argument.and_then(|a| a.parse().ok()).unwrap_or(100_000);
+                for i in 0..n {
+                    println!("print line {i}");
+                }
+                sink.push("printed")?;
                 Ok(done("end_turn"))
             }
             "config" => {

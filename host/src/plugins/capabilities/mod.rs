@@ -13,14 +13,28 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::bindings::{clock, config, log, types};
 use super::manifest::Capability;
+use super::plugin_log::Level;
 use super::sandbox::PluginState;
 use types::PluginError;
 
 /// The `denied` error for a capability (and target) the plugin was not granted.
 pub(crate) fn denied(state: &PluginState, what: &str) -> PluginError {
+    // `what` may be a URL or arguments the plugin chose, with a key in them.
+    let what = state.grant.secrets.redactor().redact(what);
+    if state.grant.is_revoked() {
+        tracing::info!(
+            plugin = state.plugin(),
+            refused = %what,
+            "plugin asked for something under a grant a plugins.toml reload revoked"
+        );
+        return PluginError::Denied(format!(
+            "{}'s grant was revoked by a plugins.toml reload (it asked for {what}); the next call uses the new grant",
+            state.plugin()
+        ));
+    }
     tracing::warn!(
         plugin = state.plugin(),
-        refused = what,
+        refused = %what,
         "plugin asked for something plugins.toml does not grant"
     );
     PluginError::Denied(format!(
@@ -36,14 +50,15 @@ impl log::Host for PluginState {
         if !self.check(Capability::Log) {
             return Ok(());
         }
-        let plugin = self.plugin();
-        match level {
-            log::Level::Trace => tracing::trace!(target: "plugin", plugin, "{message}"),
-            log::Level::Debug => tracing::debug!(target: "plugin", plugin, "{message}"),
-            log::Level::Info => tracing::info!(target: "plugin", plugin, "{message}"),
-            log::Level::Warn => tracing::warn!(target: "plugin", plugin, "{message}"),
-            log::Level::Error => tracing::error!(target: "plugin", plugin, "{message}"),
-        }
+        let level = match level {
+            log::Level::Trace => Level::Trace,
+            log::Level::Debug => Level::Debug,
+            log::Level::Info => Level::Info,
+            log::Level::Warn => Level::Warn,
+            log::Level::Error => Level::Error,
+        };
+        // Redacted, rate-limited and cut like stdout: see `plugin_log`.
+        self.log.line(level, "log", &message);
         Ok(())
     }
 }
@@ -93,7 +108,8 @@ impl config::Host for PluginState {
         }
         let entry = &self.grant.entry;
         let is_file = entry.secret_files.contains(&name);
-        if !is_file && !entry.secrets.contains(&name) {
+        // `env` variables (endpoints, models) are read the same way; they are just not secret.
+        if !is_file && !entry.secrets.contains(&name) && !entry.env.contains(&name) {
             // Only the name is logged, never a value.
             return Ok(Err(denied(self, &format!("secret {name}"))));
         }
@@ -103,7 +119,14 @@ impl config::Host for PluginState {
             .get(&name)
             .filter(|v| !v.trim().is_empty());
         match value {
-            Some(path) if is_file => Ok(read_secret_file(&name, path.trim()).await.map(Some)),
+            Some(path) if is_file => {
+                let contents = read_secret_file(&name, path.trim()).await;
+                if let Ok(contents) = &contents {
+                    // The redactor learns the key inside before the plugin holds it.
+                    self.grant.secrets.note_file_contents(&name, contents);
+                }
+                Ok(contents.map(Some))
+            }
             value => Ok(Ok(value)),
         }
     }

@@ -225,6 +225,8 @@ impl Floor {
             "language": setup.language,
         });
         config.writer = setup.recorder.clone();
+        // Plugin errors in `events.jsonl` may carry a key a provider echoed: cut it out.
+        config.redactor = Some(setup.plugins.redactor());
         let mut recording_failed = false;
         // The writer thread creates the folder and its files; a failure there (or any later
         // one) wakes the actor with a note, and `check` reports it once.

@@ -128,6 +128,7 @@ pub(super) async fn listen(
 ) {
     let mut backoff = STT_RESTART_FIRST;
     let mut closed = false;
+    let mut restarted_on_revoke = false;
     while !closed {
         let (input_tx, input_rx) = mpsc::channel(STT_INPUT_QUEUE);
         let (text_tx, mut text_rx) = mpsc::channel::<Transcript>(64);
@@ -172,8 +173,23 @@ pub(super) async fn listen(
         if began.elapsed() >= STT_HEALTHY_AFTER {
             backoff = STT_RESTART_FIRST;
         }
+        if !matches!(result, Err(CallError::GrantRevoked { .. })) {
+            restarted_on_revoke = false;
+        }
         match result {
             Ok(()) => tracing::info!(?backoff, "STT call ended; restarting it"),
+            Err(CallError::GrantRevoked { plugin }) => {
+                // plugins.toml took something from the plugin's grant: not a failure. Restart
+                // at once on the new grant (once; a second revocation in a row waits the
+                // backoff); frames queued in `frames` meanwhile are kept.
+                tracing::info!(
+                    plugin,
+                    "STT grant revoked by a plugins.toml reload; restarting STT on the new grant"
+                );
+                if !std::mem::replace(&mut restarted_on_revoke, true) {
+                    continue;
+                }
+            }
             Err(error) => {
                 tracing::warn!(%error, ?backoff, "STT call failed; restarting it");
                 if notes.send(Note::SttFailed(error)).await.is_err() {
