@@ -686,8 +686,16 @@ secrets = ["PROBER_KEY"]
         }
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_key_a_guest_plugin_leaks_never_reaches_events_jsonl() {
+    struct Rig {
+        registry: StudioRegistry,
+        plugins: Arc<PluginHost>,
+        live: Arc<LiveConfig>,
+        recordings: PathBuf,
+        toml: PathBuf,
+        _dir: tempfile::TempDir,
+    }
+
+    async fn rig() -> Rig {
         let dir = tempfile::tempdir().expect("tempdir");
         let toml = manifest(dir.path());
         let recordings = dir.path().join("rec");
@@ -697,7 +705,7 @@ secrets = ["PROBER_KEY"]
         ]))
         .expect("valid config");
         let plugins = start(PluginHostOptions {
-            manifest_path: toml,
+            manifest_path: toml.clone(),
             environment: Some(Arc::new(
                 [("PROBER_KEY".to_string(), KEY.to_string())].into(),
             )),
@@ -709,7 +717,7 @@ secrets = ["PROBER_KEY"]
         io.ns("/", async || {});
         let live = Arc::new(LiveConfig::new(&config));
         let setup = TurnLoopSetup {
-            plugins,
+            plugins: plugins.clone(),
             briefings,
             recording_dir: recordings.clone(),
             autopilot_max_turns: 4,
@@ -724,10 +732,22 @@ secrets = ["PROBER_KEY"]
             guest_model: Some("leak:PROBER_KEY".into()),
             ..RuntimeConfigUpdate::default()
         });
+        Rig {
+            registry,
+            plugins,
+            live,
+            recordings,
+            toml,
+            _dir: dir,
+        }
+    }
+
+    fn join(rig: &Rig, episode: &str) -> (StudioHandle, Sid) {
         let client = Sid::new();
-        let studio = registry
+        let studio = rig
+            .registry
             .join(
-                Some("ep-leak"),
+                Some(episode),
                 client,
                 Participant {
                     name: "Basil".into(),
@@ -735,6 +755,40 @@ secrets = ["PROBER_KEY"]
                 },
             )
             .expect("join");
+        (studio, client)
+    }
+
+    /// Ends the session and returns its events.jsonl.
+    async fn end_and_read_events(
+        rig: &Rig,
+        studio: &StudioHandle,
+        client: Sid,
+        episode: &str,
+    ) -> String {
+        studio
+            .deliver(StudioCommand::EndSession { client })
+            .await
+            .expect("end delivered");
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        let ready = loop {
+            if let Some(ready) = rig.registry.last_recording(episode) {
+                break ready;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "recording.ready never came"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let folder = rig.recordings.join(ready.folder.expect("folder"));
+        std::fs::read_to_string(folder.join("events.jsonl")).expect("events.jsonl")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_key_a_guest_plugin_leaks_never_reaches_events_jsonl() {
+        let rig = rig().await;
+        assert!(rig.live.runtime().guest_model.is_some());
+        let (studio, client) = join(&rig, "ep-leak");
         stream(&studio, client, &vec![0; 25 * CHUNK_BYTES]).await;
         stream(&studio, client, &speech("Guest, what do you think?")).await;
         until(
@@ -744,23 +798,7 @@ secrets = ["PROBER_KEY"]
             |s| s.orb_states.guest == OrbState::Error,
         )
         .await;
-        studio
-            .deliver(StudioCommand::EndSession { client })
-            .await
-            .expect("end delivered");
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        let ready = loop {
-            if let Some(ready) = registry.last_recording("ep-leak") {
-                break ready;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "recording.ready never came"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        };
-        let folder = recordings.join(ready.folder.expect("folder"));
-        let events = std::fs::read_to_string(folder.join("events.jsonl")).expect("events.jsonl");
+        let events = end_and_read_events(&rig, &studio, client, "ep-leak").await;
         // The error the clients were sent is the one recorded (one message for both).
         let error = events
             .lines()
@@ -769,5 +807,58 @@ secrets = ["PROBER_KEY"]
         assert!(error.contains("[redacted PROBER_KEY]"), "{error}");
         assert_no_key_in(&events, "events.jsonl");
         assert_no_key_in(&logged(), "the log");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_studio_restarts_stt_on_the_new_grant_without_reporting_a_failure() {
+        let rig = rig().await;
+        let (studio, client) = join(&rig, "ep-revoke");
+        stream(&studio, client, &vec![0; 25 * CHUNK_BYTES]).await;
+        stream(&studio, client, &speech("Guest, what do you think?")).await;
+        until(&studio, client, "the first final transcript", |s| {
+            s.captions
+                .iter()
+                .filter(|c| c.is_final == Some(true) && c.text.contains("Guest"))
+                .count()
+                >= 1
+        })
+        .await;
+
+        // The STT plugin loses `log` while its session-long call runs.
+        let text = std::fs::read_to_string(&rig.toml).expect("read");
+        let narrowed = text.replacen(
+            "capabilities = [\"log\", \"clock\", \"config\"]",
+            "capabilities = [\"clock\", \"config\"]",
+            1,
+        );
+        assert_ne!(text, narrowed);
+        std::fs::write(&rig.toml, narrowed).expect("write");
+        let events = rig.plugins.reload().await;
+        assert!(events.iter().all(|e| e.error.is_none()), "{events:?}");
+
+        stream(&studio, client, &vec![0; 25 * CHUNK_BYTES]).await;
+        stream(&studio, client, &speech("Guest, what do you think?")).await;
+        until(
+            &studio,
+            client,
+            "a final transcript from the new STT call",
+            |s| {
+                s.captions
+                    .iter()
+                    .filter(|c| c.is_final == Some(true) && c.text.contains("Guest"))
+                    .count()
+                    >= 2
+            },
+        )
+        .await;
+        let events = end_and_read_events(&rig, &studio, client, "ep-revoke").await;
+        let stt_errors: Vec<&str> = events
+            .lines()
+            .filter(|l| l.contains("\"type\":\"error\"") && l.contains("\"service\":\"stt\""))
+            .collect();
+        assert!(
+            stt_errors.is_empty(),
+            "a revoked grant is not an STT failure: {stt_errors:#?}"
+        );
     }
 }
