@@ -4,6 +4,7 @@
 //! - per-frame overhead of the STT input path (`audio-input.next` returning one 960-sample frame),
 //!   from batches of 100 frames per `transcribe` call minus an empty call;
 //! - one policy `decide` call, timed individually;
+//! - one plugin HTTP request to a local server (the `http` capability's checks included);
 //! - instantiating a plugin into a fresh store (a new handle's first call minus a warm call);
 //! - cold compile vs loading from the compile cache;
 //! - hot swap: from the file being replaced to the new version serving, through the watcher
@@ -26,6 +27,7 @@ const DECIDES: usize = 20_000;
 const INSTANTIATIONS: usize = 300;
 const LOADS: usize = 5;
 const SWAPS: usize = 10;
+const HTTP_REQUESTS: usize = 2_000;
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -216,6 +218,10 @@ async fn run() {
         "<= 2 us",
     ));
 
+    // One plugin HTTP request to a local server: the `http` capability's checks, the request, and
+    // reading the body back into the plugin (fault-injector `http:URL`, one `complete` call each).
+    rows.push(http_round_trips(&dir.path().join("http")).await);
+
     // Instantiation: a new handle's first call minus a warm call.
     decide.sort_by(|a, b| a.total_cmp(b));
     let warm_decide = percentile(&decide, 0.5);
@@ -366,6 +372,59 @@ async fn run() {
             r.what, r.n, r.p50, r.unit, r.p99, r.unit, r.budget
         );
     }
+}
+
+/// Local HTTP server answering `ok` on any path, with Nagle off as a provider would have it.
+async fn local_http_server() -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let app = axum::Router::new().fallback(|| async { "ok" });
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    port
+}
+
+async fn http_round_trips(dir: &Path) -> Row {
+    let port = local_http_server().await;
+    let options = studio(
+        dir,
+        &["fault-injector"],
+        &format!(
+            "[roles]\nclaude = \"faulty\"\n[plugins.faulty]\npath = \"fault-injector.wasm\"\n\
+             capabilities = [\"http\", \"config\"]\nallowed_hosts = [\"http://127.0.0.1:{port}\"]\n"
+        ),
+    );
+    let host = PluginHost::start(options).await.expect("http host");
+    let mut handle = host.llm(Speaker::Claude);
+    let mut request = version_request();
+    request.model = format!("http:http://127.0.0.1:{port}/v1/ping");
+    let mut samples = Vec::with_capacity(HTTP_REQUESTS);
+    for i in 0..HTTP_REQUESTS + 200 {
+        let (tx, mut rx) = mpsc::channel(16);
+        let started = Instant::now();
+        handle
+            .complete(request.clone(), tx)
+            .await
+            .expect("http call");
+        let took = started.elapsed().as_secs_f64() * 1e6;
+        let reply = rx.recv().await.expect("reply");
+        assert_eq!(reply, "200 ok");
+        if i >= 200 {
+            samples.push(took);
+        }
+    }
+    row(
+        &format!("plugin HTTP GET to a local server, call to body read ({HTTP_REQUESTS} calls)"),
+        samples,
+        "us",
+        "-",
+    )
 }
 
 fn swap_by_rename(dir: &Path, target: &Path, bytes: &[u8]) {
