@@ -10,9 +10,18 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use recording_support::{ffmpeg_decode_errors, ffprobe, probed_duration_ms, voice_frame};
+use socketioxide::SocketIo;
+use socketioxide::socket::Sid;
+use voice_studio::briefings::BriefingStore;
+use voice_studio::config::{Config, ConfigSource, LiveConfig};
+use voice_studio::gateway::protocol::{InputFormat, OrbState, StudioSnapshot};
+use voice_studio::plugins::{BUILT_PLUGIN_DIR, PluginHost, PluginHostOptions};
 use voice_studio::recording::{
     BriefingRecord, DiskFault, Event, PluginRecord, RecorderConfig, RecordingError,
-    RecordingWriter, Speaker, TurnMetrics,
+    RecordingWriter, Speaker, TurnMetrics, WriterOptions,
+};
+use voice_studio::session::{
+    Participant, StudioCommand, StudioHandle, StudioRegistry, TurnLoopSetup,
 };
 
 /// Longest any condition below may take to come true before the test fails (not a timing
@@ -296,4 +305,249 @@ fn a_dropped_writer_still_finishes_its_files() {
         (probed_duration_ms(&probe) - 2000.0).abs() <= 20.0,
         "{probe}"
     );
+}
+
+/// A studio with the shipped mock plugins whose recordings go to `recordings` through a disk
+/// that `fault` controls.
+async fn studio_rig(dir: &Path, recordings: &Path, fault: &DiskFault) -> StudioRegistry {
+    let toml = dir.join("plugins.toml");
+    let text = format!(
+        r#"
+[studio]
+plugin_dir = "{BUILT_PLUGIN_DIR}"
+[roles]
+stt = "mock-stt"
+tts = "mock-tts"
+claude = "mock-llm"
+guest = "mock-llm"
+policy = "host-led"
+[plugins.mock-stt]
+path = "mock-stt.wasm"
+capabilities = ["log", "clock", "config"]
+[plugins.mock-stt.config]
+script = [{QUESTION:?}]
+end_of_speech_ms = 500
+[plugins.mock-tts]
+path = "mock-tts.wasm"
+capabilities = ["log", "config"]
+[plugins.mock-tts.config]
+sample_rate = 24000
+chunk_ms = 100
+words_per_minute = 400
+[plugins.mock-llm]
+path = "mock-llm.wasm"
+capabilities = ["log", "config"]
+[plugins.mock-llm.config]
+token_delay_ms = 2
+[plugins.host-led]
+path = "host-led.wasm"
+capabilities = ["log"]
+"#
+    );
+    std::fs::write(&toml, text).expect("write plugins.toml");
+    let config = Config::from_source(&ConfigSource::from_pairs([
+        ("PLUGINS_TOML", toml.display().to_string()),
+        ("RECORDING_DIR", recordings.display().to_string()),
+    ]))
+    .expect("valid config");
+    let plugins = PluginHost::start(PluginHostOptions {
+        manifest_path: toml,
+        plugin_dir_override: None,
+        cache_dir: None,
+        watch: false,
+        ..Default::default()
+    })
+    .await
+    .expect("plugins start");
+    let (_svc, io) = SocketIo::new_svc();
+    io.ns("/", async || {});
+    let setup = TurnLoopSetup {
+        plugins,
+        briefings: BriefingStore::open(dir.join("briefings")).expect("briefings"),
+        recording_dir: recordings.to_path_buf(),
+        autopilot_max_turns: 6,
+        turn_gap: Duration::from_millis(50),
+        language: "en-US".into(),
+        recorder: WriterOptions {
+            disk_fault: Some(fault.clone()),
+            ..WriterOptions::default()
+        },
+    };
+    let live = Arc::new(LiveConfig::new(&config));
+    StudioRegistry::with_turn_loop(io, Duration::from_secs(30), live, setup)
+}
+
+/// What the human asks (the mock STT's script; espeak-ng speaks it).
+const QUESTION: &str = "Claude, what do you make of today's topic?";
+/// 20 ms of 48 kHz mono s16le.
+const CHUNK_BYTES: usize = 1920;
+
+/// `text` spoken by espeak-ng, as 48 kHz mono s16le.
+fn speech(text: &str) -> Vec<u8> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wav = dir.path().join("say.wav");
+    let raw = dir.path().join("say.raw");
+    let spoke = std::process::Command::new("espeak-ng")
+        .arg("-w")
+        .arg(&wav)
+        .arg(text)
+        .status()
+        .expect("espeak-ng runs");
+    assert!(spoke.success(), "espeak-ng failed");
+    let converted = std::process::Command::new("sox")
+        .arg(&wav)
+        .args(["-r", "48000", "-c", "1", "-b", "16", "-e", "signed-integer"])
+        .arg(&raw)
+        .status()
+        .expect("sox runs");
+    assert!(converted.success(), "sox failed");
+    std::fs::read(raw).expect("raw speech")
+}
+
+/// Sends audio as 20 ms chunks, in real time, as a browser does.
+async fn stream(studio: &StudioHandle, client: Sid, audio: &[u8]) {
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    for chunk in audio.chunks(CHUNK_BYTES) {
+        tick.tick().await;
+        studio
+            .deliver(StudioCommand::Audio {
+                client,
+                chunk: chunk.to_vec(),
+            })
+            .await
+            .expect("audio delivered");
+    }
+}
+
+/// Awaits something the studio actor must answer, failing after [`PATIENCE`]: an actor that
+/// waits on the disk never answers.
+async fn answering<T>(work: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(PATIENCE, work)
+        .await
+        .unwrap_or_else(|_| panic!("the studio stopped answering while its disk hung"))
+}
+
+fn final_caption(snapshot: &StudioSnapshot, speaker: Speaker) -> Option<String> {
+    snapshot
+        .captions
+        .iter()
+        .find(|c| c.speaker == speaker && c.is_final == Some(true))
+        .map(|c| c.text.clone())
+}
+
+/// Runs `body` on a two-worker runtime of its own thread and waits for it at most twice
+/// [`PATIENCE`] from outside the runtime: a studio that waits on the disk may hold every worker
+/// (timers then never fire), and the test must fail then, not hang.
+fn on_runtime_left_behind(body: impl std::future::Future<Output = ()> + Send + 'static) {
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let outcome =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime.block_on(body)));
+        runtime.shutdown_background();
+        let _ = done_tx.send(outcome);
+    });
+    match done_rx.recv_timeout(PATIENCE * 2) {
+        Ok(Ok(())) => {}
+        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+        Err(_) => panic!("the studio stopped answering while its disk hung"),
+    }
+}
+
+#[test]
+fn a_studio_answers_and_speaks_while_its_recording_disk_is_hung() {
+    on_runtime_left_behind(studio_on_a_hung_disk());
+}
+
+async fn studio_on_a_hung_disk() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let recordings = dir.path().join("rec");
+    let fault = DiskFault::new();
+    let registry = studio_rig(dir.path(), &recordings, &fault).await;
+    let client = Sid::new();
+    let participant = Participant {
+        name: "Basil".into(),
+        input_format: InputFormat::default(),
+    };
+    let studio = registry
+        .join(Some("ep-hung-disk"), client, participant)
+        .expect("join");
+    let silence = vec![0u8; 25 * CHUNK_BYTES];
+    stream(&studio, client, &silence).await;
+
+    // The disk hangs before the question: from here on nothing the studio records reaches it.
+    fault.hang();
+    let question = speech(QUESTION);
+    answering(stream(&studio, client, &question)).await;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let answered = loop {
+        let snapshot = answering(studio.snapshot()).await.expect("snapshot");
+        if final_caption(&snapshot, Speaker::Claude).is_some()
+            && snapshot.orb_states.claude == OrbState::Idle
+        {
+            break snapshot;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the studio stopped while its disk hung: {snapshot:#?}"
+        );
+        answering(stream(&studio, client, &silence[..5 * CHUNK_BYTES])).await;
+    };
+    assert_eq!(
+        final_caption(&answered, Speaker::You).as_deref(),
+        Some(QUESTION)
+    );
+    assert_eq!(
+        fault.held(),
+        1,
+        "the writer thread was held by the disk all along"
+    );
+
+    // The disk answers again; the session ends and the recording says what happened, once.
+    fault.heal();
+    studio
+        .deliver(StudioCommand::EndSession { client })
+        .await
+        .expect("end delivered");
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let ready = loop {
+        if let Some(ready) = registry.last_recording("ep-hung-disk") {
+            break ready;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "recording.ready never came"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let folder = recordings.join(ready.folder.expect("folder"));
+    let events = std::fs::read_to_string(folder.join("events.jsonl")).expect("events.jsonl");
+    let recording_errors: Vec<serde_json::Value> = events
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("event line is JSON"))
+        .filter(|e| e["type"] == "error" && e["service"] == "recording")
+        .collect();
+    assert_eq!(
+        recording_errors.len(),
+        1,
+        "one recording-failed for the whole stall: {recording_errors:?}"
+    );
+    assert!(
+        recording_errors[0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("not keeping up")),
+        "{:?}",
+        recording_errors[0]
+    );
+    for track in ["you.webm", "claude.webm"] {
+        assert_eq!(
+            ffmpeg_decode_errors(&folder.join(track), &[]),
+            "",
+            "{track}"
+        );
+    }
 }
