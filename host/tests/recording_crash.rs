@@ -116,7 +116,7 @@ fn crash_child_records_a_session_until_killed() {
         } else {
             Speaker::Claude
         };
-        if at % 1000 == 0 {
+        if at.is_multiple_of(1000) {
             let turn = Event::TurnStart { speaker };
             recorder.event(at, &turn).unwrap_or_else(|e| panic!("{e}"));
         }
@@ -259,7 +259,7 @@ fn crash_child_records_through_the_writer_thread_until_killed() {
                 .push_frame(speaker, at, &voice_frame(n))
                 .unwrap_or_else(|e| panic!("frame {n}: {e}"));
         }
-        if at % 1000 == 0 {
+        if at.is_multiple_of(1000) {
             writer
                 .advance_to(at)
                 .and_then(|()| {

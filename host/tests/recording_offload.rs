@@ -63,7 +63,7 @@ fn drive(writer: &mut RecordingWriter, from_ms: u64, seconds: u64) -> Vec<Record
         if let Err(error) = writer.push_frame(Speaker::You, at, &voice_frame(n)) {
             errors.push(error);
         }
-        if at % 1000 == 0 {
+        if at.is_multiple_of(1000) {
             let results = [
                 writer.advance_to(at),
                 writer.event(
