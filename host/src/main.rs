@@ -107,15 +107,17 @@ async fn run(config: Arc<Config>) -> Result<(), Failure> {
         ))
     })?;
     let gateway = Gateway::with_turn_loop(config.clone(), plugins.clone(), briefings);
-    println!("{}", config.banner(bound));
-    println!("Health check:      http://{bound}/health");
-    tracing::info!(%bound, ready = plugins.is_ready(), "voice-studio listening");
-
+    // Signals are heard before the banner says the server is up: a SIGTERM sent the moment the
+    // banner appears must reach the graceful path, not the default action.
     let (stop_tx, mut stop_rx) = watch::channel(false);
     watch_signals(stop_tx, config.studio.shutdown_deadline)
         .context("listening for SIGINT and SIGTERM")?;
     #[cfg(debug_assertions)]
     test_hooks::wedge_runtime_if_asked();
+    println!("{}", config.banner(bound));
+    println!("Health check:      http://{bound}/health");
+    tracing::info!(%bound, ready = plugins.is_ready(), "voice-studio listening");
+
     let stop = async move {
         // An error means the sender is gone, which only happens once it sent.
         let _ = stop_rx.wait_for(|stop| *stop).await;
