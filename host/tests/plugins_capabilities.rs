@@ -4,52 +4,16 @@
 
 mod plugins_support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::any;
-use plugins_support::{Studio, complete};
+use plugins_support::{Studio, complete, log_lines, logged};
 use voice_studio::plugins::wit::{PluginError, Speaker};
 use voice_studio::plugins::{CallError, PluginHostOptions, RoleSlot};
-
-/// Everything the host logs in this test binary, to check that refusals are logged.
-fn log_lines() -> &'static Arc<Mutex<Vec<u8>>> {
-    static LOG: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOG.get_or_init(|| {
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let writer_log = log.clone();
-        let _ = tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_max_level(tracing::Level::INFO)
-            .with_writer(move || LogWriter(writer_log.clone()))
-            .try_init();
-        log
-    })
-}
-
-struct LogWriter(Arc<Mutex<Vec<u8>>>);
-
-impl Write for LogWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn logged() -> String {
-    String::from_utf8_lossy(&log_lines().lock().unwrap_or_else(PoisonError::into_inner))
-        .into_owned()
-}
 
 /// A WebSocket server: `/echo` checks the `authorization` header, echoes one text and one binary
 /// message, then closes with 3005; `/locked` refuses the handshake with 401.

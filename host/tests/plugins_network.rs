@@ -6,9 +6,8 @@
 
 mod plugins_support;
 
-use std::io::Write;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use axum::Router;
@@ -19,44 +18,9 @@ use axum::response::IntoResponse;
 use axum::routing::{any, get};
 use axum::serve::ListenerExt;
 use futures::StreamExt;
-use plugins_support::{Studio, complete};
+use plugins_support::{Studio, complete, log_lines, logged};
 use voice_studio::plugins::CallError;
 use voice_studio::plugins::wit::{PluginError, Speaker};
-
-/// Everything the host logs in this test binary, to check that refusals are logged.
-fn log_lines() -> &'static Arc<Mutex<Vec<u8>>> {
-    static LOG: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOG.get_or_init(|| {
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let writer_log = log.clone();
-        let _ = tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_max_level(tracing::Level::INFO)
-            .with_writer(move || LogWriter(writer_log.clone()))
-            .try_init();
-        log
-    })
-}
-
-struct LogWriter(Arc<Mutex<Vec<u8>>>);
-
-impl Write for LogWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn logged() -> String {
-    String::from_utf8_lossy(&log_lines().lock().unwrap_or_else(PoisonError::into_inner))
-        .into_owned()
-}
 
 /// A local server on 127.0.0.1 that counts the connections it accepts.
 struct Server {

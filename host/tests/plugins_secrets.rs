@@ -6,9 +6,8 @@
 mod plugins_support;
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -16,49 +15,13 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{any, get};
-use plugins_support::{Studio, complete};
+use plugins_support::{Studio, complete, log_lines, logged};
 use tokio::sync::{Notify, mpsc};
 use voice_studio::plugins::wit::{PluginError, Speaker, SttRequest};
-use voice_studio::plugins::{CallError, PluginHost, PluginHostOptions, RedactedLog, SttInput};
+use voice_studio::plugins::{CallError, PluginHost, PluginHostOptions, SttInput};
 
 /// The key every test hands the prober: long enough to be redacted, unique enough to grep for.
 const KEY: &str = "sk-proj-Pr0berS3cretKeyValue0123456789wxyz";
-
-/// Everything the host logs in this test binary.
-fn log_lines() -> &'static Arc<Mutex<Vec<u8>>> {
-    static LOG: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOG.get_or_init(|| {
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let writer_log = log.clone();
-        let _ = tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_max_level(tracing::Level::DEBUG)
-            // The server's writer: every record passes the plugins' redactor.
-            .with_writer(RedactedLog::new(move || LogWriter(writer_log.clone())))
-            .try_init();
-        log
-    })
-}
-
-struct LogWriter(Arc<Mutex<Vec<u8>>>);
-
-impl Write for LogWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn logged() -> String {
-    String::from_utf8_lossy(&log_lines().lock().unwrap_or_else(PoisonError::into_inner))
-        .into_owned()
-}
 
 /// Log lines that mention `needle`.
 fn logged_lines_with(needle: &str) -> Vec<String> {

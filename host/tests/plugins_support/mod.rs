@@ -3,8 +3,9 @@
 
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use tokio::sync::mpsc;
 use voice_studio::plugins::wit::{ChatMessage, ChatRole, LlmRequest, Speaker};
@@ -114,4 +115,44 @@ pub fn token_collector() -> (mpsc::Sender<String>, tokio::task::JoinHandle<Strin
         all
     });
     (tx, collector)
+}
+
+/// Everything the host logs in this test binary (debug and up), through the server's own log
+/// writer, so every record passes the plugins' secret redactor as it does in production. Call it
+/// before the code under test runs, so the capture is installed first.
+pub fn log_lines() -> &'static Arc<Mutex<Vec<u8>>> {
+    static LOG: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOG.get_or_init(|| {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let writer_log = log.clone();
+        let _ = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_max_level(tracing::Level::DEBUG)
+            .with_writer(voice_studio::plugins::RedactedLog::new(move || {
+                LogWriter(writer_log.clone())
+            }))
+            .try_init();
+        log
+    })
+}
+
+struct LogWriter(Arc<Mutex<Vec<u8>>>);
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What the host has logged so far in this test binary.
+pub fn logged() -> String {
+    String::from_utf8_lossy(&log_lines().lock().unwrap_or_else(PoisonError::into_inner))
+        .into_owned()
 }
