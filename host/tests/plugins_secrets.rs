@@ -4,6 +4,7 @@
 //! output needs the `log` capability and is rate-limited.
 
 mod plugins_support;
+mod speech_support;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -541,6 +542,7 @@ async fn a_plugin_printing_100k_lines_is_limited() {
 // End to end: a studio whose guest leaks its key.
 
 mod studio_rig {
+    use super::speech_support::speech;
     use super::*;
     use socketioxide::SocketIo;
     use socketioxide::socket::Sid;
@@ -592,27 +594,6 @@ secrets = ["PROBER_KEY"]
         let path = dir.join("plugins.toml");
         std::fs::write(&path, text).expect("write plugins.toml");
         path
-    }
-
-    fn speech(text: &str) -> Vec<u8> {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let wav = dir.path().join("say.wav");
-        let raw = dir.path().join("say.raw");
-        let spoke = std::process::Command::new("espeak-ng")
-            .arg("-w")
-            .arg(&wav)
-            .arg(text)
-            .status()
-            .expect("espeak-ng runs");
-        assert!(spoke.success(), "espeak-ng failed");
-        let converted = std::process::Command::new("sox")
-            .arg(&wav)
-            .args(["-r", "48000", "-c", "1", "-b", "16", "-e", "signed-integer"])
-            .arg(&raw)
-            .status()
-            .expect("sox runs");
-        assert!(converted.success(), "sox failed");
-        std::fs::read(raw).expect("raw speech")
     }
 
     async fn stream(studio: &StudioHandle, client: Sid, audio: &[u8]) {

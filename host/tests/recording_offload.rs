@@ -3,7 +3,9 @@
 //! costs recording frames and one reported failure; every call still returns at once.
 
 mod recording_support;
+mod speech_support;
 
+use speech_support::speech;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -381,28 +383,6 @@ capabilities = ["log"]
 const QUESTION: &str = "Claude, what do you make of today's topic?";
 /// 20 ms of 48 kHz mono s16le.
 const CHUNK_BYTES: usize = 1920;
-
-/// `text` spoken by espeak-ng, as 48 kHz mono s16le.
-fn speech(text: &str) -> Vec<u8> {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let wav = dir.path().join("say.wav");
-    let raw = dir.path().join("say.raw");
-    let spoke = std::process::Command::new("espeak-ng")
-        .arg("-w")
-        .arg(&wav)
-        .arg(text)
-        .status()
-        .expect("espeak-ng runs");
-    assert!(spoke.success(), "espeak-ng failed");
-    let converted = std::process::Command::new("sox")
-        .arg(&wav)
-        .args(["-r", "48000", "-c", "1", "-b", "16", "-e", "signed-integer"])
-        .arg(&raw)
-        .status()
-        .expect("sox runs");
-    assert!(converted.success(), "sox failed");
-    std::fs::read(raw).expect("raw speech")
-}
 
 /// Sends audio as 20 ms chunks, in real time, as a browser does.
 async fn stream(studio: &StudioHandle, client: Sid, audio: &[u8]) {

@@ -3,6 +3,9 @@
 //! one studio actor through its handle, as the gateway does, and checks what the studio shows
 //! (snapshot) and what it recorded (events.jsonl, VTT).
 
+mod speech_support;
+
+use speech_support::speech;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -133,28 +136,6 @@ async fn rig_recording_to(
         recordings,
         _dir: dir,
     }
-}
-
-/// `text` spoken by espeak-ng, as 48 kHz mono s16le.
-fn speech(text: &str) -> Vec<u8> {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let wav = dir.path().join("say.wav");
-    let raw = dir.path().join("say.raw");
-    let spoke = std::process::Command::new("espeak-ng")
-        .arg("-w")
-        .arg(&wav)
-        .arg(text)
-        .status()
-        .expect("espeak-ng runs");
-    assert!(spoke.success(), "espeak-ng failed");
-    let converted = std::process::Command::new("sox")
-        .arg(&wav)
-        .args(["-r", "48000", "-c", "1", "-b", "16", "-e", "signed-integer"])
-        .arg(&raw)
-        .status()
-        .expect("sox runs");
-    assert!(converted.success(), "sox failed");
-    std::fs::read(raw).expect("raw speech")
 }
 
 fn silence(ms: usize) -> Vec<u8> {
