@@ -161,7 +161,10 @@ impl Gateway {
             });
             let _ = ending_tx.send(ending);
         };
-        let served = axum::serve(listener, router)
+        // Every request carries its peer address (`ConnectInfo<SocketAddr>` in its extensions), so
+        // limits per address can find it, Socket.IO handlers included (`socket.req_parts()`).
+        let app = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let served = axum::serve(listener, app)
             .with_graceful_shutdown(stop)
             .await;
         if let Ok(ending) = ending_rx.await

@@ -346,6 +346,9 @@ pub struct Hello {
     /// The format of this client's `audio.chunk`s; absent: PCM s16le 48 kHz mono.
     #[serde(default)]
     pub input_format: Option<InputFormat>,
+    /// Ours: an access token (one of three places a client may carry it; see docs/SECURITY.md).
+    #[serde(default)]
+    pub token: Option<String>,
 }
 
 /// Ours: `error {code, message}`; the connection stays usable.
@@ -391,6 +394,22 @@ pub enum ErrorCode {
     AudioUndecodable,
     /// The studio stopped answering and the watchdog ended it; send `hello` to start again.
     StudioStuck,
+    /// No token, or a token this server did not sign (token mode); the message says how to get one.
+    Unauthorized,
+    /// The token has expired; ask the producer for a new link.
+    TokenExpired,
+    /// The client's role may not do this (a viewer sending audio, toggling autopilot, ending).
+    Forbidden,
+    /// Too many events of this kind from this client; the event was dropped (token bucket).
+    RateLimited,
+    /// The server or this address already runs as many studios as allowed.
+    TooManyStudios,
+    /// Microphone audio arrives faster than real time allows; the excess is dropped (said once).
+    AudioTooFast,
+    /// Autopilot reached its AI lines per minute or per episode; the AIs wait for the human.
+    AutopilotLimit,
+    /// Too little free disk space to start a recording; the studio goes on without one.
+    DiskSpaceLow,
 }
 
 impl ErrorPayload {
