@@ -319,7 +319,7 @@ pub async fn recording_file(
 
 /// An episode folder name as the recorder makes them: letters, digits, `.`, `_`, `-`, not
 /// starting with `.` (so never `..`), and no separators of any platform.
-fn is_recording_folder_name(name: &str) -> bool {
+pub fn is_recording_folder_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= MAX_RECORDING_FOLDER
         && !name.starts_with('.')
@@ -385,7 +385,7 @@ fn file_chunks(
 
 /// The single byte range a `Range` header asks for in a file of `len` bytes, as inclusive
 /// `(first, last)`; `None` when it is malformed, has several ranges, or lies past the end.
-fn byte_range(header: &str, len: u64) -> Option<(u64, u64)> {
+pub fn byte_range(header: &str, len: u64) -> Option<(u64, u64)> {
     let spec = header.trim().strip_prefix("bytes=")?.trim();
     if spec.contains(',') || len == 0 {
         return None;

@@ -5,6 +5,7 @@
 //! `/socket.io/` (see `docs/PROTOCOL.md`).
 
 mod console;
+pub mod decoders;
 mod http;
 mod plugin_catalog;
 pub mod protocol;

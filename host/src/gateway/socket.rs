@@ -88,35 +88,14 @@ fn on_hello(socket: &Client, value: &mut Value, registry: &StudioRegistry) {
             );
         }
     };
-    let name = hello
-        .participant_name
-        .as_deref()
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .unwrap_or("anonymous")
-        .to_owned();
-    if name.chars().count() > MAX_PARTICIPANT_NAME_CHARS || name.chars().any(char::is_control) {
-        return send_error(
-            socket,
-            ErrorCode::BadHello,
-            &format!(
-                "participantName must be at most {MAX_PARTICIPANT_NAME_CHARS} characters without control characters"
-            ),
-        );
-    }
-    let input_format = hello.input_format.unwrap_or_default();
-    if let Err(message) = check_input_format(&input_format) {
-        return send_error(socket, ErrorCode::BadHello, &message);
-    }
-    if let Some(id) = hello.episode_id.as_deref()
-        && !crate::session::is_valid_episode_id(id)
-    {
-        return send_error(
-            socket,
-            ErrorCode::BadHello,
-            &JoinError::BadEpisodeId.to_string(),
-        );
-    }
+    let CheckedHello {
+        name,
+        input_format,
+        episode_id: _,
+    } = match check_hello(&hello) {
+        Ok(checked) => checked,
+        Err(message) => return send_error(socket, ErrorCode::BadHello, &message),
+    };
 
     emit(socket, server_events::ACK, &format!("hello {name}"));
     // A client moves between studios by saying hello again; it leaves the old one first.
@@ -154,6 +133,47 @@ fn on_hello(socket: &Client, value: &mut Value, registry: &StudioRegistry) {
             send_error(socket, join_error_code(&e), &e.to_string());
         }
     }
+}
+
+/// What a valid `hello` asks for, after [`check_hello`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckedHello {
+    /// The trimmed participant name (`anonymous` when absent or blank).
+    pub name: String,
+    /// The declared input format, or the default PCM s16le 48 kHz mono.
+    pub input_format: InputFormat,
+    /// The studio asked for; `None`: the current live episode.
+    pub episode_id: Option<String>,
+}
+
+/// Validates a decoded `hello`: name length and characters, input format, episode id. Pure, so
+/// the fuzz bench drives it with the same checks the handler runs; the error is the message the
+/// client gets with `bad-hello`.
+pub fn check_hello(hello: &Hello) -> Result<CheckedHello, String> {
+    let name = hello
+        .participant_name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .unwrap_or("anonymous")
+        .to_owned();
+    if name.chars().count() > MAX_PARTICIPANT_NAME_CHARS || name.chars().any(char::is_control) {
+        return Err(format!(
+            "participantName must be at most {MAX_PARTICIPANT_NAME_CHARS} characters without control characters"
+        ));
+    }
+    let input_format = hello.input_format.unwrap_or_default();
+    check_input_format(&input_format)?;
+    if let Some(id) = hello.episode_id.as_deref()
+        && !crate::session::is_valid_episode_id(id)
+    {
+        return Err(JoinError::BadEpisodeId.to_string());
+    }
+    Ok(CheckedHello {
+        name,
+        input_format,
+        episode_id: hello.episode_id.clone(),
+    })
 }
 
 fn on_audio_chunk(socket: &Client, value: &mut Value) {
