@@ -199,6 +199,41 @@ pub struct LogConfig {
     pub filter: String,
 }
 
+/// `STUDIO_ACCESS`: who may join a studio.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessMode {
+    /// Anyone who reaches the port is a host (a trusted machine or network only).
+    Open,
+    /// Joining needs a signed, expiring host or viewer token.
+    Token,
+}
+
+impl AccessMode {
+    /// The variable's spelling of this value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Token => "token",
+        }
+    }
+}
+
+/// Who may join, speak and act (see `gateway::access` and docs/SECURITY.md).
+#[derive(Debug, Clone)]
+pub struct AccessConfig {
+    /// `STUDIO_ACCESS`: `token` when `STUDIO_TOKEN_SECRET` is set, else `open`.
+    pub mode: AccessMode,
+    /// Whether `STUDIO_ACCESS` was set explicitly (open access on a non-loopback address needs it).
+    pub mode_explicit: bool,
+    /// `STUDIO_TOKEN_SECRET`: the key that signs tokens (>= 32 bytes); unset: a random key per process.
+    pub token_secret: Option<Secret>,
+    /// `STUDIO_TOKEN_TTL_SECONDS`: lifetime of minted host and viewer tokens (default 86400).
+    pub token_ttl: Duration,
+}
+
+/// Shortest accepted `STUDIO_TOKEN_SECRET`, in bytes (HS256 wants a key as long as its hash).
+pub const MIN_TOKEN_SECRET_BYTES: usize = 32;
+
 /// The whole validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -216,6 +251,8 @@ pub struct Config {
     pub studio: StudioConfig,
     /// Logging.
     pub log: LogConfig,
+    /// Access model: open or token, and the token key.
+    pub access: AccessConfig,
 }
 
 /// One thing wrong with the configuration: the variable, what is wrong, and how to fix it.
@@ -416,15 +453,16 @@ impl Config {
                 4000
             }),
         };
+        // Loopback by default: exposing the server is a decision (see `parse_access`).
         let host = match src.get("HOST") {
-            None => IpAddr::from([0, 0, 0, 0]),
+            None => IpAddr::from([127, 0, 0, 1]),
             Some(raw) => raw.parse().unwrap_or_else(|_| {
                 problem(
                     "HOST",
                     format!("`{raw}` is not an IP address"),
-                    "set HOST to an address such as 0.0.0.0 or 127.0.0.1".into(),
+                    "set HOST to an address such as 127.0.0.1 or 0.0.0.0".into(),
                 );
-                IpAddr::from([0, 0, 0, 0])
+                IpAddr::from([127, 0, 0, 1])
             }),
         };
         let node_env = match src.get("NODE_ENV") {
@@ -460,6 +498,7 @@ impl Config {
             }
         }
         let admin_token = src.get("STUDIO_ADMIN_TOKEN").map(Secret::new);
+        let access = parse_access(src, host, node_env, &mut problem);
 
         let use_real_adapters = parse_bool(src, "USE_REAL_ADAPTERS", false, &mut problem);
         let stt = match src.get("STT_PROVIDER") {
@@ -745,6 +784,7 @@ impl Config {
                 shutdown_deadline,
             },
             log: LogConfig { format, filter },
+            access,
         })
     }
 
@@ -793,6 +833,93 @@ impl Config {
         ));
         lines.push(rule);
         lines.join("\n")
+    }
+}
+
+/// `STUDIO_ACCESS`, `STUDIO_TOKEN_SECRET`, `STUDIO_TOKEN_TTL_SECONDS`, and the refusals that keep
+/// an exposed server from running open by accident.
+fn parse_access(
+    src: &ConfigSource,
+    host: IpAddr,
+    node_env: NodeEnv,
+    problem: &mut impl FnMut(&'static str, String, String),
+) -> AccessConfig {
+    let token_secret = src.get("STUDIO_TOKEN_SECRET").map(Secret::new);
+    let explicit = match src.get("STUDIO_ACCESS") {
+        None => None,
+        Some("open") => Some(AccessMode::Open),
+        Some("token") => Some(AccessMode::Token),
+        Some(other) => {
+            problem(
+                "STUDIO_ACCESS",
+                format!("unknown access mode `{other}`"),
+                "set STUDIO_ACCESS to token (signed links) or open (a trusted machine only)".into(),
+            );
+            Some(AccessMode::Token)
+        }
+    };
+    let mode = explicit.unwrap_or(if token_secret.is_some() {
+        AccessMode::Token
+    } else {
+        AccessMode::Open
+    });
+    if let Some(secret) = &token_secret
+        && secret.expose().len() < MIN_TOKEN_SECRET_BYTES
+    {
+        // Never echo the value: a too-short secret is still a secret.
+        problem(
+            "STUDIO_TOKEN_SECRET",
+            format!(
+                "is {} bytes; at least {MIN_TOKEN_SECRET_BYTES} are needed",
+                secret.expose().len()
+            ),
+            "set STUDIO_TOKEN_SECRET to 32+ random bytes, e.g. the output of `openssl rand -hex 32`"
+                .into(),
+        );
+    }
+    if mode == AccessMode::Token && token_secret.is_none() {
+        problem(
+            "STUDIO_TOKEN_SECRET",
+            "not set, but STUDIO_ACCESS=token signs and checks links with it".into(),
+            "set STUDIO_TOKEN_SECRET to 32+ random bytes, e.g. the output of `openssl rand -hex 32` (every host of a cluster uses the same)".into(),
+        );
+    }
+    if mode == AccessMode::Open {
+        if node_env == NodeEnv::Production {
+            problem(
+                "STUDIO_ACCESS",
+                "open access (anyone who reaches the port can join, speak and end any episode) is refused with NODE_ENV=production".into(),
+                "set STUDIO_TOKEN_SECRET to 32+ random bytes (token access), or NODE_ENV=development on a trusted machine".into(),
+            );
+        } else if !host.is_loopback() && explicit.is_none() {
+            problem(
+                "HOST",
+                format!(
+                    "`{host}` is not loopback, and without STUDIO_TOKEN_SECRET anyone who reaches it could join, speak and end any episode"
+                ),
+                "set STUDIO_TOKEN_SECRET to 32+ random bytes (token access), or STUDIO_ACCESS=open on a trusted network, or HOST=127.0.0.1".into(),
+            );
+        }
+    }
+    let token_ttl = match src.get("STUDIO_TOKEN_TTL_SECONDS") {
+        None => Duration::from_secs(86_400),
+        Some(raw) => match raw.parse::<u64>() {
+            Ok(secs) if (60..=31_536_000).contains(&secs) => Duration::from_secs(secs),
+            _ => {
+                problem(
+                    "STUDIO_TOKEN_TTL_SECONDS",
+                    format!("`{raw}` is not a whole number of seconds from 60 to 31536000"),
+                    "set STUDIO_TOKEN_TTL_SECONDS to e.g. 86400 (one day)".into(),
+                );
+                Duration::from_secs(86_400)
+            }
+        },
+    };
+    AccessConfig {
+        mode,
+        mode_explicit: explicit.is_some(),
+        token_secret,
+        token_ttl,
     }
 }
 

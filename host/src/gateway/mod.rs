@@ -4,6 +4,7 @@
 //! `POST /api/config/guest`, `GET /recordings/{folder}/{file}`; Socket.IO namespace `/` at
 //! `/socket.io/` (see `docs/PROTOCOL.md`).
 
+pub mod access;
 mod console;
 pub mod decoders;
 mod http;
@@ -54,6 +55,8 @@ pub struct GatewayState {
     pub registry: StudioRegistry,
     /// Set once shutdown begins; `/ready` turns 503.
     pub shutting_down: AtomicBool,
+    /// Who may join and act: the access mode and the token key.
+    pub access: Arc<access::Access>,
 }
 
 /// The assembled server: the router (with Socket.IO inside) and the handles needed to stop it.
@@ -106,7 +109,9 @@ impl Gateway {
         };
         registry.set_watchdog_timeout(config.studio.watchdog);
         socket::register(&io, registry.clone());
+        let access = Arc::new(access::Access::from_config(&config.access));
         let state = Arc::new(GatewayState {
+            access,
             config: config.clone(),
             live,
             plugins,
