@@ -2,11 +2,10 @@
 //! so the fuzz bench (`cargo bench -p voice-studio --bench gateway_fuzz`) and its fast test
 //! twin drive exactly the code the handlers run.
 
-pub use super::http::{byte_range, is_recording_folder_name};
+pub use super::http::{byte_range, is_recording_folder_name, parse_json};
 pub use super::protocol::{BinaryPayload, Hello, InputFormat};
 pub use super::socket::{
-    CheckedHello, MAX_AUDIO_CHUNK_BYTES, MAX_PARTICIPANT_NAME_CHARS, check_audio_chunk,
-    check_hello,
+    CheckedHello, MAX_AUDIO_CHUNK_BYTES, MAX_PARTICIPANT_NAME_CHARS, check_audio_chunk, check_hello,
 };
 pub use crate::config::{ApiKeyField, RuntimeConfigUpdate};
 pub use crate::session::is_valid_episode_id;

@@ -171,7 +171,8 @@ pub async fn post_guest(
     .into_response()
 }
 
-fn parse_json(body: &[u8]) -> Result<Value, SettingsError> {
+/// A settings body as JSON, or the 400 error naming `body`.
+pub fn parse_json(body: &[u8]) -> Result<Value, SettingsError> {
     serde_json::from_slice(body).map_err(|e| SettingsError {
         field: "body".into(),
         message: format!("not valid JSON ({e})"),

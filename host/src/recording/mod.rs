@@ -18,7 +18,7 @@ mod writer;
 pub use error::RecordingError;
 pub use events::{Event, EventLog, TurnMetrics};
 pub use manifest::{BriefingRecord, PluginRecord};
-pub use recorder::{RecordedFile, Recorder, RecorderConfig, RecordingSummary};
+pub use recorder::{RecordedFile, Recorder, RecorderConfig, RecordingSummary, folder_name};
 pub use speaker::Speaker;
 pub use track::{FRAME_SAMPLES, OpusApplication, OpusSettings, Track, TrackSummary};
 pub use vtt::CaptionFile;

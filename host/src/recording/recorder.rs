@@ -346,7 +346,7 @@ fn file_size(path: &Path) -> io::Result<u64> {
 
 /// The folder name for an episode id: anything but letters, digits, `-`, `_` and `.` becomes
 /// `_`, so an id from a client can never reach outside `RECORDING_DIR`.
-fn folder_name(episode_id: &str) -> Result<String, RecordingError> {
+pub fn folder_name(episode_id: &str) -> Result<String, RecordingError> {
     let name: String = episode_id
         .trim()
         .chars()
