@@ -570,9 +570,12 @@
     if (socket && socket.connected) socket.emit("client.toggle-autopilot", e.target.checked);
   });
 
-  // Files are relative to RECORDING_DIR ("<episode>/<file>"); the host serves them under
-  // /recordings/.
-  function recordingHref(episodeId, file) {
+  // The host serves recordings only through the signed, expiring links of recording.ready
+  // (`details[].url`); a file without one gets a plain path, which answers 404.
+  function recordingHref(episodeId, file, details) {
+    const name = file.split("/").pop();
+    const signed = details.find((d) => d && d.name === name && typeof d.url === "string");
+    if (signed && signed.url.startsWith("/recordings/")) return signed.url;
     const path = file.includes("/") ? file : `${episodeId}/${file}`;
     return `/recordings/${path.split("/").map(encodeURIComponent).join("/")}`;
   }
@@ -580,7 +583,8 @@
   function showRecording(ready) {
     if (!ready || !Array.isArray(ready.files)) return;
     const episode = ready.episodeId || studio.episodeId;
-    studio.recordingFiles = ready.files.map((f) => recordingHref(episode, f));
+    const details = Array.isArray(ready.details) ? ready.details : [];
+    studio.recordingFiles = ready.files.map((f) => recordingHref(episode, f, details));
     $("recording").hidden = false;
     $("recording-status").textContent =
       `The recording of ${episode} is ready: ${ready.files.length} files.`;

@@ -206,7 +206,7 @@ fn invalid_settings_get_400_naming_the_field() {
 #[test]
 fn with_an_admin_token_settings_changes_need_it() {
     let server = ServerSetup::new()
-        .var("STUDIO_ADMIN_TOKEN", "let-me-in")
+        .var("STUDIO_ADMIN_TOKEN", "let-me-in-0123456789abcdef0123456789")
         .start();
     let body = r#"{"guestProvider": "openai"}"#;
     let missing = server.post("/api/config/guest", body, &[]);
@@ -214,7 +214,10 @@ fn with_an_admin_token_settings_changes_need_it() {
     let wrong = server.post(
         "/api/config/guest",
         body,
-        &[("Authorization", "Bearer let-me-out")],
+        &[(
+            "Authorization",
+            "Bearer let-me-out-0123456789abcdef0123456789",
+        )],
     );
     assert_eq!(wrong.status, 401);
     assert_eq!(server.get("/api/config").json()["guestProvider"], "groq");
@@ -222,7 +225,10 @@ fn with_an_admin_token_settings_changes_need_it() {
     let right = server.post(
         "/api/config/guest",
         body,
-        &[("Authorization", "Bearer let-me-in")],
+        &[(
+            "Authorization",
+            "Bearer let-me-in-0123456789abcdef0123456789",
+        )],
     );
     assert_eq!(right.status, 200, "{}", right.body);
     assert_eq!(server.get("/api/config").json()["guestProvider"], "openai");
@@ -230,7 +236,14 @@ fn with_an_admin_token_settings_changes_need_it() {
 
 #[test]
 fn production_without_a_token_refuses_settings_changes_and_says_how_to_enable_them() {
-    let server = ServerSetup::new().var("NODE_ENV", "production").start();
+    // Production refuses open access, so this server runs with tokens.
+    let server = ServerSetup::new()
+        .var("NODE_ENV", "production")
+        .var(
+            "STUDIO_TOKEN_SECRET",
+            "production-test-secret-0123456789abcdef",
+        )
+        .start();
     let response = server.post("/api/config/keys", r#"{"groqApiKey": "gsk"}"#, &[]);
     assert_eq!(response.status, 403);
     let message = response.json()["error"]

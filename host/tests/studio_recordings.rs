@@ -1,11 +1,53 @@
 //! `GET /recordings/<folder>/<file>` against the real binary over a real socket: content types,
-//! byte ranges for players, and refusal of everything outside a recording folder.
+//! byte ranges for players, and refusal of everything outside a recording folder. Downloads need
+//! a signed link or a token (see `server_doors.rs`); these tests sign their links the documented
+//! way, and send an admin token where the path checks behind the door are under test.
 
 mod server_support;
 
 use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use hmac::{Hmac, Mac};
 use server_support::{BinaryResponse, Server, ServerSetup, get_bytes};
+use sha2::Sha256;
+use voice_studio::gateway::access::{Access, AccessMode, Role};
+
+/// The server's `STUDIO_TOKEN_SECRET`, so the tests can sign links and mint tokens.
+const SECRET: &str = "recordings-test-secret-0123456789abcdef";
+
+/// `/recordings/<folder>/<file>?exp=..&sig=..`, signed as docs/PROTOCOL.md says: HMAC-SHA256
+/// with the secret over `voice-studio recording\n<folder>\n<file>\n<exp>`.
+fn signed(folder: &str, file: &str) -> String {
+    let exp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        + 600;
+    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).expect("hmac key");
+    mac.update(format!("voice-studio recording\n{folder}\n{file}\n{exp}").as_bytes());
+    let sig: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("/recordings/{folder}/{file}?exp={exp}&sig={sig}")
+}
+
+/// `Authorization: Bearer <admin token>`: passes the door for any folder, so what refuses a
+/// request is the path check behind it.
+fn admin_bearer() -> String {
+    let access = Access::with_key(
+        AccessMode::Token,
+        SECRET.as_bytes().to_vec(),
+        Duration::from_secs(600),
+    );
+    format!(
+        "Bearer {}",
+        access.mint(Role::Admin, None, Duration::from_secs(600))
+    )
+}
 
 /// The eight files a recording folder holds, as the recorder names them, with their types.
 const FILES: [(&str, &str); 8] = [
@@ -27,7 +69,7 @@ fn numbered_bytes(len: usize) -> Vec<u8> {
 /// A server whose RECORDING_DIR holds `episode-1` with all eight files (and `outside/` next to
 /// RECORDING_DIR with a secret the route must never serve).
 fn server_with_recording() -> Server {
-    let setup = ServerSetup::new();
+    let setup = ServerSetup::new().var("STUDIO_TOKEN_SECRET", SECRET);
     let folder = setup.recording_dir().join("episode-1");
     std::fs::create_dir_all(&folder).expect("create recording folder");
     for (i, (name, _)) in FILES.iter().enumerate() {
@@ -62,7 +104,7 @@ fn assert_refused(response: &BinaryResponse, target: &str) {
 fn every_recording_file_is_served_whole_with_its_content_type() {
     let server = server_with_recording();
     for (i, (name, content_type)) in FILES.iter().enumerate() {
-        let response = get(&server, &format!("/recordings/episode-1/{name}"), &[]);
+        let response = get(&server, &signed("episode-1", name), &[]);
         assert_eq!(response.status, 200, "{name}");
         let served_type = response.header("content-type").unwrap_or_default();
         assert!(
@@ -78,7 +120,7 @@ fn every_recording_file_is_served_whole_with_its_content_type() {
 fn a_byte_range_is_answered_with_206_and_exactly_those_bytes() {
     let server = server_with_recording();
     let whole = numbered_bytes(1000);
-    let target = "/recordings/episode-1/you.webm";
+    let target = &signed("episode-1", "you.webm");
 
     let response = get(&server, target, &[("Range", "bytes=100-199")]);
     assert_eq!(response.status, 206);
@@ -115,7 +157,7 @@ fn an_unsatisfiable_or_malformed_range_is_answered_with_416() {
     ] {
         let response = get(
             &server,
-            "/recordings/episode-1/you.webm",
+            &signed("episode-1", "you.webm"),
             &[("Range", range)],
         );
         assert_eq!(response.status, 416, "{range}");
@@ -130,7 +172,7 @@ fn an_unsatisfiable_or_malformed_range_is_answered_with_416() {
 #[test]
 fn head_tells_a_player_the_length_without_the_body() {
     let server = server_with_recording();
-    let response = get_bytes(server.addr, "HEAD", "/recordings/episode-1/you.webm", &[]);
+    let response = get_bytes(server.addr, "HEAD", &signed("episode-1", "you.webm"), &[]);
     assert_eq!(response.status, 200);
     assert_eq!(response.header("content-length"), Some("1000"));
     assert!(response.body.is_empty());
@@ -156,7 +198,7 @@ fn paths_that_climb_out_of_the_recording_folder_are_refused() {
         "/recordings/.hidden/events.jsonl",
         "/recordings/episode-1%00/events.jsonl",
     ] {
-        let response = get(&server, target, &[]);
+        let response = get(&server, target, &[("Authorization", &admin_bearer())]);
         assert_refused(&response, target);
     }
 }
@@ -172,12 +214,21 @@ fn files_the_recorder_does_not_write_are_not_served() {
         "/recordings/episode-1/YOU.WEBM",
         "/recordings/no-such-episode/you.webm",
     ] {
-        let response = get(&server, target, &[]);
+        let response = get(&server, target, &[("Authorization", &admin_bearer())]);
         assert_refused(&response, target);
     }
-    let response = get(&server, "/recordings/episode-1/notes.txt", &[]);
+    let bearer = admin_bearer();
+    let response = get(
+        &server,
+        "/recordings/episode-1/notes.txt",
+        &[("Authorization", &bearer)],
+    );
     assert_eq!(response.status, 404);
-    let response = get(&server, "/recordings/no-such-episode/you.webm", &[]);
+    let response = get(
+        &server,
+        "/recordings/no-such-episode/you.webm",
+        &[("Authorization", &bearer)],
+    );
     assert_eq!(response.status, 404);
 }
 
@@ -196,7 +247,7 @@ fn symlinks_out_of_the_recording_folder_are_not_followed() {
         "/recordings/linked-episode/events.jsonl",
         "/recordings/episode-1/you.vtt",
     ] {
-        let response = get(&server, target, &[]);
+        let response = get(&server, target, &[("Authorization", &admin_bearer())]);
         assert_refused(&response, target);
         assert_eq!(response.status, 404, "{target}");
     }

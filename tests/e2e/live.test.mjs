@@ -190,9 +190,14 @@ describe("live studio", { skip: !LIVE && "set STUDIO_LIVE=1 (cargo test --test s
       const dir = mkdtempSync(join(tmpdir(), "studio-recording-"));
       t.after(() => rmSync(dir, { recursive: true, force: true }));
       const body = {};
+      // Recordings are served only through the signed links recording.ready carries.
+      const bare = await fetch(`${URL}/recordings/${ready.files[0]}`);
+      assert.equal(bare.status, 404, "a recording without a signed link or token is not served");
       for (const file of ready.files) {
         const name = file.split("/").at(-1);
-        const res = await fetch(`${URL}/recordings/${file}`);
+        const signed = ready.details.find((d) => d.name === name);
+        assert.ok(signed && /[?&]sig=[0-9a-f]{64}/.test(signed.url), `${file}: ${signed?.url}`);
+        const res = await fetch(`${URL}${signed.url}`);
         assert.equal(res.status, 200, file);
         body[name] = Buffer.from(await res.arrayBuffer());
         writeFileSync(join(dir, name), body[name]);

@@ -253,6 +253,19 @@ pub struct Config {
     pub log: LogConfig,
     /// Access model: open or token, and the token key.
     pub access: AccessConfig,
+    /// The HTTP doors: signed download links.
+    pub doors: DoorConfig,
+}
+
+/// Shortest accepted `STUDIO_ADMIN_TOKEN`: 32 characters (e.g. 16 random bytes in hex) keep an
+/// online guess hopeless even before the failure slow-down.
+pub const MIN_ADMIN_TOKEN_CHARS: usize = 32;
+
+/// The HTTP doors besides the access model: how long a signed recording link lives.
+#[derive(Debug, Clone)]
+pub struct DoorConfig {
+    /// `DOWNLOAD_URL_TTL_SECONDS`: lifetime of the signed URLs in `recording.ready` (default 3600).
+    pub download_url_ttl: Duration,
 }
 
 /// One thing wrong with the configuration: the variable, what is wrong, and how to fix it.
@@ -498,6 +511,34 @@ impl Config {
             }
         }
         let admin_token = src.get("STUDIO_ADMIN_TOKEN").map(Secret::new);
+        let access = parse_access(src, host, node_env, &mut problem);
+        if let Some(token) = &admin_token
+            && token.expose().chars().count() < MIN_ADMIN_TOKEN_CHARS
+        {
+            // Never echo the value: a too-short token is still a secret.
+            problem(
+                "STUDIO_ADMIN_TOKEN",
+                format!(
+                    "the token has {} characters; at least {MIN_ADMIN_TOKEN_CHARS} are required",
+                    token.expose().chars().count()
+                ),
+                "set STUDIO_ADMIN_TOKEN to a long random value, e.g. `openssl rand -hex 32`".into(),
+            );
+        }
+        let download_url_ttl = match src.get("DOWNLOAD_URL_TTL_SECONDS") {
+            None => Duration::from_secs(3600),
+            Some(raw) => match raw.parse::<u64>() {
+                Ok(secs) if (1..=604_800).contains(&secs) => Duration::from_secs(secs),
+                _ => {
+                    problem(
+                        "DOWNLOAD_URL_TTL_SECONDS",
+                        format!("`{raw}` is not a whole number of seconds from 1 to 604800"),
+                        "set DOWNLOAD_URL_TTL_SECONDS to e.g. 3600 (one hour)".into(),
+                    );
+                    Duration::from_secs(3600)
+                }
+            },
+        };
         let access = parse_access(src, host, node_env, &mut problem);
 
         let use_real_adapters = parse_bool(src, "USE_REAL_ADAPTERS", false, &mut problem);
@@ -785,6 +826,7 @@ impl Config {
             },
             log: LogConfig { format, filter },
             access,
+            doors: DoorConfig { download_url_ttl },
         })
     }
 

@@ -2,6 +2,7 @@
 //! recordings (`/recordings/<folder>/<file>`).
 
 use std::io::SeekFrom;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -9,19 +10,29 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Json;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path as UrlPath, State};
+use axum::extract::{ConnectInfo, Path as UrlPath, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
-use super::GatewayState;
-use crate::config::{
-    ApiKeyField, NodeEnv, RuntimeConfigUpdate, SettingsError, ensure_writable_dir,
-};
+use super::access::Role;
+use super::download_links::unix_now;
+use super::{GatewayState, admin};
+use crate::config::{ApiKeyField, RuntimeConfigUpdate, SettingsError, ensure_writable_dir};
 
-/// `GET /health`: the original backend's shape plus the loaded plugins.
-pub async fn health(State(state): State<Arc<GatewayState>>) -> Json<Value> {
+/// `GET /health`: the original backend's shape plus the loaded plugins. A plugin's `lastError`
+/// (it may hold paths) is shown only in the admin view (see [`admin_view`]).
+pub async fn health(
+    State(state): State<Arc<GatewayState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let admin = match admin_view(&state, &headers, peer.ip()) {
+        Ok(admin) => admin,
+        Err(refused) => return refused,
+    };
     let runtime = state.live.runtime();
     let providers = &state.config.providers;
     let plugins: Vec<Value> = state
@@ -29,13 +40,17 @@ pub async fn health(State(state): State<Arc<GatewayState>>) -> Json<Value> {
         .plugins()
         .into_iter()
         .map(|p| {
-            json!({
+            let mut plugin = json!({
                 "name": p.name,
                 "role": p.role,
                 "version": p.version,
                 "sha256": p.sha256,
-                "lastError": p.last_error,
-            })
+                "healthy": p.last_error.is_none(),
+            });
+            if admin {
+                plugin["lastError"] = json!(p.last_error);
+            }
+            plugin
         })
         .collect();
     Json(json!({
@@ -51,19 +66,44 @@ pub async fn health(State(state): State<Arc<GatewayState>>) -> Json<Value> {
         "plugins": plugins,
         "studios": state.registry.episode_ids().len(),
     }))
+    .into_response()
 }
 
-/// `GET /ready`: 200 only when the plugins are loaded and recordings can be written.
-pub async fn ready(State(state): State<Arc<GatewayState>>) -> Response {
-    let not_ready = |reason: String| {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "not-ready", "reason": reason})),
-        )
-            .into_response()
+/// Whether the caller gets the admin view of `/health` and `/ready` (errors and paths): with
+/// the admin bearer, or on an open development server on loopback. A wrong bearer is answered
+/// (401/429) and counted like any admin guess, so these routes are no guessing oracle.
+#[allow(
+    clippy::result_large_err,
+    reason = "the refusal is the finished response, built only for a refused request"
+)]
+fn admin_view(state: &GatewayState, headers: &HeaderMap, peer: IpAddr) -> Result<bool, Response> {
+    if !admin::presents_credentials(headers) {
+        return Ok(admin::open_without_token(state));
+    }
+    admin::require_admin(state, headers, peer).map(|()| true)
+}
+
+/// `GET /ready`: 200 only when the plugins are loaded and recordings can be written. Anyone
+/// learns ready / not-ready and a generic reason; plugin errors and paths go to the admin view
+/// only (`detail`).
+pub async fn ready(
+    State(state): State<Arc<GatewayState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let admin = match admin_view(&state, &headers, peer.ip()) {
+        Ok(admin) => admin,
+        Err(refused) => return refused,
+    };
+    let not_ready = |reason: &str, detail: String| {
+        let mut body = json!({"status": "not-ready", "reason": reason});
+        if admin && !detail.is_empty() {
+            body["detail"] = json!(detail);
+        }
+        (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
     };
     if state.shutting_down.load(Ordering::Acquire) {
-        return not_ready("the server is shutting down".into());
+        return not_ready("the server is shutting down", String::new());
     }
     if !state.plugins.is_ready() {
         let errors: Vec<String> = state
@@ -72,22 +112,23 @@ pub async fn ready(State(state): State<Arc<GatewayState>>) -> Response {
             .into_iter()
             .filter_map(|p| p.last_error.map(|e| format!("{}: {e}", p.name)))
             .collect();
-        let detail = if errors.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", errors.join("; "))
-        };
-        return not_ready(format!("plugins are not loaded{detail}"));
+        return not_ready("plugins are not loaded", errors.join("; "));
     }
     let dir = state.config.folders.recording_dir.clone();
     let writable = tokio::task::spawn_blocking(move || ensure_writable_dir(&dir)).await;
     match writable {
         Ok(Ok(())) => Json(json!({"status": "ready"})).into_response(),
-        Ok(Err(reason)) => not_ready(format!(
-            "RECORDING_DIR {} is not writable: {reason}",
-            state.config.folders.recording_dir.display()
-        )),
-        Err(e) => not_ready(format!("could not check RECORDING_DIR: {e}")),
+        Ok(Err(reason)) => not_ready(
+            "RECORDING_DIR is not writable",
+            format!(
+                "RECORDING_DIR {} is not writable: {reason}",
+                state.config.folders.recording_dir.display()
+            ),
+        ),
+        Err(e) => not_ready(
+            "RECORDING_DIR could not be checked",
+            format!("could not check RECORDING_DIR: {e}"),
+        ),
     }
 }
 
@@ -109,11 +150,12 @@ pub async fn get_config(State(state): State<Arc<GatewayState>>) -> Json<Value> {
 /// `POST /api/config/keys` (ApiKeysPayload): hands the keys to the plugins, live.
 pub async fn post_keys(
     State(state): State<Arc<GatewayState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Some(denied) = refuse_unauthorized(&state, &headers) {
-        return denied;
+    if let Err(refused) = settings_door(&state, &headers, peer.ip()) {
+        return refused;
     }
     let keys = match parse_json(&body).and_then(|v| ApiKeyField::parse_payload(&v)) {
         Ok(keys) => keys,
@@ -138,11 +180,12 @@ pub async fn post_keys(
 /// `POST /api/config/guest` (RuntimeConfig): the next turn of every studio uses the new settings.
 pub async fn post_guest(
     State(state): State<Arc<GatewayState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Some(denied) = refuse_unauthorized(&state, &headers) {
-        return denied;
+    if let Err(refused) = settings_door(&state, &headers, peer.ip()) {
+        return refused;
     }
     let update = match parse_json(&body).and_then(|v| RuntimeConfigUpdate::from_json(&v)) {
         Ok(update) => update,
@@ -187,41 +230,38 @@ fn bad_request(e: &SettingsError) -> Response {
         .into_response()
 }
 
-/// The refusal of a settings change, if any: changes need the admin token when one is
-/// configured; without one they are allowed outside production only, because anyone who can reach
-/// the port could otherwise swap the keys.
-fn refuse_unauthorized(state: &GatewayState, headers: &HeaderMap) -> Option<Response> {
-    let server = &state.config.server;
-    match &server.admin_token {
-        Some(token) => {
-            let presented = headers
-                .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "))
-                .map(str::trim);
-            match presented {
-                Some(p) if constant_time_eq(p.as_bytes(), token.expose().as_bytes()) => None,
-                _ => Some((
-                    StatusCode::UNAUTHORIZED,
-                    [(header::WWW_AUTHENTICATE, "Bearer")],
-                    Json(json!({
-                        "success": false,
-                        "error": "missing or wrong token: send Authorization: Bearer <STUDIO_ADMIN_TOKEN>",
-                    })),
-                )
-                    .into_response()),
-            }
-        }
-        None if server.node_env == NodeEnv::Production => Some((
-            StatusCode::FORBIDDEN,
+/// The settings API's door: a JSON body (a `text/plain` or form POST needs no CORS preflight, so
+/// a foreign page could send one; requiring `application/json` forces the preflight) and the
+/// admin scope.
+#[allow(
+    clippy::result_large_err,
+    reason = "the refusal is the finished response, built only for a refused request"
+)]
+fn settings_door(state: &GatewayState, headers: &HeaderMap, peer: IpAddr) -> Result<(), Response> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    if !content_type.is_some_and(is_json_content_type) {
+        tracing::debug!(%peer, ?content_type, rule = "settings-content-type", "settings change refused");
+        return Err((
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Json(json!({
                 "success": false,
-                "error": "the settings API is disabled in production without a token: set STUDIO_ADMIN_TOKEN on the server and send Authorization: Bearer <token>",
+                "error": "send the settings as JSON with Content-Type: application/json",
             })),
         )
-            .into_response()),
-        None => None,
+            .into_response());
     }
+    admin::require_admin(state, headers, peer)
+}
+
+/// Whether a `Content-Type` value is JSON (`application/json`, parameters such as a charset
+/// allowed, case-insensitive).
+pub fn is_json_content_type(value: &str) -> bool {
+    value
+        .split(';')
+        .next()
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
 }
 
 /// The files a recording folder holds, with their content types: only these are served, so
@@ -243,11 +283,27 @@ const MAX_RECORDING_FOLDER: usize = 160;
 /// Bytes read from disk per body chunk while streaming a recording.
 const RECORDING_READ_CHUNK: usize = 64 * 1024;
 
+/// How a recording download proves it may read the file: a signed link (`exp` + `sig`) or an
+/// access token for the episode (`token`, or `Authorization: Bearer`).
+#[derive(Debug, Default, Deserialize)]
+pub struct RecordingQuery {
+    exp: Option<String>,
+    sig: Option<String>,
+    token: Option<String>,
+}
+
+/// The one answer for a recording that is missing, forbidden or wrongly signed, so folder names
+/// cannot be probed.
+fn no_such_recording() -> Response {
+    plain(StatusCode::NOT_FOUND, "no such recording file")
+}
+
 /// `GET /recordings/<folder>/<file>`: one file of a finished or live recording, with byte ranges
-/// so players can seek.
+/// so players can seek; only with a signed link or a token for its episode.
 pub async fn recording_file(
     State(state): State<Arc<GatewayState>>,
     UrlPath((folder, file)): UrlPath<(String, String)>,
+    Query(proof): Query<RecordingQuery>,
     headers: HeaderMap,
 ) -> Response {
     if !is_recording_folder_name(&folder) {
@@ -258,13 +314,19 @@ pub async fn recording_file(
         .find(|(name, _)| *name == file)
         .map(|(_, ty)| *ty)
     else {
-        return plain(StatusCode::NOT_FOUND, "not a recording file");
+        return no_such_recording();
     };
     let root = state.config.folders.recording_dir.clone();
+    // The proof is checked before the disk is looked at: a refused request learns nothing of
+    // what RECORDING_DIR holds.
+    if !may_download(&state, &root, &folder, &file, &proof, &headers).await {
+        tracing::debug!(folder, file, rule = "recording-download", "recording download refused");
+        return no_such_recording();
+    }
     let opened = open_recording_file(&root, &folder, &file).await;
     let (mut handle, len) = match opened {
         Ok(Some(opened)) => opened,
-        Ok(None) => return plain(StatusCode::NOT_FOUND, "no such recording file"),
+        Ok(None) => return no_such_recording(),
         Err(e) => {
             tracing::warn!(folder, file, error = %e, "reading a recording file failed");
             return plain(StatusCode::INTERNAL_SERVER_ERROR, "could not read the file");
@@ -316,6 +378,74 @@ pub async fn recording_file(
         }
     }
     response
+}
+
+/// Whether the request may read `folder/file`: a valid signed link for exactly that file, or an
+/// admin token, or a host/viewer token whose episode recorded into `folder`.
+async fn may_download(
+    state: &GatewayState,
+    root: &Path,
+    folder: &str,
+    file: &str,
+    proof: &RecordingQuery,
+    headers: &HeaderMap,
+) -> bool {
+    if let (Some(exp), Some(sig)) = (&proof.exp, &proof.sig) {
+        return state
+            .download_links
+            .verify(folder, file, exp, sig, unix_now());
+    }
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let Some(token) = proof.token.as_deref().or(bearer) else {
+        return false;
+    };
+    let Ok(grant) = state.access.verify(token) else {
+        return false;
+    };
+    match (grant.role, grant.episode_id) {
+        (Role::Admin, _) => true,
+        (_, Some(episode)) => folder_of_episode(root, folder, &episode).await,
+        (_, None) => false,
+    }
+}
+
+/// Whether `folder` holds a recording of `episode`: its name is the episode's folder name or
+/// that name with a `-N` take suffix, and its `session.yml` (when written) names the episode. The
+/// second check matters because `show-2` may be take 2 of `show` or take 1 of `show-2`.
+async fn folder_of_episode(root: &Path, folder: &str, episode: &str) -> bool {
+    let Ok(base) = crate::recording::folder_name(episode) else {
+        return false;
+    };
+    let is_take = folder
+        .strip_prefix(base.as_str())
+        .and_then(|rest| rest.strip_prefix('-'))
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    if folder != base && !is_take {
+        return false;
+    }
+    match recorded_episode(root, folder).await {
+        Some(recorded) => recorded == episode,
+        // No manifest yet (a recording just begun): only the episode's own first folder.
+        None => folder == base,
+    }
+}
+
+/// The `episode:` that `folder/session.yml` names, if the file is there and says one.
+async fn recorded_episode(root: &Path, folder: &str) -> Option<String> {
+    let (handle, _) = open_recording_file(root, folder, "session.yml")
+        .await
+        .ok()
+        .flatten()?;
+    // The episode is on the document's second line; the head is plenty.
+    let mut head = Vec::with_capacity(1024);
+    handle.take(4096).read_to_end(&mut head).await.ok()?;
+    let head = String::from_utf8_lossy(&head);
+    let quoted = head.lines().find_map(|l| l.strip_prefix("episode: "))?;
+    // session.yml quotes strings with JSON-compatible escapes.
+    serde_json::from_str::<String>(quoted.trim()).ok()
 }
 
 /// An episode folder name as the recorder makes them: letters, digits, `.`, `_`, `-`, not
@@ -421,14 +551,6 @@ fn plain(status: StatusCode, message: &'static str) -> Response {
     (status, message).into_response()
 }
 
-/// Compares without an early exit, so response timing does not reveal how much of a guess matched.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 /// `2026-11-26T09:22:26.123Z`, like JavaScript's `Date.toISOString()` in the original `/health`.
 pub fn iso8601_utc(time: SystemTime) -> String {
     let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
@@ -493,9 +615,11 @@ mod tests {
     }
 
     #[test]
-    fn token_comparison_needs_an_exact_match() {
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"abcd"));
+    fn only_json_bodies_count_as_json() {
+        assert!(is_json_content_type("application/json"));
+        assert!(is_json_content_type("Application/JSON; charset=utf-8"));
+        for other in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/jsonp", "", "text/plain; application/json"] {
+            assert!(!is_json_content_type(other), "{other}");
+        }
     }
 }

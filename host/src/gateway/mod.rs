@@ -5,9 +5,12 @@
 //! `/socket.io/` (see `docs/PROTOCOL.md`).
 
 pub mod access;
+pub mod admin;
 mod console;
 pub mod decoders;
+pub mod download_links;
 mod http;
+mod origin;
 mod plugin_catalog;
 pub mod protocol;
 mod socket;
@@ -57,6 +60,10 @@ pub struct GatewayState {
     pub shutting_down: AtomicBool,
     /// Who may join and act: the access mode and the token key.
     pub access: Arc<access::Access>,
+    /// Wrong admin tokens per client address, so guessing slows down.
+    pub admin_lockout: admin::AdminLockout,
+    /// Signs and checks the recording links of `recording.ready`.
+    pub download_links: download_links::DownloadLinks,
 }
 
 /// The assembled server: the router (with Socket.IO inside) and the handles needed to stop it.
@@ -110,6 +117,12 @@ impl Gateway {
         registry.set_watchdog_timeout(config.studio.watchdog);
         socket::register(&io, registry.clone());
         let access = Arc::new(access::Access::from_config(&config.access));
+        // recording.ready hands out links signed with the access key, which the route checks.
+        let download_links = download_links::DownloadLinks::new(
+            access.signing_key(),
+            config.doors.download_url_ttl,
+        );
+        registry.set_download_links(download_links.clone());
         let state = Arc::new(GatewayState {
             access,
             config: config.clone(),
@@ -117,7 +130,13 @@ impl Gateway {
             plugins,
             registry,
             shutting_down: AtomicBool::new(false),
+            admin_lockout: admin::AdminLockout::default(),
+            download_links,
         });
+        let origins = Arc::new(origin::OriginPolicy::new(
+            &config.server.cors_origins,
+            config.server.host,
+        ));
         let router = Router::new()
             .route("/health", get(http::health))
             .route("/ready", get(http::ready))
@@ -128,6 +147,11 @@ impl Gateway {
             .with_state(state.clone())
             .merge(console::routes())
             .layer(socket_layer)
+            // Outside the Socket.IO layer, so handshakes and polling are checked too.
+            .layer(axum::middleware::from_fn_with_state(
+                origins,
+                origin::check_origin,
+            ))
             .layer(DefaultBodyLimit::max(MAX_HTTP_BODY_BYTES))
             .layer(cors(&config.server.cors_origins))
             .layer(TraceLayer::new_for_http());

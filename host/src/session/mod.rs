@@ -17,6 +17,7 @@ pub use watchdog::DEFAULT_WATCHDOG_TIMEOUT;
 use std::path::PathBuf;
 
 use crate::briefings::BriefingStore;
+use crate::gateway::download_links::DownloadLinks;
 use crate::gateway::protocol::RecordingReady;
 use crate::plugins::PluginHost;
 
@@ -122,6 +123,8 @@ pub(crate) struct RegistryInner {
     /// `STUDIO_WATCHDOG_MS`: a studio silent this long is ended.
     watchdog_ms: AtomicU64,
     watchdog_started: AtomicBool,
+    /// Signs the download URLs in `recording.ready` (the gateway sets its key).
+    download_links: Mutex<DownloadLinks>,
 }
 
 /// All running studios, keyed by episode id.
@@ -192,6 +195,7 @@ impl StudioRegistry {
                 recordings: Mutex::new(HashMap::new()),
                 watchdog_ms: AtomicU64::new(duration_ms(DEFAULT_WATCHDOG_TIMEOUT)),
                 watchdog_started: AtomicBool::new(false),
+                download_links: Mutex::new(DownloadLinks::ephemeral()),
             }),
         }
     }
@@ -202,6 +206,12 @@ impl StudioRegistry {
         self.inner
             .watchdog_ms
             .store(duration_ms(timeout).max(1), Ordering::Relaxed);
+    }
+
+    /// Sets how `recording.ready` signs its download URLs (default: a random key of this
+    /// registry, which no route checks); the gateway passes the access model's key.
+    pub fn set_download_links(&self, links: DownloadLinks) {
+        *lock(&self.inner.download_links) = links;
     }
 
     /// Joins `client` to the studio of `episode_id` (or the current live episode when `None`),
@@ -373,9 +383,17 @@ impl RegistryInner {
         lock(&self.recordings).insert(ready.episode_id.clone(), ready.clone());
     }
 
-    /// The last finished recording of an episode.
+    /// The last finished recording of an episode, its download URLs signed afresh (a client
+    /// may join long after the recording ended).
     pub(crate) fn recording_of(&self, episode_id: &str) -> Option<RecordingReady> {
-        lock(&self.recordings).get(episode_id).cloned()
+        let mut ready = lock(&self.recordings).get(episode_id).cloned()?;
+        self.download_links().sign_ready(&mut ready);
+        Some(ready)
+    }
+
+    /// How download URLs are signed now.
+    pub(crate) fn download_links(&self) -> DownloadLinks {
+        lock(&self.download_links).clone()
     }
 
     /// Removes the studio if nothing is queued for it; called by an idle studio under the same

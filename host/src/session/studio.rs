@@ -560,7 +560,7 @@ impl Drop for Studio {
                     return;
                 }
             };
-            let ready = turn_loop::recording_ready(&episode, &summary);
+            let ready = turn_loop::recording_ready(&episode, &summary, &registry.download_links());
             tracing::info!(%episode, "recording finished after the studio was aborted");
             registry.keep_recording(&ready);
             for client in clients {

@@ -21,6 +21,7 @@ use crate::audio::{
     PacerEvent, Vad, VadConfig, VadEvent,
 };
 use crate::briefings::Briefing;
+use crate::gateway::download_links::DownloadLinks;
 use crate::gateway::protocol::{
     AudioEncoding, AudioOut, AudioStop, Caption, ErrorCode, ErrorPayload, ModeNormal, ModeThinking,
     OrbState, RecordedFileInfo, RecordingReady, Speaker, TurnEnd, server_events,
@@ -1636,7 +1637,11 @@ impl Studio {
         let finishing = self.hand_off_floor()?;
         match finishing.wait().await {
             Ok(summary) => {
-                let ready = recording_ready(&self.episode_id, &summary);
+                let ready = recording_ready(
+                    &self.episode_id,
+                    &summary,
+                    &self.registry.download_links(),
+                );
                 tracing::info!(episode = %self.episode_id, folder = ?ready.folder, files = ready.files.len(), "recording ready");
                 Some(ready)
             }
@@ -1675,8 +1680,12 @@ impl Studio {
     }
 }
 
-/// `recording.ready` for a finished recording of `episode_id`.
-pub(super) fn recording_ready(episode_id: &str, summary: &RecordingSummary) -> RecordingReady {
+/// `recording.ready` for a finished recording of `episode_id`, its URLs signed by `links`.
+pub(super) fn recording_ready(
+    episode_id: &str,
+    summary: &RecordingSummary,
+    links: &DownloadLinks,
+) -> RecordingReady {
     let folder = summary
         .folder
         .file_name()
@@ -1687,7 +1696,7 @@ pub(super) fn recording_ready(episode_id: &str, summary: &RecordingSummary) -> R
         .iter()
         .map(|f| RecordedFileInfo {
             name: f.name.clone(),
-            url: format!("/recordings/{folder}/{}", f.name),
+            url: links.url(&folder, &f.name),
             bytes: f.bytes,
             duration_ms: f.duration_ms,
         })
