@@ -539,7 +539,6 @@ impl Config {
                 }
             },
         };
-        let access = parse_access(src, host, node_env, &mut problem);
 
         let use_real_adapters = parse_bool(src, "USE_REAL_ADAPTERS", false, &mut problem);
         let stt = match src.get("STT_PROVIDER") {
@@ -830,6 +829,31 @@ impl Config {
         })
     }
 
+    /// The banner's access lines: the mode, and on loopback how to expose the server safely.
+    fn access_banner(&self) -> Vec<String> {
+        let access = &self.access;
+        let mut lines = vec![format!(
+            "Access:            {}",
+            match access.mode {
+                AccessMode::Token => format!(
+                    "token (signed links, valid {} s; mint them with POST /api/episodes)",
+                    access.token_ttl.as_secs()
+                ),
+                AccessMode::Open => {
+                    "open: anyone who reaches the port is a host (trusted machine only)".to_owned()
+                }
+            }
+        )];
+        if self.server.host.is_loopback() {
+            lines.push(
+                "Expose:            this machine only; to serve others set HOST=0.0.0.0 with \
+                 STUDIO_TOKEN_SECRET=<32+ random bytes> (or STUDIO_ACCESS=open on a trusted network)"
+                    .to_owned(),
+            );
+        }
+        lines
+    }
+
     /// The startup banner: address, mode, providers and folders, like the original backend's.
     pub fn banner(&self, bound: std::net::SocketAddr) -> String {
         let rule = "=".repeat(60);
@@ -865,6 +889,7 @@ impl Config {
         }
         lines.push(format!("Recording Dir:     {}", f.recording_dir.display()));
         lines.push(format!("Briefings Dir:     {}", f.briefings_dir.display()));
+        lines.extend(self.access_banner());
         lines.push(format!(
             "Settings API:      {}",
             match (&self.server.admin_token, self.server.node_env) {

@@ -1,14 +1,15 @@
 //! The gateway: one port serving HTTP (axum) and Socket.IO (socketioxide) to the studio frontend.
 //!
 //! Routes: `GET /health`, `GET /ready`, `GET /api/config`, `POST /api/config/keys`,
-//! `POST /api/config/guest`, `GET /recordings/{folder}/{file}`; Socket.IO namespace `/` at
-//! `/socket.io/` (see `docs/PROTOCOL.md`).
+//! `POST /api/config/guest`, `POST /api/episodes`, `GET /recordings/{folder}/{file}`;
+//! Socket.IO namespace `/` at `/socket.io/` (see `docs/PROTOCOL.md`).
 
 pub mod access;
 pub mod admin;
 mod console;
 pub mod decoders;
 pub mod download_links;
+mod episodes;
 mod http;
 mod origin;
 mod plugin_catalog;
@@ -143,6 +144,7 @@ impl Gateway {
             .route("/api/config", get(http::get_config))
             .route("/api/config/keys", post(http::post_keys))
             .route("/api/config/guest", post(http::post_guest))
+            .route("/api/episodes", post(episodes::mint_episode))
             .route("/recordings/{folder}/{file}", get(http::recording_file))
             .with_state(state.clone())
             .merge(console::routes())
