@@ -130,3 +130,60 @@ fn real_adapters_refuse_a_tts_provider_without_an_adapter() {
     let stderr = fails_naming(setup, "TTS_PROVIDER");
     assert!(stderr.contains("coqui has no adapter"), "{stderr}");
 }
+
+#[test]
+fn without_host_the_server_listens_on_loopback_only() {
+    let mut setup = ServerSetup::new();
+    setup.env.retain(|(k, _)| k != "HOST");
+    let server = setup.start();
+    assert_eq!(server.addr.ip(), std::net::Ipv4Addr::LOCALHOST);
+    assert_eq!(server.get("/health").status, 200);
+}
+
+#[test]
+fn another_interface_without_tokens_exits_2_naming_host() {
+    let stderr = fails_naming(ServerSetup::new().var("HOST", "0.0.0.0"), "HOST");
+    // The fix names both ways out: tokens, or open access asked for explicitly.
+    assert!(stderr.contains("STUDIO_TOKEN_SECRET"), "{stderr}");
+    assert!(stderr.contains("STUDIO_ACCESS=open"), "{stderr}");
+}
+
+#[test]
+fn production_with_open_access_exits_2_naming_studio_access() {
+    fails_naming(
+        ServerSetup::new().var("NODE_ENV", "production"),
+        "STUDIO_ACCESS",
+    );
+    fails_naming(
+        ServerSetup::new()
+            .var("NODE_ENV", "production")
+            .var("STUDIO_ACCESS", "open"),
+        "STUDIO_ACCESS",
+    );
+}
+
+#[test]
+fn token_access_without_a_good_secret_exits_2_naming_the_secret() {
+    fails_naming(
+        ServerSetup::new().var("STUDIO_ACCESS", "token"),
+        "STUDIO_TOKEN_SECRET",
+    );
+    let short = "only-twenty-bytes-xx";
+    let stderr = fails_naming(
+        ServerSetup::new().var("STUDIO_TOKEN_SECRET", short),
+        "STUDIO_TOKEN_SECRET",
+    );
+    assert!(!stderr.contains(short), "the secret was printed: {stderr}");
+}
+
+#[test]
+fn bad_access_settings_exit_2_naming_each() {
+    fails_naming(
+        ServerSetup::new().var("STUDIO_ACCESS", "public"),
+        "STUDIO_ACCESS",
+    );
+    fails_naming(
+        ServerSetup::new().var("STUDIO_TOKEN_TTL_SECONDS", "5"),
+        "STUDIO_TOKEN_TTL_SECONDS",
+    );
+}

@@ -1138,6 +1138,34 @@ mod tests {
     }
 
     #[test]
+    fn access_defaults_to_loopback_open_and_to_tokens_once_a_secret_is_set() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = Config::from_source(&ConfigSource::from_pairs(base(dir.path())))
+            .expect("defaults are valid");
+        assert_eq!(config.server.host, IpAddr::from([127, 0, 0, 1]));
+        assert_eq!(config.access.mode, AccessMode::Open);
+        let mut vars = base(dir.path());
+        vars.push(("STUDIO_TOKEN_SECRET".into(), "k".repeat(32)));
+        vars.push(("HOST".into(), "0.0.0.0".into()));
+        let config = Config::from_source(&ConfigSource::from_pairs(vars)).expect("valid");
+        assert_eq!(config.access.mode, AccessMode::Token);
+        assert!(!format!("{config:?}").contains(&"k".repeat(32)));
+    }
+
+    #[test]
+    fn open_access_on_another_interface_is_allowed_only_when_asked_for() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut vars = base(dir.path());
+        vars.push(("HOST".into(), "0.0.0.0".into()));
+        let found = problems(Config::from_source(&ConfigSource::from_pairs(vars.clone())));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].variable, "HOST");
+        vars.push(("STUDIO_ACCESS".into(), "open".into()));
+        let config = Config::from_source(&ConfigSource::from_pairs(vars)).expect("valid");
+        assert_eq!(config.access.mode, AccessMode::Open);
+    }
+
+    #[test]
     fn secrets_do_not_appear_in_debug_output() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut vars = base(dir.path());
