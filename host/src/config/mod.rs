@@ -188,6 +188,14 @@ pub struct StudioConfig {
     /// `SHUTDOWN_DEADLINE_SECONDS`: after SIGTERM/SIGINT the process exits (code 1) when graceful
     /// shutdown has not finished within this, even if the async runtime is wedged.
     pub shutdown_deadline: Duration,
+    /// `AUTOPILOT_LINES_PER_MINUTE`: autopilot AI lines a studio may start in any 60 s (default 12).
+    pub autopilot_lines_per_minute: u32,
+    /// `AUTOPILOT_LINES_PER_EPISODE`: autopilot AI lines a studio may start in its life (default
+    /// 200); toggling autopilot does not reset it.
+    pub autopilot_lines_per_episode: u32,
+    /// `RECORDING_MIN_FREE_MB`: a studio opens a recording only with this much free space on the
+    /// recording disk (MiB, default 512); below it the session goes on unrecorded.
+    pub recording_min_free_mb: u64,
 }
 
 /// Logging.
@@ -760,6 +768,35 @@ impl Config {
             },
         };
 
+        let autopilot_lines_per_minute = parse_count(
+            src,
+            "AUTOPILOT_LINES_PER_MINUTE",
+            crate::session::DEFAULT_AUTOPILOT_LINES_PER_MINUTE,
+            1..=600,
+            &mut problem,
+        );
+        let autopilot_lines_per_episode = parse_count(
+            src,
+            "AUTOPILOT_LINES_PER_EPISODE",
+            crate::session::DEFAULT_AUTOPILOT_LINES_PER_EPISODE,
+            1..=1_000_000,
+            &mut problem,
+        );
+        let recording_min_free_mb = match src.get("RECORDING_MIN_FREE_MB") {
+            None => crate::session::DEFAULT_RECORDING_MIN_FREE_MB,
+            Some(raw) => match raw.parse::<u64>() {
+                Ok(mb) if mb <= 1_000_000_000_000 => mb,
+                _ => {
+                    problem(
+                        "RECORDING_MIN_FREE_MB",
+                        format!("`{raw}` is not a whole number of MiB from 0 to 1000000000000"),
+                        "set RECORDING_MIN_FREE_MB to e.g. 512 (0 turns the check off)".into(),
+                    );
+                    crate::session::DEFAULT_RECORDING_MIN_FREE_MB
+                }
+            },
+        };
+
         let format = match src.get("LOG_FORMAT") {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -822,6 +859,9 @@ impl Config {
                 turn_gap,
                 watchdog,
                 shutdown_deadline,
+                autopilot_lines_per_minute,
+                autopilot_lines_per_episode,
+                recording_min_free_mb,
             },
             log: LogConfig { format, filter },
             access,
@@ -1005,6 +1045,34 @@ fn parse_bool(
                 variable,
                 format!("`{other}` is not true or false"),
                 format!("set {variable}=true or {variable}=false"),
+            );
+            default
+        }
+    }
+}
+
+/// A whole number within `range`, or the default with a problem naming the variable.
+fn parse_count(
+    src: &ConfigSource,
+    variable: &'static str,
+    default: u32,
+    range: std::ops::RangeInclusive<u32>,
+    problem: &mut impl FnMut(&'static str, String, String),
+) -> u32 {
+    let Some(raw) = src.get(variable) else {
+        return default;
+    };
+    match raw.parse::<u32>() {
+        Ok(n) if range.contains(&n) => n,
+        _ => {
+            problem(
+                variable,
+                format!(
+                    "`{raw}` is not a whole number from {} to {}",
+                    range.start(),
+                    range.end()
+                ),
+                format!("set {variable} to e.g. {default}"),
             );
             default
         }

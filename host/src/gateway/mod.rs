@@ -116,6 +116,7 @@ impl Gateway {
             None => StudioRegistry::new(io.clone(), config.studio.grace, live.clone()),
         };
         registry.set_watchdog_timeout(config.studio.watchdog);
+        registry.set_limits(crate::session::StudioLimits::from(&config.studio));
         socket::register(&io, registry.clone());
         let access = Arc::new(access::Access::from_config(&config.access));
         // recording.ready hands out links signed with the access key, which the route checks.

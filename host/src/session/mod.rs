@@ -3,6 +3,7 @@
 //! last client has been gone for the grace period, isolates a panicking studio, ends a stuck one
 //! (see [`watchdog`]), and ends them all on shutdown.
 
+mod limits;
 mod state;
 mod studio;
 mod watchdog;
@@ -11,7 +12,13 @@ pub use state::{
     AudioInStats, CAPTIONS_IN_SNAPSHOT, CAPTIONS_KEPT, MICROPHONE_RELEASE_AFTER, MicrophoneHold,
     MicrophoneVerdict, Participant, StudioState,
 };
-pub use studio::{STUDIO_QUEUE, StudioCommand, StudioHandle, StudioSendError};
+pub use limits::{
+    AutopilotBudget, AutopilotLimit, AutopilotRefusal, DEFAULT_AUTOPILOT_LINES_PER_EPISODE,
+    DEFAULT_AUTOPILOT_LINES_PER_MINUTE, DEFAULT_RECORDING_MIN_FREE_MB, StudioLimits,
+};
+pub use studio::{
+    AUDIO_LANE, AUDIO_PER_COMMAND, STUDIO_QUEUE, StudioCommand, StudioHandle, StudioSendError,
+};
 pub use watchdog::DEFAULT_WATCHDOG_TIMEOUT;
 
 use std::path::PathBuf;
@@ -123,6 +130,8 @@ pub(crate) struct RegistryInner {
     /// `STUDIO_WATCHDOG_MS`: a studio silent this long is ended.
     watchdog_ms: AtomicU64,
     watchdog_started: AtomicBool,
+    /// What each new studio may spend (autopilot lines, disk space).
+    limits: Mutex<StudioLimits>,
     /// Signs the download URLs in `recording.ready` (the gateway sets its key).
     download_links: Mutex<DownloadLinks>,
 }
@@ -195,6 +204,7 @@ impl StudioRegistry {
                 recordings: Mutex::new(HashMap::new()),
                 watchdog_ms: AtomicU64::new(duration_ms(DEFAULT_WATCHDOG_TIMEOUT)),
                 watchdog_started: AtomicBool::new(false),
+                limits: Mutex::new(StudioLimits::default()),
                 download_links: Mutex::new(DownloadLinks::ephemeral()),
             }),
         }
@@ -206,6 +216,12 @@ impl StudioRegistry {
         self.inner
             .watchdog_ms
             .store(duration_ms(timeout).max(1), Ordering::Relaxed);
+    }
+
+    /// Sets what each studio created from now on may spend (default [`StudioLimits::default`]);
+    /// call before the first join.
+    pub fn set_limits(&self, limits: StudioLimits) {
+        *lock(&self.inner.limits) = limits;
     }
 
     /// Sets how `recording.ready` signs its download URLs (default: a random key of this
@@ -378,6 +394,11 @@ impl StudioRegistry {
 }
 
 impl RegistryInner {
+    /// The limits a new studio runs under.
+    pub(crate) fn limits(&self) -> StudioLimits {
+        *lock(&self.limits)
+    }
+
     /// Remembers the last finished recording of an episode.
     pub(crate) fn keep_recording(&self, ready: &RecordingReady) {
         lock(&self.recordings).insert(ready.episode_id.clone(), ready.clone());

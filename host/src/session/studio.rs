@@ -2,6 +2,7 @@
 //! through its channel ([`StudioHandle`]), so the state needs no lock and events keep their order.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use socketioxide::SocketIo;
@@ -12,6 +13,7 @@ mod line;
 mod turn_loop;
 mod turn_task;
 
+use super::limits::{AutopilotBudget, StudioLimits};
 use super::state::{MicrophoneVerdict, Participant, StudioState};
 use super::watchdog::{Heartbeat, beat_period};
 use super::{EndReason, RegistryInner, TurnLoopSetup};
@@ -26,6 +28,15 @@ use turn_loop::{Floor, FloorStep};
 /// How many commands may wait for a studio; audio arrives at 50 chunks a second per microphone,
 /// so this is seconds of slack, and a full queue means the studio is stuck, not busy.
 pub const STUDIO_QUEUE: usize = 512;
+/// How many microphone chunks may wait in a studio's audio lane: ~5 s of 20 ms chunks. The lane
+/// is apart from the command queue, so the microphone holder's audio never waits behind other
+/// clients' control events; a full lane drops the chunk and counts it.
+pub const AUDIO_LANE: usize = 256;
+/// The actor takes audio before commands, but at most this many chunks in a row while a command
+/// waits, so a stream of audio cannot starve joins, leaves and snapshots.
+pub const AUDIO_PER_COMMAND: u32 = 8;
+/// A studio tells its clients about dropped microphone chunks at most this often.
+const AUDIO_DROP_REPORT_EVERY: Duration = Duration::from_secs(5);
 
 /// A message to a studio actor.
 #[derive(Debug)]
@@ -54,7 +65,8 @@ pub enum StudioCommand {
         /// The new value.
         on: bool,
     },
-    /// A validated microphone chunk from a client.
+    /// A validated microphone chunk from a client; it travels in the studio's audio lane, not
+    /// in the command queue.
     Audio {
         /// The client.
         client: Sid,
@@ -80,6 +92,8 @@ pub enum StudioCommand {
     RecordingReady(RecordingReady),
     /// Sends the studio's current state back (for the turn loop, admin views and tests).
     Snapshot(oneshot::Sender<StudioSnapshot>),
+    /// Sends back how much microphone audio the studio has taken (for tests and admin views).
+    AudioIn(oneshot::Sender<super::AudioInStats>),
     /// A client ended the episode (`client.end-session`): the recording is finished and sent
     /// as `recording.ready`, then the studio ends.
     EndSession {
@@ -117,12 +131,51 @@ pub enum StudioSendError {
     Ended,
 }
 
+impl StudioCommand {
+    /// Whether the audio already in the lane must be taken before this command: a snapshot
+    /// reflects the audio sent before it, and a leaving or ending client's last audio counts.
+    fn follows_audio(&self) -> bool {
+        matches!(
+            self,
+            Self::Snapshot(_)
+                | Self::AudioIn(_)
+                | Self::Leave { .. }
+                | Self::EndSession { .. }
+                | Self::End(_)
+        )
+    }
+}
+
+/// A microphone chunk in a studio's audio lane.
+#[derive(Debug)]
+pub(super) struct AudioChunk {
+    client: Sid,
+    chunk: Vec<u8>,
+}
+
+/// The actor's two inlets: the command queue and the audio lane.
+pub(super) struct Inbox {
+    commands: mpsc::Receiver<StudioCommand>,
+    audio: mpsc::Receiver<AudioChunk>,
+}
+
+impl Inbox {
+    /// The command queue (the registry checks it is empty before retiring an idle studio).
+    pub(super) fn commands(&self) -> &mpsc::Receiver<StudioCommand> {
+        &self.commands
+    }
+}
+
 /// A cheap, cloneable address of a running studio.
 #[derive(Debug, Clone)]
 pub struct StudioHandle {
     episode_id: Arc<str>,
     generation: u64,
     tx: mpsc::Sender<StudioCommand>,
+    /// The microphone's own lane (see [`AUDIO_LANE`]).
+    audio: mpsc::Sender<AudioChunk>,
+    /// Chunks dropped because the lane was full; the actor reports them.
+    audio_dropped: Arc<AtomicU64>,
     /// Ended by the watchdog: refuse at once, even while the stuck actor still holds its queue.
     life: Arc<Heartbeat>,
 }
@@ -134,9 +187,23 @@ impl StudioHandle {
     }
 
     /// Queues a command without waiting, so socket handlers never block and keep their order.
+    /// Audio goes to the studio's audio lane; a chunk that finds the lane full is dropped and
+    /// counted (the studio tells its clients), which is not an error for the sender.
     pub fn send(&self, command: StudioCommand) -> Result<(), StudioSendError> {
         if self.life.is_ended() {
             return Err(StudioSendError::Ended);
+        }
+        if let StudioCommand::Audio { client, chunk } = command {
+            return match self.audio.try_send(AudioChunk { client, chunk }) {
+                Ok(()) => Ok(()),
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    if self.audio_dropped.fetch_add(1, Ordering::Relaxed) == 0 {
+                        tracing::warn!(episode = %self.episode_id, %client, "audio lane full; microphone chunks are dropped");
+                    }
+                    Ok(())
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => Err(StudioSendError::Ended),
+            };
         }
         self.tx.try_send(command).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => StudioSendError::Busy,
@@ -150,10 +217,29 @@ impl StudioHandle {
         if self.life.is_ended() {
             return Err(StudioSendError::Ended);
         }
+        if let StudioCommand::Audio { client, chunk } = command {
+            return self
+                .audio
+                .send(AudioChunk { client, chunk })
+                .await
+                .map_err(|_| StudioSendError::Ended);
+        }
         self.tx
             .send(command)
             .await
             .map_err(|_| StudioSendError::Ended)
+    }
+
+    /// How much microphone audio the studio has taken, after everything queued before.
+    pub async fn audio_in(&self) -> Result<super::AudioInStats, StudioSendError> {
+        let (tx, rx) = oneshot::channel();
+        self.deliver(StudioCommand::AudioIn(tx)).await?;
+        rx.await.map_err(|_| StudioSendError::Ended)
+    }
+
+    /// Microphone chunks dropped because the studio's audio lane was full.
+    pub fn audio_dropped(&self) -> u64 {
+        self.audio_dropped.load(Ordering::Relaxed)
     }
 
     /// The studio's current state, in its order of events (after everything queued before).
@@ -198,6 +284,14 @@ pub(super) struct Studio {
     pending_problems: Vec<String>,
     /// Beaten each time the loop turns; the watchdog ends the studio when it stops.
     heartbeat: Arc<Heartbeat>,
+    /// What this studio may spend.
+    limits: StudioLimits,
+    /// Autopilot lines spent, per minute and per episode; never reset by a toggle.
+    autopilot_budget: AutopilotBudget,
+    /// Microphone chunks the handles dropped (lane full), and how many of them were reported.
+    audio_dropped: Arc<AtomicU64>,
+    audio_drops_told: u64,
+    audio_drops_told_at: Option<Instant>,
 }
 
 impl Studio {
@@ -210,16 +304,21 @@ impl Studio {
         grace: Duration,
         runtime_config: watch::Receiver<RuntimeConfig>,
         turn_loop: Option<Arc<TurnLoopSetup>>,
-    ) -> (Self, StudioHandle, mpsc::Receiver<StudioCommand>) {
+    ) -> (Self, StudioHandle, Inbox) {
         let heartbeat = Arc::new(Heartbeat::default());
-        let (tx, rx) = mpsc::channel(STUDIO_QUEUE);
+        let (tx, commands) = mpsc::channel(STUDIO_QUEUE);
+        let (audio_tx, audio) = mpsc::channel(AUDIO_LANE);
+        let audio_dropped = Arc::new(AtomicU64::new(0));
         let episode_id: Arc<str> = Arc::from(episode_id);
         let handle = StudioHandle {
             episode_id: episode_id.clone(),
             generation,
             tx,
+            audio: audio_tx,
+            audio_dropped: audio_dropped.clone(),
             life: heartbeat.clone(),
         };
+        let limits = registry.limits();
         let studio = Self {
             episode_id,
             generation,
@@ -233,20 +332,30 @@ impl Studio {
             floor: None,
             pending_problems: Vec::new(),
             heartbeat,
+            limits,
+            autopilot_budget: AutopilotBudget::new(&limits),
+            audio_dropped,
+            audio_drops_told: 0,
+            audio_drops_told_at: None,
         };
-        (studio, handle, rx)
+        (studio, handle, Inbox { commands, audio })
     }
 
     /// The actor loop: handle commands in order until the studio ends; end it when it has been
     /// empty for the grace period (a page reload rejoins within it and finds the same state).
-    pub(super) async fn run(mut self, mut rx: mpsc::Receiver<StudioCommand>) {
+    ///
+    /// Audio has its own lane and is taken first, at most [`AUDIO_PER_COMMAND`] chunks in a row
+    /// while a command waits. The floor (recorder, STT call) opens on the first accepted audio
+    /// or when autopilot is switched on, not on `hello`: a hello alone costs no disk and no call.
+    pub(super) async fn run(mut self, mut inbox: Inbox) {
         tracing::info!(episode = %self.episode_id, "studio opened");
         self.heartbeat.beat();
-        self.open_floor().await;
         let mut empty_since = Some(tokio::time::Instant::now());
         // Keeps an idle studio turning, so silence from it means stuck, not quiet.
         let mut pulse = tokio::time::interval(beat_period(self.registry.watchdog_timeout()));
         pulse.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut audio_streak = 0u32;
+        let mut audio_open = true;
         let reason = loop {
             self.heartbeat.beat();
             if self.heartbeat.is_ended() {
@@ -256,52 +365,147 @@ impl Studio {
                 return;
             }
             let deadline = empty_since.map(|t| t + self.grace);
-            let command = tokio::select! {
-                // Commands first: a client's audio (and so a barge-in) is never starved by the
-                // floor's own steps.
-                biased;
-                command = rx.recv() => command,
-                step = next_floor_step(&mut self.floor) => {
-                    self.on_floor_step(step).await;
-                    continue;
-                }
-                () = sleep_until_or_forever(deadline) => {
-                    // Retire only if nobody is about to join: the registry sends joins under its
-                    // lock and we check the queue under the same lock.
-                    if self.registry.retire_if_idle(&self.episode_id, self.generation, &rx) {
-                        break EndReason::Idle;
+            // After a run of audio, a waiting command goes first.
+            let waiting = if audio_streak >= AUDIO_PER_COMMAND {
+                inbox.commands.try_recv().ok()
+            } else {
+                None
+            };
+            let next = match waiting {
+                Some(command) => Next::Command(Some(command)),
+                None => tokio::select! {
+                    // The microphone first, then commands: a client's audio (and so a barge-in)
+                    // is never starved by other clients' events nor by the floor's own steps.
+                    biased;
+                    chunk = inbox.audio.recv(), if audio_open => Next::Audio(chunk),
+                    command = inbox.commands.recv() => Next::Command(command),
+                    step = next_floor_step(&mut self.floor) => {
+                        self.on_floor_step(step).await;
+                        continue;
                     }
-                    empty_since = None;
+                    () = sleep_until_or_forever(deadline) => {
+                        // Retire only if nobody is about to join: the registry sends joins under
+                        // its lock and we check the queue under the same lock.
+                        if self.registry.retire_if_idle(&self.episode_id, self.generation, inbox.commands()) {
+                            break EndReason::Idle;
+                        }
+                        empty_since = None;
+                        continue;
+                    }
+                    _ = pulse.tick() => continue,
+                },
+            };
+            match next {
+                Next::Audio(None) => {
+                    audio_open = false;
                     continue;
                 }
-                _ = pulse.tick() => continue,
-            };
-            let Some(command) = command else {
-                break EndReason::Shutdown;
-            };
-            if let StudioCommand::End(reason) = command {
-                break reason;
-            }
-            if let StudioCommand::EndSession { client } = command {
-                if self.state.participant(client).is_some() {
-                    tracing::info!(episode = %self.episode_id, %client, "client ended the session");
-                    break EndReason::Ended;
+                Next::Audio(Some(AudioChunk { client, chunk })) => {
+                    audio_streak = audio_streak.saturating_add(1);
+                    if self.state.participant(client).is_none()
+                        && let Some(reason) =
+                            self.take_commands_until_join(client, &mut inbox).await
+                    {
+                        break reason;
+                    }
+                    self.report_dropped_audio(client);
+                    self.handle(StudioCommand::Audio { client, chunk }).await;
                 }
-                self.emit_error(
-                    client,
-                    ErrorCode::NotInStudio,
-                    "send hello before client.end-session",
-                );
-                continue;
+                Next::Command(None) => break EndReason::Shutdown,
+                Next::Command(Some(command)) => {
+                    audio_streak = 0;
+                    if command.follows_audio() {
+                        self.take_queued_audio(&mut inbox.audio).await;
+                    }
+                    if let Some(reason) = self.on_command(command).await {
+                        break reason;
+                    }
+                }
             }
-            self.handle(command).await;
             empty_since = match (self.state.is_empty(), empty_since) {
                 (true, None) => Some(tokio::time::Instant::now()),
                 (true, since) => since,
                 (false, _) => None,
             };
         };
-        self.end(reason, &mut rx).await;
+        self.end(reason, &mut inbox).await;
+    }
+
+    /// Handles one command; returns why the studio ends, if it does.
+    async fn on_command(&mut self, command: StudioCommand) -> Option<EndReason> {
+        match command {
+            StudioCommand::End(reason) => Some(reason),
+            StudioCommand::EndSession { client } => {
+                if self.state.participant(client).is_some() {
+                    tracing::info!(episode = %self.episode_id, %client, "client ended the session");
+                    return Some(EndReason::Ended);
+                }
+                self.emit_error(
+                    client,
+                    ErrorCode::NotInStudio,
+                    "send hello before client.end-session",
+                );
+                None
+            }
+            command => {
+                self.handle(command).await;
+                None
+            }
+        }
+    }
+
+    /// Audio came from a client the studio does not know yet: its `hello` was queued before the
+    /// audio was sent, so the commands queued now are handled up to that client's join.
+    async fn take_commands_until_join(
+        &mut self,
+        client: Sid,
+        inbox: &mut Inbox,
+    ) -> Option<EndReason> {
+        for _ in 0..inbox.commands.len() {
+            let Ok(command) = inbox.commands.try_recv() else {
+                break;
+            };
+            let joins = matches!(&command, StudioCommand::Join { client: c, .. } if *c == client);
+            if let Some(reason) = self.on_command(command).await {
+                return Some(reason);
+            }
+            if joins {
+                break;
+            }
+        }
+        None
+    }
+
+    /// Takes the audio already in the lane (at most its length now).
+    async fn take_queued_audio(&mut self, audio: &mut mpsc::Receiver<AudioChunk>) {
+        for _ in 0..audio.len() {
+            let Ok(AudioChunk { client, chunk }) = audio.try_recv() else {
+                break;
+            };
+            self.handle(StudioCommand::Audio { client, chunk }).await;
+        }
+    }
+
+    /// Tells the client whose audio arrives that chunks were dropped (lane full), at most every
+    /// [`AUDIO_DROP_REPORT_EVERY`].
+    fn report_dropped_audio(&mut self, client: Sid) {
+        let dropped = self.audio_dropped.load(Ordering::Relaxed);
+        if dropped <= self.audio_drops_told
+            || self
+                .audio_drops_told_at
+                .is_some_and(|at| at.elapsed() < AUDIO_DROP_REPORT_EVERY)
+        {
+            return;
+        }
+        let lost = dropped - self.audio_drops_told;
+        self.audio_drops_told = dropped;
+        self.audio_drops_told_at = Some(Instant::now());
+        tracing::warn!(episode = %self.episode_id, %client, lost, total = dropped, "microphone chunks dropped: the audio lane was full");
+        self.emit_error(
+            client,
+            ErrorCode::StudioBusy,
+            &format!("{lost} microphone chunks were dropped: the studio fell behind"),
+        );
     }
 
     async fn handle(&mut self, command: StudioCommand) {
@@ -356,12 +560,22 @@ impl Studio {
                 self.broadcast(server_events::STATE_SNAPSHOT, &self.state.snapshot())
                     .await;
                 if changed {
+                    // Autopilot speaks without a microphone: it opens the floor too.
+                    if on && self.floor.is_none() {
+                        self.open_floor().await;
+                    }
                     self.autopilot_changed(on).await;
                 }
             }
             StudioCommand::Audio { client, chunk } => {
                 match self.state.claim_microphone(client, Instant::now()) {
-                    MicrophoneVerdict::Accept => self.on_microphone_audio(client, chunk).await,
+                    MicrophoneVerdict::Accept => {
+                        // The first accepted audio opens the recording and the STT call.
+                        if self.floor.is_none() {
+                            self.open_floor().await;
+                        }
+                        self.on_microphone_audio(client, chunk).await;
+                    }
                     MicrophoneVerdict::Busy { notify } => {
                         if notify {
                             self.emit_error(
@@ -401,6 +615,9 @@ impl Studio {
             StudioCommand::Snapshot(reply) => {
                 // The asker may have given up waiting; nothing to do then.
                 let _ = reply.send(self.state.snapshot());
+            }
+            StudioCommand::AudioIn(reply) => {
+                let _ = reply.send(self.state.audio_in());
             }
             StudioCommand::End(_) | StudioCommand::EndSession { .. } => {}
             #[cfg(test)]
@@ -462,10 +679,12 @@ impl Studio {
         u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    async fn end(mut self, reason: EndReason, rx: &mut mpsc::Receiver<StudioCommand>) {
+    async fn end(mut self, reason: EndReason, inbox: &mut Inbox) {
         // Stop taking commands; anything still queued came from clients that must re-hello.
-        rx.close();
-        while rx.try_recv().is_ok() {}
+        inbox.commands.close();
+        inbox.audio.close();
+        while inbox.commands.try_recv().is_ok() {}
+        while inbox.audio.try_recv().is_ok() {}
         let ready = self.close_floor().await;
         // Closed: the drop has nothing left to finish.
         self.floor = None;
@@ -572,6 +791,12 @@ impl Drop for Studio {
             }
         });
     }
+}
+
+/// What the actor took from its inbox.
+enum Next {
+    Audio(Option<AudioChunk>),
+    Command(Option<StudioCommand>),
 }
 
 /// The floor's next step, or never when the studio runs no turn loop.

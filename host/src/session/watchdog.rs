@@ -359,6 +359,18 @@ capabilities = ["log"]
             .unwrap_or_else(|_| panic!("no {event} event"))
     }
 
+    /// Sends one `audio.chunk` as a Socket.IO binary event: the header, then the attachment.
+    async fn send_audio(ws: &mut Ws, chunk: &[u8]) {
+        let header = format!(
+            "451-{}",
+            json!(["audio.chunk", {"_placeholder": true, "num": 0}])
+        );
+        ws.send(Message::text(header)).await.expect("audio header");
+        ws.send(Message::binary(chunk.to_vec()))
+            .await
+            .expect("audio attachment");
+    }
+
     async fn hello(ws: &mut Ws, episode: &str) {
         emit(
             ws,
@@ -410,6 +422,16 @@ capabilities = ["log"]
         hello(&mut stuck_client, "ep-stuck").await;
         hello(&mut healthy_client, "ep-healthy").await;
         let stuck = registry.get("ep-stuck").expect("studio");
+        // The recording opens with the first audio (a hello alone records nothing).
+        send_audio(&mut stuck_client, &[0; 1920]).await;
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while stuck.audio_in().await.expect("audio stats").chunks == 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the audio never arrived"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
 
         // The actor awaits something that never comes, as a call without a deadline would.
         stuck

@@ -201,6 +201,7 @@ impl Floor {
         episode_id: &str,
         generation: u64,
         started: Instant,
+        min_free_mb: u64,
     ) -> (Floor, Vec<String>) {
         let mut problems = Vec::new();
         let (notes_tx, notes_rx) = mpsc::channel(NOTE_QUEUE);
@@ -216,42 +217,20 @@ impl Floor {
         let mut policy = setup.plugins.policy();
         policy.set_session_clock_origin(started);
 
-        let session_id = format!("{episode_id}-{}-{generation}", epoch_ms());
-        let mut config = RecorderConfig::new(&setup.recording_dir, episode_id, &session_id);
-        let plugins = plugin_records(&setup);
-        config.session_config = serde_json::json!({
-            "roles": plugins.iter().map(|p| serde_json::json!({"role": p.role, "plugin": p.name, "version": p.version})).collect::<Vec<_>>(),
-            "autopilotMaxTurns": setup.autopilot_max_turns,
-            "turnGapMs": millis(setup.turn_gap),
-            "language": setup.language,
-        });
-        config.writer = setup.recorder.clone();
-        // Plugin errors in `events.jsonl` may carry a key a provider echoed: cut it out.
-        config.redactor = Some(setup.plugins.redactor());
-        let mut recording_failed = false;
-        // The writer thread creates the folder and its files; a failure there (or any later
-        // one) wakes the actor with a note, and `check` reports it once.
-        let wake = notes_tx.clone();
-        let mut recorder = RecordingWriter::start(config, move || {
-            let _ = wake.try_send(Note::RecordingTrouble);
-        });
-        let briefing_path = setup.briefings.path_of(episode_id);
-        let record = BriefingRecord {
-            path: if briefing_path.is_file() {
-                briefing_path.display().to_string()
+        let (recorder, recording_failed) =
+            if let Some(message) = disk_space_low(&setup.recording_dir, min_free_mb) {
+                problems.push(message);
+                (None, false)
             } else {
-                "built-in".to_owned()
-            },
-            title: briefing.title.clone(),
-        };
-        if let Err(error) = recorder
-            .set_plugins(plugins)
-            .and_then(|()| recorder.set_briefing(record))
-        {
-            problems.push(format!("recording: {error}"));
-            recording_failed = true;
-        }
-        let recorder = Some(recorder);
+                start_recorder(
+                    &setup,
+                    episode_id,
+                    generation,
+                    &briefing,
+                    &notes_tx,
+                    &mut problems,
+                )
+            };
 
         let (stt_tx, stt_rx) = mpsc::channel(STT_INPUT_QUEUE);
         let mut stt = setup.plugins.stt();
@@ -421,6 +400,76 @@ impl Floor {
     }
 }
 
+/// Starts the recording of a new session: its writer thread creates the folder and files.
+/// Returns the writer and whether it already failed (reported in `problems`).
+fn start_recorder(
+    setup: &TurnLoopSetup,
+    episode_id: &str,
+    generation: u64,
+    briefing: &Briefing,
+    notes_tx: &mpsc::Sender<Note>,
+    problems: &mut Vec<String>,
+) -> (Option<RecordingWriter>, bool) {
+    let session_id = format!("{episode_id}-{}-{generation}", epoch_ms());
+    let mut config = RecorderConfig::new(&setup.recording_dir, episode_id, &session_id);
+    let plugins = plugin_records(setup);
+    config.session_config = serde_json::json!({
+        "roles": plugins.iter().map(|p| serde_json::json!({"role": p.role, "plugin": p.name, "version": p.version})).collect::<Vec<_>>(),
+        "autopilotMaxTurns": setup.autopilot_max_turns,
+        "turnGapMs": millis(setup.turn_gap),
+        "language": setup.language,
+    });
+    config.writer = setup.recorder.clone();
+    // Plugin errors in `events.jsonl` may carry a key a provider echoed: cut it out.
+    config.redactor = Some(setup.plugins.redactor());
+    let mut recording_failed = false;
+    // The writer thread creates the folder and its files; a failure there (or any later
+    // one) wakes the actor with a note, and `check` reports it once.
+    let wake = notes_tx.clone();
+    let mut recorder = RecordingWriter::start(config, move || {
+        let _ = wake.try_send(Note::RecordingTrouble);
+    });
+    let briefing_path = setup.briefings.path_of(episode_id);
+    let record = BriefingRecord {
+        path: if briefing_path.is_file() {
+            briefing_path.display().to_string()
+        } else {
+            "built-in".to_owned()
+        },
+        title: briefing.title.clone(),
+    };
+    if let Err(error) = recorder
+        .set_plugins(plugins)
+        .and_then(|()| recorder.set_briefing(record))
+    {
+        problems.push(format!("recording: {error}"));
+        recording_failed = true;
+    }
+    (Some(recorder), recording_failed)
+}
+
+/// The problem to report when the recording disk has less than `min_free_mb` MiB free (the
+/// session then goes on unrecorded); `None` when there is room or the space cannot be read (the
+/// recorder then reports its own failure, if any).
+fn disk_space_low(dir: &std::path::Path, min_free_mb: u64) -> Option<String> {
+    const MIB: u64 = 1024 * 1024;
+    let free = match crate::recording::free_bytes(dir) {
+        Ok(free) => free,
+        Err(error) => {
+            tracing::warn!(dir = %dir.display(), %error, "free space of the recording disk unknown; recording anyway");
+            return None;
+        }
+    };
+    if free >= min_free_mb.saturating_mul(MIB) {
+        return None;
+    }
+    let free_mb = free / MIB;
+    tracing::warn!(dir = %dir.display(), free_mb, min_free_mb, "recording disk low on space; the session is not recorded");
+    Some(format!(
+        "disk space low: {free_mb} MiB free on the recording disk, below RECORDING_MIN_FREE_MB={min_free_mb}; this session is not recorded (free space, or lower RECORDING_MIN_FREE_MB)"
+    ))
+}
+
 fn plugin_records(setup: &TurnLoopSetup) -> Vec<PluginRecord> {
     let mut records = Vec::new();
     for status in setup.plugins.plugins() {
@@ -461,8 +510,16 @@ impl Studio {
         let Some(setup) = self.turn_loop.clone() else {
             return;
         };
-        let (floor, problems) =
-            Floor::open(setup, &self.episode_id, self.generation, self.started).await;
+        // The session clock (recording, captions, the policy's clock) starts with the floor.
+        self.started = Instant::now();
+        let (floor, problems) = Floor::open(
+            setup,
+            &self.episode_id,
+            self.generation,
+            self.started,
+            self.limits.recording_min_free_mb,
+        )
+        .await;
         self.floor = Some(floor);
         for problem in problems {
             tracing::warn!(episode = %self.episode_id, "{problem}");
@@ -531,6 +588,8 @@ impl Studio {
                 || message.starts_with("this session is not recorded")
             {
                 ErrorCode::RecordingFailed
+            } else if message.starts_with("disk space low") {
+                ErrorCode::DiskSpaceLow
             } else {
                 ErrorCode::PluginFailed
             };
@@ -812,7 +871,8 @@ impl Studio {
                 if human_said {
                     self.record_route("address", speaker, &respond.cue, None);
                 }
-                self.start_line(speaker, respond.cue, None, after_ai).await;
+                self.start_line(speaker, respond.cue, None, after_ai, human_said)
+                    .await;
             }
             Decision::Think(think) => {
                 let speaker = from_wit(think.speaker);
@@ -822,8 +882,14 @@ impl Studio {
                     &think.cue,
                     Some(u64::from(think.duration_ms)),
                 );
-                self.start_line(speaker, think.cue, Some(think.duration_ms), false)
-                    .await;
+                self.start_line(
+                    speaker,
+                    think.cue,
+                    Some(think.duration_ms),
+                    false,
+                    human_said,
+                )
+                .await;
             }
             Decision::Mute(speaker) => {
                 let speaker = from_wit(speaker);
@@ -908,13 +974,16 @@ impl Studio {
     }
 
     /// Gives `speaker` the floor: builds the prompt and starts the line's task. In thinking mode
-    /// (`think_ms`) the line is prepared in silence and plays when the time is up.
+    /// (`think_ms`) the line is prepared in silence and plays when the time is up. A line in
+    /// autopilot that does not answer the human (`human_said`) is spent from the studio's
+    /// autopilot budget.
     async fn start_line(
         &mut self,
         speaker: Speaker,
         cue: String,
         think_ms: Option<u32>,
         after_ai: bool,
+        human_said: bool,
     ) {
         let now_ms = self.clock_ms();
         let autopilot = self.state.autopilot();
@@ -961,6 +1030,13 @@ impl Studio {
                 cap = floor.setup.autopilot_max_turns,
                 "autopilot cap reached; waiting for the human"
             );
+            return;
+        }
+        if autopilot
+            && !human_said
+            && let Err(refusal) = self.autopilot_budget.take(Instant::now())
+        {
+            self.autopilot_refused(speaker, refusal).await;
             return;
         }
         let mut cast = Cast::with_host(host_name.as_deref());
@@ -1093,6 +1169,31 @@ impl Studio {
                 self.set_orb_state(other, OrbState::Muted).await;
             }
         }
+    }
+
+    /// An autopilot line was refused by the studio's budget: the clients and the event log hear
+    /// it once per limit reached; the AIs still answer the human.
+    async fn autopilot_refused(
+        &mut self,
+        speaker: Speaker,
+        refusal: crate::session::AutopilotRefusal,
+    ) {
+        if !refusal.tell {
+            tracing::debug!(episode = %self.episode_id, ?speaker, limit = ?refusal.limit, "autopilot line refused");
+            return;
+        }
+        let message = refusal.limit.message();
+        tracing::info!(episode = %self.episode_id, ?speaker, limit = ?refusal.limit, spent = self.autopilot_budget.spent(), "autopilot limit reached; autopilot lines refused");
+        self.record_event(&Event::Error {
+            error: message.clone(),
+            service: Some("autopilot".into()),
+            context: Some(serde_json::json!({"code": "autopilot-limit"})),
+        });
+        self.broadcast(
+            server_events::ERROR,
+            &ErrorPayload::new(ErrorCode::AutopilotLimit, message),
+        )
+        .await;
     }
 
     /// Cuts an AI's line now: its pacer drops what is queued (no further frame leaves), its
@@ -1637,11 +1738,8 @@ impl Studio {
         let finishing = self.hand_off_floor()?;
         match finishing.wait().await {
             Ok(summary) => {
-                let ready = recording_ready(
-                    &self.episode_id,
-                    &summary,
-                    &self.registry.download_links(),
-                );
+                let ready =
+                    recording_ready(&self.episode_id, &summary, &self.registry.download_links());
                 tracing::info!(episode = %self.episode_id, folder = ?ready.folder, files = ready.files.len(), "recording ready");
                 Some(ready)
             }
