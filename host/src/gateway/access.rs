@@ -349,6 +349,20 @@ mod tests {
         assert_eq!(a.verify(&parts.join(".")), Err(AccessError::Invalid));
         assert_eq!(a.verify("not a token"), Err(AccessError::Invalid));
         assert_eq!(a.verify(""), Err(AccessError::Missing));
+        let foreign = Claims {
+            role: Role::Host,
+            ep: Some("ep-x".into()),
+            exp: unix_now() + 60,
+            iat: unix_now(),
+            iss: "someone-else".into(),
+            jti: random_id(16),
+        };
+        let t = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &foreign, &a.encoding)
+            .expect("encodes");
+        assert_eq!(a.verify(&t), Err(AccessError::Invalid));
+        // A host token without an episode would open every studio.
+        let t = a.mint(Role::Host, None, Duration::from_secs(60));
+        assert_eq!(a.verify(&t), Err(AccessError::Invalid));
     }
 
     #[test]
