@@ -511,6 +511,12 @@ impl Server {
             .env("RECORDING_DIR", work.join("recordings"))
             .env("PLUGINS_WATCH", "false")
             .env("STUDIO_GRACE_SECONDS", "1")
+            // Every benchmark client shares 127.0.0.1: the per-address caps would stop it at 32.
+            .env("MAX_CONNECTIONS", "100000")
+            .env("MAX_CONNECTIONS_PER_IP", "100000")
+            // Each benchmark client opens its own studio from 127.0.0.1.
+            .env("MAX_STUDIOS", "100000")
+            .env("MAX_STUDIOS_PER_IP", "100000")
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -187,3 +187,16 @@ fn bad_access_settings_exit_2_naming_each() {
         "STUDIO_TOKEN_TTL_SECONDS",
     );
 }
+
+#[test]
+fn bad_client_limits_exit_2_naming_each() {
+    for (variable, value) in [
+        ("MAX_STUDIOS", "0"),
+        ("MAX_STUDIOS_PER_IP", "-1"),
+        ("HELLO_RATE", "fast"),
+        ("CONTROL_EVENT_RATE", "10,0"),
+        ("MIC_REALTIME_FACTOR", "0.5"),
+    ] {
+        fails_naming(ServerSetup::new().var(variable, value), variable);
+    }
+}

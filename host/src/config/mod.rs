@@ -5,8 +5,12 @@
 //! The variable names are the original Node backend's (PORT, CORS_ORIGIN, USE_REAL_ADAPTERS, ...)
 //! so an existing `.env` keeps working; ours (PLUGINS_TOML, STUDIO_ADMIN_TOKEN, ...) are added.
 
+mod client_limits;
+mod connection_limits;
 mod live;
 
+pub use client_limits::{ClientLimits, EventRate};
+pub use connection_limits::ConnectionLimits;
 pub use live::{
     ApiKeyField, GuestProvider, KeyStatus, LiveConfig, RuntimeConfig, RuntimeConfigUpdate,
     SettingsError, TtsProvider, VoiceConfig, VoiceProvider,
@@ -263,6 +267,11 @@ pub struct Config {
     pub access: AccessConfig,
     /// The HTTP doors: signed download links.
     pub doors: DoorConfig,
+    /// Limits: clients: studios per address and in total, event rates, microphone speed.
+    pub client_limits: ClientLimits,
+    /// Limits: connections: open connections per address and in total, request timeouts,
+    /// message sizes.
+    pub connection_limits: ConnectionLimits,
 }
 
 /// Shortest accepted `STUDIO_ADMIN_TOKEN`: 32 characters (e.g. 16 random bytes in hex) keep an
@@ -818,6 +827,8 @@ impl Config {
                     .into(),
             );
         }
+        let client_limits = ClientLimits::from_source(src, &mut problem);
+        let connection_limits = ConnectionLimits::from_source(src, &mut problem);
 
         if !problems.is_empty() {
             return Err(ConfigError::Invalid(problems));
@@ -866,6 +877,8 @@ impl Config {
             log: LogConfig { format, filter },
             access,
             doors: DoorConfig { download_url_ttl },
+            client_limits,
+            connection_limits,
         })
     }
 
@@ -937,6 +950,10 @@ impl Config {
                 (None, NodeEnv::Production) => "disabled (set STUDIO_ADMIN_TOKEN)",
                 (None, _) => "open (development)",
             }
+        ));
+        lines.push(format!(
+            "Connections:       {}",
+            self.connection_limits.summary()
         ));
         lines.push(rule);
         lines.join("\n")

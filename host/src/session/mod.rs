@@ -4,17 +4,19 @@
 //! (see [`watchdog`]), and ends them all on shutdown.
 
 mod limits;
+mod quota;
 mod state;
 mod studio;
 mod watchdog;
 
-pub use state::{
-    AudioInStats, CAPTIONS_IN_SNAPSHOT, CAPTIONS_KEPT, MICROPHONE_RELEASE_AFTER, MicrophoneHold,
-    MicrophoneVerdict, Participant, StudioState,
-};
 pub use limits::{
     AutopilotBudget, AutopilotLimit, AutopilotRefusal, DEFAULT_AUTOPILOT_LINES_PER_EPISODE,
     DEFAULT_AUTOPILOT_LINES_PER_MINUTE, DEFAULT_RECORDING_MIN_FREE_MB, StudioLimits,
+};
+pub use quota::StudioQuota;
+pub use state::{
+    AudioInStats, CAPTIONS_IN_SNAPSHOT, CAPTIONS_KEPT, MICROPHONE_RELEASE_AFTER, MicrophoneHold,
+    MicrophoneVerdict, Participant, StudioState,
 };
 pub use studio::{
     AUDIO_LANE, AUDIO_PER_COMMAND, STUDIO_QUEUE, StudioCommand, StudioHandle, StudioSendError,
@@ -29,6 +31,7 @@ use crate::gateway::protocol::RecordingReady;
 use crate::plugins::PluginHost;
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -84,6 +87,22 @@ pub enum JoinError {
     /// The studio could not take the join.
     #[error(transparent)]
     Send(#[from] StudioSendError),
+    /// Opening one more studio would pass `MAX_STUDIOS`.
+    #[error(
+        "this server already runs its limit of {limit} studios (MAX_STUDIOS); join a running episode or try again later"
+    )]
+    TooManyStudios {
+        /// The limit.
+        limit: usize,
+    },
+    /// Opening one more studio would pass `MAX_STUDIOS_PER_IP` for the creating address.
+    #[error(
+        "your address already opened {limit} running studios (MAX_STUDIOS_PER_IP); join a running episode, or end one of yours"
+    )]
+    TooManyStudiosFromAddress {
+        /// The limit.
+        limit: usize,
+    },
 }
 
 /// What a studio's turn loop works with: the plugins, the briefings, where recordings go and
@@ -113,6 +132,8 @@ struct StudioEntry {
     heartbeat: Arc<Heartbeat>,
     /// Ends the actor's task from outside (the watchdog, for a stuck studio).
     actor: AbortHandle,
+    /// The address (key) of the client whose hello opened it, for `MAX_STUDIOS_PER_IP`.
+    creator: Option<IpAddr>,
 }
 
 /// The registry's shared part; studios hold it to retire themselves.
@@ -132,6 +153,8 @@ pub(crate) struct RegistryInner {
     watchdog_started: AtomicBool,
     /// What each new studio may spend (autopilot lines, disk space).
     limits: Mutex<StudioLimits>,
+    /// How many studios clients may open (`MAX_STUDIOS`, `MAX_STUDIOS_PER_IP`).
+    quota: Mutex<StudioQuota>,
     /// Signs the download URLs in `recording.ready` (the gateway sets its key).
     download_links: Mutex<DownloadLinks>,
 }
@@ -205,6 +228,7 @@ impl StudioRegistry {
                 watchdog_ms: AtomicU64::new(duration_ms(DEFAULT_WATCHDOG_TIMEOUT)),
                 watchdog_started: AtomicBool::new(false),
                 limits: Mutex::new(StudioLimits::default()),
+                quota: Mutex::new(StudioQuota::default()),
                 download_links: Mutex::new(DownloadLinks::ephemeral()),
             }),
         }
@@ -224,6 +248,12 @@ impl StudioRegistry {
         *lock(&self.inner.limits) = limits;
     }
 
+    /// Sets how many studios clients may open through [`StudioRegistry::join_from`] (default:
+    /// no limit).
+    pub fn set_quota(&self, quota: StudioQuota) {
+        *lock(&self.inner.quota) = quota;
+    }
+
     /// Sets how `recording.ready` signs its download URLs (default: a random key of this
     /// registry, which no route checks); the gateway passes the access model's key.
     pub fn set_download_links(&self, links: DownloadLinks) {
@@ -238,6 +268,19 @@ impl StudioRegistry {
         episode_id: Option<&str>,
         client: socketioxide::socket::Sid,
         participant: Participant,
+    ) -> Result<StudioHandle, JoinError> {
+        self.join_from(episode_id, client, participant, None)
+    }
+
+    /// Like [`StudioRegistry::join`] for a client at `creator` (an address key): opening a new
+    /// studio counts against the quota (see [`StudioRegistry::set_quota`]); joining a running
+    /// one does not. A studio stops counting when it ends.
+    pub fn join_from(
+        &self,
+        episode_id: Option<&str>,
+        client: socketioxide::socket::Sid,
+        participant: Participant,
+        creator: Option<IpAddr>,
     ) -> Result<StudioHandle, JoinError> {
         if self.inner.shutting_down.load(Ordering::Acquire) {
             return Err(JoinError::ShuttingDown);
@@ -254,7 +297,18 @@ impl StudioRegistry {
             .filter(StudioHandle::is_running);
         let handle = match reuse {
             Some(handle) => handle,
-            None => self.spawn_studio(&episode_id, &mut studios),
+            None => {
+                // Ended studios whose task is done stay in the map until their id is reused;
+                // forget them here, so opening and ending studios cannot grow it without end.
+                studios.retain(|_, e| e.handle.is_running() || !e.actor.is_finished());
+                let running = studios
+                    .values()
+                    .filter(|e| e.handle.is_running())
+                    .map(|e| e.creator);
+                let quota = *lock(&self.inner.quota);
+                quota.check(creator, running)?;
+                self.spawn_studio(&episode_id, &mut studios, creator)
+            }
         };
         handle.send(StudioCommand::Join {
             client,
@@ -338,6 +392,7 @@ impl StudioRegistry {
         &self,
         episode_id: &str,
         studios: &mut HashMap<String, StudioEntry>,
+        creator: Option<IpAddr>,
     ) -> StudioHandle {
         watchdog::start_once(&self.inner);
         let generation = self.inner.next_generation.fetch_add(1, Ordering::Relaxed);
@@ -387,6 +442,7 @@ impl StudioRegistry {
                 supervisor: Some(supervisor),
                 heartbeat: handle.heartbeat(),
                 actor: abort,
+                creator,
             },
         );
         handle
@@ -740,6 +796,59 @@ mod tests {
             })
             .expect("queued");
         assert!(!studio.snapshot().await.expect("snapshot").autopilot);
+    }
+
+    #[tokio::test]
+    async fn opening_studios_counts_per_address_and_in_total_and_joining_is_free() {
+        let (registry, _dir) = registry();
+        registry.set_quota(StudioQuota {
+            max_studios: 6,
+            max_per_address: 4,
+        });
+        let a = Some(IpAddr::from([127, 0, 0, 2]));
+        let b = Some(IpAddr::from([127, 0, 0, 3]));
+        let mut opened = Vec::new();
+        for i in 0..4 {
+            let client = Sid::new();
+            let studio = registry
+                .join_from(Some(&format!("ep-a{i}")), client, someone(), a)
+                .expect("within the address's quota");
+            opened.push((client, studio));
+        }
+        assert_eq!(
+            registry
+                .join_from(Some("ep-a4"), Sid::new(), someone(), a)
+                .map(|_| ()),
+            Err(JoinError::TooManyStudiosFromAddress { limit: 4 })
+        );
+        assert!(registry.get("ep-a4").is_none(), "nothing was opened");
+        // Joining a running studio, from any address, opens nothing.
+        registry
+            .join_from(Some("ep-a0"), Sid::new(), someone(), a)
+            .expect("joining is free");
+        registry
+            .join_from(Some("ep-a1"), Sid::new(), someone(), b)
+            .expect("joining is free");
+        for i in 0..2 {
+            registry
+                .join_from(Some(&format!("ep-b{i}")), Sid::new(), someone(), b)
+                .expect("another address has its own quota");
+        }
+        assert_eq!(
+            registry
+                .join_from(Some("ep-b2"), Sid::new(), someone(), b)
+                .map(|_| ()),
+            Err(JoinError::TooManyStudios { limit: 6 })
+        );
+        // A studio that ends stops counting.
+        let (client, studio) = opened.remove(0);
+        studio
+            .send(StudioCommand::EndSession { client })
+            .expect("end");
+        until_gone(&registry, "ep-a0").await;
+        registry
+            .join_from(Some("ep-a4"), Sid::new(), someone(), a)
+            .expect("room again after one ended");
     }
 
     #[tokio::test]

@@ -59,6 +59,9 @@ impl ServerSetup {
             ),
             ("PLUGINS_WATCH".into(), "false".into()),
             ("RUST_LOG".into(), "info".into()),
+            // Test suites open many studios from 127.0.0.1 within one grace period; the limit
+            // tests set MAX_STUDIOS_PER_IP back to what they check.
+            ("MAX_STUDIOS_PER_IP".into(), "1000".into()),
         ];
         Self { dir, env }
     }

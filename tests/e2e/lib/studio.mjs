@@ -35,8 +35,8 @@ export function spokenClip(text) {
 /// A client that records every event with its arrival time, so a test can wait for the next
 /// event of a kind (in arrival order) without racing the listener registration, and look back
 /// at everything it got.
-export function studioClient(url, open = []) {
-  const socket = io(url, { transports: ["websocket"], forceNew: true, reconnection: false });
+export function studioClient(url, open = [], options = {}) {
+  const socket = io(url, { transports: ["websocket"], forceNew: true, reconnection: false, ...options });
   open.push(socket);
   const received = [];
   const waiters = new Set();
@@ -90,8 +90,8 @@ export function studioClient(url, open = []) {
 }
 
 /// A client that has joined `episodeId` (hello acknowledged, snapshot received).
-export async function joinedClient(url, episodeId, participantName, open) {
-  const c = studioClient(url, open);
+export async function joinedClient(url, episodeId, participantName, open, options = {}) {
+  const c = studioClient(url, open, options);
   await c.next("server.ack", (m) => m === "connected");
   c.socket.emit("hello", { episodeId, participantName });
   await c.next("server.ack", (m) => m === `hello ${participantName}`);
