@@ -40,6 +40,11 @@
     hellos: 0,
     stopHistory: [],
     snapshotCaptionIds: [],
+    // "host" or "viewer" (from the link's token; open access without a token is a host).
+    role: "host",
+    // "open" (no token), "token" (a link's token), or why the server refused: "unauthorized",
+    // "token-expired", "forbidden".
+    access: "open",
   };
   window.studioConsole = studio;
   // The live socket, for debugging (e.g. dropping the connection to watch the page rejoin); not
@@ -47,10 +52,39 @@
   Object.defineProperty(studio, "socket", { get: () => socket, enumerable: false });
 
   // ---------------------------------------------------------------------------------------------
+  // Access: a host or viewer link (minted by POST /api/episodes) carries a signed token in its
+  // fragment (#token=…, never sent to a server by the browser) or its query (?token=…). The token
+  // names the episode and the role; the server checks it, the page only reads it to show them.
+
+  function readToken() {
+    const url = new URL(window.location.href);
+    const fromFragment = new URLSearchParams(url.hash.replace(/^#/, "")).get("token");
+    return fromFragment || url.searchParams.get("token") || null;
+  }
+
+  // The token's claims, unverified (the server verifies): {role, ep, exp}.
+  function tokenClaims(token) {
+    try {
+      const payload = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+      const claims = JSON.parse(atob(payload));
+      return claims && typeof claims === "object" ? claims : {};
+    } catch {
+      return {};
+    }
+  }
+
+  const token = readToken();
+  const claims = token ? tokenClaims(token) : {};
+  if (token) studio.access = "token";
+  if (claims.role === "viewer") studio.role = "viewer";
+
+  // ---------------------------------------------------------------------------------------------
   // Episode: the id comes from ?episode=…; without one the page makes one and writes it into the
-  // address, so a reload and every automatic reconnect say hello to the same studio.
+  // address, so a reload and every automatic reconnect say hello to the same studio. A link's
+  // token names its episode instead.
 
   function chooseEpisodeId() {
+    if (token) return typeof claims.ep === "string" ? claims.ep : null;
     const url = new URL(window.location.href);
     const given = url.searchParams.get("episode");
     if (given && /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/.test(given)) return given;
@@ -60,7 +94,7 @@
     return made;
   }
   studio.episodeId = chooseEpisodeId();
-  $("episode-id").textContent = studio.episodeId;
+  $("episode-id").textContent = studio.episodeId || "–";
 
   function showTitle(snapshot) {
     const title =
@@ -86,7 +120,31 @@
     "studio-busy": "The studio is overloaded; an event was dropped.",
     "studio-ended": "This episode has ended.",
     "unknown-event": "The server did not understand a request.",
+    forbidden: "This link may not do that.",
   };
+
+  // What the page says when the server refuses its link, in the connection line.
+  const REFUSALS = {
+    unauthorized: token
+      ? "This link is not valid on this server: ask the producer for a new link."
+      : "No access token: ask the producer for a link to this studio.",
+    "token-expired": "This link has expired: ask the producer for a new link.",
+    forbidden: "This link is for another episode: ask the producer for a link to this one.",
+  };
+
+  // A viewer sees and hears; the microphone and the controls are the host's.
+  function showRole() {
+    if (studio.role !== "viewer") return;
+    for (const el of [$("mute"), $("level"), document.querySelector('label[for="level"]')]) {
+      el.hidden = true;
+    }
+    $("autopilot").closest("label").hidden = true;
+    $("end-episode").hidden = true;
+    studio.micState = "off";
+    $("mic-status").textContent =
+      "Viewer link: you see and hear the studio; the host has the microphone and the controls.";
+  }
+  showRole();
 
   function showProblem(text) {
     studio.errors.push(text);
@@ -407,6 +465,11 @@
       }
       return;
     }
+    if (REFUSALS[studio.access]) {
+      // Refused while the browser asked for the microphone: release it at once.
+      stream.getTracks().forEach((t) => t.stop());
+      return;
+    }
     const ctx = ensureAudioContext();
     try {
       await ctx.audioWorklet.addModule("/console/mic-worklet.js");
@@ -483,11 +546,24 @@
   function hello() {
     studio.joined = false;
     studio.hellos += 1;
-    socket.emit("hello", {
-      episodeId: studio.episodeId,
-      participantName: "console",
+    const payload = {
+      participantName: studio.role === "viewer" ? "console viewer" : "console",
       inputFormat: { encoding: "pcm_s16le", sampleRate: 48000, channels: 1 },
-    });
+    };
+    // With a link the token picks the episode; it rides in hello as well as in the handshake.
+    if (token) payload.token = token;
+    else payload.episodeId = studio.episodeId;
+    socket.emit("hello", payload);
+  }
+
+  // The server refused the link: say so plainly and stop asking (a reload tries again).
+  function refused(code) {
+    studio.access = code;
+    studio.joined = false;
+    setConnection("refused", REFUSALS[code]);
+    if (studio.micState !== "unavailable") studio.micState = "off";
+    if (micTrack) micTrack.stop();
+    $("mic-status").textContent = "The microphone is off: this page is not in a studio.";
   }
 
   function connect() {
@@ -495,13 +571,13 @@
       setConnection("disconnected", "Could not load the Socket.IO client.");
       return;
     }
-    socket = window.io({ transports: ["websocket"] });
+    socket = window.io({ transports: ["websocket"], auth: token ? { token } : {} });
 
     socket.on("connect", () => {
       studio.connected = true;
       setConnection("connected", "Connected");
       // Every (re)connection says hello with the same episode id, so the page finds its studio.
-      if (!studio.ended) hello();
+      if (!studio.ended && !REFUSALS[studio.access]) hello();
     });
     socket.on("disconnect", (reason) => {
       studio.connected = false;
@@ -532,9 +608,15 @@
       if (m && AI_SPEAKERS.includes(m.speaker)) stopVoice(m.speaker, m.reason);
     });
     socket.on("error", (e) => {
+      // A refused hello (no token, an expired or foreign one, another episode's) ends the page's
+      // attempts; a forbidden action in a studio is only a problem to show.
+      if (e && REFUSALS[e.code] && !studio.joined) {
+        refused(e.code);
+        return;
+      }
       const words = (e && ERROR_WORDS[e.code]) || "The server reported a problem.";
       showProblem(e && e.message ? `${words} (${e.message})` : words);
-      if (e && e.code === "not-in-studio" && !studio.ended) hello();
+      if (e && e.code === "not-in-studio" && !studio.ended && !REFUSALS[studio.access]) hello();
     });
     socket.on("recording.ready", showRecording);
     socket.on("session.end", (end) => {
@@ -603,5 +685,5 @@
   }
 
   connect();
-  startMicrophone();
+  if (studio.role !== "viewer") startMicrophone();
 })();

@@ -111,6 +111,54 @@ fn console_page_talks_with_the_studio_in_a_real_browser() {
     assert_eq!(status.code(), Some(0), "{log}");
 }
 
+#[test]
+fn console_opens_host_and_viewer_links_and_says_when_a_link_is_missing_or_expired() {
+    assert!(
+        Path::new(CHROMIUM).exists(),
+        "{CHROMIUM} is missing: apt-get install -y chromium"
+    );
+    let browser_dir = repo_root().join("tests").join("browser");
+    install_playwright(&browser_dir);
+    let secret = "browser-test-token-secret-0123456789abcdef";
+    let admin = "browser-test-admin-token-0123456789abcdef";
+    let manifest = std::fs::read_to_string(repo_root().join("plugins.toml")).expect("plugins.toml");
+    let setup = ServerSetup::new()
+        .var("STUDIO_TOKEN_SECRET", secret)
+        .var("STUDIO_ADMIN_TOKEN", admin);
+    std::fs::write(setup.path().join("plugins.toml"), manifest).expect("write plugins.toml");
+    let wav = speech_wav(setup.path(), "Hello from the host.");
+    let server = setup.start();
+
+    let run = Command::new("node")
+        .arg(browser_dir.join("console-links.test.mjs"))
+        .current_dir(&browser_dir)
+        .env("STUDIO_URL", server.url())
+        .env("STUDIO_TOKEN_SECRET", secret)
+        .env("STUDIO_ADMIN_TOKEN", admin)
+        .env("SPEECH_WAV", &wav)
+        .env("CHROMIUM", CHROMIUM)
+        .output()
+        .expect("run node (is Node.js installed?)");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    println!("{stdout}");
+    let (status, log) = server.terminate();
+    assert!(
+        run.status.success(),
+        "browser checks failed:\n{stdout}\n{stderr}\nserver log (tail):\n{}",
+        tail(&log, 60)
+    );
+    for check in [
+        "host-link-joins-and-speaks",
+        "viewer-link-watches-only",
+        "no-token-asks-for-a-link",
+        "expired-link-says-so",
+    ] {
+        assert!(stdout.contains(&format!("CHECK {check} PASS")), "{stdout}");
+    }
+    assert_eq!(status.code(), Some(0), "{log}");
+}
+
 fn tail(log: &str, lines: usize) -> String {
     let all: Vec<&str> = log.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
