@@ -212,7 +212,8 @@ try {
       }
       return out;
     }, s.recordingFiles);
-    const webm = fetched.filter((f) => f.href.endsWith(".webm"));
+    // The links are signed (`?exp=…&sig=…`): the file name is the path's end.
+    const webm = fetched.filter((f) => new URL(f.href, url).pathname.endsWith(".webm"));
     const ok =
       webm.length > 0 &&
       fetched.every((f) => f.status === 200 && f.size > 0) &&
