@@ -42,6 +42,7 @@ pub async fn mint_episode(
 ) -> Response {
     if state.access.mode() == AccessMode::Token && state.config.server.admin_token.is_none() {
         // Token access without an admin token would let anyone who reaches the port mint links.
+        tracing::debug!(%peer, rule = "admin-token-unset", "episode mint refused");
         return refusal(
             StatusCode::FORBIDDEN,
             "forbidden",

@@ -293,7 +293,8 @@ fn authorize(socket: &Client, access: &Access, hello: &Hello) -> Option<(Grant, 
 
 /// A viewer's control event: refused, and nothing reaches the studio.
 fn refuse_viewer(socket: &Client, event: &str) {
-    tracing::info!(client = %socket.id, event, rule = "viewer-role", "event refused");
+    // Debug, not info: a viewer's spam is already bounded by its control bucket, but not silent.
+    tracing::debug!(client = %socket.id, event, rule = "viewer-role", "event refused");
     send_error(
         socket,
         ErrorCode::Forbidden,
