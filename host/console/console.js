@@ -564,6 +564,7 @@
     if (studio.micState !== "unavailable") studio.micState = "off";
     if (micTrack) micTrack.stop();
     $("mic-status").textContent = "The microphone is off: this page is not in a studio.";
+    for (const id of ["mute", "autopilot", "end-episode"]) $(id).disabled = true;
   }
 
   function connect() {
