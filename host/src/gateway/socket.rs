@@ -13,7 +13,7 @@ use axum::extract::ConnectInfo;
 use socketioxide::SocketIo;
 use socketioxide::adapter::LocalAdapter;
 use socketioxide::extract::{Event, SocketRef, TryData};
-use socketioxide::handler::{FromMessageParts, MessageHandler, Value};
+use socketioxide::handler::{ConnectHandler, FromMessageParts, MessageHandler, Value};
 use socketioxide::socket::Socket;
 
 use super::access::{Access, AccessError, Grant, Role};
@@ -68,17 +68,48 @@ pub fn register(
     limits: ClientLimits,
     access: Arc<Access>,
 ) {
-    io.ns(
-        "/",
-        move |socket: SocketRef, TryData(auth): TryData<HandshakeAuth>| {
-            let registry = registry.clone();
-            let access = access.clone();
-            async move {
-                remember_handshake_token(&socket, auth.ok());
-                on_connect(socket, registry, limits, access)
-            }
-        },
-    );
+    // The handlers are installed by a connect middleware, which socketioxide runs before it
+    // answers the connect packet: a plain connect handler runs as a task spawned after that
+    // answer, so a `hello` sent at once on `connect` (what socket.io-client does) could arrive
+    // before `hello` had a handler and be dropped without a word (seen under load).
+    let install = move |socket: SocketRef, TryData(auth): TryData<HandshakeAuth>| {
+        let registry = registry.clone();
+        let access = access.clone();
+        async move {
+            remember_handshake_token(&socket, auth.ok());
+            install_handlers(socket, registry, limits, access);
+            Ok::<(), std::convert::Infallible>(())
+        }
+    };
+    io.ns("/", greet.with(install));
+}
+
+/// Whether the client got its greeting (`server.ack connected` and the empty state).
+#[derive(Debug, Clone, Default)]
+struct Greeted(Arc<std::sync::atomic::AtomicBool>);
+
+/// Once connected: the original backend's greeting and the empty studio's state.
+async fn greet(socket: SocketRef) {
+    tracing::info!(client = %socket.id, "client connected");
+    greet_once(&socket);
+}
+
+/// Sends the greeting unless it was sent: a `hello` handled before [`greet`] ran sends it first,
+/// so the empty state never arrives after the studio's own.
+fn greet_once(socket: &Socket<LocalAdapter>) {
+    let first = socket
+        .extensions
+        .get::<Greeted>()
+        .is_none_or(|g| !g.0.swap(true, std::sync::atomic::Ordering::AcqRel));
+    if first {
+        emit(socket, server_events::ACK, "connected");
+        // Not in a studio yet: the empty studio's state, as the original backend sent on connect.
+        emit(
+            socket,
+            server_events::STATE_SNAPSHOT,
+            &StudioSnapshot::default(),
+        );
+    }
 }
 
 /// Keeps the handshake's token (from `auth`, else from the query) for the client's `hello`s.
@@ -98,22 +129,15 @@ fn remember_handshake_token(socket: &SocketRef, auth: Option<HandshakeAuth>) {
     }
 }
 
-fn on_connect(
+fn install_handlers(
     socket: SocketRef,
     registry: StudioRegistry,
     limits: ClientLimits,
     access: Arc<Access>,
 ) {
-    tracing::info!(client = %socket.id, "client connected");
     // Before any handler can run: every event of this client passes its gate.
     socket.extensions.insert(Arc::new(ClientGate::new(&limits)));
-    emit(&socket, server_events::ACK, "connected");
-    // Not in a studio yet: the empty studio's state, as the original backend sent on connect.
-    emit(
-        &socket,
-        server_events::STATE_SNAPSHOT,
-        &StudioSnapshot::default(),
-    );
+    socket.extensions.insert(Greeted::default());
 
     let reg = registry.clone();
     socket.on(
@@ -143,6 +167,7 @@ fn on_connect(
 }
 
 fn on_hello(socket: &Client, value: &mut Value, registry: &StudioRegistry, access: &Access) {
+    greet_once(socket);
     if !admit(socket, EventKind::Hello) {
         return;
     }
