@@ -118,8 +118,16 @@ impl Gateway {
         // so without this an event could gather up to 16 attachments of the cap each).
         let limits = config.connection_limits;
         let (socket_layer, io) = SocketIo::builder()
-            .max_payload(1024 * 1024) // REVERT-C
-            .with_parser(ParserConfig::common())
+            .max_payload(limits.max_message_bytes as u64)
+            .ws_max_message_size(limits.max_message_bytes)
+            .ws_max_frame_size(limits.max_message_bytes)
+            .max_buffer_size(MAX_SOCKET_OUTBOUND_PACKETS)
+            .with_parser(
+                ParserConfig::common()
+                    .max_incoming_binary_buf_size(limits.max_message_bytes)
+                    .max_incoming_binaries(MAX_SOCKET_ATTACHMENTS)
+                    .packet_completion_timeout(limits.body_timeout),
+            )
             .build_layer();
         let registry = match turn_loop {
             Some(setup) => {
@@ -175,7 +183,10 @@ impl Gateway {
             .layer(DefaultBodyLimit::max(MAX_HTTP_BODY_BYTES))
             .layer(cors(&config.server.cors_origins))
             // Outermost but for tracing: every route's body, Socket.IO polling included.
-            // REVERT-C body deadline
+            .layer(axum::middleware::from_fn_with_state(
+                limits.body_timeout,
+                body_deadline::limit_body_time,
+            ))
             .layer(TraceLayer::new_for_http());
         Self { router, io, state }
     }
@@ -218,9 +229,7 @@ impl Gateway {
         // times out slow request heads. Every request carries its peer address
         // (`ConnectInfo<SocketAddr>` in its extensions), so limits per address can find it,
         // Socket.IO handlers included (`socket.req_parts()`).
-        let _ = limits;
-        let app = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-        let served = axum::serve(listener, app).with_graceful_shutdown(stop).await; // REVERT-C
+        let served = connections::serve(listener, router, limits, stop).await;
         if let Ok(ending) = ending_rx.await
             && let Err(e) = ending.await
         {
