@@ -320,7 +320,12 @@ pub async fn recording_file(
     // The proof is checked before the disk is looked at: a refused request learns nothing of
     // what RECORDING_DIR holds.
     if !may_download(&state, &root, &folder, &file, &proof, &headers).await {
-        tracing::debug!(folder, file, rule = "recording-download", "recording download refused");
+        tracing::debug!(
+            folder,
+            file,
+            rule = "recording-download",
+            "recording download refused"
+        );
         return no_such_recording();
     }
     let opened = open_recording_file(&root, &folder, &file).await;
@@ -618,7 +623,14 @@ mod tests {
     fn only_json_bodies_count_as_json() {
         assert!(is_json_content_type("application/json"));
         assert!(is_json_content_type("Application/JSON; charset=utf-8"));
-        for other in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/jsonp", "", "text/plain; application/json"] {
+        for other in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "application/jsonp",
+            "",
+            "text/plain; application/json",
+        ] {
             assert!(!is_json_content_type(other), "{other}");
         }
     }
