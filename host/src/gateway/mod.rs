@@ -145,10 +145,8 @@ impl Gateway {
         let access = Arc::new(access::Access::from_config(&config.access));
         socket::register(&io, registry.clone(), client_limits, access.clone());
         // recording.ready hands out links signed with the access key, which the route checks.
-        let download_links = download_links::DownloadLinks::new(
-            access.signing_key(),
-            config.doors.download_url_ttl,
-        );
+        let download_links =
+            download_links::DownloadLinks::new(access.signing_key(), config.doors.download_url_ttl);
         registry.set_download_links(download_links.clone());
         let state = Arc::new(GatewayState {
             access,
