@@ -170,7 +170,7 @@ async fn google_tts_speaks_each_sentence_with_a_token_from_the_service_account()
     );
     assert_eq!(g.oauth.issued().len(), 1, "the fake verified the JWT");
 
-    // One request per sentence, in order, each exactly as PROVIDERS.md section 4 says.
+    // One request per sentence, in order, each exactly as the provider's wire protocol says.
     let requests = g.tts.requests();
     assert_eq!(requests.len(), 2, "{requests:?}");
     for (recorded, text) in requests.iter().zip(["Hello there.", "How are you today?"]) {

@@ -41,7 +41,7 @@ const HUGE_MESSAGE: u64 = 60 * 1024 * 1024;
 const STREAM_FOR: Duration = Duration::from_secs(18);
 /// A frame is late when it arrives more than this after its pacing schedule: the moment a player
 /// that started the line on its first frame needs it (first arrival + 20 ms per frame since).
-/// DESIGN.md section 9 asks for "no frame late" and the studio benchmark, which measures that
+/// The latency budget (docs/BENCHMARKS.md) asks for "no frame late" and the studio benchmark, which measures that
 /// figure, counts a frame late at 50 ms behind this schedule (`STUDIO_BENCH_LATE_MS`); the server
 /// sends every line ~60 ms ahead, so a frame within the budget still plays without a gap.
 const LATE_BUDGET: Duration = Duration::from_millis(50);
