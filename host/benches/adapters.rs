@@ -1,6 +1,6 @@
 //! Adapter benchmark: the latency the host and an adapter plugin add between a provider sending
-//! something and the studio having it - the "provider event -> next stage" budget of DESIGN.md
-//! (<= 2 ms p99) on the real adapter paths.
+//! something and the studio having it, on the real adapter paths. The budget is <= 2 ms p99 of
+//! host-added latency per "provider event -> next stage" hop (docs/BENCHMARKS.md).
 //!
 //! Run with `cargo bench -p voice-studio --bench adapters`; prints a markdown table.
 //! - `anthropic`: a local server streams the Messages API's SSE events, one `text_delta` every

@@ -1,6 +1,7 @@
-//! Live studio benchmark (DESIGN.md section 9): the real `voice-studio` binary with mock providers
-//! at fixed latencies, N Socket.IO clients in this process each streaming real-time 48 kHz audio
-//! with a spoken turn every 8 s that cuts the previous reply (barge-in), recording on.
+//! Live studio benchmark, the density scenario of docs/BENCHMARKS.md (budget: 320 studios with no
+//! late `audio.out` frame): the real `voice-studio` binary with mock providers at fixed latencies,
+//! N Socket.IO clients in this process each streaming real-time 48 kHz audio with a spoken turn
+//! every 8 s that cuts the previous reply (barge-in), recording on.
 //!
 //! Run: `cargo bench -p voice-studio --bench studio`. Knobs (environment):
 //! `STUDIO_BENCH_STEPS` (studios per step, default `1,20,80,160,320`), `STUDIO_BENCH_STEP_SECS`

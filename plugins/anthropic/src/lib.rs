@@ -1,5 +1,6 @@
 //! `anthropic`: claude's lines from the Anthropic Messages API, streamed as server-sent events
-//! (PROVIDERS.md section 6). Claude Haiku 4.5 by default.
+//! (`POST /v1/messages`: `message_start`, `content_block_delta`, `message_delta`,
+//! `message_stop`). Claude Haiku 4.5 by default.
 //!
 //! Settings (`[plugins.anthropic.config]`): `base_url` (default `https://api.anthropic.com`, so
 //! tests reach a fake), `model` (default `claude-haiku-4-5`; a non-empty `request.model` wins),

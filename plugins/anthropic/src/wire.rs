@@ -1,5 +1,5 @@
-//! The Messages API on the wire (PROVIDERS.md section 6): the request body, and the streamed
-//! events read into tokens and a [`Completion`]. Pure, so it is unit tested natively.
+//! The Messages API on the wire (`POST /v1/messages` with `stream: true`): the request body, and
+//! the streamed events read into tokens and a [`Completion`]. Pure, so it is unit tested natively.
 
 use studio_plugin::http::Provider;
 use studio_plugin::json::{self, Value, json};

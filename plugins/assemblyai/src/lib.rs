@@ -1,5 +1,5 @@
 //! `assemblyai`: speech to text with AssemblyAI Universal Streaming v3 over one WebSocket per
-//! session (PROVIDERS.md section 1).
+//! session (`wss://streaming.assemblyai.com/v3/ws`).
 //!
 //! Microphone frames are resampled to 16 kHz and sent as binary PCM chunks of `chunk_ms` (50 ms by
 //! default, the service takes 50-1000 ms). One loop serves the microphone and the socket
@@ -84,7 +84,8 @@ impl Settings {
     }
 }
 
-/// The streaming URL with its query (PROVIDERS.md section 1).
+/// The streaming URL with its query: `sample_rate`, `encoding=pcm_s16le`, `speech_model`,
+/// `format_turns`, the end-of-turn thresholds and `keyterms_prompt`.
 fn session_url(settings: &Settings, key_terms: &[String]) -> String {
     let mut query = vec![
         ("sample_rate", RATE.to_string()),

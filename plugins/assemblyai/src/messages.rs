@@ -1,5 +1,5 @@
-//! What AssemblyAI's Universal Streaming v3 server sends (PROVIDERS.md section 1), parsed from the
-//! text frames. Pure, unit tested natively.
+//! What AssemblyAI's Universal Streaming v3 server sends (`Begin`, `Turn`, `Termination`,
+//! `Error`), parsed from the text frames. Pure, unit tested natively.
 
 use studio_plugin::PluginError;
 use studio_plugin::json::Value;

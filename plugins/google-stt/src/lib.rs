@@ -1,9 +1,9 @@
 //! `google-stt`: speech to text with Google Cloud Speech-to-Text v1 over REST.
 //!
 //! Streaming recognition is gRPC only, so this adapter sends one `speech:recognize` request per
-//! utterance (PROVIDERS.md section 2): the microphone is cut on the host's VAD hints (with a
-//! pre-roll and a length cap below the API's one minute), resampled to LINEAR16 16 kHz, and the
-//! answer becomes one final transcript. Auth is an OAuth2 access token for the service account in
+//! utterance: the microphone is cut on the host's VAD hints (with a pre-roll and a length cap below
+//! the API's one minute), resampled to LINEAR16 16 kHz, and the answer becomes one final
+//! transcript. Auth is an OAuth2 access token for the service account in
 //! GOOGLE_APPLICATION_CREDENTIALS ([`studio_plugin::google_auth`]).
 //!
 //! A failed utterance is retried with the SDK's [`RetryPolicy`] (the audio is kept); when the

@@ -1,5 +1,5 @@
-//! Google Speech-to-Text v1 `speech:recognize` (PROVIDERS.md section 2) as pure functions: the
-//! request body for an utterance, the text in an answer, and the error in a refusal.
+//! Google Speech-to-Text v1 `POST /v1/speech:recognize` as pure functions: the request body for an
+//! utterance, the text in an answer, and the error in a refusal.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;

@@ -1,4 +1,5 @@
-//! `google-tts`: Google Cloud Text-to-Speech v1 with Neural2 voices (PROVIDERS.md section 4).
+//! `google-tts`: Google Cloud Text-to-Speech v1 with Neural2 voices
+//! (`texttospeech.googleapis.com`, REST).
 //!
 //! Streaming synthesis is gRPC only, so the text is split into sentences and each sentence is one
 //! `POST {base_url}/v1/text:synthesize` asking for LINEAR16 at `sample_rate`; each answer's WAV

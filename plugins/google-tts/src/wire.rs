@@ -1,5 +1,5 @@
-//! The Text-to-Speech v1 wire format (PROVIDERS.md section 4): the request body, the answer, and
-//! Google's error JSON. Pure, so it is unit tested natively.
+//! The Text-to-Speech v1 wire format (`POST /v1/text:synthesize`): the request body, the
+//! answer, and Google's error JSON. Pure, so it is unit tested natively.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;

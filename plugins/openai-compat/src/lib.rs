@@ -1,5 +1,6 @@
 //! `openai-compat`: the guest's lines through an OpenAI-compatible Chat Completions stream
-//! (PROVIDERS.md section 7): Groq, Together, OpenAI, xAI Grok, or a local llama.cpp server.
+//! (`POST {base}/chat/completions`, server-sent `data:` chunks): Groq, Together, OpenAI, xAI
+//! Grok, or a local llama.cpp server.
 //!
 //! Which service: the studio setting GUEST_PROVIDER (read as a declared secret, so a change in
 //! the settings dialog applies to the next call), else the config key `provider`, else `groq`.

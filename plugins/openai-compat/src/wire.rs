@@ -1,7 +1,7 @@
-//! Chat Completions on the wire (PROVIDERS.md section 7): the request body, and the streamed
-//! chunks read into tokens and a [`Completion`], with the quirks of Groq (`x_groq`), Together
-//! (`choices[0].text`, `usage: null`) and llama.cpp (`timings`, no `[DONE]`). Pure, so it is unit
-//! tested natively.
+//! Chat Completions on the wire (`POST {base}/chat/completions`, `stream: true`): the request body,
+//! and the streamed chunks read into tokens and a [`Completion`], with the quirks of Groq
+//! (`x_groq`), Together (`choices[0].text`, `usage: null`) and llama.cpp (`timings`, no `[DONE]`).
+//! Pure, so it is unit tested natively.
 
 use studio_plugin::json::{self, Value, json};
 use studio_plugin::llm::{Step, StreamedReply, Usage, excerpt, round_temperature};

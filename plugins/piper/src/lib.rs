@@ -1,5 +1,5 @@
-//! `piper`: local text to speech with [Piper](https://github.com/rhasspy/piper) (PROVIDERS.md
-//! section 5), run through the host's `process` capability.
+//! `piper`: local text to speech with [Piper](https://github.com/rhasspy/piper)'s command-line
+//! program, run through the host's `process` capability.
 //!
 //! Each call starts `PIPER_PATH --model <voice.onnx> --output-raw [--speaker N] [--length_scale X]`,
 //! writes the text as one line to its stdin, closes stdin, and pushes the signed 16-bit mono PCM

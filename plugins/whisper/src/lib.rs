@@ -1,9 +1,9 @@
 //! `whisper`: speech to text with a Whisper server, one request per utterance.
 //!
 //! The microphone is cut into utterances on the host's VAD hints (with a pre-roll, and a length
-//! cap); each utterance, resampled to 16 kHz, goes to `endpoint` in one of two flavours
-//! (PROVIDERS.md section 3): `raw` (the original studio server: the body is bare PCM s16le 16 kHz
-//! mono) or `multipart` (OpenAI, whisper.cpp, faster-whisper: `file=audio.wav`, `model`,
+//! cap); each utterance, resampled to 16 kHz, goes to `endpoint` in one of two flavours: `raw` (a
+//! studio transcription server, `POST /transcribe`: the body is bare PCM s16le 16 kHz mono) or
+//! `multipart` (OpenAI, whisper.cpp, faster-whisper: `file=audio.wav`, `model`,
 //! `response_format=json`). The answer's `text` becomes one final transcript.
 //!
 //! A failed utterance is retried (the audio is kept, so a retry resends it) by the SDK's
@@ -25,7 +25,7 @@ use wire::{Fields, Format};
 
 /// The rate Whisper works at; every flavour gets 16 kHz mono.
 const WHISPER_RATE: u32 = 16_000;
-/// The original studio server's address, the default for WHISPER_ENDPOINT.
+/// The default for WHISPER_ENDPOINT: a studio transcription server on this machine (`raw`).
 const DEFAULT_ENDPOINT: &str = "http://localhost:8001/transcribe";
 /// The largest answer read (a transcript of 30 s of speech is a few hundred bytes).
 const MAX_ANSWER_BYTES: usize = 1024 * 1024;

@@ -1,5 +1,5 @@
-//! Whisper's two wire flavours (PROVIDERS.md section 3), as pure functions: the request body and
-//! content type for an utterance, and the text (or error) in an answer.
+//! Whisper's two wire flavours, as pure functions: the request body and content type for an
+//! utterance, and the text (or error) in an answer.
 
 use studio_plugin::json::Value;
 use studio_plugin::{PluginError, pcm, wav};
@@ -7,7 +7,8 @@ use studio_plugin::{PluginError, pcm, wav};
 /// Which server the endpoint is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
-    /// The original studio's server: the body is bare PCM s16le 16 kHz mono.
+    /// A studio transcription server (`POST /transcribe`): the body is bare PCM s16le 16 kHz mono,
+    /// the answer `{"text","is_final","language","language_probability"}`.
     Raw,
     /// OpenAI / whisper.cpp / faster-whisper: multipart with `file=audio.wav`.
     Multipart,

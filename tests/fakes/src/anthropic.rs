@@ -1,4 +1,4 @@
-//! A fake Anthropic Messages API (PROVIDERS.md section 6): `POST /v1/messages` answered with the
+//! A fake Anthropic Messages API (streaming): `POST /v1/messages` answered with the
 //! real server-sent event stream (`message_start`, `content_block_*`, `ping`, `message_delta`,
 //! `message_stop`), one `text_delta` per scripted piece, and the real error bodies for every
 //! [`Fault`] (401 authentication_error, 429 rate_limit_error with `retry-after`, 500 api_error,

@@ -1,8 +1,8 @@
-//! A fake AssemblyAI Universal Streaming v3 server (PROVIDERS.md section 1): `GET /v3/ws` upgraded
-//! to a WebSocket. It checks nothing, records everything (query, `Authorization`, every binary
-//! chunk's size and bytes, every text message), answers `Begin`, then plays a script of `Turn`s
-//! as the audio it has received reaches each one's time, and on `Terminate` plays the in-flight
-//! turns, sends `Termination` and closes with 1000.
+//! A fake AssemblyAI Universal Streaming v3 server (`streaming.assemblyai.com`): `GET /v3/ws`
+//! upgraded to a WebSocket. It checks nothing, records everything (query, `Authorization`, every
+//! binary chunk's size and bytes, every text message), answers `Begin`, then plays a script of
+//! `Turn`s as the audio it has received reaches each one's time, and on `Terminate` plays the
+//! in-flight turns, sends `Termination` and closes with 1000.
 //!
 //! Faults, one per connection: [`Fault::Unauthorized`] refuses the handshake with 401,
 //! [`Fault::Overloaded`] with 503; [`Fault::RateLimited`] closes at once with 3009 (too many

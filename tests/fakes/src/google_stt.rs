@@ -1,8 +1,8 @@
-//! A fake Google Cloud Speech-to-Text v1 server (PROVIDERS.md section 2):
-//! `POST /v1/speech:recognize` with `{"config":{"encoding":"LINEAR16","sampleRateHertz",
-//! "languageCode"},"audio":{"content":"<base64>"}}` -> `{"results":[{"alternatives":
-//! [{"transcript","confidence"}],"resultEndTime","languageCode"}],"totalBilledTime"}`, or no
-//! `results` at all when the script says nothing was heard ("").
+//! A fake Google Cloud Speech-to-Text v1 REST server (`speech.googleapis.com`, synchronous
+//! recognize): `POST /v1/speech:recognize` with `{"config":{"encoding":"LINEAR16",
+//! "sampleRateHertz","languageCode"},"audio":{"content":"<base64>"}}` -> `{"results":
+//! [{"alternatives":[{"transcript","confidence"}],"resultEndTime","languageCode"}],
+//! "totalBilledTime"}`, or no `results` at all when the script says nothing was heard ("").
 //!
 //! It checks nothing itself: it records every request (tests check the path, `authorization`,
 //! the JSON config and the audio via [`audio_samples`]) and answers each with the next scripted

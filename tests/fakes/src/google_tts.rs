@@ -1,4 +1,4 @@
-//! A fake Google Cloud Text-to-Speech v1 server (PROVIDERS.md section 4):
+//! A fake Google Cloud Text-to-Speech v1 REST server (`texttospeech.googleapis.com`):
 //! `POST /v1/text:synthesize` with `{"input":{"text"},"voice":{"languageCode","name"},
 //! "audioConfig":{"audioEncoding":"LINEAR16","sampleRateHertz"}}` -> `{"audioContent":"<base64>"}`,
 //! where the audio is a complete WAV file (LINEAR16 comes with its header) at the requested rate.

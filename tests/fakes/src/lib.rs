@@ -1,9 +1,10 @@
 //! Fake provider servers on 127.0.0.1 for the adapter tests and the end-to-end test.
 //!
-//! Each module serves one provider's real wire protocol (`PROVIDERS.md`): the same URLs, headers,
-//! bodies and streaming framing, with scripted content. Every fake records the requests it
-//! receives, so a test can check that an adapter sent exactly the right thing, and takes a queue
-//! of [`Fault`]s, one per request, to play the failures adapters must survive.
+//! Each module serves one provider's real wire protocol, as its public API documents it (each
+//! module's header names the endpoint and messages): the same URLs, headers, bodies and streaming
+//! framing, with scripted content. Every fake records the requests it receives, so a test can check
+//! that an adapter sent exactly the right thing, and takes a queue of [`Fault`]s, one per request,
+//! to play the failures adapters must survive.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;

@@ -1,4 +1,4 @@
-//! A fake OpenAI-compatible Chat Completions server (PROVIDERS.md section 7): `POST
+//! A fake OpenAI-compatible Chat Completions server (streaming, `stream: true`): `POST
 //! {any base}/chat/completions` answered with `data:` chunks and `data: [DONE]`, in the flavour of
 //! OpenAI, Groq (`x_groq`), Together (`choices[0].text`, `usage: null`) or llama.cpp (`timings`,
 //! no `[DONE]`, no key), and the real error bodies for every [`Fault`] (401 with the masked key

@@ -1,5 +1,5 @@
-//! A fake Whisper server (PROVIDERS.md section 3) in all the flavours `WHISPER_ENDPOINT` may point
-//! at: the original studio server (`POST /transcribe`, the body is bare PCM s16le 16 kHz mono ->
+//! A fake Whisper server in all the flavours `WHISPER_ENDPOINT` may point at: a studio
+//! transcription server (`POST /transcribe`, the body is bare PCM s16le 16 kHz mono ->
 //! `{"text","is_final","language","language_probability"}`), whisper.cpp (`POST /inference`,
 //! multipart -> `{"text"}`) and OpenAI (`POST /v1/audio/transcriptions`, multipart -> `{"text"}`).
 //! `/transcribe` also takes multipart, like whisper.cpp started with `--inference-path /transcribe`.
