@@ -12,3 +12,5 @@ pub mod plugins;
 pub mod prompt;
 pub mod recording;
 pub mod session;
+pub mod speakers;
+pub mod timestamp;

@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use crate::gateway::protocol::Speaker;
+use crate::speakers::Speaker;
 
 /// The briefing the studio uses when an episode has no file of its own.
 const BUILT_IN: &str = include_str!("default.md");

@@ -341,7 +341,7 @@ fn check_episode_id(id: &str) -> Result<(), BriefingError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gateway::protocol::Speaker;
+    use crate::speakers::Speaker;
 
     const EXAMPLE: &str = include_str!("../../../briefings/cars-in-city-centres.md");
 

@@ -49,22 +49,8 @@ pub mod server_events {
     pub const TURN_END: &str = "turn.end";
 }
 
-/// `SpeakerId`: who is speaking.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Speaker {
-    /// The human host.
-    You,
-    /// The AI co-host.
-    Claude,
-    /// The AI guest.
-    Guest,
-}
-
-impl Speaker {
-    /// All three speakers, in the frontend's order.
-    pub const ALL: [Speaker; 3] = [Speaker::You, Speaker::Claude, Speaker::Guest];
-}
+/// `SpeakerId`: who is speaking, spelled `"you"`, `"claude"`, `"guest"`.
+pub use crate::speakers::Speaker;
 
 /// `OrbState`: what a speaker's orb shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -10,7 +10,7 @@ mod system;
 mod transcript;
 
 use crate::briefings::Briefing;
-use crate::gateway::protocol::Speaker;
+use crate::speakers::Speaker;
 
 pub use clauses::ClauseSplitter;
 pub use system::THINKING_REQUEST;

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use super::{Cast, Cue};
 use crate::briefings::Briefing;
-use crate::gateway::protocol::Speaker;
+use crate::speakers::Speaker;
 
 /// The phrase an AI says to ask for thinking time; the turn policy listens for it.
 pub const THINKING_REQUEST: &str = "Can I think for a minute?";

@@ -1,7 +1,7 @@
 //! The shared transcript as chat messages, from one AI's point of view.
 
 use super::{Cast, HistoryBudget, Line, Message, Role};
-use crate::gateway::protocol::Speaker;
+use crate::speakers::Speaker;
 
 /// Opens the conversation when the AI speaks first: chat APIs need a `user` message first.
 const OPENING_NOTE: &str = "<studio>The recording has started. You speak first.</studio>";

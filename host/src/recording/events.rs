@@ -12,8 +12,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::error::RecordingError;
-use super::speaker::Speaker;
 use crate::plugins::Redactor;
+use crate::speakers::Speaker;
 
 /// Measurements of one turn, all optional because a cut turn may not reach every stage.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -1,14 +1,16 @@
-//! `session.yml`: what a recording is (episode, times, plugins, briefing, tracks, turns), written
-//! by hand as YAML because serde_yaml is unmaintained; every string is double-quoted and escaped,
-//! so no value can change the document's structure.
+//! `session.yml`: what a recording is (episode, times, plugins, briefing, tracks, turns),
+//! serialized with serde_yaml_ng from [`SessionDocument`], so every value is quoted or escaped by
+//! the YAML emitter and none can change the document's structure.
 
-use std::fmt::Write as _;
 use std::fs::{self, File};
 use std::io::Write as _;
 use std::path::Path;
 
+use serde::Serialize;
+
 use super::error::RecordingError;
-use super::speaker::{Speaker, SpeakerFiles};
+use crate::speakers::Speaker;
+use crate::timestamp::iso8601_ms;
 
 /// A plugin that served a role during the session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,70 +57,117 @@ pub(crate) struct Manifest {
     pub tracks: [TrackFacts; 3],
 }
 
+/// The first line of every `session.yml` (the YAML emitter writes no comments).
+const HEADER: &str = "# voice-studio session record\n";
+
+/// The document `session.yml` holds, field for field in the order written.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionDocument<'a> {
+    episode: &'a str,
+    session: &'a str,
+    folder: &'a str,
+    participant: Option<&'a str>,
+    started_at: String,
+    ended_at: Option<String>,
+    duration_ms: Option<u64>,
+    briefing: Option<BriefingDocument<'a>>,
+    plugins: Vec<PluginDocument<'a>>,
+    /// By file stem (`you`, `claude`, `guest`), in that order.
+    #[serde(serialize_with = "ordered_map")]
+    tracks: [(&'static str, TrackDocument); 3],
+    /// Turns taken, by file stem.
+    #[serde(serialize_with = "ordered_map")]
+    turns: [(&'static str, u64); 3],
+}
+
+#[derive(Serialize)]
+struct BriefingDocument<'a> {
+    path: &'a str,
+    title: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct PluginDocument<'a> {
+    role: &'a str,
+    name: &'a str,
+    version: &'a str,
+    hash: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TrackDocument {
+    audio: String,
+    duration_ms: u64,
+    bytes: u64,
+    captions: String,
+    cues: u64,
+}
+
+/// Pairs written as a YAML mapping, in their order.
+fn ordered_map<S, V, const N: usize>(
+    pairs: &[(&'static str, V); N],
+    serializer: S,
+) -> Result<S::Ok, S::Error>
+where
+    S: serde::Serializer,
+    V: Serialize,
+{
+    serializer.collect_map(pairs.iter().map(|(key, value)| (key, value)))
+}
+
 impl Manifest {
     /// The YAML document.
     pub(crate) fn to_yaml(&self) -> String {
-        let mut y = String::with_capacity(1024);
-        y.push_str("# voice-studio session record\n");
-        let _ = writeln!(y, "episode: {}", quote(&self.episode_id));
-        let _ = writeln!(y, "session: {}", quote(&self.session_id));
-        let _ = writeln!(y, "folder: {}", quote(&self.folder));
-        let _ = writeln!(y, "participant: {}", optional(self.participant.as_deref()));
-        let _ = writeln!(y, "startedAt: {}", quote(&iso8601(self.started_at_ms)));
-        match self.ended_at_ms {
-            Some(end) => {
-                let _ = writeln!(y, "endedAt: {}", quote(&iso8601(end)));
-                let _ = writeln!(y, "durationMs: {}", end.saturating_sub(self.started_at_ms));
+        let document = SessionDocument {
+            episode: &self.episode_id,
+            session: &self.session_id,
+            folder: &self.folder,
+            participant: self.participant.as_deref(),
+            started_at: iso8601_ms(self.started_at_ms),
+            ended_at: self.ended_at_ms.map(iso8601_ms),
+            duration_ms: self
+                .ended_at_ms
+                .map(|end| end.saturating_sub(self.started_at_ms)),
+            briefing: self.briefing.as_ref().map(|b| BriefingDocument {
+                path: &b.path,
+                title: b.title.as_deref(),
+            }),
+            plugins: self
+                .plugins
+                .iter()
+                .map(|p| PluginDocument {
+                    role: &p.role,
+                    name: &p.name,
+                    version: &p.version,
+                    hash: &p.hash,
+                })
+                .collect(),
+            tracks: Speaker::ALL
+                .map(|speaker| {
+                    let facts = self.tracks[speaker.slot()];
+                    let stem = speaker.file_stem();
+                    let track = TrackDocument {
+                        audio: format!("{stem}.webm"),
+                        duration_ms: facts.duration_ms,
+                        bytes: facts.bytes,
+                        captions: format!("{stem}.vtt"),
+                        cues: facts.cues,
+                    };
+                    (stem, track)
+                }),
+            turns: Speaker::ALL
+                .map(|speaker| (speaker.file_stem(), self.tracks[speaker.slot()].turns)),
+        };
+        match serde_yaml_ng::to_string(&document) {
+            Ok(body) => format!("{HEADER}{body}"),
+            // Plain strings and numbers always serialize; this stays a header-only document.
+            Err(e) => {
+                tracing::error!(error = %e, "session.yml could not be serialized");
+                HEADER.to_owned()
             }
-            None => y.push_str("endedAt: null\ndurationMs: null\n"),
         }
-        match &self.briefing {
-            Some(briefing) => {
-                y.push_str("briefing:\n");
-                let _ = writeln!(y, "  path: {}", quote(&briefing.path));
-                let _ = writeln!(y, "  title: {}", optional(briefing.title.as_deref()));
-            }
-            None => y.push_str("briefing: null\n"),
-        }
-        if self.plugins.is_empty() {
-            y.push_str("plugins: []\n");
-        } else {
-            y.push_str("plugins:\n");
-            for plugin in &self.plugins {
-                let _ = writeln!(y, "  - role: {}", quote(&plugin.role));
-                let _ = writeln!(y, "    name: {}", quote(&plugin.name));
-                let _ = writeln!(y, "    version: {}", quote(&plugin.version));
-                let _ = writeln!(y, "    hash: {}", quote(&plugin.hash));
-            }
-        }
-        y.push_str("tracks:\n");
-        for speaker in Speaker::ALL {
-            let facts = self.tracks[speaker.slot()];
-            let _ = writeln!(y, "  {}:", speaker.file_stem());
-            let _ = writeln!(
-                y,
-                "    audio: {}",
-                quote(&format!("{}.webm", speaker.file_stem()))
-            );
-            let _ = writeln!(y, "    durationMs: {}", facts.duration_ms);
-            let _ = writeln!(y, "    bytes: {}", facts.bytes);
-            let _ = writeln!(
-                y,
-                "    captions: {}",
-                quote(&format!("{}.vtt", speaker.file_stem()))
-            );
-            let _ = writeln!(y, "    cues: {}", facts.cues);
-        }
-        y.push_str("turns:\n");
-        for speaker in Speaker::ALL {
-            let _ = writeln!(
-                y,
-                "  {}: {}",
-                speaker.file_stem(),
-                self.tracks[speaker.slot()].turns
-            );
-        }
-        y
     }
 
     /// Writes the document to `path` through a temporary file and a rename, so a crash leaves
@@ -146,72 +195,93 @@ pub(crate) fn sync_folder(folder: &Path) -> std::io::Result<()> {
     File::open(folder)?.sync_all()
 }
 
-fn optional(value: Option<&str>) -> String {
-    value.map_or_else(|| "null".to_owned(), quote)
-}
-
-/// A YAML double-quoted scalar: `"` and `\` escaped, and every control, line-separator or BOM
-/// character as `\uXXXX`, which YAML 1.1 and 1.2 parsers both accept.
-pub(crate) fn quote(value: &str) -> String {
-    let mut out = String::with_capacity(value.len() + 2);
-    out.push('"');
-    for c in value.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{FEFF}') => {
-                let _ = write!(out, "\\u{:04X}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// Epoch ms as `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC), without a date crate.
-pub(crate) fn iso8601(epoch_ms: u64) -> String {
-    let days = (epoch_ms / 86_400_000) as i64;
-    let ms_of_day = epoch_ms % 86_400_000;
-    // Howard Hinnant's days-to-civil algorithm.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        ms_of_day / 3_600_000,
-        ms_of_day / 60_000 % 60,
-        ms_of_day / 1000 % 60,
-        ms_of_day % 1000
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn iso8601_formats_known_instants() {
-        assert_eq!(iso8601(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(iso8601(951_782_400_000), "2000-02-29T00:00:00.000Z");
-        assert_eq!(iso8601(1_795_684_946_123), "2026-11-26T09:22:26.123Z");
+    fn manifest(participant: &str, title: &str, ended_at_ms: Option<u64>) -> Manifest {
+        Manifest {
+            episode_id: "ep-1".into(),
+            session_id: "ep-1-1795684946123-0".into(),
+            folder: "ep-1".into(),
+            participant: Some(participant.into()),
+            started_at_ms: 1_795_684_946_123,
+            ended_at_ms,
+            plugins: vec![PluginRecord {
+                role: "stt".into(),
+                name: "mock-stt".into(),
+                version: "1.0".into(),
+                // Looks like a number: must stay a string.
+                hash: "1e10".into(),
+            }],
+            briefing: Some(BriefingRecord {
+                path: "briefings/ep-1.md".into(),
+                title: Some(title.into()),
+            }),
+            tracks: [TrackFacts {
+                duration_ms: 1500,
+                bytes: 2048,
+                cues: 1,
+                turns: 2,
+            }; 3],
+        }
+    }
+
+    fn parse(yaml: &str) -> serde_json::Value {
+        serde_yaml_ng::from_str(yaml).unwrap_or_else(|e| panic!("{yaml}\n{e}"))
     }
 
     #[test]
-    fn quoting_escapes_what_could_break_the_document() {
-        assert_eq!(quote("a\"b\\c\nd"), "\"a\\\"b\\\\c\\nd\"");
-        assert_eq!(quote("\u{7}\u{85}"), "\"\\u0007\\u0085\"");
+    fn values_that_look_like_yaml_come_back_as_the_same_strings() {
+        let hostile = "a\"b\\c\nd: e # f\u{7}\u{85}\u{2028}";
+        let yaml = manifest(hostile, "null", Some(1_795_684_947_623)).to_yaml();
+        assert!(yaml.starts_with(HEADER), "{yaml}");
+        let doc = parse(&yaml);
+        assert_eq!(doc["participant"], hostile);
+        assert_eq!(doc["briefing"]["title"], "null");
+        assert_eq!(doc["plugins"][0]["hash"], "1e10");
+        assert_eq!(doc["startedAt"], "2026-11-26T09:22:26.123Z");
+        assert_eq!(doc["endedAt"], "2026-11-26T09:22:27.623Z");
+        assert_eq!(doc["durationMs"], 1500);
+    }
+
+    #[test]
+    fn the_document_keeps_its_fields_and_order() {
+        let yaml = manifest("Basil", "Trams", None).to_yaml();
+        let doc = parse(&yaml);
+        assert!(doc["endedAt"].is_null() && doc["durationMs"].is_null(), "{yaml}");
+        for stem in ["you", "claude", "guest"] {
+            assert_eq!(doc["tracks"][stem]["audio"], format!("{stem}.webm"));
+            assert_eq!(doc["tracks"][stem]["captions"], format!("{stem}.vtt"));
+            assert_eq!(doc["tracks"][stem]["bytes"], 2048);
+            assert_eq!(doc["tracks"][stem]["cues"], 1);
+            assert_eq!(doc["turns"][stem], 2);
+        }
+        let keys: Vec<&str> = yaml
+            .lines()
+            .filter(|l| !l.starts_with([' ', '#', '-']))
+            .filter_map(|l| l.split_once(':').map(|(key, _)| key))
+            .collect();
         assert_eq!(
-            quote("key: value # not a comment"),
-            "\"key: value # not a comment\""
+            keys,
+            [
+                "episode",
+                "session",
+                "folder",
+                "participant",
+                "startedAt",
+                "endedAt",
+                "durationMs",
+                "briefing",
+                "plugins",
+                "tracks",
+                "turns"
+            ]
         );
+        let stems: Vec<&str> = yaml
+            .lines()
+            .filter_map(|l| l.strip_prefix("  ")?.strip_suffix(':'))
+            .collect();
+        assert_eq!(stems, ["you", "claude", "guest"]);
     }
 }

@@ -9,11 +9,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use super::error::RecordingError;
 use super::events::{Event, EventLog};
 use super::manifest::{BriefingRecord, Manifest, PluginRecord, TrackFacts, sync_folder};
-use super::speaker::{Speaker, SpeakerFiles};
 use super::track::{OpusSettings, Track};
 use super::vtt::CaptionFile;
 use super::writer::WriterOptions;
 use crate::plugins::Redactor;
+use crate::speakers::Speaker;
 
 /// Longest folder name taken from an episode id; longer ids are cut (names stay portable).
 const MAX_FOLDER_NAME: usize = 100;

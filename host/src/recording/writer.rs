@@ -27,7 +27,7 @@ use super::error::RecordingError;
 use super::events::Event;
 use super::manifest::{BriefingRecord, PluginRecord};
 use super::recorder::{Recorder, RecorderConfig, RecordingSummary};
-use super::speaker::Speaker;
+use crate::speakers::Speaker;
 
 /// Stack of a writer thread: room for libopus's encoder, which keeps its buffers on the stack.
 const WRITER_STACK: usize = 1024 * 1024;
