@@ -7,20 +7,20 @@
 //! runs the new code while a call in flight finishes on its old store. An instance that trapped, hit
 //! a limit, or whose call was abandoned midway is thrown away and rebuilt on the next call.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 use wasmtime::Store;
 
 use super::bindings;
+use super::cancel::CallCancel;
 use super::capabilities::streams::{
-    AudioInput, AudioSink, Delivery, Liveness, TokenSink, TranscriptSink,
+    AudioInput, AudioSink, Delivery, Liveness, SttInput, TokenSink, TranscriptSink,
 };
 use super::error::CallError;
-use super::host::PluginHost;
 use super::manifest::RoleSlot;
+use super::registry::Registry;
 use super::sandbox::{LimitHit, PluginState, begin_call, new_store};
 use super::version::{PluginVersion, WorldPre};
 use super::wit::{
@@ -30,96 +30,6 @@ use super::wit::{
 
 /// Sample rate of studio microphone frames (48 kHz mono, 20 ms = 960 samples).
 pub const STUDIO_SAMPLE_RATE: u32 = 48_000;
-
-/// What the session feeds an STT call.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SttInput {
-    /// Microphone samples (mono s16 at the handle's sample rate).
-    Audio(Vec<i16>),
-    /// The host's VAD heard speech begin.
-    SpeechStarted,
-    /// The host's VAD heard speech end.
-    SpeechEnded,
-    /// The stream ended; the plugin flushes and returns. Dropping the sender means the same.
-    End,
-}
-
-/// Cancels the call in flight on a handle (barge-in, session end): its sinks return `cancelled`,
-/// and its audio input reports the end. Cheap to clone; each call starts uncancelled.
-#[derive(Debug, Clone, Default)]
-pub struct CallCancel(Arc<CancelState>);
-
-#[derive(Debug, Default)]
-struct CancelState {
-    cancelled: AtomicBool,
-    notify: Notify,
-    /// The id of the grant the current call runs under (see `Grant::hold`).
-    holder: AtomicU64,
-}
-
-/// A [`CallCancel`] that does not keep its handle alive (a grant's list of its holders).
-#[derive(Debug, Clone)]
-pub(crate) struct WeakCallCancel(Weak<CancelState>);
-
-impl WeakCallCancel {
-    /// The cancel, while its handle lives.
-    pub(crate) fn upgrade(&self) -> Option<CallCancel> {
-        self.0.upgrade().map(CallCancel)
-    }
-
-    /// Whether its handle still lives.
-    pub(crate) fn is_alive(&self) -> bool {
-        self.0.strong_count() > 0
-    }
-
-    /// Whether this is `cancel`.
-    pub(crate) fn is(&self, cancel: &CallCancel) -> bool {
-        std::ptr::eq(self.0.as_ptr(), Arc::as_ptr(&cancel.0))
-    }
-}
-
-impl CallCancel {
-    /// Cancels the call in flight.
-    pub fn cancel(&self) {
-        self.0.cancelled.store(true, Ordering::SeqCst);
-        self.0.notify.notify_waiters();
-    }
-
-    /// Whether the current call was cancelled.
-    pub fn is_cancelled(&self) -> bool {
-        self.0.cancelled.load(Ordering::SeqCst)
-    }
-
-    /// Waits until the current call is cancelled.
-    pub(crate) async fn cancelled(&self) {
-        let notified = self.0.notify.notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
-        if self.is_cancelled() {
-            return;
-        }
-        notified.await;
-    }
-
-    fn reset(&self) {
-        self.0.cancelled.store(false, Ordering::SeqCst);
-    }
-
-    /// Notes the grant the current call runs under.
-    pub(crate) fn set_holder(&self, grant_id: u64) {
-        self.0.holder.store(grant_id, Ordering::SeqCst);
-    }
-
-    /// The grant the current call runs under.
-    pub(crate) fn holder(&self) -> u64 {
-        self.0.holder.load(Ordering::SeqCst)
-    }
-
-    /// A reference that does not keep the handle alive.
-    pub(crate) fn downgrade(&self) -> WeakCallCancel {
-        WeakCallCancel(Arc::downgrade(&self.0))
-    }
-}
 
 /// A component instance of one world, made from a [`WorldPre`].
 trait WorldInstance: Sized + Send + 'static {
@@ -186,7 +96,7 @@ struct Live<W> {
 
 /// The role-independent part of a handle: which role, the live instance, the session clock.
 struct Seat<W> {
-    host: Arc<PluginHost>,
+    registry: Arc<Registry>,
     slot: RoleSlot,
     has_role: bool,
     /// Behind a mutex only so handles are `Sync` (sessions hold `&` to them across awaits); calls
@@ -201,9 +111,9 @@ struct Seat<W> {
 }
 
 impl<W: WorldInstance> Seat<W> {
-    fn new(host: Arc<PluginHost>, slot: RoleSlot) -> Seat<W> {
+    fn new(registry: Arc<Registry>, slot: RoleSlot) -> Seat<W> {
         Seat {
-            host,
+            registry,
             slot,
             has_role: true,
             live: Mutex::new(None),
@@ -228,7 +138,7 @@ impl<W: WorldInstance> Seat<W> {
                 "`you` has no LLM role".into(),
             ));
         }
-        let setup = self.host.snapshot();
+        let setup = self.registry.snapshot();
         // Attempt 0 (every call, on the hot path) is a map lookup; only fallbacks build the chain.
         let name = match attempt {
             0 => setup.manifest.roles.get(&self.slot).cloned(),
@@ -261,13 +171,13 @@ impl<W: WorldInstance> Seat<W> {
                 .take()
             && Arc::ptr_eq(&live.version, version)
         {
-            live.store.data_mut().clock_origin = self.clock_origin;
-            live.store.data_mut().cancel = self.cancel.clone();
+            live.store.data_mut().caps.clock_origin = self.clock_origin;
+            live.store.data_mut().caps.cancel = self.cancel.clone();
             return Ok(live);
         }
-        let mut store = new_store(&self.host.engine.engine, version.grant.clone());
-        store.data_mut().clock_origin = self.clock_origin;
-        store.data_mut().cancel = self.cancel.clone();
+        let mut store = new_store(&self.registry.engine.engine, version.grant.clone());
+        store.data_mut().caps.clock_origin = self.clock_origin;
+        store.data_mut().caps.cancel = self.cancel.clone();
         let instance = W::instantiate(&version.code.pre, &mut store)
             .await
             .ok_or_else(|| unavailable(name, format!("it is not a {} plugin", self.slot.kind())))?
@@ -304,7 +214,7 @@ impl<W: WorldInstance> Seat<W> {
         if !worth_it || self.cancel.is_cancelled() {
             return false;
         }
-        let chain = self.host.snapshot().manifest.chain(self.slot);
+        let chain = self.registry.snapshot().manifest.chain(self.slot);
         match chain.get(attempt + 1) {
             Some(next) => {
                 tracing::warn!(role = %self.slot, failed = error.plugin(), fallback = %next, "falling back to the next plugin: {error}");
@@ -439,9 +349,9 @@ fn describe_trap(error: &wasmtime::Error) -> String {
 macro_rules! handle_common {
     ($handle:ident, $world:ty) => {
         impl $handle {
-            pub(crate) fn new(host: Arc<PluginHost>, slot: RoleSlot) -> $handle {
+            pub(crate) fn new(registry: Arc<Registry>, slot: RoleSlot) -> $handle {
                 $handle {
-                    seat: Seat::<$world>::new(host, slot),
+                    seat: Seat::<$world>::new(registry, slot),
                 }
             }
 

@@ -14,10 +14,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine};
 
 use super::bindings;
+use super::capabilities::{HasPluginView, PluginData};
 use super::compile_cache::{CompileCache, Lookup, default_key_file};
 use super::error::PluginHostError;
 use super::manifest::PluginKind;
@@ -71,24 +72,24 @@ impl PluginEngine {
         for linker in [&mut stt, &mut tts, &mut llm, &mut policy] {
             wasmtime_wasi::p2::add_to_linker_async(linker).map_err(engine_error)?;
         }
-        bindings::stt::SttPlugin::add_to_linker::<PluginState, HasSelf<PluginState>>(
+        bindings::stt::SttPlugin::add_to_linker::<PluginState, PluginData>(
             &mut stt,
-            |s| s,
+            PluginState::plugin_view,
         )
         .map_err(engine_error)?;
-        bindings::tts::TtsPlugin::add_to_linker::<PluginState, HasSelf<PluginState>>(
+        bindings::tts::TtsPlugin::add_to_linker::<PluginState, PluginData>(
             &mut tts,
-            |s| s,
+            PluginState::plugin_view,
         )
         .map_err(engine_error)?;
-        bindings::llm::LlmPlugin::add_to_linker::<PluginState, HasSelf<PluginState>>(
+        bindings::llm::LlmPlugin::add_to_linker::<PluginState, PluginData>(
             &mut llm,
-            |s| s,
+            PluginState::plugin_view,
         )
         .map_err(engine_error)?;
-        bindings::policy::PolicyPlugin::add_to_linker::<PluginState, HasSelf<PluginState>>(
+        bindings::policy::PolicyPlugin::add_to_linker::<PluginState, PluginData>(
             &mut policy,
-            |s| s,
+            PluginState::plugin_view,
         )
         .map_err(engine_error)?;
 

@@ -1,25 +1,23 @@
-//! [`PluginHost`]: loads the plugins `plugins.toml` names, keeps the current version of each in a
-//! registry, and swaps that registry atomically on reload.
-//!
-//! The registry is one immutable [`Setup`] behind an `RwLock<Arc<..>>`: a call clones the `Arc` (a
-//! read lock held for a pointer copy) and works on that snapshot, so a reload never blocks or
-//! disturbs a call in flight, and the next call sees the new setup. Reloads are serialized.
+//! [`PluginHost`], the facade a server keeps: starts the [`Registry`] from `plugins.toml`, hands
+//! out call handles, reports status, holds the secrets, and reloads (on request, or when the
+//! watcher asks over its channel). Reloads are serialized.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::SystemTime;
 
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc, watch};
 
 use super::call::{LlmHandle, PolicyHandle, SttHandle, TtsHandle};
 use super::engine::{CacheOutcome, PluginEngine};
 use super::error::PluginHostError;
-use super::manifest::{Manifest, ManifestError, PluginEntry, PluginKind, RoleSlot};
+use super::manifest::{Manifest, ManifestError, PluginKind, RoleSlot};
 use super::redact::Redactor;
-use super::sandbox::{Grant, SecretStore};
-use super::version::{LoadedCode, PluginInfoSummary, PluginVersion, load_code};
-use super::watch::PluginWatcher;
+use super::registry::{Registry, ReloadEvent, Setup, revoked_grants};
+use super::secrets::SecretStore;
+use super::version::PluginInfoSummary;
+use super::watch::{PluginWatcher, ReloadRequest, WatchedPaths};
 use super::wit::Speaker;
 
 /// How to start the plugin host.
@@ -115,39 +113,17 @@ pub struct PluginStatus {
     pub info: Option<PluginInfoSummary>,
 }
 
-/// What a reload did to one plugin (or to `plugins.toml` as a whole, `plugin == "plugins.toml"`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReloadEvent {
-    /// The plugin, or `plugins.toml` for a refused manifest.
-    pub plugin: String,
-    /// The version serving before, when there was one.
-    pub old_version: Option<String>,
-    /// Its sha256.
-    pub old_sha256: Option<String>,
-    /// The version serving now, when the reload swapped one in.
-    pub new_version: Option<String>,
-    /// Its sha256.
-    pub new_sha256: Option<String>,
-    /// Why the reload was refused; the old version keeps serving.
-    pub error: Option<String>,
-}
-
-/// The registry's content: one consistent snapshot of the manifest and the loaded plugins.
-pub(crate) struct Setup {
-    pub(crate) manifest: Arc<Manifest>,
-    pub(crate) versions: BTreeMap<String, Arc<PluginVersion>>,
-    pub(crate) errors: BTreeMap<String, String>,
-}
-
 /// The plugin runtime of one server: engine, registry, hot reload, secrets.
 pub struct PluginHost {
-    pub(crate) engine: Arc<PluginEngine>,
-    setup: RwLock<Arc<Setup>>,
+    registry: Arc<Registry>,
     secrets: Arc<SecretStore>,
     reloads: broadcast::Sender<ReloadEvent>,
     options: PluginHostOptions,
     reload_lock: tokio::sync::Mutex<()>,
-    watcher: Mutex<Option<PluginWatcher>>,
+    /// What the watcher watches, republished after every reload.
+    watched: watch::Sender<WatchedPaths>,
+    /// The watcher and the task that serves its reload requests, while hot reload runs.
+    watcher: Mutex<Option<(PluginWatcher, tokio::task::JoinHandle<()>)>>,
 }
 
 impl std::fmt::Debug for PluginHost {
@@ -175,49 +151,26 @@ impl PluginHost {
         let (values, public) = options.declared_environment(&manifest);
         secrets.set_environment(values, public);
 
-        let mut versions = BTreeMap::new();
-        let mut errors = BTreeMap::new();
-        for entry in manifest.plugins.values() {
-            let grant = Arc::new(Grant::new(entry.clone(), secrets.clone()));
-            match load_code(&engine, &grant).await {
-                Ok(code) => {
-                    tracing::info!(plugin = %entry.name, version = %code.info.version, kind = %code.kind(), sha256 = %code.sha256, cached = code.cache == CacheOutcome::Hit, "plugin loaded");
-                    versions.insert(
-                        entry.name.clone(),
-                        Arc::new(PluginVersion {
-                            code: Arc::new(code),
-                            grant,
-                        }),
-                    );
-                }
-                Err(message) => {
-                    tracing::warn!(plugin = %entry.name, "plugin could not be loaded: {message}");
-                    errors.insert(entry.name.clone(), message);
-                }
-            }
-        }
-        for slot in RoleSlot::ALL {
-            for name in manifest.chain(slot) {
-                check_role(&manifest, slot, &name, &versions, &errors)?;
-            }
-        }
+        let registry = Arc::new(Registry::load(engine, manifest, &secrets).await?);
         let (reloads, _) = broadcast::channel(64);
+        let watched = WatchedPaths {
+            manifest: options.manifest_path.clone(),
+            files: registry.plugin_files(),
+        };
         let host = Arc::new(PluginHost {
-            engine,
-            setup: RwLock::new(Arc::new(Setup {
-                manifest: Arc::new(manifest),
-                versions,
-                errors,
-            })),
+            registry,
             secrets,
             reloads,
             options,
             reload_lock: tokio::sync::Mutex::new(()),
+            watched: watch::Sender::new(watched),
             watcher: Mutex::new(None),
         });
         if host.options.watch {
-            let watcher = PluginWatcher::start(&host)?;
-            *host.watcher.lock().unwrap_or_else(PoisonError::into_inner) = Some(watcher);
+            let (requests, served) = mpsc::channel(1);
+            let watcher = PluginWatcher::start(host.watched.subscribe(), requests)?;
+            let server = tokio::spawn(serve_reload_requests(Arc::downgrade(&host), served));
+            *host.watcher.lock().unwrap_or_else(PoisonError::into_inner) = Some((watcher, server));
         }
         Ok(host)
     }
@@ -284,17 +237,17 @@ impl PluginHost {
 
     /// The compile cache folder in use.
     pub fn cache_dir(&self) -> &Path {
-        self.engine.cache_dir()
+        self.registry.engine.cache_dir()
     }
 
     /// A handle for speech-to-text calls.
     pub fn stt(self: &Arc<Self>) -> SttHandle {
-        SttHandle::new(self.clone(), RoleSlot::Stt)
+        SttHandle::new(self.registry.clone(), RoleSlot::Stt)
     }
 
     /// A handle for text-to-speech calls.
     pub fn tts(self: &Arc<Self>) -> TtsHandle {
-        TtsHandle::new(self.clone(), RoleSlot::Tts)
+        TtsHandle::new(self.registry.clone(), RoleSlot::Tts)
     }
 
     /// A handle for the LLM of `speaker` (`claude` or `guest`; `you` has none and its calls fail).
@@ -303,7 +256,7 @@ impl PluginHost {
             Speaker::Claude | Speaker::You => RoleSlot::Claude,
             Speaker::Guest => RoleSlot::Guest,
         };
-        let handle = LlmHandle::new(self.clone(), slot);
+        let handle = LlmHandle::new(self.registry.clone(), slot);
         if speaker == Speaker::You {
             handle.without_role()
         } else {
@@ -313,27 +266,12 @@ impl PluginHost {
 
     /// A handle for turn-policy calls.
     pub fn policy(self: &Arc<Self>) -> PolicyHandle {
-        PolicyHandle::new(self.clone(), RoleSlot::Policy)
+        PolicyHandle::new(self.registry.clone(), RoleSlot::Policy)
     }
 
     /// The current registry snapshot.
-    pub(crate) fn snapshot(&self) -> Arc<Setup> {
-        self.setup
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    /// Paths hot reload watches: the manifest and every plugin file.
-    pub(crate) fn watched_paths(&self) -> (PathBuf, Vec<PathBuf>) {
-        let setup = self.snapshot();
-        let files = setup
-            .manifest
-            .plugins
-            .values()
-            .map(|e| e.path.clone())
-            .collect();
-        (self.options.manifest_path.clone(), files)
+    fn snapshot(&self) -> Arc<Setup> {
+        self.registry.snapshot()
     }
 
     /// Re-reads `plugins.toml` and every plugin file now, swapping in what changed and keeping the
@@ -341,13 +279,27 @@ impl PluginHost {
     pub async fn reload(&self) -> Vec<ReloadEvent> {
         let _serial = self.reload_lock.lock().await;
         let old = self.snapshot();
-        let events = match self.build_setup(&old).await {
+        let rebuilt = match self.options.load_manifest() {
+            Ok(manifest) => {
+                let environment = self.options.declared_environment(&manifest);
+                self.registry
+                    .rebuild(&old, manifest, &self.secrets)
+                    .await
+                    .map(|(setup, events)| (setup, events, environment))
+            }
+            Err(error) => Err(error.into()),
+        };
+        let events = match rebuilt {
             Ok((setup, events, (values, public))) => {
                 // Only an accepted manifest changes anything, and all of it at once: the secrets
                 // snapshot, then the registry; then the grants it narrowed are revoked.
                 let revoked = revoked_grants(&old, &setup);
                 self.secrets.set_environment(values, public);
-                *self.setup.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(setup);
+                self.registry.replace(setup);
+                self.watched.send_replace(WatchedPaths {
+                    manifest: self.options.manifest_path.clone(),
+                    files: self.registry.plugin_files(),
+                });
                 for (grant, why) in revoked {
                     tracing::warn!(
                         plugin = grant.name(),
@@ -377,105 +329,6 @@ impl PluginHost {
         }
         events
     }
-
-    /// The setup after a reload, from the old one and the files on disk.
-    /// Changes nothing itself: the caller applies the environment snapshot it returns only
-    /// when the whole setup is accepted.
-    async fn build_setup(
-        &self,
-        old: &Setup,
-    ) -> Result<(Setup, Vec<ReloadEvent>, DeclaredEnvironment), PluginHostError> {
-        let manifest = self.options.load_manifest()?;
-        let environment = self.options.declared_environment(&manifest);
-        let mut versions = BTreeMap::new();
-        let mut errors = BTreeMap::new();
-        let mut events = Vec::new();
-        for entry in manifest.plugins.values() {
-            let previous = old.versions.get(&entry.name);
-            let grant = match previous {
-                Some(p) if same_grant(&p.grant.entry, entry) => p.grant.clone(),
-                _ => Arc::new(Grant::new(entry.clone(), self.secrets.clone())),
-            };
-            let code = match reuse_if_unchanged(previous, entry).await {
-                Some(code) => Ok(code),
-                None => load_code(&self.engine, &grant).await.map(Arc::new),
-            };
-            let code = code.and_then(|code| match previous {
-                Some(p) if p.code.kind() != code.kind() => Err(format!(
-                    "the new file is a {} plugin but {} was a {} plugin; keeping the old version",
-                    code.kind(),
-                    entry.name,
-                    p.code.kind()
-                )),
-                _ => Ok(code),
-            });
-            match code {
-                Ok(code) => {
-                    let changed = previous.is_none_or(|p| p.code.sha256 != code.sha256);
-                    if changed {
-                        tracing::info!(plugin = %entry.name, version = %code.info.version, sha256 = %code.sha256, "plugin swapped in");
-                        events.push(ReloadEvent {
-                            plugin: entry.name.clone(),
-                            old_version: previous.map(|p| p.code.info.version.clone()),
-                            old_sha256: previous.map(|p| p.code.sha256.clone()),
-                            new_version: Some(code.info.version.clone()),
-                            new_sha256: Some(code.sha256.clone()),
-                            error: None,
-                        });
-                    }
-                    let version = match previous {
-                        Some(p) if Arc::ptr_eq(&p.code, &code) && Arc::ptr_eq(&p.grant, &grant) => {
-                            p.clone()
-                        }
-                        _ => Arc::new(PluginVersion { code, grant }),
-                    };
-                    versions.insert(entry.name.clone(), version);
-                }
-                Err(message) => {
-                    tracing::error!(plugin = %entry.name, "plugin reload failed, the previous version keeps serving: {message}");
-                    if let Some(p) = previous {
-                        // The old code, under the new grant: a broken file must not keep a
-                        // grant that plugins.toml narrowed alive.
-                        let version = if Arc::ptr_eq(&p.grant, &grant) {
-                            p.clone()
-                        } else {
-                            Arc::new(PluginVersion {
-                                code: p.code.clone(),
-                                grant: grant.clone(),
-                            })
-                        };
-                        versions.insert(entry.name.clone(), version);
-                    }
-                    let already_reported = old.errors.get(&entry.name) == Some(&message);
-                    if !already_reported {
-                        events.push(ReloadEvent {
-                            plugin: entry.name.clone(),
-                            old_version: previous.map(|p| p.code.info.version.clone()),
-                            old_sha256: previous.map(|p| p.code.sha256.clone()),
-                            new_version: None,
-                            new_sha256: None,
-                            error: Some(message.clone()),
-                        });
-                    }
-                    errors.insert(entry.name.clone(), message);
-                }
-            }
-        }
-        for slot in RoleSlot::ALL {
-            if let Some(name) = manifest.roles.get(&slot) {
-                check_role(&manifest, slot, name, &versions, &errors)?;
-            }
-        }
-        Ok((
-            Setup {
-                manifest: Arc::new(manifest),
-                versions,
-                errors,
-            },
-            events,
-            environment,
-        ))
-    }
 }
 
 impl Drop for PluginHost {
@@ -486,140 +339,22 @@ impl Drop for PluginHost {
             .unwrap_or_else(PoisonError::into_inner)
             .take()
         {
-            watcher.stop();
+            watcher.0.stop();
+            watcher.1.abort();
         }
     }
 }
 
-/// The code of `previous` when its file still has the same content, without recompiling.
-async fn reuse_if_unchanged(
-    previous: Option<&Arc<PluginVersion>>,
-    entry: &PluginEntry,
-) -> Option<Arc<LoadedCode>> {
-    let previous = previous?;
-    if previous.code.path != entry.path {
-        return None;
-    }
-    let bytes = tokio::fs::read(&entry.path).await.ok()?;
-    let sha = tokio::task::spawn_blocking(move || super::engine::sha256_hex(&bytes))
-        .await
-        .ok()?;
-    (sha == previous.code.sha256).then(|| previous.code.clone())
-}
-
-/// Whether two entries grant the same (so instances of the old grant may keep serving).
-fn same_grant(a: &PluginEntry, b: &PluginEntry) -> bool {
-    a.path == b.path
-        && a.capabilities == b.capabilities
-        && a.allowed_hosts == b.allowed_hosts
-        && a.allowed_executables == b.allowed_executables
-        && a.secrets == b.secrets
-        && a.secret_files == b.secret_files
-        && a.env == b.env
-        && a.fallback == b.fallback
-        && a.memory_limit_mb == b.memory_limit_mb
-        && a.cpu_limit_ms == b.cpu_limit_ms
-        && a.config == b.config
-}
-
-/// The grants of `old` that `new` replaced with narrower ones (or dropped), with what was taken
-/// away. A grant that only widened, or whose config or limits changed, is not revoked: calls in
-/// flight finish on it.
-fn revoked_grants(old: &Setup, new: &Setup) -> Vec<(Arc<Grant>, String)> {
-    let mut revoked = Vec::new();
-    for (name, previous) in &old.versions {
-        let next = new.versions.get(name);
-        if next.is_some_and(|n| Arc::ptr_eq(&n.grant, &previous.grant)) {
-            continue;
-        }
-        let why = match new.manifest.plugins.get(name) {
-            None => Some("its whole table".to_string()),
-            Some(entry) => narrowed(&previous.grant.entry, entry),
-        };
-        if let Some(why) = why {
-            revoked.push((previous.grant.clone(), why));
-        }
-    }
-    revoked
-}
-
-/// What `new` grants less than `old`, if anything (named for the log).
-fn narrowed(old: &PluginEntry, new: &PluginEntry) -> Option<String> {
-    fn lost<T: PartialEq + std::fmt::Display>(old: &[T], new: &[T]) -> Vec<String> {
-        old.iter()
-            .filter(|item| !new.contains(item))
-            .map(ToString::to_string)
-            .collect()
-    }
-    let capabilities: Vec<String> = old
-        .capabilities
-        .difference(&new.capabilities)
-        .map(ToString::to_string)
-        .collect();
-    let executables: Vec<PathBuf> = old
-        .allowed_executables
-        .iter()
-        .filter(|exe| !new.allowed_executables.contains(exe))
-        .cloned()
-        .collect();
-    let parts = [
-        ("capabilities", capabilities),
-        (
-            "allowed_hosts",
-            lost(&old.allowed_hosts, &new.allowed_hosts),
-        ),
-        (
-            "allowed_executables",
-            executables
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect(),
-        ),
-        ("secrets", lost(&old.secrets, &new.secrets)),
-        ("secret_files", lost(&old.secret_files, &new.secret_files)),
-        ("env", lost(&old.env, &new.env)),
-    ];
-    let taken: Vec<String> = parts
-        .into_iter()
-        .filter(|(_, items)| !items.is_empty())
-        .map(|(what, items)| format!("{what} {}", items.join(", ")))
-        .collect();
-    (!taken.is_empty()).then(|| taken.join("; "))
-}
-
-/// Fails when `name` (serving `slot`) is not loaded or is the wrong kind of plugin.
-fn check_role(
-    manifest: &Manifest,
-    slot: RoleSlot,
-    name: &str,
-    versions: &BTreeMap<String, Arc<PluginVersion>>,
-    errors: &BTreeMap<String, String>,
-) -> Result<(), PluginHostError> {
-    let path = manifest
-        .plugins
-        .get(name)
-        .map(|e| e.path.clone())
-        .unwrap_or_default();
-    match versions.get(name) {
-        None => Err(PluginHostError::Load {
-            plugin: name.to_string(),
-            path,
-            message: errors
-                .get(name)
-                .cloned()
-                .unwrap_or_else(|| "not loaded".into()),
-        }),
-        Some(v) if v.code.kind() != slot.kind() => Err(PluginHostError::Load {
-            plugin: name.to_string(),
-            path,
-            message: format!(
-                "[roles] {slot} needs a {} plugin, but {name} is a {} plugin (describe() says role {}); pick another plugin for {slot}",
-                slot.kind(),
-                v.code.kind(),
-                v.code.info.kind
-            ),
-        }),
-        Some(_) => Ok(()),
+/// Reloads each time the watcher asks, while the host lives. The channel holds one request: a
+/// change seen while a request waits is covered by the reload that request starts.
+async fn serve_reload_requests(
+    host: Weak<PluginHost>,
+    mut requests: mpsc::Receiver<ReloadRequest>,
+) {
+    while requests.recv().await.is_some() {
+        let Some(host) = host.upgrade() else { return };
+        let events = host.reload().await;
+        tracing::debug!(changes = events.len(), "hot reload pass finished");
     }
 }
 

@@ -9,30 +9,38 @@
 
 pub(crate) mod bindings;
 mod call;
+mod cancel;
 pub(crate) mod capabilities;
+pub mod catalog;
 mod compile_cache;
+mod cpu_meter;
+mod egress;
 mod engine;
 mod error;
+mod grant;
 mod host;
 pub mod manifest;
 mod plugin_log;
 mod redact;
+mod registry;
 mod sandbox;
+mod secrets;
 mod version;
 mod watch;
 
 /// Where the host's build script put the first-party plugins (`<target>/plugins`).
 pub const BUILT_PLUGIN_DIR: &str = env!("BUILT_PLUGIN_DIR");
 
-pub use call::{
-    CallCancel, LlmHandle, PolicyHandle, STUDIO_SAMPLE_RATE, SttHandle, SttInput, TtsHandle,
-};
+pub use call::{LlmHandle, PolicyHandle, STUDIO_SAMPLE_RATE, SttHandle, TtsHandle};
+pub use cancel::CallCancel;
 pub use capabilities::process::kill_all_children;
+pub use capabilities::streams::SttInput;
 pub use error::{CallError, PluginHostError, describe_plugin_error};
-pub use host::{PluginHost, PluginHostOptions, PluginStatus, ReloadEvent};
+pub use host::{PluginHost, PluginHostOptions, PluginStatus};
 pub use manifest::{Capability, Manifest, ManifestError, PluginKind, RoleSlot};
 pub use plugin_log::{BURST_LINES, LINES_PER_SECOND, MAX_LINE_BYTES};
 pub use redact::{MIN_REDACTED_LEN, RedactedLog, RedactingWriter, Redactor};
+pub use registry::ReloadEvent;
 pub use version::PluginInfoSummary;
 
 /// The contract's types as the plugins see them, generated from `wit/` (requests, results, errors).

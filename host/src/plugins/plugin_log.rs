@@ -13,8 +13,8 @@ use std::time::Instant;
 
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 
+use super::grant::Grant;
 use super::manifest::Capability;
-use super::sandbox::Grant;
 
 /// Lines per second a plugin instance may log, on average.
 pub const LINES_PER_SECOND: f64 = 50.0;

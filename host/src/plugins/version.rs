@@ -9,8 +9,9 @@ use std::time::SystemTime;
 use super::bindings;
 use super::bindings::types::{self, PluginInfo};
 use super::engine::{CacheOutcome, PluginEngine, sha256_hex};
+use super::grant::Grant;
 use super::manifest::{Capability, PluginKind};
-use super::sandbox::{Grant, new_store};
+use super::sandbox::{PluginState, new_store};
 
 /// What a plugin's `describe()` reported, in host terms.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,10 +32,10 @@ pub struct PluginInfoSummary {
 
 /// Pre-linked code of one world, ready to instantiate into a new store.
 pub(crate) enum WorldPre {
-    Stt(bindings::stt::SttPluginPre<super::sandbox::PluginState>),
-    Tts(bindings::tts::TtsPluginPre<super::sandbox::PluginState>),
-    Llm(bindings::llm::LlmPluginPre<super::sandbox::PluginState>),
-    Policy(bindings::policy::PolicyPluginPre<super::sandbox::PluginState>),
+    Stt(bindings::stt::SttPluginPre<PluginState>),
+    Tts(bindings::tts::TtsPluginPre<PluginState>),
+    Llm(bindings::llm::LlmPluginPre<PluginState>),
+    Policy(bindings::policy::PolicyPluginPre<PluginState>),
 }
 
 /// The compiled code of one .wasm file, shared by every instance and grant that uses it.

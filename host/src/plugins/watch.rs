@@ -1,5 +1,6 @@
-//! Hot reload: watches `plugins.toml` and the folders of the plugin files, and reloads the registry
-//! once changes settle.
+//! Hot reload: watches `plugins.toml` and the folders of the plugin files, and once changes settle
+//! sends a [`ReloadRequest`] over a channel; the facade serves it. The watcher never calls the host:
+//! it learns what to watch from a `watch` channel the host republishes after every reload.
 //!
 //! Folders are watched rather than files, because an atomic replace (write elsewhere, rename over)
 //! gives the path a new inode that a file watch would miss. Events are debounced (~100 ms of quiet)
@@ -8,17 +9,33 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use notify::{RecursiveMode, Watcher};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use super::error::PluginHostError;
-use super::host::PluginHost;
 
 /// How long the watched files must be quiet before a reload.
 pub(crate) const DEBOUNCE: Duration = Duration::from_millis(100);
+
+/// Asks for a reload: `plugins.toml` or a plugin file changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ReloadRequest;
+
+/// What hot reload watches: the manifest and every plugin file it configures now.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct WatchedPaths {
+    pub(crate) manifest: PathBuf,
+    pub(crate) files: Vec<PathBuf>,
+}
+
+impl WatchedPaths {
+    /// Whether a changed path is the manifest or one of the plugin files.
+    fn concern(&self, path: &Path) -> bool {
+        same_file_path(path, &self.manifest) || self.files.iter().any(|f| same_file_path(path, f))
+    }
+}
 
 /// The running watcher; dropping or stopping it ends hot reload.
 pub(crate) struct PluginWatcher {
@@ -27,9 +44,13 @@ pub(crate) struct PluginWatcher {
 }
 
 impl PluginWatcher {
-    /// Starts watching for `host` (which it holds weakly, so the host can be dropped).
-    pub(crate) fn start(host: &Arc<PluginHost>) -> Result<PluginWatcher, PluginHostError> {
-        let (manifest, files) = host.watched_paths();
+    /// Starts watching the folders of `paths` (as they are now), sending a request to `reload`
+    /// once relevant changes settle. Stops when `reload` or `paths` is closed.
+    pub(crate) fn start(
+        paths: watch::Receiver<WatchedPaths>,
+        reload: mpsc::Sender<ReloadRequest>,
+    ) -> Result<PluginWatcher, PluginHostError> {
+        let WatchedPaths { manifest, files } = paths.borrow().clone();
         let (tx, mut rx) = mpsc::unbounded_channel::<PathBuf>();
         let mut watcher =
             notify::recommended_watcher(move |event: notify::Result<notify::Event>| match event {
@@ -61,14 +82,16 @@ impl PluginWatcher {
         }
         tracing::info!(folders = ?folders, "watching plugins for changes");
 
-        let weak: Weak<PluginHost> = Arc::downgrade(host);
         let task = tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
-                let mut relevant = is_relevant(&weak, &first);
+                if paths.has_changed().is_err() {
+                    return; // The host is gone.
+                }
+                let mut relevant = paths.borrow().concern(&first);
                 // Debounce: wait for a quiet window, noting whether any event concerned us.
                 loop {
                     match tokio::time::timeout(DEBOUNCE, rx.recv()).await {
-                        Ok(Some(path)) => relevant |= is_relevant(&weak, &path),
+                        Ok(Some(path)) => relevant |= paths.borrow().concern(&path),
                         Ok(None) => return,
                         Err(_) => break,
                     }
@@ -76,9 +99,11 @@ impl PluginWatcher {
                 if !relevant {
                     continue;
                 }
-                let Some(host) = weak.upgrade() else { return };
-                let events = host.reload().await;
-                tracing::debug!(changes = events.len(), "hot reload pass finished");
+                match reload.try_send(ReloadRequest) {
+                    // Full: a request is waiting, and the reload it starts reads these changes.
+                    Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => {}
+                    Err(mpsc::error::TrySendError::Closed(_)) => return,
+                }
             }
         });
         Ok(PluginWatcher {
@@ -91,15 +116,6 @@ impl PluginWatcher {
     pub(crate) fn stop(self) {
         self.task.abort();
     }
-}
-
-/// Whether a changed path is the manifest or one of the plugin files now configured.
-fn is_relevant(host: &Weak<PluginHost>, path: &Path) -> bool {
-    let Some(host) = host.upgrade() else {
-        return false;
-    };
-    let (manifest, files) = host.watched_paths();
-    same_file_path(path, &manifest) || files.iter().any(|f| same_file_path(path, f))
 }
 
 fn same_file_path(a: &Path, b: &Path) -> bool {

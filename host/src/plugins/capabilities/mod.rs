@@ -3,22 +3,23 @@
 //! lacked, and is logged (without secret values). `log` and `clock` return no result, so without
 //! their capability the message is dropped and the clock reads 0, with one warning per instance.
 
-pub(crate) mod egress;
 pub(crate) mod net;
 pub(crate) mod process;
 pub(crate) mod streams;
+mod view;
 pub(crate) mod websocket;
+
+pub(crate) use view::{HasPluginView, InstanceCtx, PluginData, PluginView};
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::bindings::{clock, config, log, types};
 use super::manifest::Capability;
 use super::plugin_log::Level;
-use super::sandbox::PluginState;
 use types::PluginError;
 
 /// The `denied` error for a capability (and target) the plugin was not granted.
-pub(crate) fn denied(state: &PluginState, what: &str) -> PluginError {
+pub(crate) fn denied(state: &InstanceCtx, what: &str) -> PluginError {
     // `what` may be a URL or arguments the plugin chose, with a key in them.
     let what = state.grant.secrets.redactor().redact(what);
     if state.grant.is_revoked() {
@@ -43,9 +44,9 @@ pub(crate) fn denied(state: &PluginState, what: &str) -> PluginError {
     ))
 }
 
-impl types::Host for PluginState {}
+impl types::Host for PluginView<'_> {}
 
-impl log::Host for PluginState {
+impl log::Host for PluginView<'_> {
     async fn log(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
         if !self.check(Capability::Log) {
             return Ok(());
@@ -63,7 +64,7 @@ impl log::Host for PluginState {
     }
 }
 
-impl clock::Host for PluginState {
+impl clock::Host for PluginView<'_> {
     async fn session_ms(&mut self) -> wasmtime::Result<u64> {
         if !self.check(Capability::Clock) {
             return Ok(0);
@@ -84,7 +85,7 @@ impl clock::Host for PluginState {
     }
 }
 
-impl config::Host for PluginState {
+impl config::Host for PluginView<'_> {
     async fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<String>, PluginError>> {
         if !self.check(Capability::Config) {
             return Ok(Err(denied(self, "config")));

@@ -21,10 +21,11 @@ use wasmtime::component::Resource;
 
 use super::super::bindings::http;
 use super::super::bindings::types::PluginError;
+use super::super::egress::{Egress, Refusal, VettedResolver};
+use super::super::grant::Grant;
 use super::super::manifest::{Capability, UrlOrigin};
-use super::super::sandbox::{Grant, PluginState};
 use super::denied;
-use super::egress::{Egress, Refusal, VettedResolver};
+use super::{InstanceCtx, PluginView};
 
 /// An HTTP response whose body streams in.
 pub struct HttpResponse {
@@ -96,7 +97,7 @@ fn take_slot(
     }
 }
 
-impl PluginState {
+impl InstanceCtx {
     /// Checks `capability`, then parses `url` once and checks it against the plugin's egress
     /// rule. The URL returned is the one to send; the origin is what messages may show of it.
     pub(crate) fn check_outbound(
@@ -123,7 +124,7 @@ impl PluginState {
     }
 }
 
-impl http::Host for PluginState {
+impl http::Host for PluginView<'_> {
     async fn send(
         &mut self,
         request: http::Request,
@@ -149,7 +150,7 @@ impl http::Host for PluginState {
     }
 }
 
-impl http::HostResponse for PluginState {
+impl http::HostResponse for PluginView<'_> {
     async fn status(&mut self, response: Resource<HttpResponse>) -> wasmtime::Result<u16> {
         Ok(self.table.get(&response)?.status)
     }

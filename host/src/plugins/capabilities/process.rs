@@ -26,8 +26,8 @@ use wasmtime::component::Resource;
 use super::super::bindings::process;
 use super::super::bindings::types::PluginError;
 use super::super::manifest::{Capability, ProcessRules, find_on_path};
-use super::super::sandbox::PluginState;
 use super::denied;
+use super::{InstanceCtx, PluginView};
 
 /// Standard error kept per child.
 const STDERR_KEEP_BYTES: usize = 64 << 10;
@@ -362,7 +362,7 @@ fn spawn(
     })
 }
 
-impl PluginState {
+impl InstanceCtx {
     /// Checks a spawn against `[plugins.NAME.process]`: the `denied` error when it breaks a rule.
     fn check_process_rules(
         &self,
@@ -402,7 +402,7 @@ impl PluginState {
     }
 }
 
-impl process::Host for PluginState {
+impl process::Host for PluginView<'_> {
     async fn spawn(
         &mut self,
         program: String,
@@ -458,7 +458,7 @@ impl process::Host for PluginState {
     }
 }
 
-impl process::HostChild for PluginState {
+impl process::HostChild for PluginView<'_> {
     async fn write_stdin(
         &mut self,
         child: Resource<ProcessChild>,

@@ -18,12 +18,25 @@ use wasmtime::component::Resource;
 
 use super::super::bindings::streams::{self, InputEvent};
 use super::super::bindings::types::{AudioChunk, PluginError, Transcript};
-use super::super::call::{CallCancel, SttInput};
-use super::super::sandbox::PluginState;
+use super::super::cancel::CallCancel;
 use super::super::wit::{LlmRequest, TtsRequest};
+use super::PluginView;
 use super::websocket::{WsConnection, WsStream};
 use futures::StreamExt;
 use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
+
+/// What the session feeds an STT call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SttInput {
+    /// Microphone samples (mono s16 at the handle's sample rate).
+    Audio(Vec<i16>),
+    /// The host's VAD heard speech begin.
+    SpeechStarted,
+    /// The host's VAD heard speech end.
+    SpeechEnded,
+    /// The stream ended; the plugin flushes and returns. Dropping the sender means the same.
+    End,
+}
 
 /// Most characters of one LLM reply the host accepts, whatever `max_tokens` says: some twenty
 /// times a 300-token line. Beyond, pushes are refused and the line ends there.
@@ -257,9 +270,9 @@ async fn deliver<T>(tx: &mpsc::Sender<T>, cancel: &CallCancel, item: T) -> Resul
     }
 }
 
-impl streams::Host for PluginState {}
+impl streams::Host for PluginView<'_> {}
 
-impl streams::HostAudioInput for PluginState {
+impl streams::HostAudioInput for PluginView<'_> {
     async fn sample_rate(&mut self, input: Resource<AudioInput>) -> wasmtime::Result<u32> {
         Ok(self.table.get(&input)?.sample_rate)
     }
@@ -294,7 +307,7 @@ impl streams::HostAudioInput for PluginState {
     }
 }
 
-impl PluginState {
+impl PluginView<'_> {
     /// The body of `audio-input.next`: waits for the next event for the plugin.
     async fn next_event(
         &mut self,
@@ -347,7 +360,7 @@ impl PluginState {
     }
 }
 
-impl streams::HostTranscriptSink for PluginState {
+impl streams::HostTranscriptSink for PluginView<'_> {
     async fn push(
         &mut self,
         sink: Resource<TranscriptSink>,
@@ -366,7 +379,7 @@ impl streams::HostTranscriptSink for PluginState {
     }
 }
 
-impl streams::HostTokenSink for PluginState {
+impl streams::HostTokenSink for PluginView<'_> {
     async fn push(
         &mut self,
         sink: Resource<TokenSink>,
@@ -377,7 +390,7 @@ impl streams::HostTokenSink for PluginState {
         if sink.delivery.capped() || !sink.fits(&text) {
             if !sink.delivery.capped.swap(true, Ordering::Relaxed) {
                 tracing::info!(
-                    plugin = self.grant.name(),
+                    plugin = self.ctx.grant.name(),
                     pieces = sink.delivery.pieces(),
                     chars = sink.chars,
                     "LLM reply reached its bound (max_tokens pieces or characters); the rest is refused"
@@ -407,7 +420,7 @@ impl streams::HostTokenSink for PluginState {
     }
 }
 
-impl streams::HostAudioSink for PluginState {
+impl streams::HostAudioSink for PluginView<'_> {
     async fn push(
         &mut self,
         sink: Resource<AudioSink>,

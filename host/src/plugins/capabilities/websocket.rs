@@ -29,10 +29,10 @@ use wasmtime::component::Resource;
 
 use super::super::bindings::types::PluginError;
 use super::super::bindings::websocket::{self, CloseFrame as WitCloseFrame, Message};
-use super::super::call::CallCancel;
+use super::super::cancel::CallCancel;
+use super::super::egress::{Egress, ResolveError};
 use super::super::manifest::Capability;
-use super::super::sandbox::PluginState;
-use super::egress::{Egress, ResolveError};
+use super::PluginView;
 use super::net::{MAX_PLUGIN_TIMEOUT, OpenSlot, install_crypto_provider};
 
 /// Time for TCP, TLS and the HTTP upgrade together.
@@ -303,7 +303,7 @@ async fn receive(
     outcome
 }
 
-impl websocket::Host for PluginState {
+impl websocket::Host for PluginView<'_> {
     async fn connect(
         &mut self,
         url: String,
@@ -333,7 +333,7 @@ impl websocket::Host for PluginState {
     }
 }
 
-impl websocket::HostConnection for PluginState {
+impl websocket::HostConnection for PluginView<'_> {
     async fn send(
         &mut self,
         connection: Resource<WsConnection>,
