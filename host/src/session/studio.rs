@@ -1,5 +1,6 @@
-//! The studio actor: one task per studio owns its [`StudioState`]; everything else talks to it
-//! through its channel ([`StudioHandle`]), so the state needs no lock and events keep their order.
+//! The studio actor: one task per studio owns its [`Room`] (state, clients, clock) and, once
+//! someone speaks or autopilot is on, its [`Floor`]; everything else talks to it through its
+//! channel ([`StudioHandle`]), so the state needs no lock and events keep their order.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -7,23 +8,26 @@ use std::time::{Duration, Instant};
 
 use socketioxide::SocketIo;
 use socketioxide::socket::Sid;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 
-mod line;
-mod turn_loop;
-mod turn_task;
+mod command;
+mod handle;
 
+#[cfg(test)]
+pub use command::Stall;
+pub use command::{StudioCommand, StudioSendError};
+pub(super) use handle::Inbox;
+pub use handle::StudioHandle;
+
+use super::floor::{Floor, FloorStep, recording_ready};
 use super::limits::{AutopilotBudget, StudioLimits};
-use super::state::{MicrophoneVerdict, Participant, StudioState};
+use super::room::Room;
+use super::state::MicrophoneVerdict;
 use super::watchdog::{Heartbeat, beat_period};
 use super::{EndReason, RegistryInner, TurnLoopSetup};
 use crate::config::RuntimeConfig;
-use crate::gateway::protocol::{
-    Caption, ErrorCode, ErrorPayload, ModeNormal, ModeThinking, OrbState, RecordingReady,
-    SessionEnd, SharedScreen, SharedScreenMode, Speaker, StudioSnapshot, ThinkingCountdown,
-    server_events,
-};
-use turn_loop::{Floor, FloorStep};
+use crate::gateway::protocol::{ErrorCode, RecordingReady, SessionEnd, server_events};
+use handle::AudioChunk;
 
 /// How many commands may wait for a studio; audio arrives at 50 chunks a second per microphone,
 /// so this is seconds of slack, and a full queue means the studio is stuck, not busy.
@@ -38,256 +42,21 @@ pub const AUDIO_PER_COMMAND: u32 = 8;
 /// A studio tells its clients about dropped microphone chunks at most this often.
 const AUDIO_DROP_REPORT_EVERY: Duration = Duration::from_secs(5);
 
-/// A message to a studio actor.
-#[derive(Debug)]
-pub enum StudioCommand {
-    /// A client said `hello` to this studio.
-    Join {
-        /// The client.
-        client: Sid,
-        /// Its name and audio format.
-        participant: Participant,
-    },
-    /// A client left (disconnected, or said `hello` to another studio).
-    Leave {
-        /// The client.
-        client: Sid,
-    },
-    /// A client asked for a `state.snapshot`.
-    RequestState {
-        /// The client.
-        client: Sid,
-    },
-    /// A client toggled autopilot.
-    SetAutopilot {
-        /// The client.
-        client: Sid,
-        /// The new value.
-        on: bool,
-    },
-    /// A validated microphone chunk from a client; it travels in the studio's audio lane, not
-    /// in the command queue.
-    Audio {
-        /// The client.
-        client: Sid,
-        /// The chunk, in the client's input format.
-        chunk: Vec<u8>,
-    },
-    /// The turn loop changed a speaker's orb.
-    SetOrb {
-        /// Whose orb.
-        speaker: Speaker,
-        /// Its new state.
-        state: OrbState,
-    },
-    /// The turn loop produced a caption.
-    PushCaption(Caption),
-    /// The turn loop changed the shared screen.
-    SetSharedScreen(SharedScreen),
-    /// The turn loop put a speaker in thinking mode: `mode.thinking` plus the countdown screen.
-    StartThinking(ModeThinking),
-    /// Thinking mode ended: `mode.normal` plus the conversation screen.
-    EndThinking(ModeNormal),
-    /// The episode's recording is complete.
-    RecordingReady(RecordingReady),
-    /// Sends the studio's current state back (for the turn loop, admin views and tests).
-    Snapshot(oneshot::Sender<StudioSnapshot>),
-    /// Sends back how much microphone audio the studio has taken (for tests and admin views).
-    AudioIn(oneshot::Sender<super::AudioInStats>),
-    /// A client ended the episode (`client.end-session`): the recording is finished and sent
-    /// as `recording.ready`, then the studio ends.
-    EndSession {
-        /// The client.
-        client: Sid,
-    },
-    /// End the studio.
-    End(EndReason),
-    /// Makes the actor panic, to prove a failing studio ends alone.
-    #[cfg(test)]
-    PanicForTest,
-    /// Makes the actor stop answering, to prove the watchdog ends a stuck studio alone.
-    #[cfg(test)]
-    StallForTest(Stall),
-}
-
-/// How a test makes a studio actor stop answering.
-#[cfg(test)]
-#[derive(Debug, Clone, Copy)]
-pub enum Stall {
-    /// Awaits a future that is never ready (a call without a deadline): an abort lands at once.
-    Forever,
-    /// Blocks its worker thread (a hung system call): an abort lands only when it returns.
-    Block(Duration),
-}
-
-/// Why a command did not reach a studio.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum StudioSendError {
-    /// Its queue is full; the command was dropped.
-    #[error("the studio is not keeping up; the event was dropped")]
-    Busy,
-    /// The studio has ended.
-    #[error("the studio has ended; send hello to join another")]
-    Ended,
-}
-
-impl StudioCommand {
-    /// Whether the audio already in the lane must be taken before this command: a snapshot
-    /// reflects the audio sent before it, and a leaving or ending client's last audio counts.
-    fn follows_audio(&self) -> bool {
-        matches!(
-            self,
-            Self::Snapshot(_)
-                | Self::AudioIn(_)
-                | Self::Leave { .. }
-                | Self::EndSession { .. }
-                | Self::End(_)
-        )
-    }
-}
-
-/// A microphone chunk in a studio's audio lane.
-#[derive(Debug)]
-pub(super) struct AudioChunk {
-    client: Sid,
-    chunk: Vec<u8>,
-}
-
-/// The actor's two inlets: the command queue and the audio lane.
-pub(super) struct Inbox {
-    commands: mpsc::Receiver<StudioCommand>,
-    audio: mpsc::Receiver<AudioChunk>,
-}
-
-impl Inbox {
-    /// The command queue (the registry checks it is empty before retiring an idle studio).
-    pub(super) fn commands(&self) -> &mpsc::Receiver<StudioCommand> {
-        &self.commands
-    }
-}
-
-/// A cheap, cloneable address of a running studio.
-#[derive(Debug, Clone)]
-pub struct StudioHandle {
-    episode_id: Arc<str>,
-    generation: u64,
-    tx: mpsc::Sender<StudioCommand>,
-    /// The microphone's own lane (see [`AUDIO_LANE`]).
-    audio: mpsc::Sender<AudioChunk>,
-    /// Chunks dropped because the lane was full; the actor reports them.
-    audio_dropped: Arc<AtomicU64>,
-    /// Ended by the watchdog: refuse at once, even while the stuck actor still holds its queue.
-    life: Arc<Heartbeat>,
-}
-
-impl StudioHandle {
-    /// The studio's episode id (also its Socket.IO room).
-    pub fn episode_id(&self) -> &str {
-        &self.episode_id
-    }
-
-    /// Queues a command without waiting, so socket handlers never block and keep their order.
-    /// Audio goes to the studio's audio lane; a chunk that finds the lane full is dropped and
-    /// counted (the studio tells its clients), which is not an error for the sender.
-    pub fn send(&self, command: StudioCommand) -> Result<(), StudioSendError> {
-        if self.life.is_ended() {
-            return Err(StudioSendError::Ended);
-        }
-        if let StudioCommand::Audio { client, chunk } = command {
-            return match self.audio.try_send(AudioChunk { client, chunk }) {
-                Ok(()) => Ok(()),
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    if self.audio_dropped.fetch_add(1, Ordering::Relaxed) == 0 {
-                        tracing::warn!(episode = %self.episode_id, %client, "audio lane full; microphone chunks are dropped");
-                    }
-                    Ok(())
-                }
-                Err(mpsc::error::TrySendError::Closed(_)) => Err(StudioSendError::Ended),
-            };
-        }
-        self.tx.try_send(command).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => StudioSendError::Busy,
-            mpsc::error::TrySendError::Closed(_) => StudioSendError::Ended,
-        })
-    }
-
-    /// Queues a command, waiting for room in the queue; for commands that must not be lost
-    /// (a client leaving), sent from async code off the receive loop.
-    pub async fn deliver(&self, command: StudioCommand) -> Result<(), StudioSendError> {
-        if self.life.is_ended() {
-            return Err(StudioSendError::Ended);
-        }
-        if let StudioCommand::Audio { client, chunk } = command {
-            return self
-                .audio
-                .send(AudioChunk { client, chunk })
-                .await
-                .map_err(|_| StudioSendError::Ended);
-        }
-        self.tx
-            .send(command)
-            .await
-            .map_err(|_| StudioSendError::Ended)
-    }
-
-    /// How much microphone audio the studio has taken, after everything queued before.
-    pub async fn audio_in(&self) -> Result<super::AudioInStats, StudioSendError> {
-        let (tx, rx) = oneshot::channel();
-        self.deliver(StudioCommand::AudioIn(tx)).await?;
-        rx.await.map_err(|_| StudioSendError::Ended)
-    }
-
-    /// Microphone chunks dropped because the studio's audio lane was full.
-    pub fn audio_dropped(&self) -> u64 {
-        self.audio_dropped.load(Ordering::Relaxed)
-    }
-
-    /// The studio's current state, in its order of events (after everything queued before).
-    pub async fn snapshot(&self) -> Result<StudioSnapshot, StudioSendError> {
-        let (tx, rx) = oneshot::channel();
-        self.deliver(StudioCommand::Snapshot(tx)).await?;
-        rx.await.map_err(|_| StudioSendError::Ended)
-    }
-
-    /// Whether the studio is still running.
-    pub fn is_running(&self) -> bool {
-        !self.tx.is_closed() && !self.life.is_ended()
-    }
-
-    pub(super) fn generation(&self) -> u64 {
-        self.generation
-    }
-
-    /// The studio's sign of life, for the watchdog.
-    pub(super) fn heartbeat(&self) -> Arc<Heartbeat> {
-        self.life.clone()
-    }
-}
-
-/// The actor's side: the state plus what it needs to reach clients.
+/// The actor's side: the room it shares with its floor, the floor once opened, and what it
+/// needs to live among the other studios.
 pub(super) struct Studio {
-    episode_id: Arc<str>,
-    generation: u64,
-    state: StudioState,
-    io: SocketIo,
+    /// State, clients, clock, settings.
+    room: Room,
     registry: Arc<RegistryInner>,
     grace: Duration,
-    /// The guest settings of the settings API; the turn loop reads them at the start of each turn.
-    runtime_config: watch::Receiver<RuntimeConfig>,
-    /// Studio clock origin: every caption and event of this studio is stamped relative to it.
-    started: Instant,
-    /// What the turn loop works with; `None`: the studio keeps state but nobody answers.
+    /// What the floor works with; `None`: the studio keeps state but nobody answers.
     turn_loop: Option<Arc<TurnLoopSetup>>,
-    /// The turn loop's state, once opened.
+    /// The conversation loop, once opened.
     floor: Option<Floor>,
-    /// Problems to report to the clients at the next chance (recording failures).
-    pending_problems: Vec<String>,
     /// Beaten each time the loop turns; the watchdog ends the studio when it stops.
     heartbeat: Arc<Heartbeat>,
     /// What this studio may spend.
     limits: StudioLimits,
-    /// Autopilot lines spent, per minute and per episode; never reset by a toggle.
-    autopilot_budget: AutopilotBudget,
     /// Microphone chunks the handles dropped (lane full), and how many of them were reported.
     audio_dropped: Arc<AtomicU64>,
     audio_drops_told: u64,
@@ -306,39 +75,35 @@ impl Studio {
         turn_loop: Option<Arc<TurnLoopSetup>>,
     ) -> (Self, StudioHandle, Inbox) {
         let heartbeat = Arc::new(Heartbeat::default());
-        let (tx, commands) = mpsc::channel(STUDIO_QUEUE);
-        let (audio_tx, audio) = mpsc::channel(AUDIO_LANE);
         let audio_dropped = Arc::new(AtomicU64::new(0));
         let episode_id: Arc<str> = Arc::from(episode_id);
-        let handle = StudioHandle {
-            episode_id: episode_id.clone(),
+        let (handle, inbox) = handle::channels(
+            episode_id.clone(),
             generation,
-            tx,
-            audio: audio_tx,
-            audio_dropped: audio_dropped.clone(),
-            life: heartbeat.clone(),
-        };
+            audio_dropped.clone(),
+            heartbeat.clone(),
+        );
         let limits = registry.limits();
-        let studio = Self {
+        let room = Room::new(
             episode_id,
             generation,
-            state: StudioState::new(),
             io,
+            runtime_config,
+            AutopilotBudget::new(&limits),
+        );
+        let studio = Self {
+            room,
             registry,
             grace,
-            runtime_config,
-            started: Instant::now(),
             turn_loop,
             floor: None,
-            pending_problems: Vec::new(),
             heartbeat,
             limits,
-            autopilot_budget: AutopilotBudget::new(&limits),
             audio_dropped,
             audio_drops_told: 0,
             audio_drops_told_at: None,
         };
-        (studio, handle, Inbox { commands, audio })
+        (studio, handle, inbox)
     }
 
     /// The actor loop: handle commands in order until the studio ends; end it when it has been
@@ -348,7 +113,7 @@ impl Studio {
     /// while a command waits. The floor (recorder, STT call) opens on the first accepted audio
     /// or when autopilot is switched on, not on `hello`: a hello alone costs no disk and no call.
     pub(super) async fn run(mut self, mut inbox: Inbox) {
-        tracing::info!(episode = %self.episode_id, "studio opened");
+        tracing::info!(episode = %self.room.episode_id, "studio opened");
         self.heartbeat.beat();
         let mut empty_since = Some(tokio::time::Instant::now());
         // Keeps an idle studio turning, so silence from it means stuck, not quiet.
@@ -361,7 +126,7 @@ impl Studio {
             if self.heartbeat.is_ended() {
                 // The watchdog ended this studio while it was stuck and told its clients; the
                 // drop finishes the recording.
-                tracing::warn!(episode = %self.episode_id, "a studio ended as stuck woke up; it stops");
+                tracing::warn!(episode = %self.room.episode_id, "a studio ended as stuck woke up; it stops");
                 return;
             }
             let deadline = empty_since.map(|t| t + self.grace);
@@ -380,13 +145,15 @@ impl Studio {
                     chunk = inbox.audio.recv(), if audio_open => Next::Audio(chunk),
                     command = inbox.commands.recv() => Next::Command(command),
                     step = next_floor_step(&mut self.floor) => {
-                        self.on_floor_step(step).await;
+                        if let Some(floor) = self.floor.as_mut() {
+                            floor.on_step(&mut self.room, step).await;
+                        }
                         continue;
                     }
                     () = sleep_until_or_forever(deadline) => {
                         // Retire only if nobody is about to join: the registry sends joins under
                         // its lock and we check the queue under the same lock.
-                        if self.registry.retire_if_idle(&self.episode_id, self.generation, inbox.commands()) {
+                        if self.registry.retire_if_idle(&self.room.episode_id, self.room.generation, inbox.commands()) {
                             break EndReason::Idle;
                         }
                         empty_since = None;
@@ -402,7 +169,7 @@ impl Studio {
                 }
                 Next::Audio(Some(AudioChunk { client, chunk })) => {
                     audio_streak = audio_streak.saturating_add(1);
-                    if self.state.participant(client).is_none()
+                    if self.room.state.participant(client).is_none()
                         && let Some(reason) =
                             self.take_commands_until_join(client, &mut inbox).await
                     {
@@ -422,7 +189,7 @@ impl Studio {
                     }
                 }
             }
-            empty_since = match (self.state.is_empty(), empty_since) {
+            empty_since = match (self.room.state.is_empty(), empty_since) {
                 (true, None) => Some(tokio::time::Instant::now()),
                 (true, since) => since,
                 (false, _) => None,
@@ -436,11 +203,11 @@ impl Studio {
         match command {
             StudioCommand::End(reason) => Some(reason),
             StudioCommand::EndSession { client } => {
-                if self.state.participant(client).is_some() {
-                    tracing::info!(episode = %self.episode_id, %client, "client ended the session");
+                if self.room.state.participant(client).is_some() {
+                    tracing::info!(episode = %self.room.episode_id, %client, "client ended the session");
                     return Some(EndReason::Ended);
                 }
-                self.emit_error(
+                self.room.emit_error(
                     client,
                     ErrorCode::NotInStudio,
                     "send hello before client.end-session",
@@ -500,8 +267,8 @@ impl Studio {
         let lost = dropped - self.audio_drops_told;
         self.audio_drops_told = dropped;
         self.audio_drops_told_at = Some(Instant::now());
-        tracing::warn!(episode = %self.episode_id, %client, lost, total = dropped, "microphone chunks dropped: the audio lane was full");
-        self.emit_error(
+        tracing::warn!(episode = %self.room.episode_id, %client, lost, total = dropped, "microphone chunks dropped: the audio lane was full");
+        self.room.emit_error(
             client,
             ErrorCode::StudioBusy,
             &format!("{lost} microphone chunks were dropped: the studio fell behind"),
@@ -514,61 +281,65 @@ impl Studio {
                 client,
                 participant,
             } => {
-                tracing::info!(episode = %self.episode_id, %client, name = %participant.name, "client joined studio");
-                self.state.join(client, participant);
-                self.emit_to(
+                tracing::info!(episode = %self.room.episode_id, %client, name = %participant.name, "client joined studio");
+                self.room.state.join(client, participant);
+                self.room.emit_to(
                     client,
                     server_events::STATE_SNAPSHOT,
-                    &self.state.snapshot(),
+                    &self.room.state.snapshot(),
                 );
                 // A client that arrives after an episode was recorded still learns where it is.
-                if let Some(ready) = self.registry.recording_of(&self.episode_id) {
-                    self.emit_to(client, server_events::RECORDING_READY, &ready);
+                if let Some(ready) = self.registry.recording_of(&self.room.episode_id) {
+                    self.room
+                        .emit_to(client, server_events::RECORDING_READY, &ready);
                 }
             }
             StudioCommand::Leave { client } => {
-                if self.state.leave(client) {
-                    tracing::info!(episode = %self.episode_id, %client, remaining = self.state.participant_count(), "client left studio");
+                if self.room.state.leave(client) {
+                    tracing::info!(episode = %self.room.episode_id, %client, remaining = self.room.state.participant_count(), "client left studio");
                 }
             }
             StudioCommand::RequestState { client } => {
-                self.emit_to(
+                self.room.emit_to(
                     client,
                     server_events::STATE_SNAPSHOT,
-                    &self.state.snapshot(),
+                    &self.room.state.snapshot(),
                 );
             }
             StudioCommand::SetAutopilot { client, on } => {
-                if self.state.participant(client).is_none() {
-                    self.emit_error(
+                if self.room.state.participant(client).is_none() {
+                    self.room.emit_error(
                         client,
                         ErrorCode::NotInStudio,
                         "send hello before toggling autopilot",
                     );
                     return;
                 }
-                let changed = self.state.set_autopilot(on);
-                tracing::info!(episode = %self.episode_id, %client, autopilot = on, "autopilot toggled");
+                let changed = self.room.state.set_autopilot(on);
+                tracing::info!(episode = %self.room.episode_id, %client, autopilot = on, "autopilot toggled");
                 // Every client of the studio redraws from the snapshot; the ack tells the
-                // frontend's status line what happened (as the original backend did).
+                // frontend's status line what happened.
                 let ack = if on {
                     "autopilot enabled"
                 } else {
                     "autopilot disabled"
                 };
-                self.broadcast(server_events::ACK, &ack).await;
-                self.broadcast(server_events::STATE_SNAPSHOT, &self.state.snapshot())
+                self.room.broadcast(server_events::ACK, &ack).await;
+                self.room
+                    .broadcast(server_events::STATE_SNAPSHOT, &self.room.state.snapshot())
                     .await;
                 if changed {
                     // Autopilot speaks without a microphone: it opens the floor too.
                     if on && self.floor.is_none() {
                         self.open_floor().await;
                     }
-                    self.autopilot_changed(on).await;
+                    if let Some(floor) = self.floor.as_mut() {
+                        floor.autopilot_changed(&mut self.room, on).await;
+                    }
                 }
             }
             StudioCommand::Audio { client, chunk } => {
-                match self.state.claim_microphone(client, Instant::now()) {
+                match self.room.state.claim_microphone(client, Instant::now()) {
                     MicrophoneVerdict::Accept => {
                         // The first accepted audio opens the recording and the STT call.
                         if self.floor.is_none() {
@@ -578,46 +349,26 @@ impl Studio {
                     }
                     MicrophoneVerdict::Busy { notify } => {
                         if notify {
-                            self.emit_error(
+                            self.room.emit_error(
                                 client,
                                 ErrorCode::MicrophoneBusy,
                                 "another client holds this studio's microphone; its audio is used until it stops sending for 2 s",
                             );
                         }
                     }
-                    MicrophoneVerdict::NotInStudio => self.emit_error(
+                    MicrophoneVerdict::NotInStudio => self.room.emit_error(
                         client,
                         ErrorCode::NotInStudio,
                         "send hello before sending audio",
                     ),
                 }
             }
-            StudioCommand::SetOrb { speaker, state } => {
-                if self.state.set_orb(speaker, state) {
-                    self.broadcast(server_events::ORB_STATE, &(speaker, state))
-                        .await;
-                }
-            }
-            StudioCommand::PushCaption(caption) => {
-                self.broadcast(server_events::CAPTION, &caption).await;
-                self.state.push_caption(caption);
-            }
-            StudioCommand::SetSharedScreen(screen) => {
-                if self.state.set_shared_screen(screen) {
-                    self.broadcast(server_events::SHARED_SCREEN, &screen).await;
-                }
-            }
-            StudioCommand::StartThinking(thinking) => self.start_thinking(thinking).await,
-            StudioCommand::EndThinking(normal) => self.end_thinking(normal).await,
-            StudioCommand::RecordingReady(ready) => {
-                self.broadcast(server_events::RECORDING_READY, &ready).await;
-            }
             StudioCommand::Snapshot(reply) => {
                 // The asker may have given up waiting; nothing to do then.
-                let _ = reply.send(self.state.snapshot());
+                let _ = reply.send(self.room.state.snapshot());
             }
             StudioCommand::AudioIn(reply) => {
-                let _ = reply.send(self.state.audio_in());
+                let _ = reply.send(self.room.state.audio_in());
             }
             StudioCommand::End(_) | StudioCommand::EndSession { .. } => {}
             #[cfg(test)]
@@ -629,54 +380,71 @@ impl Studio {
         }
     }
 
-    /// Thinking mode begins: `mode.thinking` plus the countdown screen.
-    async fn start_thinking(&mut self, thinking: ModeThinking) {
-        let screen = SharedScreen {
-            mode: SharedScreenMode::Thinking,
-            thinking: Some(ThinkingCountdown {
-                speaker: thinking.speaker,
-                duration_ms: thinking.duration_ms,
-                started_at: thinking.started_at,
-                ends_at: thinking.started_at.saturating_add(thinking.duration_ms),
-            }),
-        };
-        self.state.set_shared_screen(screen);
-        self.broadcast(server_events::MODE_THINKING, &thinking)
-            .await;
-        self.broadcast(server_events::SHARED_SCREEN, &screen).await;
-    }
-
-    /// Thinking mode ends: `mode.normal` plus the conversation screen.
-    async fn end_thinking(&mut self, normal: ModeNormal) {
-        let screen = SharedScreen::default();
-        self.state.set_shared_screen(screen);
-        self.broadcast(server_events::MODE_NORMAL, &normal).await;
-        self.broadcast(server_events::SHARED_SCREEN, &screen).await;
-    }
-
-    /// The turn loop's inlet. Every accepted microphone chunk of this studio arrives here, in
-    /// order, already validated (binary, whole samples for PCM, at most 1 s) and in the format the
-    /// client declared in `hello.inputFormat`; the turn loop (see `turn_loop`) takes it from here.
-    /// Without a turn loop the audio is counted and goes nowhere: no AI response is invented.
+    /// The floor's inlet. Every accepted microphone chunk of this studio arrives here, in order,
+    /// already validated (binary, whole samples for PCM, at most 1 s) and in the format the
+    /// client declared in `hello.inputFormat`; the floor's ear takes it from here. Without a
+    /// turn loop the audio is counted and goes nowhere: no AI response is invented.
     async fn on_microphone_audio(&mut self, client: Sid, chunk: Vec<u8>) {
-        self.state.count_audio_in(chunk.len());
-        let stats = self.state.audio_in();
+        self.room.state.count_audio_in(chunk.len());
+        let stats = self.room.state.audio_in();
         if stats.chunks == 1 {
-            let guest = self.runtime_config.borrow().guest_provider;
+            let guest = self.room.runtime_config.borrow().guest_provider;
             tracing::info!(
-                episode = %self.episode_id,
+                episode = %self.room.episode_id,
                 %client,
-                clock_ms = self.clock_ms(),
+                clock_ms = self.room.clock_ms(),
                 guest_provider = guest.as_str(),
                 "first microphone audio"
             );
         }
-        self.hear(client, &chunk).await;
+        if let Some(floor) = self.floor.as_mut() {
+            floor.hear(&mut self.room, client, &chunk).await;
+        }
     }
 
-    /// Milliseconds on the studio clock.
-    fn clock_ms(&self) -> u64 {
-        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    /// Opens the floor when the studio has a turn loop; the session clock (recording, captions,
+    /// the policy's clock) starts with it.
+    async fn open_floor(&mut self) {
+        let Some(setup) = self.turn_loop.clone() else {
+            return;
+        };
+        self.room.started = Instant::now();
+        let (floor, problems) = Floor::open(
+            setup,
+            &self.room.episode_id,
+            self.room.generation,
+            self.room.started,
+            self.limits.recording_min_free_mb,
+        )
+        .await;
+        // In place before it begins, so a studio dropped meanwhile still finishes the recording.
+        let floor = self.floor.insert(floor);
+        floor.begin(&mut self.room, problems).await;
+    }
+
+    /// Ends the floor: stops every task and finishes the recording. Returns `recording.ready`.
+    ///
+    /// The writer thread finishes the files; the actor waits for it at most the writer's
+    /// `finish_within` (a hung disk), then ends anyway with the recording reported failed.
+    async fn close_floor(&mut self) -> Option<RecordingReady> {
+        let floor = self.floor.as_mut()?;
+        let finishing = floor.hand_off(&mut self.room)?;
+        match finishing.wait().await {
+            Ok(summary) => {
+                let ready = recording_ready(
+                    &self.room.episode_id,
+                    &summary,
+                    &self.registry.download_links(),
+                );
+                tracing::info!(episode = %self.room.episode_id, folder = ?ready.folder, files = ready.files.len(), "recording ready");
+                Some(ready)
+            }
+            Err(error) => {
+                tracing::error!(episode = %self.room.episode_id, %error, "recording could not be finished");
+                floor.finish_failed(&mut self.room, &error);
+                None
+            }
+        }
     }
 
     async fn end(mut self, reason: EndReason, inbox: &mut Inbox) {
@@ -690,64 +458,33 @@ impl Studio {
         self.floor = None;
         if let Some(ready) = ready {
             self.registry.keep_recording(&ready);
-            self.broadcast(server_events::RECORDING_READY, &ready).await;
+            self.room
+                .broadcast(server_events::RECORDING_READY, &ready)
+                .await;
         }
-        self.report_problems().await;
+        self.room.report_problems().await;
         let payload = SessionEnd {
-            episode_id: self.episode_id.to_string(),
+            episode_id: self.room.episode_id.to_string(),
             reason: reason.as_str().to_owned(),
         };
-        self.broadcast(server_events::SESSION_END, &payload).await;
-        let room = self.episode_id.to_string();
-        if let Some(ns) = super::studio_namespace(&self.io)
+        self.room
+            .broadcast(server_events::SESSION_END, &payload)
+            .await;
+        let room = self.room.episode_id.to_string();
+        if let Some(ns) = super::studio_namespace(self.room.io())
             && let Err(e) = ns.to(room.clone()).leave(room).await
         {
-            tracing::warn!(episode = %self.episode_id, error = %e, "could not empty the studio's room");
+            tracing::warn!(episode = %self.room.episode_id, error = %e, "could not empty the studio's room");
         }
-        let stats = self.state.audio_in();
+        let stats = self.room.state.audio_in();
         tracing::info!(
-            episode = %self.episode_id,
+            episode = %self.room.episode_id,
             reason = reason.as_str(),
-            clock_ms = self.clock_ms(),
+            clock_ms = self.room.clock_ms(),
             audio_chunks = stats.chunks,
             audio_bytes = stats.bytes,
             "studio ended"
         );
-    }
-
-    fn emit_to<T: serde::Serialize + ?Sized>(&self, client: Sid, event: &str, data: &T) {
-        if let Some(socket) = super::studio_namespace(&self.io).and_then(|ns| ns.get_socket(client))
-            && let Err(e) = socket.emit(event, data)
-        {
-            tracing::debug!(%client, event, error = %e, "could not send to client");
-        }
-    }
-
-    fn emit_error(&self, client: Sid, code: ErrorCode, message: &str) {
-        self.emit_to(
-            client,
-            server_events::ERROR,
-            &ErrorPayload::new(code, message),
-        );
-    }
-
-    /// Sends an event to every client of the studio. The future does not borrow the studio,
-    /// whose recorder and decoder may be sent between threads but not shared.
-    fn broadcast<'a, T: serde::Serialize + ?Sized + Sync>(
-        &self,
-        event: &'a str,
-        data: &'a T,
-    ) -> impl std::future::Future<Output = ()> + Send + 'a {
-        let room = super::studio_namespace(&self.io).map(|ns| ns.to(self.episode_id.to_string()));
-        let episode = self.episode_id.clone();
-        async move {
-            let Some(room) = room else {
-                return;
-            };
-            if let Err(e) = room.emit(event, data).await {
-                tracing::debug!(episode = %episode, event, error = %e, "broadcast failed");
-            }
-        }
     }
 }
 
@@ -761,16 +498,20 @@ impl Drop for Studio {
         }
         // The recording's writer thread finishes the files (even if nobody awaits it); a task
         // awaits it, without blocking this drop, to tell the clients where the recording is.
-        let Some(finishing) = self.hand_off_floor() else {
+        let Some(finishing) = self
+            .floor
+            .as_mut()
+            .and_then(|floor| floor.hand_off(&mut self.room))
+        else {
             return;
         };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let episode = self.episode_id.clone();
+        let episode = self.room.episode_id.clone();
         let registry = self.registry.clone();
-        let io = self.io.clone();
-        let clients: Vec<Sid> = self.state.clients().collect();
+        let io = self.room.io().clone();
+        let clients: Vec<Sid> = self.room.state.clients().collect();
         runtime.spawn(async move {
             let summary = match finishing.wait().await {
                 Ok(summary) => summary,
@@ -779,7 +520,7 @@ impl Drop for Studio {
                     return;
                 }
             };
-            let ready = turn_loop::recording_ready(&episode, &summary, &registry.download_links());
+            let ready = recording_ready(&episode, &summary, &registry.download_links());
             tracing::info!(%episode, "recording finished after the studio was aborted");
             registry.keep_recording(&ready);
             for client in clients {

@@ -1,0 +1,102 @@
+//! What the floor's tasks (the STT call, the AI lines, the timers) tell the studio actor, through
+//! one channel: the tasks own no studio state, so stopping a line only cancels and aborts them.
+
+use std::time::Duration;
+
+use crate::gateway::protocol::Speaker;
+use crate::plugins::CallError;
+use crate::plugins::wit::Transcript;
+
+/// What the studio's tasks tell its actor.
+#[derive(Debug)]
+pub(in crate::session) enum Note {
+    /// The STT plugin sent a transcript.
+    Transcript(Transcript),
+    /// The STT call failed (it is restarted after a backoff).
+    SttFailed(CallError),
+    /// The LLM sent its first token of a line.
+    LlmFirstToken {
+        /// Whose line.
+        speaker: Speaker,
+        /// Which line.
+        line: u64,
+        /// Request -> first token.
+        after: Duration,
+    },
+    /// A piece of the LLM's reply.
+    LlmToken {
+        /// Whose line.
+        speaker: Speaker,
+        /// Which line.
+        line: u64,
+        /// The text.
+        text: String,
+    },
+    /// The LLM call ended.
+    LlmDone {
+        /// Whose line.
+        speaker: Speaker,
+        /// Which line.
+        line: u64,
+        /// The whole reply, or why it failed.
+        result: Result<String, CallError>,
+        /// Request -> end.
+        after: Duration,
+    },
+    /// A clause goes to TTS; its audio follows.
+    ClauseStart {
+        /// Whose line.
+        speaker: Speaker,
+        /// Which line.
+        line: u64,
+        /// The clause.
+        text: String,
+    },
+    /// 48 kHz audio of the current clause.
+    Audio {
+        /// Whose line.
+        speaker: Speaker,
+        /// Which line.
+        line: u64,
+        /// The samples.
+        samples: Vec<i16>,
+        /// For the first audio of the line: TTS request -> first audio.
+        first_after: Option<Duration>,
+    },
+    /// TTS finished a clause (or failed on it).
+    ClauseEnd {
+        /// Whose line.
+        speaker: Speaker,
+        /// Which line.
+        line: u64,
+        /// Why TTS failed, if it did.
+        error: Option<CallError>,
+    },
+    /// The line's task produced everything it will.
+    Produced {
+        /// Whose line.
+        speaker: Speaker,
+        /// Which line.
+        line: u64,
+    },
+    /// A timer the policy set fired.
+    Timer(String),
+    /// The gap after the previous AI's line is over: this line may play.
+    GapOver {
+        /// Whose line.
+        speaker: Speaker,
+        /// Which line.
+        line: u64,
+    },
+    /// Thinking mode's time is up.
+    ThinkingOver {
+        /// Who was thinking.
+        speaker: Speaker,
+        /// Which line.
+        line: u64,
+    },
+    /// An orb shown as `error` goes back to normal.
+    OrbRecovers(Speaker),
+    /// The recording's writer thread met a failure (full disk, unwritable folder).
+    RecordingTrouble,
+}

@@ -1,0 +1,193 @@
+//! One AI line as a task: LLM tokens -> clauses -> TTS audio at the studio rate, reported to
+//! the actor as notes.
+
+use std::time::Instant;
+
+use tokio::sync::mpsc;
+
+use super::note::Note;
+use super::speakers::to_wit;
+use crate::audio::{Resampler, SAMPLE_RATE};
+use crate::gateway::protocol::Speaker;
+use crate::plugins::wit::{AudioChunk, LlmRequest, TtsRequest};
+use crate::plugins::{LlmHandle, TtsHandle};
+use crate::prompt::ClauseSplitter;
+
+/// Everything one AI line needs, moved into its task.
+pub(super) struct LineJob {
+    /// Who speaks.
+    pub speaker: Speaker,
+    /// The line's id (notes of a stopped line are recognised and dropped).
+    pub line: u64,
+    /// The LLM handle of the speaker.
+    pub llm: LlmHandle,
+    /// A TTS handle for this line.
+    pub tts: TtsHandle,
+    /// The prompt.
+    pub request: LlmRequest,
+    /// The TTS voice from the settings (empty: the plugin's default for the speaker).
+    pub voice: String,
+    /// The conversation's language.
+    pub language: String,
+}
+
+/// Streams one AI line: LLM tokens are cut into clauses as they come, and each clause goes to
+/// TTS at once while the LLM keeps writing; the audio, resampled to 48 kHz, goes to the actor's
+/// pacer as it arrives, so the next clause is synthesized while the previous one plays.
+pub(super) async fn speak_line(job: LineJob, notes: mpsc::Sender<Note>) {
+    let LineJob {
+        speaker,
+        line,
+        mut llm,
+        mut tts,
+        request,
+        voice,
+        language,
+    } = job;
+    let (clause_tx, mut clause_rx) = mpsc::channel::<String>(32);
+    let write = async {
+        let (token_tx, mut token_rx) = mpsc::channel::<String>(256);
+        let asked = Instant::now();
+        let call = llm.complete(request, token_tx);
+        tokio::pin!(call);
+        let mut splitter = ClauseSplitter::new();
+        let mut reply = String::new();
+        let mut first = true;
+        let mut on_token = async |token: String, reply: &mut String, first: &mut bool| {
+            if *first {
+                *first = false;
+                let _ = notes
+                    .send(Note::LlmFirstToken {
+                        speaker,
+                        line,
+                        after: asked.elapsed(),
+                    })
+                    .await;
+            }
+            reply.push_str(&token);
+            for clause in splitter.push(&token) {
+                // The TTS side may have given up (it failed); the reply is still logged.
+                let _ = clause_tx.send(clause).await;
+            }
+            let _ = notes
+                .send(Note::LlmToken {
+                    speaker,
+                    line,
+                    text: token,
+                })
+                .await;
+        };
+        let result = loop {
+            tokio::select! {
+                result = &mut call => break result,
+                Some(token) = token_rx.recv() => on_token(token, &mut reply, &mut first).await,
+            }
+        };
+        while let Ok(token) = token_rx.try_recv() {
+            on_token(token, &mut reply, &mut first).await;
+        }
+        if let Some(rest) = splitter.finish() {
+            let _ = clause_tx.send(rest).await;
+        }
+        drop(clause_tx);
+        let _ = notes
+            .send(Note::LlmDone {
+                speaker,
+                line,
+                result: result.map(|_| reply),
+                after: asked.elapsed(),
+            })
+            .await;
+    };
+    let say = async {
+        let mut first_audio = true;
+        let mut resampler: Option<Resampler> = None;
+        let mut resampled = Vec::with_capacity(8192);
+        while let Some(clause) = clause_rx.recv().await {
+            let _ = notes
+                .send(Note::ClauseStart {
+                    speaker,
+                    line,
+                    text: clause.clone(),
+                })
+                .await;
+            let (audio_tx, mut audio_rx) = mpsc::channel::<AudioChunk>(64);
+            let asked = Instant::now();
+            let call = tts.synthesize(
+                TtsRequest {
+                    text: clause,
+                    speaker: to_wit(speaker),
+                    voice: voice.clone(),
+                    language: language.clone(),
+                },
+                audio_tx,
+            );
+            tokio::pin!(call);
+            let mut forward = async |chunk: AudioChunk, first_audio: &mut bool| {
+                resampled.clear();
+                let rate = chunk.sample_rate;
+                if resampler.as_ref().is_none_or(|r| r.from_rate() != rate) {
+                    resampler = match Resampler::new(rate, SAMPLE_RATE) {
+                        Ok(r) => Some(r),
+                        Err(error) => {
+                            tracing::warn!(%error, rate, "TTS audio at a rate the studio cannot convert; dropped");
+                            return;
+                        }
+                    };
+                }
+                if let Some(r) = resampler.as_mut() {
+                    r.process(&chunk.samples, &mut resampled);
+                }
+                let first_after = std::mem::take(first_audio).then(|| asked.elapsed());
+                let _ = notes
+                    .send(Note::Audio {
+                        speaker,
+                        line,
+                        samples: resampled.clone(),
+                        first_after,
+                    })
+                    .await;
+            };
+            let result = loop {
+                tokio::select! {
+                    result = &mut call => break result,
+                    Some(chunk) = audio_rx.recv() => forward(chunk, &mut first_audio).await,
+                }
+            };
+            while let Ok(chunk) = audio_rx.try_recv() {
+                forward(chunk, &mut first_audio).await;
+            }
+            // The clause's tail is still inside the filter; it belongs to this clause.
+            if let Some(r) = resampler.as_mut() {
+                resampled.clear();
+                r.flush(&mut resampled);
+                r.reset();
+                if !resampled.is_empty() {
+                    let _ = notes
+                        .send(Note::Audio {
+                            speaker,
+                            line,
+                            samples: resampled.clone(),
+                            first_after: None,
+                        })
+                        .await;
+                }
+            }
+            let error = result.err();
+            let failed = error.is_some();
+            let _ = notes
+                .send(Note::ClauseEnd {
+                    speaker,
+                    line,
+                    error,
+                })
+                .await;
+            if failed {
+                // Later clauses would fail the same way; the line ends with what was spoken.
+                return;
+            }
+        }
+    };
+    tokio::join!(write, say);
+    let _ = notes.send(Note::Produced { speaker, line }).await;
+}
