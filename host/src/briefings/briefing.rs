@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use crate::speakers::Speaker;
+use crate::speakers::Ai;
 
 /// The briefing the studio uses when an episode has no file of its own.
 const BUILT_IN: &str = include_str!("default.md");
@@ -165,10 +165,10 @@ impl Briefing {
     }
 
     /// The position section of an AI (`## Claude's position`, `## Guest stance`, ...), if any.
-    pub fn position(&self, speaker: Speaker) -> Option<&str> {
+    pub fn position(&self, ai: Ai) -> Option<&str> {
         self.sections
             .iter()
-            .find(|s| position_of(&s.heading) == Some(speaker))
+            .find(|s| position_of(&s.heading) == Some(ai))
             .map(|s| s.text.as_str())
     }
 
@@ -180,16 +180,16 @@ impl Briefing {
 
 /// Which AI a heading gives the position of: it names `claude` or `guest` and, unless that is
 /// the whole heading, a word such as position, stance, view, side or case.
-fn position_of(heading: &str) -> Option<Speaker> {
+fn position_of(heading: &str) -> Option<Ai> {
     let words: Vec<String> = heading
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .map(str::to_lowercase)
         .collect();
-    let speaker = if words.iter().any(|w| w == "claude") {
-        Speaker::Claude
+    let ai = if words.iter().any(|w| w == "claude") {
+        Ai::Claude
     } else if words.iter().any(|w| w == "guest") {
-        Speaker::Guest
+        Ai::Guest
     } else {
         return None;
     };
@@ -202,7 +202,7 @@ fn position_of(heading: &str) -> Option<Speaker> {
             .iter()
             .any(|p| w == p || w.strip_suffix('s') == Some(p))
     });
-    (named_alone || positional).then_some(speaker)
+    (named_alone || positional).then_some(ai)
 }
 
 fn trim_all(items: Vec<String>) -> Vec<String> {
@@ -385,16 +385,15 @@ mod tests {
             ["Claude's position", "Guest's position", "Background"]
         );
         assert!(
-            b.position(Speaker::Claude)
+            b.position(Ai::Claude)
                 .unwrap()
                 .starts_with("Sceptical co-host.")
         );
         assert!(
-            b.position(Speaker::Guest)
+            b.position(Ai::Guest)
                 .unwrap()
                 .starts_with("Advocate for a ban.")
         );
-        assert_eq!(b.position(Speaker::You), None);
         assert!(
             b.section("background")
                 .unwrap()
@@ -408,8 +407,8 @@ mod tests {
         assert_eq!(b, Briefing::built_in());
         assert_eq!(b.title.as_deref(), Some("Open studio"));
         assert!(!b.must_cover.is_empty());
-        assert!(b.position(Speaker::Claude).unwrap().contains("co-host"));
-        assert!(b.position(Speaker::Guest).unwrap().contains("guest"));
+        assert!(b.position(Ai::Claude).unwrap().contains("co-host"));
+        assert!(b.position(Ai::Guest).unwrap().contains("guest"));
     }
 
     #[test]
@@ -513,22 +512,19 @@ mod tests {
 
     #[test]
     fn position_headings_are_recognised_by_name() {
-        for (heading, speaker) in [
-            ("Claude's position", Some(Speaker::Claude)),
-            ("Position: Claude", Some(Speaker::Claude)),
-            ("CLAUDE STANCE", Some(Speaker::Claude)),
-            ("Claude", Some(Speaker::Claude)),
-            ("Guest's position", Some(Speaker::Guest)),
-            ("The guest's views", Some(Speaker::Guest)),
-            (
-                "Guest (the advocate) argues this case",
-                Some(Speaker::Guest),
-            ),
+        for (heading, ai) in [
+            ("Claude's position", Some(Ai::Claude)),
+            ("Position: Claude", Some(Ai::Claude)),
+            ("CLAUDE STANCE", Some(Ai::Claude)),
+            ("Claude", Some(Ai::Claude)),
+            ("Guest's position", Some(Ai::Guest)),
+            ("The guest's views", Some(Ai::Guest)),
+            ("Guest (the advocate) argues this case", Some(Ai::Guest)),
             ("Notes for Claude", None),
             ("Background", None),
             ("Guestlist position", None),
         ] {
-            assert_eq!(position_of(heading), speaker, "{heading}");
+            assert_eq!(position_of(heading), ai, "{heading}");
         }
     }
 }

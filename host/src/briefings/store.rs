@@ -341,7 +341,7 @@ fn check_episode_id(id: &str) -> Result<(), BriefingError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::speakers::Speaker;
+    use crate::speakers::Ai;
 
     const EXAMPLE: &str = include_str!("../../../briefings/cars-in-city-centres.md");
 
@@ -374,7 +374,7 @@ mod tests {
         let store = BriefingStore::open(dir.path()).unwrap();
         let briefing = store.load("cars").await.unwrap();
         assert_eq!(briefing.target_duration_secs, Some(600));
-        assert!(briefing.position(Speaker::Guest).is_some());
+        assert!(briefing.position(Ai::Guest).is_some());
         assert_eq!(store.path_of("cars"), dir.path().join("cars.md"));
     }
 

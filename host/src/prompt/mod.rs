@@ -10,7 +10,7 @@ mod system;
 mod transcript;
 
 use crate::briefings::Briefing;
-use crate::speakers::Speaker;
+use crate::speakers::{Ai, NotAnAi, Speaker};
 
 pub use clauses::ClauseSplitter;
 pub use system::THINKING_REQUEST;
@@ -184,13 +184,11 @@ pub fn build_within(
     transcript: &[Line],
     budget: &HistoryBudget,
 ) -> Result<PromptRequest, PromptError> {
-    if speaker == Speaker::You {
-        return Err(PromptError::NotAnAi(speaker));
-    }
+    let ai = Ai::try_from(speaker).map_err(|NotAnAi(speaker)| PromptError::NotAnAi(speaker))?;
     Ok(PromptRequest {
         speaker,
-        system: system::system_prompt(speaker, briefing, cast, cue),
-        messages: transcript::messages(speaker, cast, transcript, budget),
+        system: system::system_prompt(ai, briefing, cast, cue),
+        messages: transcript::messages(ai, cast, transcript, budget),
         max_tokens: if cue.prepared_secs.is_some() {
             PREPARED_MAX_TOKENS
         } else {

@@ -4,47 +4,42 @@ use std::fmt::Write as _;
 
 use super::{Cast, Cue};
 use crate::briefings::Briefing;
-use crate::speakers::Speaker;
+use crate::speakers::Ai;
 
 /// The phrase an AI says to ask for thinking time; the turn policy listens for it.
 pub const THINKING_REQUEST: &str = "Can I think for a minute?";
 
-/// The whole system prompt for `speaker` (claude or guest).
-pub(super) fn system_prompt(
-    speaker: Speaker,
-    briefing: &Briefing,
-    cast: &Cast,
-    cue: &Cue,
-) -> String {
+/// The whole system prompt for `ai`.
+pub(super) fn system_prompt(ai: Ai, briefing: &Briefing, cast: &Cast, cue: &Cue) -> String {
     let mut p = String::with_capacity(4096);
-    persona(&mut p, speaker, cast);
+    persona(&mut p, ai, cast);
     episode(&mut p, briefing);
-    if let Some(position) = briefing.position(speaker) {
+    if let Some(position) = briefing.position(ai) {
         let _ = write!(p, "\n# Your position\n{position}\n");
     }
     background(&mut p, briefing);
-    if speaker == Speaker::Guest
+    if ai == Ai::Guest
         && let Some(notes) = cast.guest_instructions.as_deref().map(str::trim)
         && !notes.is_empty()
     {
         let _ = write!(p, "\n# Notes from the producer\n{notes}\n");
     }
-    rules(&mut p, speaker, cast, cue);
+    rules(&mut p, ai, cast, cue);
     now(&mut p, cue);
     p
 }
 
-fn persona(p: &mut String, speaker: Speaker, cast: &Cast) {
+fn persona(p: &mut String, ai: Ai, cast: &Cast) {
     let (host, claude, guest) = (&cast.host, &cast.claude, &cast.guest);
-    let _ = match speaker {
-        Speaker::Guest => writeln!(
+    let _ = match ai {
+        Ai::Guest => writeln!(
             p,
             "You are {guest}, the AI guest on a live spoken conversation show recorded in a \
              studio. {host} is the human host and {claude} is the AI co-host. Bring a clear point \
              of view, back it with reasons and concrete examples, answer the question you were \
              asked, and concede a good point honestly."
         ),
-        _ => writeln!(
+        Ai::Claude => writeln!(
             p,
             "You are {claude}, the AI co-host of a live spoken conversation show recorded in a \
              studio. {host} is the human host and {guest} is the AI guest. Keep the conversation \
@@ -107,11 +102,8 @@ fn background(p: &mut String, b: &Briefing) {
     }
 }
 
-fn rules(p: &mut String, speaker: Speaker, cast: &Cast, cue: &Cue) {
-    let other = match speaker {
-        Speaker::Guest => &cast.claude,
-        _ => &cast.guest,
-    };
+fn rules(p: &mut String, ai: Ai, cast: &Cast, cue: &Cue) {
+    let other = cast.name(ai.other().speaker());
     let host = &cast.host;
     let length = if cue.prepared_secs.is_some() {
         "This answer may run to five sentences; after it, go back to one to three per turn."

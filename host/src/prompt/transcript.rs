@@ -1,7 +1,7 @@
 //! The shared transcript as chat messages, from one AI's point of view.
 
 use super::{Cast, HistoryBudget, Line, Message, Role};
-use crate::speakers::Speaker;
+use crate::speakers::Ai;
 
 /// Opens the conversation when the AI speaks first: chat APIs need a `user` message first.
 const OPENING_NOTE: &str = "<studio>The recording has started. You speak first.</studio>";
@@ -11,10 +11,10 @@ const STARTED_NOTE: &str = "<studio>The recording has started.</studio>";
 /// taken as the start of the reply and continued.
 const AGAIN_NOTE: &str = "<studio>It is your turn again.</studio>";
 
-/// `transcript` as messages for `speaker`: its own lines as `assistant`, everyone else's as
+/// `transcript` as messages for `ai`: its own lines as `assistant`, everyone else's as
 /// `user` in speaker envelopes, trimmed to `budget`, starting and ending with `user`, alternating.
 pub(super) fn messages(
-    speaker: Speaker,
+    ai: Ai,
     cast: &Cast,
     transcript: &[Line],
     budget: &HistoryBudget,
@@ -26,7 +26,7 @@ pub(super) fn messages(
     let (head, omitted, tail) = trim(&lines, budget);
     let mut messages: Vec<Message> = Vec::with_capacity(head.len() + tail.len() + 3);
     for line in head {
-        push(&mut messages, message(speaker, cast, line));
+        push(&mut messages, message(ai, cast, line));
     }
     if omitted > 0 {
         let s = if omitted == 1 { "" } else { "s" };
@@ -39,7 +39,7 @@ pub(super) fn messages(
         );
     }
     for line in tail {
-        push(&mut messages, message(speaker, cast, line));
+        push(&mut messages, message(ai, cast, line));
     }
     match messages.first() {
         None => messages.push(note(OPENING_NOTE)),
@@ -71,9 +71,9 @@ fn push(messages: &mut Vec<Message>, message: Message) {
     }
 }
 
-fn message(speaker: Speaker, cast: &Cast, line: &Line) -> Message {
+fn message(ai: Ai, cast: &Cast, line: &Line) -> Message {
     let text = line.text.trim();
-    if line.speaker == speaker {
+    if line.speaker == ai {
         // The AI's own words stay plain so it does not learn to write envelopes; a dash marks
         // where it was cut off.
         let content = if line.interrupted {
