@@ -4,6 +4,7 @@
 //! Exit codes: 0 after a clean shutdown, 2 for a configuration the server cannot start with
 //! (the message names the variable and the fix), 1 for anything else.
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -15,9 +16,10 @@ use tokio::sync::watch;
 use tracing_subscriber::EnvFilter;
 
 use voice_studio::briefings::BriefingStore;
+use voice_studio::config::{AccessMode, NodeEnv};
 use voice_studio::config::{Config, LogFormat};
 use voice_studio::gateway::Gateway;
-use voice_studio::plugins::{PluginHost, PluginHostOptions};
+use voice_studio::plugins::{PluginHost, PluginHostOptions, RoleSlot, catalog};
 
 /// Exit code for configuration errors (distinct from crashes, so scripts can tell them apart).
 const EXIT_CONFIG: u8 = 2;
@@ -75,7 +77,7 @@ async fn run(config: Arc<Config>) -> Result<(), Failure> {
         cache_dir: folders.plugin_cache_dir.clone(),
         cache_key_file: folders.plugin_cache_key_file.clone(),
         watch: folders.watch_plugins,
-        role_overrides: config.real_adapter_roles(),
+        role_overrides: real_adapter_roles(&config),
         environment: Some(Arc::new(config.plugin_environment())),
     })
     .await
@@ -114,7 +116,7 @@ async fn run(config: Arc<Config>) -> Result<(), Failure> {
         .context("listening for SIGINT and SIGTERM")?;
     #[cfg(debug_assertions)]
     test_hooks::wedge_runtime_if_asked();
-    println!("{}", config.banner(bound));
+    println!("{}", banner(&config, bound));
     println!("Health check:      http://{bound}/health");
     tracing::info!(%bound, ready = plugins.is_ready(), "voice-studio listening");
 
@@ -130,6 +132,16 @@ async fn run(config: Arc<Config>) -> Result<(), Failure> {
     voice_studio::plugins::kill_all_children();
     tracing::info!("voice-studio stopped");
     Ok(())
+}
+
+/// With `USE_REAL_ADAPTERS=true`, the adapter plugin each role uses (over `plugins.toml`'s
+/// `[roles]`, which serves the offline mock mode); empty in mock mode.
+fn real_adapter_roles(config: &Config) -> BTreeMap<RoleSlot, String> {
+    let providers = &config.providers;
+    if !providers.use_real_adapters {
+        return BTreeMap::new();
+    }
+    catalog::real_adapter_roles(providers.stt.as_str(), providers.tts.as_str())
 }
 
 /// Hears SIGINT (Ctrl-C) and SIGTERM (container stop) on a plain thread, not on the async
@@ -240,6 +252,87 @@ mod test_hooks {
             tracing::error!(error = %e, "test hook: cannot start");
         }
     }
+}
+
+/// The startup banner on stdout: address, mode, providers, folders, access and limits. Scripts
+/// and tests read the address from its `Listening on:` line.
+fn banner(config: &Config, bound: std::net::SocketAddr) -> String {
+    let rule = "=".repeat(60);
+    let p = &config.providers;
+    let mut lines = vec![
+        rule.clone(),
+        format!("voice-studio {}", env!("CARGO_PKG_VERSION")),
+        rule.clone(),
+        format!("Listening on:      http://{bound}"),
+        format!("Environment:       {}", config.server.node_env.as_str()),
+        format!(
+            "CORS Origins:      {}",
+            config.server.cors_origins.join(", ")
+        ),
+        format!(
+            "Mode:              {}",
+            if p.use_real_adapters {
+                "real adapters"
+            } else {
+                "offline mock plugins"
+            }
+        ),
+    ];
+    if p.use_real_adapters {
+        lines.push(format!("STT Provider:      {}", p.stt.as_str()));
+        lines.push(format!("TTS Provider:      {}", p.tts.as_str()));
+        lines.push(format!("Guest Provider:    {}", p.guest.as_str()));
+        if let Some(model) = &p.guest_model {
+            lines.push(format!("Guest Model:       {model}"));
+        }
+    }
+    let f = &config.folders;
+    lines.push(format!("Plugins:           {}", f.plugins_toml.display()));
+    if let Some(dir) = &f.plugin_dir {
+        lines.push(format!("Plugin Dir:        {}", dir.display()));
+    }
+    lines.push(format!("Recording Dir:     {}", f.recording_dir.display()));
+    lines.push(format!("Briefings Dir:     {}", f.briefings_dir.display()));
+    lines.extend(access_banner(config));
+    lines.push(format!(
+        "Settings API:      {}",
+        match (&config.server.admin_token, config.server.node_env) {
+            (Some(_), _) => "token required",
+            (None, NodeEnv::Production) => "disabled (set STUDIO_ADMIN_TOKEN)",
+            (None, _) => "open (development)",
+        }
+    ));
+    lines.push(format!(
+        "Connections:       {}",
+        config.connection_limits.summary()
+    ));
+    lines.push(rule);
+    lines.join("\n")
+}
+
+/// The banner's access lines: the mode, and on loopback how to expose the server safely.
+fn access_banner(config: &Config) -> Vec<String> {
+    let access = &config.access;
+    let mut lines = vec![format!(
+        "Access:            {}",
+        match access.mode {
+            AccessMode::Token => format!(
+                "token (signed links, valid {} s; mint them with POST /api/episodes)",
+                access.token_ttl.as_secs()
+            ),
+            AccessMode::Open => {
+                "open: anyone who reaches the port is a host (trusted machine only)".to_owned()
+            }
+        }
+    )];
+    if config.server.host.is_loopback() {
+        lines.push(
+            "Expose:            this machine only; to serve others set HOST=0.0.0.0 with \
+             STUDIO_TOKEN_SECRET=<32+ random bytes> (or STUDIO_ACCESS=open on a trusted network)"
+                .to_owned(),
+        );
+    }
+    lines
 }
 
 fn init_tracing(config: &Config) {

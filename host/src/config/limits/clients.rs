@@ -3,7 +3,7 @@
 //! real time its microphone audio may arrive. The gateway enforces them (see
 //! `gateway::rate` and docs/SECURITY.md).
 
-use super::ConfigSource;
+use crate::config::Reader;
 
 /// A token bucket's settings: a steady rate and the burst a client may spend at once.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -61,49 +61,27 @@ impl Default for ClientLimits {
 const MAX_COUNT: usize = 1_000_000;
 
 impl ClientLimits {
-    /// Reads the variables of this section; each bad value is reported through `problem`
-    /// (variable, what is wrong, how to fix it) and replaced by its default.
-    pub fn from_source(
-        src: &ConfigSource,
-        problem: &mut impl FnMut(&'static str, String, String),
-    ) -> Self {
+    /// Reads the variables of this section; each bad value is recorded as a problem naming its
+    /// variable and replaced by its default.
+    pub fn read(r: &mut Reader<'_>) -> Self {
         let defaults = Self::default();
-        let max_studios = count(src, "MAX_STUDIOS", defaults.max_studios, problem);
-        let max_studios_per_ip = count(
-            src,
-            "MAX_STUDIOS_PER_IP",
-            defaults.max_studios_per_ip,
-            problem,
-        );
-        let hello_rate = event_rate(src, "HELLO_RATE", defaults.hello_rate, problem);
-        let control_event_rate = event_rate(
-            src,
-            "CONTROL_EVENT_RATE",
-            defaults.control_event_rate,
-            problem,
-        );
-        let mic_realtime_factor = match src.get("MIC_REALTIME_FACTOR") {
-            None => defaults.mic_realtime_factor,
-            Some(raw) => match raw.parse::<f64>() {
-                // Below 1 a client speaking in real time would lose audio.
-                Ok(f) if f.is_finite() && (1.0..=100.0).contains(&f) => f,
-                _ => {
-                    problem(
-                        "MIC_REALTIME_FACTOR",
-                        format!("`{raw}` is not a factor from 1 to 100"),
-                        "set MIC_REALTIME_FACTOR to e.g. 1.25 (media seconds per wall second)"
-                            .into(),
-                    );
-                    defaults.mic_realtime_factor
-                }
-            },
-        };
         Self {
-            max_studios,
-            max_studios_per_ip,
-            hello_rate,
-            control_event_rate,
-            mic_realtime_factor,
+            max_studios: r.count("MAX_STUDIOS", defaults.max_studios, 1..=MAX_COUNT),
+            max_studios_per_ip: r.count(
+                "MAX_STUDIOS_PER_IP",
+                defaults.max_studios_per_ip,
+                1..=MAX_COUNT,
+            ),
+            hello_rate: event_rate(r, "HELLO_RATE", defaults.hello_rate),
+            control_event_rate: event_rate(r, "CONTROL_EVENT_RATE", defaults.control_event_rate),
+            // Below 1 a client speaking in real time would lose audio.
+            mic_realtime_factor: r.number(
+                "MIC_REALTIME_FACTOR",
+                defaults.mic_realtime_factor,
+                1.0..=100.0,
+                "a factor",
+                "set MIC_REALTIME_FACTOR to e.g. 1.25 (media seconds per wall second)",
+            ),
         }
     }
 
@@ -122,36 +100,9 @@ impl ClientLimits {
     }
 }
 
-fn count(
-    src: &ConfigSource,
-    variable: &'static str,
-    default: usize,
-    problem: &mut impl FnMut(&'static str, String, String),
-) -> usize {
-    let Some(raw) = src.get(variable) else {
-        return default;
-    };
-    match raw.parse::<usize>() {
-        Ok(n) if (1..=MAX_COUNT).contains(&n) => n,
-        _ => {
-            problem(
-                variable,
-                format!("`{raw}` is not a whole number from 1 to {MAX_COUNT}"),
-                format!("set {variable} to e.g. {default}"),
-            );
-            default
-        }
-    }
-}
-
 /// `<per second>[,<burst>]`; without a burst, twice the rate (at least 1).
-fn event_rate(
-    src: &ConfigSource,
-    variable: &'static str,
-    default: EventRate,
-    problem: &mut impl FnMut(&'static str, String, String),
-) -> EventRate {
-    let Some(raw) = src.get(variable) else {
+fn event_rate(r: &mut Reader<'_>, variable: &'static str, default: EventRate) -> EventRate {
+    let Some(raw) = r.raw(variable) else {
         return default;
     };
     let (rate, burst) = match raw.split_once(',') {
@@ -161,9 +112,9 @@ fn event_rate(
     let per_second = rate
         .parse::<f64>()
         .ok()
-        .filter(|r| r.is_finite() && (0.01..=MAX_COUNT as f64).contains(r));
+        .filter(|rate| rate.is_finite() && (0.01..=MAX_COUNT as f64).contains(rate));
     let burst = match (per_second, burst) {
-        (Some(r), None) => u32::try_from((2.0 * r).ceil() as u64)
+        (Some(rate), None) => u32::try_from((2.0 * rate).ceil() as u64)
             .ok()
             .map(|b| b.max(1)),
         (_, Some(b)) => b
@@ -175,7 +126,7 @@ fn event_rate(
     match (per_second, burst) {
         (Some(per_second), Some(burst)) => EventRate { per_second, burst },
         _ => {
-            problem(
+            r.problem(
                 variable,
                 format!(
                     "`{raw}` is not `<events per second>[,<burst>]` with a rate from 0.01 to {MAX_COUNT} and a burst from 1 to {MAX_COUNT}"
@@ -190,11 +141,13 @@ fn event_rate(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::ConfigSource;
 
     fn parse(pairs: &[(&str, &str)]) -> (ClientLimits, Vec<&'static str>) {
         let src = ConfigSource::from_pairs(pairs.iter().copied());
-        let mut bad = Vec::new();
-        let limits = ClientLimits::from_source(&src, &mut |variable, _, _| bad.push(variable));
+        let mut reader = Reader::new(&src);
+        let limits = ClientLimits::read(&mut reader);
+        let bad = reader.into_problems().iter().map(|p| p.variable).collect();
         (limits, bad)
     }
 

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use super::ConfigSource;
+use crate::config::Reader;
 
 /// Connection-level limits, parsed from the environment.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -49,34 +49,33 @@ pub const MIN_MESSAGE_BYTES: usize = 256 * 1024;
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 
 impl ConnectionLimits {
-    /// Reads the variables of this section; each bad value is reported through `problem`
-    /// (variable, what is wrong, how to fix it) and replaced by its default.
-    pub fn from_source(
-        src: &ConfigSource,
-        problem: &mut impl FnMut(&'static str, String, String),
-    ) -> Self {
+    /// Reads the variables of this section; each bad value is recorded as a problem naming its
+    /// variable and replaced by its default.
+    pub fn read(r: &mut Reader<'_>) -> Self {
         let defaults = Self::default();
+        let seconds = |r: &mut Reader<'_>, variable: &'static str, default: Duration| {
+            let fix = format!("set {variable} to e.g. {}", default.as_secs());
+            r.seconds(variable, default, 0.1..=3600.0, fix)
+        };
         Self {
-            max_connections: count(src, "MAX_CONNECTIONS", defaults.max_connections, problem),
-            max_connections_per_ip: count(
-                src,
+            max_connections: r.count("MAX_CONNECTIONS", defaults.max_connections, 1..=MAX_COUNT),
+            max_connections_per_ip: r.count(
                 "MAX_CONNECTIONS_PER_IP",
                 defaults.max_connections_per_ip,
-                problem,
+                1..=MAX_COUNT,
             ),
-            header_timeout: seconds(
-                src,
-                "HTTP_HEADER_TIMEOUT_SECONDS",
-                defaults.header_timeout,
-                problem,
+            header_timeout: seconds(r, "HTTP_HEADER_TIMEOUT_SECONDS", defaults.header_timeout),
+            body_timeout: seconds(r, "HTTP_BODY_TIMEOUT_SECONDS", defaults.body_timeout),
+            max_message_bytes: r.number(
+                "MAX_MESSAGE_BYTES",
+                defaults.max_message_bytes,
+                MIN_MESSAGE_BYTES..=MAX_MESSAGE_BYTES,
+                "a whole number of bytes",
+                format!(
+                    "set MAX_MESSAGE_BYTES to e.g. {} (1 MiB)",
+                    defaults.max_message_bytes
+                ),
             ),
-            body_timeout: seconds(
-                src,
-                "HTTP_BODY_TIMEOUT_SECONDS",
-                defaults.body_timeout,
-                problem,
-            ),
-            max_message_bytes: message_bytes(src, defaults.max_message_bytes, problem),
         }
     }
 
@@ -93,83 +92,16 @@ impl ConnectionLimits {
     }
 }
 
-fn count(
-    src: &ConfigSource,
-    variable: &'static str,
-    default: usize,
-    problem: &mut impl FnMut(&'static str, String, String),
-) -> usize {
-    let Some(raw) = src.get(variable) else {
-        return default;
-    };
-    match raw.parse::<usize>() {
-        Ok(n) if (1..=MAX_COUNT).contains(&n) => n,
-        _ => {
-            problem(
-                variable,
-                format!("`{raw}` is not a whole number from 1 to {MAX_COUNT}"),
-                format!("set {variable} to e.g. {default}"),
-            );
-            default
-        }
-    }
-}
-
-fn seconds(
-    src: &ConfigSource,
-    variable: &'static str,
-    default: Duration,
-    problem: &mut impl FnMut(&'static str, String, String),
-) -> Duration {
-    let Some(raw) = src.get(variable) else {
-        return default;
-    };
-    match raw.parse::<f64>() {
-        Ok(secs) if secs.is_finite() && (0.1..=3600.0).contains(&secs) => {
-            Duration::from_secs_f64(secs)
-        }
-        _ => {
-            problem(
-                variable,
-                format!("`{raw}` is not a number of seconds from 0.1 to 3600"),
-                format!("set {variable} to e.g. {}", default.as_secs()),
-            );
-            default
-        }
-    }
-}
-
-fn message_bytes(
-    src: &ConfigSource,
-    default: usize,
-    problem: &mut impl FnMut(&'static str, String, String),
-) -> usize {
-    let Some(raw) = src.get("MAX_MESSAGE_BYTES") else {
-        return default;
-    };
-    match raw.parse::<usize>() {
-        Ok(n) if (MIN_MESSAGE_BYTES..=MAX_MESSAGE_BYTES).contains(&n) => n,
-        _ => {
-            problem(
-                "MAX_MESSAGE_BYTES",
-                format!(
-                    "`{raw}` is not a whole number of bytes from {MIN_MESSAGE_BYTES} to {MAX_MESSAGE_BYTES}"
-                ),
-                format!("set MAX_MESSAGE_BYTES to e.g. {default} (1 MiB)"),
-            );
-            default
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::ConfigSource;
 
     fn parse(pairs: &[(&str, &str)]) -> (ConnectionLimits, Vec<&'static str>) {
         let src = ConfigSource::from_pairs(pairs.iter().copied());
-        let mut bad = Vec::new();
-        let limits = ConnectionLimits::from_source(&src, &mut |variable, _, _| bad.push(variable));
+        let mut reader = Reader::new(&src);
+        let limits = ConnectionLimits::read(&mut reader);
+        let bad = reader.into_problems().iter().map(|p| p.variable).collect();
         (limits, bad)
     }
 

@@ -1,0 +1,89 @@
+//! Folders and files the server reads and writes: recordings, briefings, `plugins.toml`, the
+//! plugin folder and the plugins' compile cache. Each is checked at start, so a wrong path stops
+//! the server before the first episode needs it.
+
+use std::path::{Path, PathBuf};
+
+use super::Reader;
+
+/// Folders and files the server reads and writes.
+#[derive(Debug, Clone)]
+pub struct Folders {
+    /// `RECORDING_DIR`: one folder per episode is written here (checked writable at start).
+    pub recording_dir: PathBuf,
+    /// `BRIEFINGS_DIR`: episode briefings (Markdown with front matter).
+    pub briefings_dir: PathBuf,
+    /// `PLUGINS_TOML`: the role map and per-plugin settings.
+    pub plugins_toml: PathBuf,
+    /// `PLUGIN_DIR`: overrides `[studio] plugin_dir` of plugins.toml.
+    pub plugin_dir: Option<PathBuf>,
+    /// `PLUGIN_CACHE_DIR`: compiled plugin code, keyed by content hash; unset: the plugin
+    /// runtime's default (`<target>/plugin-cache`).
+    pub plugin_cache_dir: Option<PathBuf>,
+    /// `PLUGIN_CACHE_KEY_FILE`: the key that tags compile cache entries (outside the cache
+    /// folder, mode 0600, created on first use); unset: `<cache folder>.key` beside it.
+    pub plugin_cache_key_file: Option<PathBuf>,
+    /// `PLUGINS_WATCH`: reload plugins.toml and plugin files when they change.
+    pub watch_plugins: bool,
+}
+
+impl Folders {
+    /// Reads the folder variables; creates the recording folder and proves it writable.
+    pub(super) fn read(r: &mut Reader<'_>) -> Self {
+        let recording_dir = r.path("RECORDING_DIR", "recordings");
+        if let Err(reason) = ensure_writable_dir(&recording_dir) {
+            r.problem(
+                "RECORDING_DIR",
+                format!(
+                    "`{}` is not a writable folder ({reason})",
+                    recording_dir.display()
+                ),
+                "point RECORDING_DIR at a folder this user can create and write",
+            );
+        }
+        let briefings_dir = r.path("BRIEFINGS_DIR", "briefings");
+        if briefings_dir.exists() && !briefings_dir.is_dir() {
+            r.problem(
+                "BRIEFINGS_DIR",
+                format!("`{}` is not a folder", briefings_dir.display()),
+                "point BRIEFINGS_DIR at a folder of Markdown briefings",
+            );
+        }
+        let plugins_toml = r.path("PLUGINS_TOML", "plugins.toml");
+        if !plugins_toml.is_file() {
+            r.problem(
+                "PLUGINS_TOML",
+                format!("`{}` does not exist", plugins_toml.display()),
+                "set PLUGINS_TOML to the path of plugins.toml (the role map), or start the server from the folder that holds it",
+            );
+        }
+        let plugin_dir = r.optional_path("PLUGIN_DIR");
+        if let Some(dir) = &plugin_dir
+            && !dir.is_dir()
+        {
+            r.problem(
+                "PLUGIN_DIR",
+                format!("`{}` is not a folder", dir.display()),
+                "set PLUGIN_DIR to the folder holding the plugin .wasm files, or unset it",
+            );
+        }
+        Self {
+            recording_dir,
+            briefings_dir,
+            plugins_toml,
+            plugin_dir,
+            plugin_cache_dir: r.optional_path("PLUGIN_CACHE_DIR"),
+            plugin_cache_key_file: r.optional_path("PLUGIN_CACHE_KEY_FILE"),
+            watch_plugins: r.flag("PLUGINS_WATCH", true),
+        }
+    }
+}
+
+/// Creates `dir` if needed and proves it is writable by creating and removing a probe file; the
+/// recorder must not discover an unwritable folder only when the first episode ends.
+pub fn ensure_writable_dir(dir: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    let probe = dir.join(format!(".voice-studio-write-probe-{}", std::process::id()));
+    std::fs::write(&probe, b"probe").map_err(|e| e.to_string())?;
+    std::fs::remove_file(&probe).map_err(|e| e.to_string())
+}
