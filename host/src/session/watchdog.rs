@@ -457,7 +457,7 @@ capabilities = ["log"]
             .join(ready["folder"].as_str().expect("folder"));
         let manifest = std::fs::read_to_string(folder.join("session.yml")).expect("session.yml");
         assert!(
-            manifest.contains("endedAt: \"") && !manifest.contains("endedAt: null"),
+            manifest.contains("\nendedAt: ") && !manifest.contains("endedAt: null"),
             "{manifest}"
         );
         let events = std::fs::read_to_string(folder.join("events.jsonl")).expect("events");
