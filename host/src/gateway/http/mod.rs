@@ -1,0 +1,15 @@
+//! HTTP routes besides the access doors: `/health` and `/ready` ([`health`]), the frontend's
+//! settings API `/api/config*` ([`settings`]), and the recordings
+//! `/recordings/<folder>/<file>` ([`recordings`], with [`file_serving`] for the disk side).
+
+mod file_serving;
+mod health;
+mod recordings;
+mod settings;
+mod timestamp;
+
+pub use file_serving::byte_range;
+pub use health::{health, ready};
+pub use recordings::{is_recording_folder_name, recording_file};
+pub use settings::{get_config, is_json_content_type, parse_json, post_guest, post_keys};
+pub use timestamp::iso8601_utc;
