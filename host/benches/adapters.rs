@@ -17,10 +17,11 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::routing::{any, post};
 use futures::StreamExt;
+use studio_fakes::ws::{Message, WebSocket, WebSocketUpgrade};
 use tokio::sync::mpsc;
+use voice_studio::speakers::Ai;
 use voice_studio::plugins::wit::{ChatMessage, ChatRole, LlmRequest, Speaker, SttRequest};
 use voice_studio::plugins::{BUILT_PLUGIN_DIR, PluginHost, PluginHostOptions, SttInput};
 
@@ -159,7 +160,7 @@ base_url = "http://127.0.0.1:{port}"
         ),
     )
     .await;
-    let mut claude = host.llm(Speaker::Claude);
+    let mut claude = host.llm(Ai::Claude);
     let mut latencies = Vec::new();
     for _ in 0..COMPLETIONS {
         sent.lock().expect("stamps").clear();

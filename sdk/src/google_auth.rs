@@ -368,7 +368,7 @@ mod tests {
     fn test_key() -> &'static RsaPrivateKey {
         static KEY: OnceLock<RsaPrivateKey> = OnceLock::new();
         KEY.get_or_init(|| {
-            RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).expect("generate a test key")
+            RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).expect("generate a test key")
         })
     }
 

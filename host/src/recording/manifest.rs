@@ -144,19 +144,18 @@ impl Manifest {
                     hash: &p.hash,
                 })
                 .collect(),
-            tracks: Speaker::ALL
-                .map(|speaker| {
-                    let facts = self.tracks[speaker.slot()];
-                    let stem = speaker.file_stem();
-                    let track = TrackDocument {
-                        audio: format!("{stem}.webm"),
-                        duration_ms: facts.duration_ms,
-                        bytes: facts.bytes,
-                        captions: format!("{stem}.vtt"),
-                        cues: facts.cues,
-                    };
-                    (stem, track)
-                }),
+            tracks: Speaker::ALL.map(|speaker| {
+                let facts = self.tracks[speaker.slot()];
+                let stem = speaker.file_stem();
+                let track = TrackDocument {
+                    audio: format!("{stem}.webm"),
+                    duration_ms: facts.duration_ms,
+                    bytes: facts.bytes,
+                    captions: format!("{stem}.vtt"),
+                    cues: facts.cues,
+                };
+                (stem, track)
+            }),
             turns: Speaker::ALL
                 .map(|speaker| (speaker.file_stem(), self.tracks[speaker.slot()].turns)),
         };
@@ -249,7 +248,10 @@ mod tests {
     fn the_document_keeps_its_fields_and_order() {
         let yaml = manifest("Basil", "Trams", None).to_yaml();
         let doc = parse(&yaml);
-        assert!(doc["endedAt"].is_null() && doc["durationMs"].is_null(), "{yaml}");
+        assert!(
+            doc["endedAt"].is_null() && doc["durationMs"].is_null(),
+            "{yaml}"
+        );
         for stem in ["you", "claude", "guest"] {
             assert_eq!(doc["tracks"][stem]["audio"], format!("{stem}.webm"));
             assert_eq!(doc["tracks"][stem]["captions"], format!("{stem}.vtt"));

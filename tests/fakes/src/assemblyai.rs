@@ -16,12 +16,12 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 
+use crate::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use crate::{Control, FakeServer, Fault, Recorded, serve};
 
 /// Audio (ms) a connection receives before a mid-stream fault strikes.
@@ -199,7 +199,7 @@ async fn session(mut socket: WebSocket, shared: Arc<Shared>, index: usize, fault
     }
 }
 
-async fn close(socket: &mut WebSocket, code: u16, reason: &str) -> Result<(), axum::Error> {
+async fn close(socket: &mut WebSocket, code: u16, reason: &str) -> Result<(), crate::ws::Error> {
     socket
         .send(Message::Close(Some(CloseFrame {
             code,

@@ -47,7 +47,7 @@ pub const CLOUD_PLATFORM_SCOPE: &str = "https://www.googleapis.com/auth/cloud-pl
 pub fn test_key() -> &'static RsaPrivateKey {
     static KEY: OnceLock<RsaPrivateKey> = OnceLock::new();
     KEY.get_or_init(|| {
-        RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).expect("generate the test RSA key")
+        RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).expect("generate the test RSA key")
     })
 }
 
@@ -124,7 +124,7 @@ impl FakeGoogleOAuth {
     /// `dir/foreign-service-account.json`: the fake must refuse its signatures.
     pub fn write_foreign_credentials(&self, dir: &Path) -> PathBuf {
         let foreign =
-            RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).expect("generate a foreign key");
+            RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).expect("generate a foreign key");
         let pem = foreign
             .to_pkcs8_pem(LineEnding::LF)
             .expect("encode the foreign key")

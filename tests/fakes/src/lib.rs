@@ -25,6 +25,7 @@ pub mod google_stt;
 pub mod google_tts;
 pub mod openai;
 pub mod whisper;
+pub mod ws;
 
 /// A failure a fake plays for one request (or connection). Requests take faults from the front of
 /// the queue; with the queue empty they are served normally.
