@@ -98,7 +98,6 @@ struct Live<W> {
 struct Seat<W> {
     registry: Arc<Registry>,
     slot: RoleSlot,
-    has_role: bool,
     /// Behind a mutex only so handles are `Sync` (sessions hold `&` to them across awaits); calls
     /// reach it through `&mut self` and `get_mut`, which never locks.
     live: Mutex<Option<Live<W>>>,
@@ -115,7 +114,6 @@ impl<W: WorldInstance> Seat<W> {
         Seat {
             registry,
             slot,
-            has_role: true,
             live: Mutex::new(None),
             clock_origin: None,
             cancel: CallCancel::default(),
@@ -132,12 +130,6 @@ impl<W: WorldInstance> Seat<W> {
             plugin: plugin.to_string(),
             message,
         };
-        if !self.has_role {
-            return Err(unavailable(
-                self.slot.name(),
-                "`you` has no LLM role".into(),
-            ));
-        }
         let setup = self.registry.snapshot();
         // Attempt 0 (every call, on the hot path) is a map lookup; only fallbacks build the chain.
         let name = match attempt {
@@ -202,7 +194,7 @@ impl<W: WorldInstance> Seat<W> {
             | CallError::CpuLimit { .. }
             | CallError::MemoryLimit { .. }
             | CallError::Deadline { .. } => true,
-            CallError::Load { .. } => self.has_role,
+            CallError::Load { .. } => true,
             CallError::Plugin { error, .. } => {
                 matches!(
                     error,
@@ -552,11 +544,6 @@ pub struct LlmHandle {
 handle_common!(LlmHandle, bindings::llm::LlmPlugin);
 
 impl LlmHandle {
-    pub(crate) fn without_role(mut self) -> LlmHandle {
-        self.seat.has_role = false;
-        self
-    }
-
     /// Streams the reply to `request` into `out`, then returns how it ended. When the plugin fails
     /// before sending any text, the next plugin of its `fallback` list is tried.
     ///

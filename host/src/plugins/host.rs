@@ -18,7 +18,7 @@ use super::registry::{Registry, ReloadEvent, Setup, revoked_grants};
 use super::secrets::SecretStore;
 use super::version::PluginInfoSummary;
 use super::watch::{PluginWatcher, ReloadRequest, WatchedPaths};
-use super::wit::Speaker;
+use crate::speakers::Ai;
 
 /// How to start the plugin host.
 #[derive(Debug, Clone, Default)]
@@ -250,18 +250,19 @@ impl PluginHost {
         TtsHandle::new(self.registry.clone(), RoleSlot::Tts)
     }
 
-    /// A handle for the LLM of `speaker` (`claude` or `guest`; `you` has none and its calls fail).
-    pub fn llm(self: &Arc<Self>, speaker: Speaker) -> LlmHandle {
-        let slot = match speaker {
-            Speaker::Claude | Speaker::You => RoleSlot::Claude,
-            Speaker::Guest => RoleSlot::Guest,
+    /// A handle for the LLM of `ai`. Only an AI has one, so asking for the human's does not compile:
+    ///
+    /// ```compile_fail
+    /// # fn f(host: std::sync::Arc<voice_studio::plugins::PluginHost>) {
+    /// host.llm(voice_studio::speakers::Speaker::You);
+    /// # }
+    /// ```
+    pub fn llm(self: &Arc<Self>, ai: Ai) -> LlmHandle {
+        let slot = match ai {
+            Ai::Claude => RoleSlot::Claude,
+            Ai::Guest => RoleSlot::Guest,
         };
-        let handle = LlmHandle::new(self.registry.clone(), slot);
-        if speaker == Speaker::You {
-            handle.without_role()
-        } else {
-            handle
-        }
+        LlmHandle::new(self.registry.clone(), slot)
     }
 
     /// A handle for turn-policy calls.
