@@ -5,12 +5,11 @@
 //! under noise; the source is printed. Prints a markdown table of p50/p99/mean microseconds.
 
 use std::hint::black_box;
-use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use audiopus::coder::Encoder;
 use audiopus::{Application, Bitrate, Channels, SampleRate};
+use studio_test_kit::speech::{Source, Speech, samples_of};
 use voice_studio::audio::{
     FRAME_MS, FRAME_SAMPLES, Frame, InputDecoder, InputEncoding, InputFormat, Pacer, PacerConfig,
     PacerEvent, Resampler, Vad, VadConfig,
@@ -22,14 +21,7 @@ const FRAMES: usize = 3000;
 const ROUNDS: usize = 4;
 
 fn main() {
-    let dir = match tempfile::tempdir() {
-        Ok(dir) => dir,
-        Err(error) => {
-            eprintln!("no temp dir: {error}");
-            std::process::exit(1);
-        }
-    };
-    let (speech, source) = speech_minute(dir.path());
+    let (speech, source) = speech_minute();
     println!("speech source: {source}");
     println!();
     println!(
@@ -278,69 +270,23 @@ fn opus_packets(speech: &[i16]) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// One minute of 48 kHz speech with pauses: espeak-ng + sox, else a voice-like tone under noise.
-fn speech_minute(dir: &Path) -> (Vec<i16>, &'static str) {
+/// One minute of 48 kHz speech with pauses: espeak-ng + sox (the test kit's speech), else its
+/// voice-like tone; a second of silence follows each utterance.
+fn speech_minute() -> (Vec<i16>, Source) {
     let total = FRAME_SAMPLES * FRAMES;
-    let wav = dir.join("speech.wav");
-    let raw = dir.join("speech.raw");
-    let text = "The studio hears every word in twenty millisecond frames. \
-        A pause follows each sentence, then the next speaker takes the floor.";
-    let made = Command::new("espeak-ng")
-        .arg("-w")
-        .arg(&wav)
-        .arg(text)
-        .status()
-        .is_ok_and(|s| s.success())
-        && Command::new("sox")
-            .arg(&wav)
-            .args([
-                "-r",
-                "48000",
-                "-c",
-                "1",
-                "-b",
-                "16",
-                "-e",
-                "signed-integer",
-                "-t",
-                "raw",
-            ])
-            .arg(&raw)
-            .status()
-            .is_ok_and(|s| s.success());
-    if let (true, Ok(bytes)) = (made, std::fs::read(&raw)) {
-        let utterance: Vec<i16> = bytes
-            .chunks_exact(2)
-            .map(|p| i16::from_le_bytes([p[0], p[1]]))
-            .collect();
-        let mut speech = Vec::with_capacity(total);
-        while speech.len() < total && !utterance.is_empty() {
-            speech.extend_from_slice(&utterance);
-            speech.extend(std::iter::repeat_n(0i16, 48_000));
-        }
-        speech.truncate(total);
-        return (
-            speech,
-            "espeak-ng + sox (real synthesized speech with 1 s pauses)",
-        );
+    let (pcm, source) = Speech::new(
+        "The studio hears every word in twenty millisecond frames. \
+         A pause follows each sentence, then the next speaker takes the floor.",
+    )
+    .pcm_or_tone(2.0);
+    let utterance = samples_of(&pcm);
+    let mut speech = Vec::with_capacity(total);
+    while speech.len() < total && !utterance.is_empty() {
+        speech.extend_from_slice(&utterance);
+        speech.extend(std::iter::repeat_n(0i16, 48_000));
     }
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    let speech = (0..total)
-        .map(|i| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            let noise = (state >> 52) as f64 - 2048.0;
-            let t = i as f64 / 48_000.0;
-            let voiced = if (t % 3.0) < 2.0 {
-                8000.0 * (2.0 * std::f64::consts::PI * 180.0 * t).sin()
-            } else {
-                0.0
-            };
-            (voiced + noise) as i16
-        })
-        .collect();
-    (speech, "tone + noise (espeak-ng or sox missing)")
+    speech.truncate(total);
+    (speech, source)
 }
 
 fn fail(message: &str) -> ! {

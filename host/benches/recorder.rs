@@ -4,12 +4,13 @@
 //! (espeak-ng, resampled to 48 kHz by sox) when those tools are installed, else a voice-like tone.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Instant;
 
+use studio_test_kit::speech::{Source, Speech, samples_of};
 use voice_studio::recording::{
-    Event, FRAME_SAMPLES, OpusApplication, OpusSettings, Recorder, RecorderConfig, Speaker, Track,
+    Event, FRAME_SAMPLES, OpusApplication, OpusSettings, Recorder, RecorderConfig, Track,
 };
+use voice_studio::speakers::Speaker;
 
 /// One minute of 20 ms frames.
 const FRAMES_PER_MINUTE: usize = 3000;
@@ -22,7 +23,7 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let (speech, source) = speech_minute(dir.path());
+    let (speech, source) = speech_minute();
     let silence = vec![0i16; FRAME_SAMPLES * FRAMES_PER_MINUTE];
     println!("speech source: {source}");
     println!();
@@ -199,58 +200,18 @@ fn session_minute(dir: &Path, speech: &[i16]) -> Row {
     Row { micros, bytes }
 }
 
-/// One minute of speech: espeak-ng + sox if installed, else a voice-like tone.
-fn speech_minute(dir: &Path) -> (Vec<i16>, &'static str) {
-    let wav = dir.join("speech.wav");
-    let raw = dir.join("speech.raw");
-    let text = "The studio records three speakers on one clock. Each track holds silence where \
-                its speaker is quiet, so an editor lines them up at zero. Opus at thirty two \
-                kilobits per second keeps a voice clear for a podcast, and the file stays \
-                playable even if the server is killed in the middle of a sentence.";
-    let made = Command::new("espeak-ng")
-        .args(["-s", "165", "-w"])
-        .arg(&wav)
-        .arg(text)
-        .status()
-        .is_ok_and(|s| s.success())
-        && Command::new("sox")
-            .arg(&wav)
-            .args([
-                "-r",
-                "48000",
-                "-c",
-                "1",
-                "-b",
-                "16",
-                "-e",
-                "signed-integer",
-                "-t",
-                "raw",
-            ])
-            .arg(&raw)
-            .status()
-            .is_ok_and(|s| s.success());
-    let bytes = if made {
-        std::fs::read(&raw).unwrap_or_default()
-    } else {
-        Vec::new()
-    };
-    let mut samples: Vec<i16> = bytes
-        .chunks_exact(2)
-        .map(|b| i16::from_le_bytes([b[0], b[1]]))
-        .collect();
-    let source = if samples.is_empty() {
-        samples = (0..48_000 * 10)
-            .map(|i| {
-                let t = f64::from(i) / 48_000.0;
-                let envelope = 0.3 + 0.7 * (t * 3.0).sin().abs();
-                ((std::f64::consts::TAU * 180.0 * t).sin() * envelope * 10_000.0) as i16
-            })
-            .collect();
-        "voice-like tone (espeak-ng or sox missing)"
-    } else {
-        "espeak-ng speech at 48 kHz (sox), looped"
-    };
+/// One minute of speech: espeak-ng + sox (the test kit's speech) if installed, else its
+/// voice-like tone; looped to a minute.
+fn speech_minute() -> (Vec<i16>, Source) {
+    let (pcm, source) = Speech::new(
+        "The studio records three speakers on one clock. Each track holds silence where \
+         its speaker is quiet, so an editor lines them up at zero. Opus at thirty two \
+         kilobits per second keeps a voice clear for a podcast, and the file stays \
+         playable even if the server is killed in the middle of a sentence.",
+    )
+    .words_per_minute(165)
+    .pcm_or_tone(10.0);
+    let samples = samples_of(&pcm);
     let wanted = FRAME_SAMPLES * FRAMES_PER_MINUTE;
     let looped: Vec<i16> = samples.iter().copied().cycle().take(wanted).collect();
     (looped, source)

@@ -20,6 +20,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
+use studio_test_kit::manifest::Manifest;
+use studio_test_kit::speech::{Source, Speech};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::WebSocketStream;
@@ -31,51 +33,24 @@ const FRAME_BYTES: usize = 1920;
 const FRAME: Duration = Duration::from_millis(20);
 /// One spoken turn per client this often.
 const TURN_EVERY: Duration = Duration::from_secs(8);
-/// The mock STT's end of speech and the mock LLM's pace, as MANIFEST sets them.
+/// The mock STT's end of speech and the mock LLM's pace, as `manifest` sets them.
 const STT_END_OF_SPEECH_MS: f64 = 150.0;
 const TOKEN_MS: f64 = 20.0;
 /// A reply's frames arriving with a gap longer than this belong to a new reply.
 const REPLY_GAP: Duration = Duration::from_millis(150);
 
-/// The scenario's providers: STT final 150 ms after end of speech, LLM 20 ms per token, TTS
-/// streams as it goes. The mock-stt script addresses claude every turn.
-const MANIFEST: &str = r#"
-[roles]
-stt = "mock-stt"
-tts = "mock-tts"
-claude = "mock-llm"
-guest = "mock-llm"
-policy = "host-led"
-
-[plugins.mock-stt]
-path = "mock-stt.wasm"
-capabilities = ["log", "clock", "config"]
-[plugins.mock-stt.config]
-script = ["Claude, what do you make of today's topic?"]
-threshold_dbfs = -40
-end_of_speech_ms = 150
-partial_every_ms = 300
-
-[plugins.mock-tts]
-path = "mock-tts.wasm"
-capabilities = ["log", "config"]
-[plugins.mock-tts.config]
-sample_rate = 24000
-chunk_ms = 100
-words_per_minute = 170
-first_byte_ms = 100
-
-[plugins.mock-llm]
-path = "mock-llm.wasm"
-capabilities = ["log", "config"]
-[plugins.mock-llm.config]
-token_delay_ms = 20
-first_token_ms = 200
-
-[plugins.host-led]
-path = "host-led.wasm"
-capabilities = ["log"]
-"#;
+/// The scenario's providers, on the shipped mocks: STT final 150 ms after end of speech, LLM
+/// 20 ms per token after a 200 ms first token, TTS streams as it goes after 100 ms. The mock-stt
+/// script addresses claude every turn.
+fn manifest() -> String {
+    Manifest::shipped()
+        .script(&["Claude, what do you make of today's topic?"])
+        .config("mock-stt", "end_of_speech_ms", STT_END_OF_SPEECH_MS as i64)
+        .config("mock-tts", "first_byte_ms", 100)
+        .config("mock-llm", "token_delay_ms", TOKEN_MS as i64)
+        .config("mock-llm", "first_token_ms", 200)
+        .to_string()
+}
 
 fn main() {
     let steps: Vec<usize> = std::env::var("STUDIO_BENCH_STEPS")
@@ -89,7 +64,7 @@ fn main() {
         Ok(d) => d,
         Err(e) => fail(&format!("no temp dir: {e}")),
     };
-    let (speech, source) = speech_clip(dir.path());
+    let (speech, source) = speech_clip();
     println!(
         "speech: {source}, {} ms per turn; a turn every {} s; {step_secs} s per step; late = more than {late_ms} ms behind schedule",
         speech.len() / FRAME_BYTES * 20,
@@ -141,48 +116,19 @@ fn fail(message: &str) -> ! {
     std::process::exit(1);
 }
 
-/// One spoken turn as 48 kHz mono s16le, whole frames: espeak-ng through sox when installed,
-/// else a voice-like tone of the same length.
-fn speech_clip(dir: &Path) -> (Vec<u8>, &'static str) {
-    let wav = dir.join("turn.wav");
-    let raw = dir.join("turn.raw");
-    let made = Command::new("espeak-ng")
-        .args(["-s", "190", "-w"])
-        .arg(&wav)
-        // No comma: a pause inside the turn longer than the STT's 150 ms end of speech would
-        // split it in two.
-        .arg("Claude what do you make of the topic today")
-        .status()
-        .is_ok_and(|s| s.success())
-        && Command::new("sox")
-            .arg(&wav)
-            .args([
-                "-r",
-                "48000",
-                "-c",
-                "1",
-                "-b",
-                "16",
-                "-e",
-                "signed-integer",
-                "-t",
-                "raw",
-            ])
-            .arg(&raw)
-            .status()
-            .is_ok_and(|s| s.success());
-    if made && let Ok(mut pcm) = std::fs::read(&raw) {
-        pcm.truncate(pcm.len() - pcm.len() % FRAME_BYTES);
-        return (trim_silence(pcm), "espeak-ng");
+/// One spoken turn as 48 kHz mono s16le, whole frames: the test kit's espeak-ng speech when
+/// installed (trimmed of its quiet ends), else its voice-like tone of two seconds.
+fn speech_clip() -> (Vec<u8>, Source) {
+    // No comma: a pause inside the turn longer than the STT's 150 ms end of speech would split it
+    // in two.
+    let (mut pcm, source) = Speech::new("Claude what do you make of the topic today")
+        .words_per_minute(190)
+        .pcm_or_tone(2.0);
+    pcm.truncate(pcm.len() - pcm.len() % FRAME_BYTES);
+    match source {
+        Source::Espeak => (trim_silence(pcm), source),
+        Source::Tone => (pcm, source),
     }
-    let samples = 48_000 * 2;
-    let mut pcm = Vec::with_capacity(samples * 2);
-    for i in 0..samples {
-        let t = i as f64 / 48_000.0;
-        let v = (t * 2.0 * std::f64::consts::PI * 180.0).sin() * 6000.0;
-        pcm.extend_from_slice(&(v as i16).to_le_bytes());
-    }
-    (pcm, "tone")
 }
 
 /// The clip without its leading and trailing quiet frames (below -40 dBFS, the STT's threshold),
@@ -500,7 +446,7 @@ struct Server {
 
 impl Server {
     fn start(work: &Path) -> Self {
-        if let Err(e) = std::fs::write(work.join("plugins.toml"), MANIFEST) {
+        if let Err(e) = std::fs::write(work.join("plugins.toml"), manifest()) {
             fail(&format!("cannot write plugins.toml: {e}"));
         }
         let spawned = Command::new(env!("CARGO_BIN_EXE_voice-studio"))

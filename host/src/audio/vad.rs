@@ -274,46 +274,15 @@ impl Biquad {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-    use std::process::Command;
 
     use super::super::resample::tests::sine;
     use super::*;
 
-    /// Speech from espeak-ng at 48 kHz mono s16, made in `dir` (espeak-ng, then sox to resample).
-    fn spoken(dir: &Path, text: &str) -> Vec<i16> {
-        let wav = dir.join("speech.wav");
-        let raw = dir.join("speech.raw");
-        let status = Command::new("espeak-ng")
-            .arg("-w")
-            .arg(&wav)
-            .arg(text)
-            .status()
-            .expect("espeak-ng runs");
-        assert!(status.success(), "espeak-ng failed");
-        let status = Command::new("sox")
-            .arg(&wav)
-            .args([
-                "-r",
-                "48000",
-                "-c",
-                "1",
-                "-b",
-                "16",
-                "-e",
-                "signed-integer",
-                "-t",
-                "raw",
-            ])
-            .arg(&raw)
-            .status()
-            .expect("sox runs");
-        assert!(status.success(), "sox failed");
-        let bytes = std::fs::read(&raw).expect("sox wrote the raw file");
-        bytes
-            .chunks_exact(2)
-            .map(|p| i16::from_le_bytes([p[0], p[1]]))
-            .collect()
+    /// Speech from espeak-ng at 48 kHz mono s16 (the test kit's speech).
+    fn spoken(text: &str) -> Vec<i16> {
+        studio_test_kit::speech::Speech::new(text)
+            .samples()
+            .unwrap_or_else(|error| panic!("speech for the VAD tests: {error}"))
     }
 
     /// First and last sample of `speech` that are audibly speech (above -40 dBFS), in ms.
@@ -368,11 +337,7 @@ mod tests {
 
     /// `lead_ms` of silence, the speech, then 1.5 s of silence; returns samples and speech bounds.
     fn padded_speech(lead_ms: usize) -> (Vec<i16>, u64, u64) {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let speech = spoken(
-            dir.path(),
-            "Hello there, this is the human speaking in the studio.",
-        );
+        let speech = spoken("Hello there, this is the human speaking in the studio.");
         let (first, last) = speech_bounds_ms(&speech);
         let mut samples = vec![0i16; lead_ms * 48];
         samples.extend_from_slice(&speech);
@@ -495,8 +460,7 @@ mod tests {
     fn pauses_shorter_than_the_hangover_keep_one_utterance() {
         let (first, onset, _) = padded_speech(500);
         // Cut the trailing silence to 300 ms and say it again: one utterance, not two.
-        let dir = tempfile::tempdir().expect("temp dir");
-        let again = spoken(dir.path(), "And again.");
+        let again = spoken("And again.");
         let (_, last_again) = speech_bounds_ms(&again);
         let (_, first_last) = speech_bounds_ms(&first);
         let cut = (first_last as usize + 300) * 48;

@@ -34,6 +34,9 @@ use voice_studio::plugins::{
     SttHandle, SttInput, TtsHandle,
 };
 
+use studio_test_kit::manifest::Manifest;
+/// Real speech for STT plugin tests (espeak-ng + sox, 48 kHz mono s16le), from the test kit.
+pub use studio_test_kit::speech;
 pub use voice_studio::plugins::wit;
 pub use voice_studio::plugins::{CallError, Capability, PluginInfoSummary, PluginKind};
 
@@ -166,8 +169,7 @@ impl Harness {
             .enable_all()
             .build()
             .map_err(|e| HarnessError::Setup(format!("tokio runtime: {e}")))?;
-        let manifest = folder.path().join("plugins.toml");
-        write_manifest(&manifest, &self.plugin_table(), None)?;
+        let manifest = write_manifest(folder.path(), &self.plugin_table(), None)?;
         let options = PluginHostOptions {
             manifest_path: manifest.clone(),
             plugin_dir_override: None,
@@ -195,7 +197,7 @@ impl Harness {
             PluginKind::Llm => "claude",
             PluginKind::Policy => "policy",
         };
-        write_manifest(&manifest, &self.plugin_table(), Some(role))?;
+        write_manifest(folder.path(), &self.plugin_table(), Some(role))?;
         let events = runtime.block_on(host.reload());
         if let Some(error) = events.into_iter().find_map(|e| e.error) {
             return Err(HarnessError::Setup(error));
@@ -246,23 +248,17 @@ fn push_string(table: &mut toml::Table, key: &str, value: &str) {
 }
 
 fn write_manifest(
-    path: &Path,
+    folder: &Path,
     plugin: &toml::Table,
     role: Option<&str>,
-) -> Result<(), HarnessError> {
-    let mut root = toml::Table::new();
-    let mut plugins = toml::Table::new();
-    plugins.insert(PLUGIN.into(), toml::Value::Table(plugin.clone()));
-    root.insert("plugins".into(), toml::Value::Table(plugins));
+) -> Result<PathBuf, HarnessError> {
+    let mut manifest = Manifest::empty().plugin_table(PLUGIN, plugin.clone());
     if let Some(role) = role {
-        let mut roles = toml::Table::new();
-        roles.insert(role.into(), toml::Value::String(PLUGIN.into()));
-        root.insert("roles".into(), toml::Value::Table(roles));
+        manifest = manifest.role(role, PLUGIN);
     }
-    let text = toml::to_string(&root)
-        .map_err(|e| HarnessError::Setup(format!("writing plugins.toml: {e}")))?;
-    std::fs::write(path, text)
-        .map_err(|e| HarnessError::Setup(format!("writing {}: {e}", path.display())))
+    manifest
+        .try_write(folder)
+        .map_err(|e| HarnessError::Setup(format!("writing plugins.toml: {e}")))
 }
 
 #[derive(Default)]
@@ -365,7 +361,7 @@ impl PluginUnderTest {
         let host = self.host.clone();
         let handle = calls
             .llm
-            .get_or_insert_with(|| host.llm(wit::Speaker::Claude));
+            .get_or_insert_with(|| host.llm(voice_studio::speakers::Ai::Claude));
         self.runtime.block_on(async {
             let (tx, rx) = mpsc::channel(1024);
             let (result, pieces) = tokio::join!(handle.complete(request, tx), collect(rx));

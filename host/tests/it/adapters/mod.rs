@@ -1,0 +1,3 @@
+mod llm;
+mod stt;
+mod tts;

@@ -1,0 +1,10 @@
+mod cache;
+mod capabilities;
+mod deadlines;
+mod faults;
+mod http;
+mod network;
+mod process;
+mod reload;
+mod roles;
+mod secrets;

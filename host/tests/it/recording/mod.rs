@@ -1,0 +1,6 @@
+mod captions;
+mod crash;
+mod errors;
+mod offload;
+mod session;
+mod webm;

@@ -1,0 +1,185 @@
+//! The studio console page end to end in a real browser: the real server binary with the
+//! offline mock plugins of `plugins.toml`, Debian's Chromium driven by `playwright-core` with a
+//! fake microphone that plays espeak-ng speech. The checks are in
+//! `tests/browser/console.test.mjs`; this test prepares the speech, installs the pinned
+//! playwright-core (`npm ci`, once), starts the server and runs the script. The script takes a
+//! screenshot mid-conversation into the setup's temp folder; with `UPDATE_SCREENSHOT=1` it goes to
+//! `docs/console.png` instead (so a test run does not rewrite a tracked file).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::support::server::ServerSetup;
+use studio_test_kit::speech::Speech;
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The browser the test drives: Debian's package (`apt-get install chromium`), never a download.
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Installs the pinned playwright-core from the committed lock file, once.
+fn install_playwright(dir: &Path) {
+    if dir.join("node_modules").join("playwright-core").is_dir() {
+        return;
+    }
+    let install = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+        .current_dir(dir)
+        .output()
+        .expect("run npm ci (is Node.js installed?)");
+    assert!(
+        install.status.success(),
+        "npm ci failed:\n{}\n{}",
+        String::from_utf8_lossy(&install.stdout),
+        String::from_utf8_lossy(&install.stderr)
+    );
+}
+
+/// Speaks `text` with espeak-ng into a 48 kHz mono WAV, with silence after it so the fake
+/// microphone (which loops the file) leaves a pause the recogniser hears as the end of a turn.
+fn speech_wav(dir: &Path, text: &str) -> PathBuf {
+    let wav = dir.join("speech.wav");
+    Speech::new(text)
+        .words_per_minute(150)
+        .pad(0.3, 2.5)
+        .wav(&wav)
+        .unwrap_or_else(|error| panic!("speech for the fake microphone: {error}"));
+    wav
+}
+
+#[test]
+fn console_page_talks_with_the_studio_in_a_real_browser() {
+    assert!(
+        Path::new(CHROMIUM).exists(),
+        "{CHROMIUM} is missing: apt-get install -y chromium"
+    );
+    let browser_dir = repo_root().join("tests").join("browser");
+    install_playwright(&browser_dir);
+
+    // The shipped role map (mock STT/TTS/LLM, host-led policy): the offline studio a user gets.
+    let manifest = std::fs::read_to_string(repo_root().join("plugins.toml")).expect("plugins.toml");
+    let setup = ServerSetup::new();
+    std::fs::write(setup.path().join("plugins.toml"), manifest).expect("write plugins.toml");
+    let wav = speech_wav(
+        setup.path(),
+        "Claude, what do you make of today's topic? Tell me in a few words.",
+    );
+    let screenshot = if std::env::var_os("UPDATE_SCREENSHOT").is_some_and(|v| v == "1") {
+        repo_root().join("docs").join("console.png")
+    } else {
+        setup.path().join("console.png")
+    };
+    let server = setup.start();
+
+    let run = Command::new("node")
+        .arg(browser_dir.join("console.test.mjs"))
+        .current_dir(&browser_dir)
+        .env("STUDIO_URL", server.url())
+        .env("SPEECH_WAV", &wav)
+        .env("SCREENSHOT", &screenshot)
+        .env("CHROMIUM", CHROMIUM)
+        .env("EPISODE_ID", "console-browser")
+        .output()
+        .expect("run node (is Node.js installed?)");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    println!("{stdout}");
+    let (status, log) = server.terminate();
+    assert!(
+        run.status.success(),
+        "browser checks failed:\n{stdout}\n{stderr}\nserver log (tail):\n{}",
+        tail(&log, 60)
+    );
+    // Guard against a script that ran no checks (it would also exit 0).
+    assert!(stdout.contains("CHECK page-connects PASS"), "{stdout}");
+    assert!(!stdout.contains(" FAIL"), "{stdout}");
+    assert_eq!(status.code(), Some(0), "{log}");
+}
+
+#[test]
+fn console_opens_host_and_viewer_links_and_says_when_a_link_is_missing_or_expired() {
+    assert!(
+        Path::new(CHROMIUM).exists(),
+        "{CHROMIUM} is missing: apt-get install -y chromium"
+    );
+    let browser_dir = repo_root().join("tests").join("browser");
+    install_playwright(&browser_dir);
+    let secret = "browser-test-token-secret-0123456789abcdef";
+    let admin = "browser-test-admin-token-0123456789abcdef";
+    let manifest = std::fs::read_to_string(repo_root().join("plugins.toml")).expect("plugins.toml");
+    let setup = ServerSetup::new()
+        .var("STUDIO_TOKEN_SECRET", secret)
+        .var("STUDIO_ADMIN_TOKEN", admin);
+    std::fs::write(setup.path().join("plugins.toml"), manifest).expect("write plugins.toml");
+    let wav = speech_wav(setup.path(), "Hello from the host.");
+    let server = setup.start();
+
+    let run = Command::new("node")
+        .arg(browser_dir.join("console-links.test.mjs"))
+        .current_dir(&browser_dir)
+        .env("STUDIO_URL", server.url())
+        .env("STUDIO_TOKEN_SECRET", secret)
+        .env("STUDIO_ADMIN_TOKEN", admin)
+        .env("SPEECH_WAV", &wav)
+        .env("CHROMIUM", CHROMIUM)
+        .output()
+        .expect("run node (is Node.js installed?)");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    println!("{stdout}");
+    let (status, log) = server.terminate();
+    assert!(
+        run.status.success(),
+        "browser checks failed:\n{stdout}\n{stderr}\nserver log (tail):\n{}",
+        tail(&log, 60)
+    );
+    for check in [
+        "host-link-joins-and-speaks",
+        "viewer-link-watches-only",
+        "no-token-asks-for-a-link",
+        "expired-link-says-so",
+    ] {
+        assert!(stdout.contains(&format!("CHECK {check} PASS")), "{stdout}");
+    }
+    assert_eq!(status.code(), Some(0), "{log}");
+}
+
+fn tail(log: &str, lines: usize) -> String {
+    let all: Vec<&str> = log.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+#[test]
+fn console_files_are_served_with_their_types_and_unknown_ones_are_not() {
+    let server = ServerSetup::new().start();
+    let page = server.get("/");
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(page.body.contains("/console/console.js"), "{}", page.body);
+    for (path, content_type) in [
+        ("/console/console.js", "text/javascript; charset=utf-8"),
+        ("/console/mic-worklet.js", "text/javascript; charset=utf-8"),
+        ("/console/console.css", "text/css; charset=utf-8"),
+        ("/vendor/socket.io.min.js", "text/javascript; charset=utf-8"),
+    ] {
+        let file = server.get(path);
+        assert_eq!(file.status, 200, "{path}");
+        assert_eq!(file.header("content-type"), Some(content_type), "{path}");
+        assert!(!file.body.is_empty(), "{path}");
+    }
+    // The pinned client keeps its license header.
+    assert!(
+        server
+            .get("/vendor/socket.io.min.js")
+            .body
+            .contains("Released under the MIT License."),
+    );
+    assert_eq!(server.get("/console/missing.js").status, 404);
+    assert_eq!(server.get("/console/..%2Fsrc%2Fmain.rs").status, 404);
+}

@@ -1,0 +1,11 @@
+mod access;
+mod config;
+mod console_browser;
+mod doors;
+mod flood;
+mod fuzz;
+mod http;
+mod limits;
+mod rate_limits;
+mod shutdown;
+mod socketio;

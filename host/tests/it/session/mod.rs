@@ -1,0 +1,2 @@
+mod limits;
+mod turn_loop;

@@ -1,0 +1,3 @@
+mod e2e;
+mod real_adapters;
+mod recordings;

@@ -1,0 +1,4 @@
+pub mod fuzz;
+pub mod plugins;
+pub mod recording;
+pub mod server;

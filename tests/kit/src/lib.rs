@@ -1,0 +1,9 @@
+//! The test kit: what the host's integration tests, its benchmarks and the plugin harness share,
+//! so each is written once.
+//!
+//! - [`speech`]: real speech in the browser microphone's format (espeak-ng + sox), with a
+//!   voice-like tone where those tools are missing;
+//! - [`manifest`]: a `plugins.toml` builder, so a test states only the roles it changes.
+
+pub mod manifest;
+pub mod speech;
