@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::routing::{any, post};
-use futures::StreamExt;
 use studio_fakes::ws::{Message, WebSocket, WebSocketUpgrade};
 use tokio::sync::mpsc;
 use voice_studio::speakers::Ai;
@@ -202,7 +201,7 @@ async fn assemblyai_session(mut socket: WebSocket, sent: Stamps) {
     }
     let mut audio_bytes = 0usize;
     let mut order = 0u64;
-    while let Some(Ok(message)) = socket.next().await {
+    while let Some(Ok(message)) = socket.recv().await {
         match message {
             Message::Binary(bytes) => {
                 audio_bytes += bytes.len();
