@@ -51,10 +51,15 @@ fn crash_child_records_in_real_time_until_killed() {
 /// Starts this test binary running only `child_test`, with `env` set; returns it with its stdout.
 fn spawn_child(child_test: &str, env: (&str, &std::path::Path)) -> std::process::Child {
     let exe = std::env::current_exe().unwrap_or_else(|e| panic!("own test binary: {e}"));
+    // Test names are module paths without the crate's name: `recording::crash::<test>`.
+    let module = module_path!()
+        .split_once("::")
+        .map_or("", |(_crate, module)| module);
+    let full_name = format!("{module}::{child_test}");
     Command::new(exe)
         .args([
             "--exact",
-            child_test,
+            &full_name,
             "--ignored",
             "--nocapture",
             "--test-threads=1",
