@@ -17,7 +17,6 @@ mod recording;
 mod request;
 mod rules;
 mod speak;
-mod speakers;
 mod spoken;
 mod timings;
 mod voices;
@@ -42,7 +41,6 @@ use listen::{STT_INPUT_QUEUE, listen};
 use note::Note;
 use recording::Tape;
 use rules::Talk;
-use speakers::role_of;
 use timings::millis;
 use voices::Voice;
 
@@ -56,6 +54,15 @@ fn epoch_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The plugin role a speaker's failures are reported under.
+fn role_of(speaker: Speaker) -> &'static str {
+    match speaker {
+        Speaker::You => "stt",
+        Speaker::Claude => "llm:claude",
+        Speaker::Guest => "llm:guest",
+    }
 }
 
 /// The conversation loop's state, owned by the studio actor.

@@ -5,7 +5,6 @@
 use std::time::Instant;
 
 use super::Floor;
-use super::speakers::to_wit;
 use super::timings::line_report;
 use crate::audio::{FRAME_SAMPLES, PacedFrame};
 use crate::gateway::protocol::{
@@ -232,7 +231,7 @@ impl Floor {
             self.set_orb(room, speaker, rest).await;
         }
         self.queue(FloorEvent::AiFinished(AiLine {
-            speaker: to_wit(speaker),
+            speaker: speaker.into(),
             text,
             interrupted,
         }));

@@ -7,8 +7,6 @@ use crate::gateway::protocol::Speaker;
 use crate::plugins::wit::{ChatMessage, ChatRole, LlmRequest};
 use crate::prompt::{self, Cast, Cue, Line, PromptError, PromptRequest, Role};
 
-use super::speakers::to_wit;
-
 /// What the floor knows when it asks for a line.
 pub(super) struct LineAsk<'a> {
     /// Who speaks.
@@ -83,7 +81,7 @@ fn chosen_voice(settings: &RuntimeConfig, speaker: Speaker) -> String {
 /// The prompt as the plugin contract's LLM request.
 fn llm_request(speaker: Speaker, model: &str, prompt: PromptRequest) -> LlmRequest {
     LlmRequest {
-        speaker: to_wit(speaker),
+        speaker: speaker.into(),
         model: model.to_owned(),
         system: prompt.system,
         messages: prompt

@@ -11,7 +11,6 @@ use tokio::task::JoinHandle;
 use super::Floor;
 use super::note::Note;
 use super::request::{LineAsk, line_request};
-use super::speakers::{from_wit, to_wit, voice_slot};
 use crate::briefings::Briefing;
 use crate::gateway::protocol::{ErrorCode, ErrorPayload, OrbState, Speaker, server_events};
 use crate::plugins::PolicyHandle;
@@ -20,6 +19,7 @@ use crate::prompt::Line;
 use crate::recording::Event;
 use crate::session::AutopilotRefusal;
 use crate::session::room::Room;
+use crate::speakers::Ai;
 
 /// The conversation as the policy and the prompts see it.
 pub(super) struct Talk {
@@ -67,13 +67,13 @@ impl Floor {
         FloorState {
             now_ms,
             autopilot,
-            holder: self.holder().map(to_wit),
+            holder: self.holder().map(Into::into),
             human_speaking: self.ear.human_speaking,
-            last_speaker: self.talk.last_speaker.map(to_wit),
+            last_speaker: self.talk.last_speaker.map(Into::into),
             ai_turns_in_a_row: self.talk.ai_turns_in_a_row,
             max_ai_turns: self.setup.autopilot_max_turns,
             thinking: self.talk.thinking.map(|(speaker, ends_at_ms)| Thinking {
-                speaker: to_wit(speaker),
+                speaker: speaker.into(),
                 ends_at_ms,
             }),
             autopilot_since_ms: self.talk.autopilot_since_ms,
@@ -120,7 +120,7 @@ impl Floor {
     ) {
         match decision {
             Decision::Respond(respond) => {
-                let speaker = from_wit(respond.speaker);
+                let speaker = Speaker::from(respond.speaker);
                 if human_said {
                     self.record_route(room, "address", speaker, &respond.cue, None);
                 }
@@ -128,7 +128,7 @@ impl Floor {
                     .await;
             }
             Decision::Think(think) => {
-                let speaker = from_wit(think.speaker);
+                let speaker = Speaker::from(think.speaker);
                 self.record_route(
                     room,
                     "thinking",
@@ -147,20 +147,20 @@ impl Floor {
                 .await;
             }
             Decision::Mute(speaker) => {
-                let speaker = from_wit(speaker);
+                let speaker = Speaker::from(speaker);
                 let speaking = self.voice(speaker).is_some_and(|v| v.line.is_some());
                 if speaker != Speaker::You && !speaking {
                     self.set_orb(room, speaker, OrbState::Muted).await;
                 }
             }
             Decision::Unmute(speaker) => {
-                let speaker = from_wit(speaker);
+                let speaker = Speaker::from(speaker);
                 if room.state.orb(speaker) == OrbState::Muted {
                     self.set_orb(room, speaker, OrbState::Idle).await;
                 }
             }
             Decision::Stop(speaker) => {
-                let speaker = from_wit(speaker);
+                let speaker = Speaker::from(speaker);
                 let held = self
                     .voice(speaker)
                     .and_then(|v| v.line.as_ref())
@@ -235,7 +235,7 @@ impl Floor {
         human_said: bool,
     ) {
         let autopilot = room.state.autopilot();
-        let Some(slot) = voice_slot(speaker) else {
+        let Some(slot) = speaker.ai().map(Ai::slot) else {
             return;
         };
         // The human's speech always takes the floor from the AIs' conversation. (An answer to

@@ -6,7 +6,6 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 
 use super::note::Note;
-use super::speakers::to_wit;
 use crate::audio::{Resampler, SAMPLE_RATE};
 use crate::gateway::protocol::Speaker;
 use crate::plugins::wit::{AudioChunk, LlmRequest, TtsRequest};
@@ -116,7 +115,7 @@ pub(super) async fn speak_line(job: LineJob, notes: mpsc::Sender<Note>) {
             let call = tts.synthesize(
                 TtsRequest {
                     text: clause,
-                    speaker: to_wit(speaker),
+                    speaker: speaker.into(),
                     voice: voice.clone(),
                     language: language.clone(),
                 },

@@ -10,7 +10,6 @@ use super::Floor;
 use super::note::Note;
 use super::request::LineRequest;
 use super::speak::{LineJob, speak_line};
-use super::speakers::{AIS, speaker_name, voice_slot};
 use super::spoken::SpokenLine;
 use super::timings::LineTimings;
 use crate::audio::Pacer;
@@ -18,6 +17,7 @@ use crate::gateway::protocol::{ModeNormal, ModeThinking, OrbState, Speaker};
 use crate::plugins::CallCancel;
 use crate::recording::Event;
 use crate::session::room::Room;
+use crate::speakers::Ai;
 
 /// An AI's voice: its pacer and its line in progress.
 pub(super) struct Voice {
@@ -56,7 +56,7 @@ pub(super) struct LineInProgress {
 impl Floor {
     /// The voice of an AI (`None` for the human).
     pub(super) fn voice(&mut self, speaker: Speaker) -> Option<&mut Voice> {
-        voice_slot(speaker).map(|i| &mut self.voices[i])
+        speaker.ai().map(|ai| &mut self.voices[ai.slot()])
     }
 
     /// The AI whose line is in progress, if any.
@@ -85,9 +85,10 @@ impl Floor {
         after_ai: bool,
     ) {
         let now_ms = room.clock_ms();
-        let (Some(slot), Some(ai)) = (voice_slot(speaker), speaker.ai()) else {
+        let Some(ai) = speaker.ai() else {
             return;
         };
+        let slot = ai.slot();
         let mut llm = self.setup.plugins.llm(ai);
         llm.set_session_clock_origin(room.started);
         let mut tts = self.setup.plugins.tts();
@@ -124,7 +125,7 @@ impl Floor {
             produced: false,
             released: 0,
             clauses_shown: 0,
-            caption_id: format!("{}-{}-{id}", speaker_name(speaker), room.generation),
+            caption_id: format!("{}-{}-{id}", speaker.name(), room.generation),
             caption_start_ms: None,
             timings: LineTimings::new(!after_ai && think_ms.is_none(), stt_final),
         });
@@ -158,7 +159,11 @@ impl Floor {
                     duration: u64::from(duration_ms),
                 },
             );
-            for other in AIS.into_iter().filter(|s| *s != speaker) {
+            for other in Ai::ALL
+                .map(Ai::speaker)
+                .into_iter()
+                .filter(|s| *s != speaker)
+            {
                 self.set_orb(room, other, OrbState::Muted).await;
             }
         }
@@ -241,7 +246,11 @@ impl Floor {
         })
         .await;
         self.record(room, &Event::ModeNormal { speaker });
-        for other in AIS.into_iter().filter(|s| *s != speaker) {
+        for other in Ai::ALL
+            .map(Ai::speaker)
+            .into_iter()
+            .filter(|s| *s != speaker)
+        {
             if room.state.orb(other) == OrbState::Muted {
                 self.set_orb(room, other, OrbState::Idle).await;
             }
