@@ -12,11 +12,11 @@
 //! and on host shutdown ([`kill_all_children`]). Standard error is kept (the last 64 KiB) for
 //! error messages and every read waits at most the plugin's timeout.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, LazyLock, Mutex, Once, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -29,14 +29,16 @@ use super::super::manifest::{Capability, ProcessRules, find_on_path};
 use super::denied;
 use super::{InstanceCtx, PluginView};
 
+mod groups;
+pub use groups::kill_all_children;
+use groups::{LiveGroup, kill_group, live_groups, register};
+
 /// Standard error kept per child.
 const STDERR_KEEP_BYTES: usize = 64 << 10;
 /// Largest piece of standard output handed over in one read.
 const MAX_READ_BYTES: usize = 1 << 20;
 /// Longest wait for the child to take one write on its standard input.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
-/// How often the watchdog counts the processes of each live group.
-const WATCH_EVERY: Duration = Duration::from_millis(50);
 /// Room above `max_processes` in the kernel's per-user cap (threads count there too, and
 /// onnxruntime starts one per core).
 const NPROC_HEADROOM: u64 = 256;
@@ -99,143 +101,6 @@ impl Drop for ProcessChild {
         live_groups().remove(&self.pgid);
         self.live.fetch_sub(1, Ordering::AcqRel);
     }
-}
-
-/// A group the watchdog keeps count of, and the shutdown hook kills.
-struct LiveGroup {
-    plugin: String,
-    program: String,
-    max_processes: u64,
-    stopped: Arc<OnceLock<String>>,
-}
-
-/// Every live child group of this host process, by process group id.
-struct Registry {
-    groups: Mutex<HashMap<i32, LiveGroup>>,
-    /// Wakes the watchdog when the first group arrives.
-    added: Condvar,
-}
-
-static REGISTRY: LazyLock<Registry> = LazyLock::new(|| Registry {
-    groups: Mutex::new(HashMap::new()),
-    added: Condvar::new(),
-});
-
-fn live_groups() -> std::sync::MutexGuard<'static, HashMap<i32, LiveGroup>> {
-    REGISTRY
-        .groups
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-}
-
-fn register(pgid: i32, group: LiveGroup) {
-    static WATCHDOG: Once = Once::new();
-    WATCHDOG.call_once(|| {
-        let started = std::thread::Builder::new()
-            .name("process-watchdog".into())
-            .spawn(watch_groups);
-        if let Err(error) = started {
-            tracing::error!("the child process watchdog could not start: {error}");
-        }
-    });
-    live_groups().insert(pgid, group);
-    REGISTRY.added.notify_one();
-}
-
-/// SIGKILL to a whole process group; a group that is already gone is fine.
-fn kill_group(pgid: i32) {
-    if pgid > 1 {
-        // SAFETY: killpg has no memory-safety preconditions; a stale group yields ESRCH.
-        unsafe {
-            libc::killpg(pgid, libc::SIGKILL);
-        }
-    }
-}
-
-/// Kills every child process group the plugins have alive (host shutdown: children must not
-/// outlive the studio). Returns how many groups were signalled.
-pub fn kill_all_children() -> usize {
-    let groups = live_groups();
-    for pgid in groups.keys() {
-        kill_group(*pgid);
-    }
-    groups.len()
-}
-
-/// The watchdog: counts the processes of each live group and kills a group past its cap.
-fn watch_groups() {
-    loop {
-        let watched: Vec<(i32, u64)> = {
-            let mut groups = live_groups();
-            while groups.is_empty() {
-                groups = REGISTRY
-                    .added
-                    .wait(groups)
-                    .unwrap_or_else(PoisonError::into_inner);
-            }
-            groups
-                .iter()
-                .map(|(pgid, group)| (*pgid, group.max_processes))
-                .collect()
-        };
-        let counts = count_group_members(watched.iter().map(|(pgid, _)| *pgid));
-        for (pgid, max) in watched {
-            let count = counts.get(&pgid).copied().unwrap_or(0);
-            if count <= max {
-                continue;
-            }
-            if let Some(group) = live_groups().get(&pgid) {
-                let reason = format!(
-                    "{}'s child process {} was killed: its process group passed max_processes = {max} ([plugins.{}.process])",
-                    group.plugin, group.program, group.plugin
-                );
-                if group.stopped.set(reason).is_ok() {
-                    tracing::warn!(
-                        plugin = group.plugin,
-                        program = group.program,
-                        processes = count,
-                        max_processes = max,
-                        "child process group passed its process cap; killed"
-                    );
-                }
-            }
-            kill_group(pgid);
-        }
-        std::thread::sleep(WATCH_EVERY);
-    }
-}
-
-/// How many processes (zombies included: they still hold a slot) are in each of `groups`.
-fn count_group_members(groups: impl Iterator<Item = i32>) -> HashMap<i32, u64> {
-    let mut counts: HashMap<i32, u64> = groups.map(|pgid| (pgid, 0)).collect();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return counts;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name
-            .to_str()
-            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
-        else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        if let Some(pgrp) = stat_pgrp(&stat)
-            && let Some(count) = counts.get_mut(&pgrp)
-        {
-            *count += 1;
-        }
-    }
-    counts
-}
-
-/// The process group field of `/proc/PID/stat` (the fifth; the command name before it may hold
-/// spaces and parentheses, so count from the last `)`).
-fn stat_pgrp(stat: &str) -> Option<i32> {
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    after_name.split_whitespace().nth(2)?.parse().ok()
 }
 
 /// Whether this host runs as root (then children are started as `rules.uid`).
@@ -615,65 +480,4 @@ impl process::HostChild for PluginView<'_> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_group_is_read_past_a_command_name_with_spaces_and_parens() {
-        let stat = "4242 (a (weird) name) S 1 4240 4240 0 -1 4194560 100";
-        assert_eq!(stat_pgrp(stat), Some(4240));
-        assert_eq!(stat_pgrp("garbage"), None);
-    }
-
-    /// The state letter of a process, `None` once it is gone.
-    fn state(pid: u32) -> Option<char> {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        stat[stat.rfind(')')? + 1..]
-            .split_whitespace()
-            .next()?
-            .chars()
-            .next()
-    }
-
-    #[tokio::test]
-    async fn shutdown_kills_every_live_child_group_grandchildren_too() {
-        let live = Arc::new(AtomicUsize::new(0));
-        let mut child = spawn(
-            "shutdown-test",
-            Path::new("/bin/sh"),
-            vec!["-c".into(), "sleep 300 & echo $!; wait".into()],
-            Vec::new(),
-            &ProcessRules::default(),
-            &live,
-        )
-        .expect("spawn");
-        assert_eq!(live.load(Ordering::Acquire), 1);
-        let mut stdout = child.stdout.take().expect("stdout");
-        let mut printed = Vec::new();
-        while !printed.ends_with(b"\n") {
-            let mut byte = [0u8; 1];
-            let n = stdout.read(&mut byte).await.expect("read");
-            assert_eq!(n, 1, "the grandchild's pid before the end");
-            printed.push(byte[0]);
-        }
-        let grandchild: u32 = String::from_utf8_lossy(&printed)
-            .trim()
-            .parse()
-            .expect("a pid");
-        assert!(kill_all_children() >= 1);
-        let status = child.child.wait().await.expect("wait");
-        use std::os::unix::process::ExitStatusExt;
-        assert_eq!(status.signal(), Some(libc::SIGKILL), "{status:?}");
-        let mut gone = false;
-        for _ in 0..200 {
-            if matches!(state(grandchild), None | Some('Z')) {
-                gone = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        assert!(gone, "grandchild {grandchild} outlived the shutdown");
-        drop(child);
-        assert_eq!(live.load(Ordering::Acquire), 0);
-    }
-}
+mod tests;
