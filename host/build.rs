@@ -40,6 +40,7 @@ fn main() {
         "test-plugins",
         "sdk/src",
         "sdk/Cargo.toml",
+        "sdk/text",
         "wit",
         "Cargo.lock",
     ] {

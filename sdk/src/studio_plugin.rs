@@ -19,7 +19,8 @@
 //! ```
 //!
 //! Everything else here is what adapters keep needing: [`config`] with defaults, [`log`] macros,
-//! [`sse`] parsing, [`pcm`] and [`wav`] audio helpers, and a streaming [`text::SentenceSplitter`].
+//! [`sse`] parsing, [`pcm`] and [`wav`] audio helpers, and the streaming [`text::ClauseSplitter`]
+//! the host uses too.
 //! The pure helpers compile and run natively, so plugin logic can be unit tested with `cargo test`;
 //! the host imports only work inside the studio (natively they panic).
 

@@ -3,16 +3,17 @@
 //!
 //! Plain types only: the session converts a [`PromptRequest`] into the plugin contract's
 //! `llm-request`, so this module does not depend on the plugin bindings.
-//! [`clauses`] cuts the streamed reply into clauses for TTS.
+//! [`ClauseSplitter`] (from `studio-text`, shared with the plugin SDK) cuts the streamed reply
+//! into clauses for TTS.
 
-pub mod clauses;
 mod system;
 mod transcript;
 
 use crate::briefings::Briefing;
 use crate::speakers::{Ai, NotAnAi, Speaker};
 
-pub use clauses::ClauseSplitter;
+/// The streamed reply is cut into clauses for TTS by the splitter the plugins share.
+pub use studio_text::ClauseSplitter;
 pub use system::THINKING_REQUEST;
 
 /// Reply budget for an ordinary line (1-3 spoken sentences fit with room to spare).

@@ -18,7 +18,7 @@ mod wire;
 use studio_plugin::google_auth::{self, CLOUD_PLATFORM_SCOPE};
 use studio_plugin::http::{self, Request};
 use studio_plugin::retry::RetryPolicy;
-use studio_plugin::text::SentenceSplitter;
+use studio_plugin::text::ClauseSplitter;
 use studio_plugin::{
     AudioSink, Capability, PluginError, PluginInfo, Role, Speaker, TtsPlugin, TtsRequest, config,
     log, pcm,
@@ -87,7 +87,7 @@ impl TtsPlugin for GoogleTts {
     fn synthesize(request: TtsRequest, sink: &AudioSink<'_>) -> Result<(), PluginError> {
         let settings = Settings::load(&request);
         let policy = RetryPolicy::from_config();
-        let mut splitter = SentenceSplitter::new(wire::MAX_SENTENCE_CHARS);
+        let mut splitter = ClauseSplitter::sentences(wire::MAX_SENTENCE_CHARS);
         let mut sentences = splitter.push(&request.text);
         sentences.extend(splitter.finish());
         for sentence in sentences {
