@@ -1,5 +1,5 @@
 //! A connected client as the handlers see it: what it carries in its socket's extensions (its
-//! seat in a studio, its handshake token, its rate gate) and how it is answered.
+//! place in a studio, its handshake token, its rate gate) and how it is answered.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -21,7 +21,7 @@ pub(super) type Client = Arc<Socket<LocalAdapter>>;
 
 /// The studio a client joined with `hello`, kept in the socket's extensions.
 #[derive(Debug, Clone)]
-pub(super) struct Seat {
+pub(super) struct JoinedStudio {
     pub(super) studio: StudioHandle,
     pub(super) input_format: InputFormat,
     /// What the client may do there (a viewer only watches).
@@ -68,8 +68,8 @@ pub(super) fn studio_unreachable(socket: &Client, e: StudioSendError) {
         StudioSendError::Busy => send_error(socket, ErrorCode::StudioBusy, &e.to_string()),
         StudioSendError::Ended => {
             // Forget the ended studio so the next event says "send hello" instead of repeating.
-            if let Some(seat) = socket.extensions.remove::<Seat>() {
-                socket.leave(seat.studio.episode_id().to_owned());
+            if let Some(joined) = socket.extensions.remove::<JoinedStudio>() {
+                socket.leave(joined.studio.episode_id().to_owned());
             }
             send_error(socket, ErrorCode::StudioEnded, &e.to_string());
         }

@@ -9,7 +9,7 @@ use socketioxide::handler::Value;
 
 use super::checks::check_audio_chunk;
 use super::client::{
-    Client, Seat, admit, decode, decode_event, emit, send_error, studio_unreachable,
+    Client, JoinedStudio, admit, decode, decode_event, emit, send_error, studio_unreachable,
 };
 use crate::gateway::access::Role;
 use crate::gateway::protocol::{BinaryPayload, ErrorCode, StudioSnapshot, server_events};
@@ -55,14 +55,14 @@ fn refuse_viewer_audio(socket: &Client) {
 }
 
 pub(super) fn on_audio_chunk(socket: &Client, value: &mut Value) {
-    let Some(seat) = socket.extensions.get::<Seat>() else {
+    let Some(joined) = socket.extensions.get::<JoinedStudio>() else {
         return send_error(
             socket,
             ErrorCode::NotInStudio,
             "send hello before audio.chunk",
         );
     };
-    if seat.role == Role::Viewer {
+    if joined.role == Role::Viewer {
         return refuse_viewer_audio(socket);
     }
     let chunk = match decode::<BinaryPayload>(socket, value) {
@@ -75,16 +75,16 @@ pub(super) fn on_audio_chunk(socket: &Client, value: &mut Value) {
             );
         }
     };
-    if let Err((code, message)) = check_audio_chunk(&chunk, &seat.input_format) {
+    if let Err((code, message)) = check_audio_chunk(&chunk, &joined.input_format) {
         return send_error(socket, code, &message);
     }
     if let Some(gate) = socket.extensions.get::<Arc<ClientGate>>() {
-        let media = media_duration(&chunk, &seat.input_format);
+        let media = media_duration(&chunk, &joined.input_format);
         match gate.audio(media, Instant::now()) {
             Admission::Admit => {}
             Admission::Drop => return,
             Admission::DropAndTell(message) => {
-                tracing::info!(client = %socket.id, episode = seat.studio.episode_id(), rule = "MIC_REALTIME_FACTOR", "microphone audio too fast; the excess is dropped");
+                tracing::info!(client = %socket.id, episode = joined.studio.episode_id(), rule = "MIC_REALTIME_FACTOR", "microphone audio too fast; the excess is dropped");
                 return send_error(socket, ErrorCode::AudioTooFast, &message);
             }
         }
@@ -93,7 +93,7 @@ pub(super) fn on_audio_chunk(socket: &Client, value: &mut Value) {
         client: socket.id,
         chunk,
     };
-    if let Err(e) = seat.studio.send(command) {
+    if let Err(e) = joined.studio.send(command) {
         studio_unreachable(socket, e);
     }
 }
@@ -112,17 +112,17 @@ pub(super) fn on_toggle_autopilot(socket: &Client, value: &mut Value) {
             );
         }
     };
-    let Some(seat) = socket.extensions.get::<Seat>() else {
+    let Some(joined) = socket.extensions.get::<JoinedStudio>() else {
         return send_error(
             socket,
             ErrorCode::NotInStudio,
             "send hello before client.toggle-autopilot",
         );
     };
-    if seat.role == Role::Viewer {
+    if joined.role == Role::Viewer {
         return refuse_viewer(socket, "client.toggle-autopilot");
     }
-    if let Err(e) = seat.studio.send(StudioCommand::SetAutopilot {
+    if let Err(e) = joined.studio.send(StudioCommand::SetAutopilot {
         client: socket.id,
         on,
     }) {
@@ -134,9 +134,9 @@ pub(super) fn on_request_state(socket: &Client, _value: &mut Value) {
     if !admit(socket, EventKind::Control) {
         return;
     }
-    match socket.extensions.get::<Seat>() {
-        Some(seat) => {
-            if let Err(e) = seat
+    match socket.extensions.get::<JoinedStudio>() {
+        Some(joined) => {
+            if let Err(e) = joined
                 .studio
                 .send(StudioCommand::RequestState { client: socket.id })
             {
@@ -155,17 +155,17 @@ pub(super) fn on_end_session(socket: &Client, _value: &mut Value) {
     if !admit(socket, EventKind::Control) {
         return;
     }
-    let Some(seat) = socket.extensions.get::<Seat>() else {
+    let Some(joined) = socket.extensions.get::<JoinedStudio>() else {
         return send_error(
             socket,
             ErrorCode::NotInStudio,
             "send hello before client.end-session",
         );
     };
-    if seat.role == Role::Viewer {
+    if joined.role == Role::Viewer {
         return refuse_viewer(socket, "client.end-session");
     }
-    if let Err(e) = seat
+    if let Err(e) = joined
         .studio
         .send(StudioCommand::EndSession { client: socket.id })
     {

@@ -7,7 +7,7 @@ use socketioxide::handler::Value;
 
 use super::checks::{CheckedHello, check_hello, join_error_code};
 use super::client::{
-    Client, HandshakeToken, Seat, admit, decode, emit, leave, peer_address, send_error,
+    Client, HandshakeToken, JoinedStudio, admit, decode, emit, leave, peer_address, send_error,
 };
 use super::greet_once;
 use crate::gateway::access::{Access, AccessError, Grant};
@@ -54,7 +54,7 @@ pub(super) fn on_hello(
 
     emit(socket, server_events::ACK, &format!("hello {name}"));
     // A client moves between studios by saying hello again; it leaves the old one first.
-    if let Some(old) = socket.extensions.get::<Seat>() {
+    if let Some(old) = socket.extensions.get::<JoinedStudio>() {
         let room = old.studio.episode_id().to_owned();
         if episode.as_deref() != Some(room.as_str()) {
             socket.leave(room);
@@ -83,14 +83,14 @@ pub(super) fn on_hello(
                 // A new studio hears about too-fast audio once more; the budget carries over.
                 gate.joined();
             }
-            socket.extensions.insert(Seat {
+            socket.extensions.insert(JoinedStudio {
                 studio,
                 input_format,
                 role: grant.role,
             });
         }
         Err(e) => {
-            socket.extensions.remove::<Seat>();
+            socket.extensions.remove::<JoinedStudio>();
             send_error(socket, join_error_code(&e), &e.to_string());
         }
     }

@@ -36,7 +36,7 @@ use super::protocol::{StudioSnapshot, client_events, server_events};
 use super::rate::ClientGate;
 use crate::config::ClientLimits;
 use crate::session::StudioRegistry;
-use client::{Client, Greeted, HandshakeToken, Seat, emit, leave};
+use client::{Client, Greeted, HandshakeToken, JoinedStudio, emit, leave};
 
 /// The handshake `auth` payload: `{token}`; anything else in it is ignored.
 #[derive(Debug, Default, serde::Deserialize)]
@@ -150,8 +150,8 @@ fn install_handlers(
                 tracing::info!(client = %socket.id, dropped_ms = dropped.as_millis(), rule = "MIC_REALTIME_FACTOR", "audio over the rate dropped");
             }
         }
-        if let Some(seat) = socket.extensions.get::<Seat>() {
-            leave(&seat.studio, socket.id).await;
+        if let Some(joined) = socket.extensions.get::<JoinedStudio>() {
+            leave(&joined.studio, socket.id).await;
         }
     });
 }
