@@ -16,7 +16,8 @@ use serde_json::json;
 use super::GatewayState;
 use super::access::{AccessMode, Role, random_id};
 use super::admin;
-use super::http::{is_json_content_type, iso8601_utc};
+use super::http::is_json_content_type;
+use crate::timestamp::iso8601_utc;
 
 /// Shortest lifetime a caller may ask for (a link must survive being sent to someone).
 pub const MIN_TTL_SECONDS: u64 = 60;

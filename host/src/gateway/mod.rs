@@ -19,7 +19,6 @@ pub mod protocol;
 pub mod rate;
 mod socket;
 
-pub use http::iso8601_utc;
 pub use plugin_catalog::{PluginCatalog, PluginSummary};
 pub use socket::{InOrder, InOrderMarker, MAX_AUDIO_CHUNK_BYTES, check_audio_chunk};
 

@@ -12,9 +12,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::iso8601_utc;
 use crate::config::ensure_writable_dir;
 use crate::gateway::{GatewayState, admin};
+use crate::timestamp::iso8601_utc;
 
 /// `GET /health`: the original backend's shape plus the loaded plugins. A plugin's `lastError`
 /// (it may hold paths) is shown only in the admin view (see [`admin_view`]).

@@ -6,10 +6,8 @@ mod file_serving;
 mod health;
 mod recordings;
 mod settings;
-mod timestamp;
 
 pub use file_serving::byte_range;
 pub use health::{health, ready};
 pub use recordings::{is_recording_folder_name, recording_file};
 pub use settings::{get_config, is_json_content_type, parse_json, post_guest, post_keys};
-pub use timestamp::iso8601_utc;
