@@ -1,7 +1,15 @@
-//! Studios: one per episode, each run by one actor task that owns its state. The registry maps
-//! episode ids to running studios, creates them on the first `hello`, retires them when their
-//! last client has been gone for the grace period, isolates a panicking studio, ends a stuck one
-//! (see [`watchdog`]), and ends them all on shutdown.
+//! Studios: one per episode, each run by one actor task that owns its state. The registry (this
+//! module) maps episode ids to running studios, creates them on the first `hello`, retires them
+//! when their last client has been gone for the grace period, isolates a panicking studio, ends
+//! a stuck one (see `watchdog`), and ends them all on shutdown.
+//!
+//! The rooms of the house:
+//! - `studio`: the actor (its loop, commands, handle and inboxes);
+//! - `room`: what the actor and its floor share (state, clients, clock, settings, budget);
+//! - `state`: the studio's state as pure data and rules (orbs, captions, microphone);
+//! - `floor`: the conversation loop (ear, rules, voices, playback, timings, recording);
+//! - `limits`, `quota`: what one studio may spend and how many studios may run;
+//! - `watchdog`: ends a studio that stopped answering.
 
 mod floor;
 mod limits;
