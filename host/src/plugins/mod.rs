@@ -6,6 +6,34 @@
 //! [`TtsHandle`], [`LlmHandle`], [`PolicyHandle`]) that a studio session keeps. Each handle owns one
 //! sandboxed instance (memory cap, guest-CPU cap, only the capabilities `plugins.toml` grants); a
 //! trap fails only that call, and the next call gets a fresh instance.
+//!
+//! # Who imports whom
+//!
+//! Each module imports only modules on the lines above its own (checked by grepping `use super::`
+//! and `crate::plugins::`); read it bottom up to go from the facade to the leaves:
+//!
+//! ```text
+//! cancel  cpu_meter  redact  manifest  compile_cache     leaves (catalog -> manifest)
+//! bindings                 generated from wit/ (see below)
+//! error    -> bindings, manifest, redact
+//! egress   -> bindings, manifest                          where a plugin may connect
+//! secrets  -> redact
+//! grant    -> cancel, egress, manifest, secrets           what one plugin is granted
+//! plugin_log -> grant, manifest
+//! capabilities -> bindings, cancel, cpu_meter, egress, grant, manifest, plugin_log
+//!                          the host imports, on a `PluginView` (never the store type)
+//! sandbox  -> capabilities, cpu_meter, grant, plugin_log  the store's data and its limits
+//! engine   -> bindings, capabilities, compile_cache, error, manifest, sandbox
+//! version  -> bindings, engine, grant, manifest, sandbox  one loaded plugin version
+//! registry -> engine, error, grant, manifest, secrets, version
+//! call     -> bindings, cancel, capabilities, error, manifest, registry, sandbox, version
+//! watch    -> error                                       sends reload requests on a channel
+//! host     -> call, engine, error, manifest, redact, registry, secrets, version, watch
+//! ```
+//!
+//! The one edge upwards is generated: `bindgen!`'s `with:` table in `bindings` names the host types
+//! that stand for the contract's resources (an HTTP response, a socket, a child, the streams),
+//! which live in `capabilities` beside the imports that use them.
 
 pub(crate) mod bindings;
 mod call;

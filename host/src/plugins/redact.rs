@@ -3,11 +3,10 @@
 //! `error` events), whichever plugin or provider put it there.
 //!
 //! Plugins are hostile and providers echo keys back ("Incorrect API key provided:
-//! sk-proj-****abcd"), so redaction cannot be left to each adapter. The [`SecretStore`] rebuilds
+//! sk-proj-****abcd"), so redaction cannot be left to each adapter. The secret store rebuilds
 //! the redactor whenever a secret changes (start, reload, a key set in the settings), and every
-//! path that carries plugin text out calls [`Redactor::redact`].
-//!
-//! [`SecretStore`]: super::sandbox::SecretStore
+//! path that carries plugin text out calls [`Redactor::redact`]. This module is a leaf: the
+//! secret store (`secrets`) owns the redactor and feeds it.
 
 use std::borrow::Cow;
 use std::io::Write;
