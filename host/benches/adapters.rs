@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::routing::{any, post};
-use studio_fakes::ws::{Message, WebSocket, WebSocketUpgrade};
+use studio_test_kit::fakes::ws::{Message, WebSocket, WebSocketUpgrade};
 use tokio::sync::mpsc;
 use voice_studio::speakers::Ai;
 use voice_studio::plugins::wit::{ChatMessage, ChatRole, LlmRequest, Speaker, SttRequest};

@@ -2,7 +2,7 @@
 // minted by POST /api/episodes, carried the three ways a client may carry them (handshake auth,
 // handshake query as the original frontend does, hello.token), and what each role may do.
 //
-// Needs a server started for it: `cargo test --test server_access` runs this file with
+// Needs a server started for it: `cargo test -p voice-studio --test it server::access` runs this file with
 // STUDIO_ACCESS_TEST=token (a server with STUDIO_TOKEN_SECRET and STUDIO_ADMIN_TOKEN, both passed
 // here so the test can sign its own expired and foreign tokens) and with STUDIO_ACCESS_TEST=open.
 // Defines no test in the other suites of this folder.

@@ -2,7 +2,7 @@
 // token buckets, studios per address, and the microphone's real-time budget, against the real
 // server with its default limits except MAX_STUDIOS_PER_IP=4.
 //
-// Needs a server started for it: `cargo test --test server_rate_limits` runs this file with
+// Needs a server started for it: `cargo test -p voice-studio --test it server::rate_limits` runs this file with
 // STUDIO_LIMITS_REPORT (a file this suite writes what it sent to, so the Rust side can hold the
 // studios' audio counters in the server log against it). Defines no test in the other suites of
 // this folder. Each scenario speaks from its own loopback address (127.0.0.x; Linux routes all of
@@ -44,7 +44,7 @@ function noticesAllowed(ms) {
   return Math.floor(ms / 1000) + 1;
 }
 
-describe("per-client limits", { skip: !ON && "run by cargo test --test server_rate_limits" }, () => {
+describe("per-client limits", { skip: !ON && "run by cargo test -p voice-studio --test it server::rate_limits" }, () => {
   test("a hello storm is cut to the bucket with rate-limited errors and the client stays connected", async () => {
     const c = studioClient(URL, open, { localAddress: "127.0.0.2" });
     await c.next("server.ack", (m) => m === "connected");

@@ -1,8 +1,8 @@
 // The live studio end to end: spoken audio in, captions, orbs, AI speech out, thinking mode,
 // autopilot, barge-in, a shared episode and the recording, against the real server running the
-// mock plugins (the plugins.toml of host/tests/studio_e2e.rs, whose mock-stt script is below).
+// mock plugins (the plugins.toml of host/tests/it/studio/e2e.rs, whose mock-stt script is below).
 //
-// Run: `cargo test --test studio_e2e` (starts the server, sets STUDIO_URL and STUDIO_LIVE=1).
+// Run: `cargo test -p voice-studio --test it studio::e2e` (starts the server, sets STUDIO_URL and STUDIO_LIVE=1).
 
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -25,7 +25,7 @@ const URL = process.env.STUDIO_URL;
 // cannot answer speech, so there it is skipped.
 const LIVE = Boolean(process.env.STUDIO_LIVE && URL);
 
-// The mock-stt script the server runs with (host/tests/studio_e2e.rs passes it as JSON): the
+// The mock-stt script the server runs with (host/tests/it/studio/e2e.rs passes it as JSON): the
 // n-th utterance of a studio reads as SCRIPT[n % SCRIPT.length] whatever the audio says, so the
 // clips say the same lines. Expected: a question to claude, one to the guest, a 5 s thinking
 // request to claude.
@@ -56,7 +56,7 @@ const orb = (speaker, state) => (s, st) => s === speaker && st === state;
 const framesOf = (client, speaker) =>
   client.all("audio.out").filter((r) => r.args[0] && r.args[0].speaker === speaker);
 
-describe("live studio", { skip: !LIVE && "set STUDIO_LIVE=1 (cargo test --test studio_e2e)" }, () => {
+describe("live studio", { skip: !LIVE && "set STUDIO_LIVE=1 (cargo test -p voice-studio --test it studio::e2e)" }, () => {
   const clips = [];
   before(() => {
     assert.equal(SCRIPT.length, 3, "STUDIO_SCRIPT holds the three lines of the mock-stt script");

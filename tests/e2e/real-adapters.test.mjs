@@ -1,10 +1,10 @@
 // The studio in production mode (USE_REAL_ADAPTERS=true) end to end: spoken questions go through
 // the whisper adapter, the anthropic and openai-compat adapters write the replies, and the piper
-// adapter speaks them - each against a local fake of its provider (tests/fakes) - while the
+// adapter speaks them - each against a local fake of its provider (tests/kit, feature fakes) - while the
 // official socket.io-client plays the host. A provider that refuses its key reaches the client
 // as an `error` event naming it, and the session goes on.
 //
-// Run: `cargo test --test studio_real_adapters` (starts the fakes and the server, sets the
+// Run: `cargo test -p voice-studio --test it studio::real_adapters` (starts the fakes and the server, sets the
 // variables below).
 
 import { describe, test, after } from "node:test";
@@ -25,7 +25,7 @@ const finalCaption = (speaker) => (c) => c.speaker === speaker && c.final !== fa
 const framesOf = (client, speaker) =>
   client.all("audio.out").filter((r) => r.args[0] && r.args[0].speaker === speaker);
 
-describe("studio with real adapters against fake providers", { skip: !LIVE && "set STUDIO_REAL_ADAPTERS=1 (cargo test --test studio_real_adapters)" }, () => {
+describe("studio with real adapters against fake providers", { skip: !LIVE && "set STUDIO_REAL_ADAPTERS=1 (cargo test -p voice-studio --test it studio::real_adapters)" }, () => {
   const episodeId = `real-adapters-${process.pid}-${Date.now()}`;
   let host;
   let mic;

@@ -1,5 +1,5 @@
 // A studio client that stays connected until the server shuts down, for the shutdown test in
-// host/tests/server_socketio.rs: it prints JOINED once in its studio, then the `session.end` it
+// host/tests/it/server/socketio.rs: it prints JOINED once in its studio, then the `session.end` it
 // receives, then DISCONNECTED, and exits 0 (1 if the server never ends the session).
 
 import { io } from "socket.io-client";

@@ -2,7 +2,7 @@
 // socket.io-client, connected the way the studio frontend connects (websocket transport).
 //
 // Run against a running server: STUDIO_URL=http://127.0.0.1:4000 node --test tests/e2e/
-// (`cargo test --test server_socketio` starts the server and does this.)
+// (`cargo test -p voice-studio --test it server::socketio` starts the server and does this.)
 
 import { test, after } from "node:test";
 import assert from "node:assert/strict";

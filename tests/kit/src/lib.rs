@@ -3,7 +3,12 @@
 //!
 //! - [`speech`]: real speech in the browser microphone's format (espeak-ng + sox), with a
 //!   voice-like tone where those tools are missing;
-//! - [`manifest`]: a `plugins.toml` builder, so a test states only the roles it changes.
+//! - [`manifest`]: a `plugins.toml` builder, so a test states only the roles it changes;
+//! - `fakes` (feature `fakes`): local fake provider servers, each speaking its provider's real
+//!   wire protocol, with a queue of faults to play; `fakes/piper` beside this crate stands in for
+//!   the Piper executable.
 
+#[cfg(feature = "fakes")]
+pub mod fakes;
 pub mod manifest;
 pub mod speech;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::plugins::Studio;
 use serde_json::json;
-use studio_fakes::{FakeServer, Fault, anthropic, openai};
+use studio_test_kit::fakes::{FakeServer, Fault, anthropic, openai};
 use voice_studio::plugins::wit::{
     ChatMessage, ChatRole, Completion, LlmRequest, PluginError, Speaker,
 };

@@ -1,5 +1,5 @@
 //! The STT adapters (`whisper`, `google-stt`, `assemblyai`) as real plugins in the real host,
-//! against the fake providers of `studio-fakes`: microphone audio at 48 kHz with the host's VAD
+//! against the fake providers of the test kit (`studio_test_kit::fakes`): microphone audio at 48 kHz with the host's VAD
 //! hints goes in, transcripts come out, the requests the fakes received are checked (path, query,
 //! headers, audio format and length), and every failure of issue 5 is played.
 
@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::support::plugins::Studio;
-use studio_fakes::Fault;
+use studio_test_kit::fakes::Fault;
 use tokio::sync::mpsc;
 use voice_studio::plugins::wit::{PluginError, Speaker, SttRequest, Transcript, TranscriptKind};
 use voice_studio::plugins::{CallError, PluginHost, SttInput};
@@ -226,7 +226,7 @@ async fn studio_host(plugin: &str, table: &str) -> (Studio, Arc<PluginHost>) {
 
 mod whisper {
     use super::*;
-    use studio_fakes::whisper::{self, multipart_parts, parse_wav};
+    use studio_test_kit::fakes::whisper::{self, multipart_parts, parse_wav};
 
     async fn host(format: &str, endpoint: &str, extra: &str) -> (Studio, Arc<PluginHost>) {
         studio_host(
@@ -608,8 +608,8 @@ end_of_speech_ms = 200
 
 mod google_stt {
     use super::*;
-    use studio_fakes::google_oauth::{self, FakeGoogleOAuth};
-    use studio_fakes::google_stt::{self, FakeGoogleStt, RECOGNIZE_PATH, audio_samples};
+    use studio_test_kit::fakes::google_oauth::{self, FakeGoogleOAuth};
+    use studio_test_kit::fakes::google_stt::{self, FakeGoogleStt, RECOGNIZE_PATH, audio_samples};
 
     struct Google {
         _studio: Studio,
@@ -824,8 +824,8 @@ retry_base_ms = 20
 mod assemblyai {
     use super::*;
     use serde_json::Value;
-    use studio_fakes::FakeServer;
-    use studio_fakes::assemblyai::{self, FAULT_AFTER_MS, When, turn};
+    use studio_test_kit::fakes::FakeServer;
+    use studio_test_kit::fakes::assemblyai::{self, FAULT_AFTER_MS, When, turn};
 
     const KEY: &str = "aai-test-key-0123";
 

@@ -1,5 +1,5 @@
 //! The TTS adapters through the real host: `google-tts` against the fake Google token endpoint
-//! and Text-to-Speech server, `piper` running the fake `piper` executable (tests/fakes/piper)
+//! and Text-to-Speech server, `piper` running the fake `piper` executable (tests/kit/fakes/piper)
 //! through the `process` capability. Happy paths check the requests the fakes got (URL, Bearer
 //! token, JSON body, argv, stdin); every failure of issue 5 is played, with `mock-tts` as the
 //! fallback where the issue expects the studio to keep talking.
@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::support::plugins::Studio;
-use studio_fakes::google_oauth::{self, FakeGoogleOAuth};
-use studio_fakes::google_tts::{self, Answer, FakeGoogleTts};
-use studio_fakes::{Fault, Recorded};
+use studio_test_kit::fakes::google_oauth::{self, FakeGoogleOAuth};
+use studio_test_kit::fakes::google_tts::{self, Answer, FakeGoogleTts};
+use studio_test_kit::fakes::{Fault, Recorded};
 use tokio::sync::mpsc;
 use voice_studio::plugins::wit::{AudioChunk, PluginError, Speaker, TtsRequest};
 use voice_studio::plugins::{CallError, PluginHost, TtsHandle};
@@ -461,9 +461,9 @@ async fn a_slow_first_byte_within_the_timeout_is_just_slow() {
 /// The fake `piper` executable, by absolute path.
 fn fake_piper() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/fakes/piper")
+        .join("../tests/kit/fakes/piper")
         .canonicalize()
-        .expect("tests/fakes/piper exists")
+        .expect("tests/kit/fakes/piper exists")
 }
 
 /// A studio with `piper` running the fake, its voice model described by `model_json`.

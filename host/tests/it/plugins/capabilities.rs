@@ -10,7 +10,7 @@ use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::any;
-use studio_fakes::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use studio_test_kit::fakes::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use voice_studio::plugins::wit::PluginError;
 use voice_studio::plugins::{CallError, PluginHostOptions, RoleSlot};
 use voice_studio::speakers::Ai;

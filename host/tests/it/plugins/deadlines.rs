@@ -482,8 +482,7 @@ mod studio_end_to_end {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use socketioxide::SocketIo;
-    use socketioxide::socket::Sid;
+    use voice_studio::session::{ClientId, NoClients};
     use voice_studio::briefings::BriefingStore;
     use voice_studio::config::{Config, ConfigSource, LiveConfig};
     use voice_studio::gateway::protocol::{InputFormat, StudioSnapshot};
@@ -500,7 +499,7 @@ mod studio_end_to_end {
         frame.iter().flat_map(|s| s.to_le_bytes()).collect()
     }
 
-    async fn send(studio: &StudioHandle, client: Sid, frames: &[Vec<i16>]) {
+    async fn send(studio: &StudioHandle, client: ClientId, frames: &[Vec<i16>]) {
         let mut tick = tokio::time::interval(Duration::from_millis(20));
         for frame in frames {
             tick.tick().await;
@@ -580,8 +579,6 @@ capabilities = ["log"]
         })
         .await
         .expect("plugins start");
-        let (_svc, io) = SocketIo::new_svc();
-        io.ns("/", async || {});
         let setup = TurnLoopSetup {
             plugins: plugins as Arc<PluginHost>,
             briefings: BriefingStore::open(dir.path().join("briefings")).expect("briefings"),
@@ -592,8 +589,8 @@ capabilities = ["log"]
             recorder: voice_studio::recording::WriterOptions::default(),
         };
         let live = Arc::new(LiveConfig::new(&config));
-        let registry = StudioRegistry::with_turn_loop(io, Duration::from_secs(30), live, setup);
-        let client = Sid::new();
+        let registry = StudioRegistry::with_turn_loop(NoClients, Duration::from_secs(30), live, setup);
+        let client = ClientId::unique();
         let studio = registry
             .join(
                 Some("ep-sleepy"),

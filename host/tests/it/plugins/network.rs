@@ -17,7 +17,7 @@ use axum::response::IntoResponse;
 use axum::routing::{any, get};
 use axum::serve::ListenerExt;
 use futures::StreamExt;
-use studio_fakes::ws::{Message, WebSocket, WebSocketUpgrade};
+use studio_test_kit::fakes::ws::{Message, WebSocket, WebSocketUpgrade};
 use voice_studio::plugins::CallError;
 use voice_studio::plugins::wit::PluginError;
 use voice_studio::speakers::Ai;

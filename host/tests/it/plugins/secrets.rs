@@ -13,7 +13,7 @@ use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{any, get};
-use studio_fakes::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use studio_test_kit::fakes::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use tokio::sync::{Notify, mpsc};
 use voice_studio::plugins::wit::{PluginError, Speaker, SttRequest};
 use voice_studio::plugins::{CallError, PluginHost, PluginHostOptions, SttInput};
@@ -541,8 +541,7 @@ async fn a_plugin_printing_100k_lines_is_limited() {
 
 mod studio_rig {
     use super::*;
-    use socketioxide::SocketIo;
-    use socketioxide::socket::Sid;
+    use voice_studio::session::{ClientId, NoClients};
     use studio_test_kit::speech::speech;
     use voice_studio::briefings::BriefingStore;
     use voice_studio::config::{Config, ConfigSource, LiveConfig, RuntimeConfigUpdate};
@@ -594,7 +593,7 @@ secrets = ["PROBER_KEY"]
         path
     }
 
-    async fn stream(studio: &StudioHandle, client: Sid, audio: &[u8]) {
+    async fn stream(studio: &StudioHandle, client: ClientId, audio: &[u8]) {
         let mut tick = tokio::time::interval(Duration::from_millis(20));
         for chunk in audio.chunks(CHUNK_BYTES) {
             tick.tick().await;
@@ -610,7 +609,7 @@ secrets = ["PROBER_KEY"]
 
     async fn until(
         studio: &StudioHandle,
-        client: Sid,
+        client: ClientId,
         what: &str,
         done: impl Fn(&StudioSnapshot) -> bool,
     ) {
@@ -655,8 +654,6 @@ secrets = ["PROBER_KEY"]
         })
         .await;
         let briefings = BriefingStore::open(dir.path().join("briefings")).expect("briefings");
-        let (_svc, io) = SocketIo::new_svc();
-        io.ns("/", async || {});
         let live = Arc::new(LiveConfig::new(&config));
         let setup = TurnLoopSetup {
             plugins: plugins.clone(),
@@ -668,7 +665,7 @@ secrets = ["PROBER_KEY"]
             recorder: voice_studio::recording::WriterOptions::default(),
         };
         let registry =
-            StudioRegistry::with_turn_loop(io, Duration::from_secs(30), live.clone(), setup);
+            StudioRegistry::with_turn_loop(NoClients, Duration::from_secs(30), live.clone(), setup);
         // The settings dialog's guest model reaches the plugin: this one leaks its key.
         live.apply(RuntimeConfigUpdate {
             guest_model: Some("leak:PROBER_KEY".into()),
@@ -684,8 +681,8 @@ secrets = ["PROBER_KEY"]
         }
     }
 
-    fn join(rig: &Rig, episode: &str) -> (StudioHandle, Sid) {
-        let client = Sid::new();
+    fn join(rig: &Rig, episode: &str) -> (StudioHandle, ClientId) {
+        let client = ClientId::unique();
         let studio = rig
             .registry
             .join(
@@ -704,7 +701,7 @@ secrets = ["PROBER_KEY"]
     async fn end_and_read_events(
         rig: &Rig,
         studio: &StudioHandle,
-        client: Sid,
+        client: ClientId,
         episode: &str,
     ) -> String {
         studio

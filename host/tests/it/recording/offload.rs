@@ -10,8 +10,7 @@ use studio_test_kit::manifest::Manifest;
 use studio_test_kit::speech::speech;
 
 use crate::support::recording::{ffmpeg_decode_errors, ffprobe, probed_duration_ms, voice_frame};
-use socketioxide::SocketIo;
-use socketioxide::socket::Sid;
+use voice_studio::session::{ClientId, NoClients};
 use voice_studio::briefings::BriefingStore;
 use voice_studio::config::{Config, ConfigSource, LiveConfig};
 use voice_studio::gateway::protocol::{InputFormat, OrbState, StudioSnapshot};
@@ -329,8 +328,6 @@ async fn studio_rig(dir: &Path, recordings: &Path, fault: &DiskFault) -> StudioR
     })
     .await
     .expect("plugins start");
-    let (_svc, io) = SocketIo::new_svc();
-    io.ns("/", async || {});
     let setup = TurnLoopSetup {
         plugins,
         briefings: BriefingStore::open(dir.join("briefings")).expect("briefings"),
@@ -344,7 +341,7 @@ async fn studio_rig(dir: &Path, recordings: &Path, fault: &DiskFault) -> StudioR
         },
     };
     let live = Arc::new(LiveConfig::new(&config));
-    StudioRegistry::with_turn_loop(io, Duration::from_secs(30), live, setup)
+    StudioRegistry::with_turn_loop(NoClients, Duration::from_secs(30), live, setup)
 }
 
 /// What the human asks (the mock STT's script; espeak-ng speaks it).
@@ -353,7 +350,7 @@ const QUESTION: &str = "Claude, what do you make of today's topic?";
 const CHUNK_BYTES: usize = 1920;
 
 /// Sends audio as 20 ms chunks, in real time, as a browser does.
-async fn stream(studio: &StudioHandle, client: Sid, audio: &[u8]) {
+async fn stream(studio: &StudioHandle, client: ClientId, audio: &[u8]) {
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     for chunk in audio.chunks(CHUNK_BYTES) {
         tick.tick().await;
@@ -416,7 +413,7 @@ async fn studio_on_a_hung_disk() {
     let recordings = dir.path().join("rec");
     let fault = DiskFault::new();
     let registry = studio_rig(dir.path(), &recordings, &fault).await;
-    let client = Sid::new();
+    let client = ClientId::unique();
     let participant = Participant {
         name: "Basil".into(),
         input_format: InputFormat::default(),

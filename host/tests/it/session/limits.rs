@@ -12,8 +12,7 @@ use studio_test_kit::manifest::Manifest;
 
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use socketioxide::SocketIo;
-use socketioxide::socket::Sid;
+use voice_studio::session::{ClientId, NoClients};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::support::server::ServerSetup;
@@ -72,8 +71,6 @@ async fn rig(autopilot_max_turns: u32, limits: StudioLimits) -> Rig {
     })
     .await
     .expect("plugins start");
-    let (_svc, io) = SocketIo::new_svc();
-    io.ns("/", async || {});
     let setup = TurnLoopSetup {
         plugins,
         briefings: BriefingStore::open(dir.path().join("briefings")).expect("briefings"),
@@ -84,7 +81,7 @@ async fn rig(autopilot_max_turns: u32, limits: StudioLimits) -> Rig {
         recorder: voice_studio::recording::WriterOptions::default(),
     };
     let live = Arc::new(LiveConfig::new(&config));
-    let registry = StudioRegistry::with_turn_loop(io, Duration::from_secs(30), live, setup);
+    let registry = StudioRegistry::with_turn_loop(NoClients, Duration::from_secs(30), live, setup);
     registry.set_limits(limits);
     Rig {
         registry,
@@ -103,14 +100,12 @@ fn bare_registry() -> (StudioRegistry, tempfile::TempDir) {
         toml.display().to_string(),
     )]))
     .expect("valid config");
-    let (_svc, io) = SocketIo::new_svc();
-    io.ns("/", async || {});
     let live = Arc::new(LiveConfig::new(&config));
-    (StudioRegistry::new(io, Duration::from_secs(30), live), dir)
+    (StudioRegistry::new(NoClients, Duration::from_secs(30), live), dir)
 }
 
 /// Sends silence as 20 ms chunks, in real time, as a browser does.
-async fn stream_silence(studio: &StudioHandle, client: Sid, ms: usize) {
+async fn stream_silence(studio: &StudioHandle, client: ClientId, ms: usize) {
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     for _ in 0..ms / 20 {
         tick.tick().await;
@@ -148,7 +143,7 @@ fn folders(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Ends the studio as `client.end-session` does and waits until it has stopped.
-async fn end_session(studio: &StudioHandle, client: Sid) {
+async fn end_session(studio: &StudioHandle, client: ClientId) {
     studio
         .deliver(StudioCommand::EndSession { client })
         .await
@@ -165,7 +160,7 @@ async fn a_hello_alone_creates_no_recording_and_the_first_audio_opens_one() {
     let rig = rig(6, StudioLimits::default()).await;
 
     // A hello storm's studio: joined, asked for its state, ended. Nothing reaches the disk.
-    let idle_client = Sid::new();
+    let idle_client = ClientId::unique();
     let idle = rig
         .registry
         .join(Some("ep-hello-only"), idle_client, participant("viewer"))
@@ -186,7 +181,7 @@ async fn a_hello_alone_creates_no_recording_and_the_first_audio_opens_one() {
     );
 
     // The first accepted chunk opens the recording.
-    let client = Sid::new();
+    let client = ClientId::unique();
     let studio = rig
         .registry
         .join(Some("ep-speaks"), client, participant("host"))
@@ -222,7 +217,7 @@ fn ai_lines(snapshot: &StudioSnapshot) -> usize {
 /// Streams silence until `done` holds for the snapshot.
 async fn until(
     studio: &StudioHandle,
-    client: Sid,
+    client: ClientId,
     what: &str,
     done: impl Fn(&StudioSnapshot) -> bool,
 ) -> StudioSnapshot {
@@ -256,7 +251,7 @@ async fn autopilot_stops_at_the_episode_limit_even_when_toggled_off_and_on() {
         },
     )
     .await;
-    let client = Sid::new();
+    let client = ClientId::unique();
     let studio = rig
         .registry
         .join(Some("ep-budget"), client, participant("host"))
@@ -309,8 +304,8 @@ async fn autopilot_stops_at_the_episode_limit_even_when_toggled_off_and_on() {
 #[tokio::test]
 async fn a_viewer_spamming_request_state_does_not_hold_back_the_holders_audio() {
     let (registry, _dir) = bare_registry();
-    let holder = Sid::new();
-    let viewer = Sid::new();
+    let holder = ClientId::unique();
+    let viewer = ClientId::unique();
     let studio = registry
         .join(Some("ep-lane"), holder, participant("host"))
         .expect("join");
@@ -353,7 +348,7 @@ async fn a_viewer_spamming_request_state_does_not_hold_back_the_holders_audio() 
 #[tokio::test]
 async fn a_full_audio_lane_drops_and_counts_without_blocking_the_sender() {
     let (registry, _dir) = bare_registry();
-    let holder = Sid::new();
+    let holder = ClientId::unique();
     let studio = registry
         .join(Some("ep-full-lane"), holder, participant("host"))
         .expect("join");
@@ -375,7 +370,7 @@ async fn a_full_audio_lane_drops_and_counts_without_blocking_the_sender() {
 #[tokio::test]
 async fn audio_sent_right_after_hello_is_taken_after_that_hello() {
     let (registry, _dir) = bare_registry();
-    let client = Sid::new();
+    let client = ClientId::unique();
     // The join and the first chunk are queued together, before the actor runs: the audio's
     // lane is taken first, yet the chunk must not be refused as coming from a stranger.
     let studio = registry

@@ -10,8 +10,7 @@ use studio_test_kit::manifest::Manifest;
 use studio_test_kit::speech::speech;
 
 use serde_json::Value;
-use socketioxide::SocketIo;
-use socketioxide::socket::Sid;
+use voice_studio::session::{ClientId, NoClients};
 
 use voice_studio::briefings::BriefingStore;
 use voice_studio::config::{Config, ConfigSource, LiveConfig, RuntimeConfigUpdate};
@@ -82,8 +81,6 @@ async fn rig_recording_to(
     .await
     .expect("plugins start");
     let briefings = BriefingStore::open(dir.path().join("briefings")).expect("briefings");
-    let (_svc, io) = SocketIo::new_svc();
-    io.ns("/", async || {});
     let live = Arc::new(LiveConfig::new(&config));
     let setup = TurnLoopSetup {
         plugins: plugins as Arc<PluginHost>,
@@ -94,7 +91,7 @@ async fn rig_recording_to(
         language: "en-US".into(),
         recorder: voice_studio::recording::WriterOptions::default(),
     };
-    let registry = StudioRegistry::with_turn_loop(io, Duration::from_secs(30), live.clone(), setup);
+    let registry = StudioRegistry::with_turn_loop(NoClients, Duration::from_secs(30), live.clone(), setup);
     Rig {
         registry,
         live,
@@ -108,7 +105,7 @@ fn silence(ms: usize) -> Vec<u8> {
 }
 
 /// Sends audio as 20 ms chunks, in real time, so the studio clock and the audio agree.
-async fn stream(studio: &StudioHandle, client: Sid, audio: &[u8]) {
+async fn stream(studio: &StudioHandle, client: ClientId, audio: &[u8]) {
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     for chunk in audio.chunks(CHUNK_BYTES) {
         tick.tick().await;
@@ -125,7 +122,7 @@ async fn stream(studio: &StudioHandle, client: Sid, audio: &[u8]) {
 /// Streams silence until `done` holds for the snapshot, failing after [`PATIENCE`].
 async fn until(
     studio: &StudioHandle,
-    client: Sid,
+    client: ClientId,
     what: &str,
     done: impl Fn(&StudioSnapshot) -> bool,
 ) -> StudioSnapshot {
@@ -151,8 +148,8 @@ fn final_caption(snapshot: &StudioSnapshot, speaker: Speaker) -> Option<String> 
         .map(|c| c.text.clone())
 }
 
-fn join(rig: &Rig, episode: &str) -> (StudioHandle, Sid) {
-    let client = Sid::new();
+fn join(rig: &Rig, episode: &str) -> (StudioHandle, ClientId) {
+    let client = ClientId::unique();
     let studio = rig
         .registry
         .join(
@@ -171,7 +168,7 @@ fn join(rig: &Rig, episode: &str) -> (StudioHandle, Sid) {
 async fn end_and_read_events(
     rig: &Rig,
     studio: &StudioHandle,
-    client: Sid,
+    client: ClientId,
     episode: &str,
 ) -> Vec<Value> {
     studio

@@ -1,5 +1,5 @@
 //! Production mode end to end: the real binary with `USE_REAL_ADAPTERS=true` and the shipped
-//! `plugins.toml`, every provider a local fake speaking its real protocol (`tests/fakes`), driven
+//! `plugins.toml`, every provider a local fake speaking its real protocol (`tests/kit` (its `fakes`)), driven
 //! by the official `socket.io-client` from `tests/e2e/real-adapters.test.mjs`: human speech in,
 //! whisper transcripts, anthropic and openai-compatible replies, piper speech out, and a refused
 //! key reported to the client while the session goes on. Afterwards the requests each fake
@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::support::server::ServerSetup;
 use crate::support::server::node::{assert_all_passed, run_suites};
-use studio_fakes::{Fault, anthropic, openai, whisper};
+use studio_test_kit::fakes::{Fault, anthropic, openai, whisper};
 
 /// What the fake Whisper hears, utterance by utterance (the suite speaks the same lines).
 const SCRIPT: [&str; 4] = [
@@ -70,7 +70,7 @@ async fn a_live_session_runs_on_the_real_adapters_against_fake_providers() {
             open(&record, 0o666);
         }
     }
-    let piper = repo().join("tests/fakes/piper");
+    let piper = repo().join("tests/kit/fakes/piper");
     let server = setup
         .var("PATH", std::env::var("PATH").unwrap_or_default())
         .var("USE_REAL_ADAPTERS", "true")

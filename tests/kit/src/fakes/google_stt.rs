@@ -24,7 +24,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
 
-use crate::{Control, FakeServer, Fault, Recorded, cut_off, google_fault_error, serve};
+use crate::fakes::{Control, FakeServer, Fault, Recorded, cut_off, google_fault_error, serve};
 
 /// The path of the recognize method.
 pub const RECOGNIZE_PATH: &str = "/v1/speech:recognize";

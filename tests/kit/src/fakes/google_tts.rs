@@ -23,7 +23,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
 
-use crate::{
+use crate::fakes::{
     Control, FakeServer, Fault, Recorded, cut_off, google_error, google_fault_error, serve,
 };
 

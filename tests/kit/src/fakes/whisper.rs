@@ -2,7 +2,8 @@
 //! transcription server (`POST /transcribe`, the body is bare PCM s16le 16 kHz mono ->
 //! `{"text","is_final","language","language_probability"}`), whisper.cpp (`POST /inference`,
 //! multipart -> `{"text"}`) and OpenAI (`POST /v1/audio/transcriptions`, multipart -> `{"text"}`).
-//! `/transcribe` also takes multipart, like whisper.cpp started with `--inference-path /transcribe`.
+//! `/transcribe` also takes multipart, like whisper.cpp started with
+//! `--inference-path /transcribe`.
 //!
 //! Each answer takes the next scripted text. Failures: the [`Fault`] queue (401, 429, 500, 503,
 //! a body cut off mid-way, a body that is not JSON, a slow first byte) and
@@ -21,7 +22,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::json;
 
-use crate::{Control, FakeServer, Fault, Recorded, cut_off, json_error, serve, with_retry_after};
+use crate::fakes::{Control, FakeServer, Fault, Recorded, cut_off, json_error, serve, with_retry_after};
 
 /// A running fake Whisper server.
 #[derive(Debug)]

@@ -21,8 +21,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 
-use crate::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use crate::{Control, FakeServer, Fault, Recorded, serve};
+use crate::fakes::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use crate::fakes::{Control, FakeServer, Fault, Recorded, serve};
 
 /// Audio (ms) a connection receives before a mid-stream fault strikes.
 pub const FAULT_AFTER_MS: u64 = 400;
@@ -199,7 +199,7 @@ async fn session(mut socket: WebSocket, shared: Arc<Shared>, index: usize, fault
     }
 }
 
-async fn close(socket: &mut WebSocket, code: u16, reason: &str) -> Result<(), crate::ws::Error> {
+async fn close(socket: &mut WebSocket, code: u16, reason: &str) -> Result<(), crate::fakes::ws::Error> {
     socket
         .send(Message::Close(Some(CloseFrame {
             code,
