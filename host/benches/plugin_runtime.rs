@@ -19,6 +19,7 @@ use voice_studio::plugins::wit::{
     ChatMessage, ChatRole, FloorEvent, FloorState, LlmRequest, Speaker, SttRequest,
 };
 use voice_studio::plugins::{BUILT_PLUGIN_DIR, PluginHost, PluginHostOptions, SttInput};
+use voice_studio::speakers::Ai;
 
 const FRAME: usize = 960;
 const FRAMES_PER_BATCH: usize = 100;
@@ -241,7 +242,7 @@ async fn run() {
         "us",
         "-",
     ));
-    let mut warm = host.llm(Speaker::Claude);
+    let mut warm = host.llm(Ai::Claude);
     version_of(&mut warm).await;
     let mut warm_llm = Vec::new();
     for _ in 0..200 {
@@ -253,7 +254,7 @@ async fn run() {
     let warm_llm_p50 = percentile(&warm_llm, 0.5);
     let mut instantiate_llm = Vec::new();
     for _ in 0..INSTANTIATIONS {
-        let mut fresh = host.llm(Speaker::Claude);
+        let mut fresh = host.llm(Ai::Claude);
         let started = Instant::now();
         version_of(&mut fresh).await;
         instantiate_llm.push(started.elapsed().as_secs_f64() * 1e6 - warm_llm_p50);
@@ -351,7 +352,7 @@ async fn run() {
         .join("plugins")
         .join("fault-injector.wasm");
     let mut settled = Vec::new();
-    let mut handle = host.llm(Speaker::Claude);
+    let mut handle = host.llm(Ai::Claude);
     for i in 0..SWAPS * 2 {
         let (want, bytes) = &versions[i % 2];
         swap_by_rename(&swap_dir, &target, bytes);
@@ -401,7 +402,7 @@ async fn http_round_trips(dir: &Path) -> Row {
         ),
     );
     let host = PluginHost::start(options).await.expect("http host");
-    let mut handle = host.llm(Speaker::Claude);
+    let mut handle = host.llm(Ai::Claude);
     let mut request = version_request();
     request.model = format!("http:http://127.0.0.1:{port}/v1/ping");
     let mut samples = Vec::with_capacity(HTTP_REQUESTS);
@@ -434,7 +435,7 @@ fn swap_by_rename(dir: &Path, target: &Path, bytes: &[u8]) {
 }
 
 async fn wait_for_version(host: &Arc<PluginHost>, want: &str) {
-    let mut handle = host.llm(Speaker::Claude);
+    let mut handle = host.llm(Ai::Claude);
     let deadline = Instant::now() + Duration::from_secs(30);
     while version_of(&mut handle).await != want {
         assert!(Instant::now() < deadline, "version {want} never served");
