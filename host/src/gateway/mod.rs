@@ -128,11 +128,13 @@ impl Gateway {
                     .packet_completion_timeout(limits.body_timeout),
             )
             .build_layer();
+        // Studios reach their clients through the Socket.IO server, without knowing it is one.
+        let audience = socket::SocketAudience::new(io.clone());
         let registry = match turn_loop {
             Some(setup) => {
-                StudioRegistry::with_turn_loop(io.clone(), config.studio.grace, live.clone(), setup)
+                StudioRegistry::with_turn_loop(audience, config.studio.grace, live.clone(), setup)
             }
-            None => StudioRegistry::new(io.clone(), config.studio.grace, live.clone()),
+            None => StudioRegistry::new(audience, config.studio.grace, live.clone()),
         };
         registry.set_watchdog_timeout(config.studio.watchdog);
         registry.set_limits(crate::session::StudioLimits::from(&config.studio));

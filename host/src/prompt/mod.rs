@@ -10,7 +10,7 @@ mod system;
 mod transcript;
 
 use crate::briefings::Briefing;
-use crate::speakers::{Ai, NotAnAi, Speaker};
+use crate::speakers::{Ai, Speaker};
 
 /// The streamed reply is cut into clauses for TTS by the splitter the plugins share.
 pub use studio_text::ClauseSplitter;
@@ -65,7 +65,7 @@ pub struct Message {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PromptRequest {
     /// The AI whose line this is.
-    pub speaker: Speaker,
+    pub ai: Ai,
     /// Persona, briefing, studio rules and the current cue.
     pub system: String,
     /// The transcript: starts with `user`, alternates, ends with `user`.
@@ -150,24 +150,16 @@ impl Default for HistoryBudget {
     }
 }
 
-/// Why no prompt could be built.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PromptError {
-    /// Prompts are for the AIs; the human's lines come from the microphone.
-    #[error("{0:?} is not an AI speaker; prompts are built for claude or guest")]
-    NotAnAi(Speaker),
-}
-
-/// Builds the request for `speaker`'s next line with the default [`HistoryBudget`].
+/// Builds the request for `ai`'s next line with the default [`HistoryBudget`].
 pub fn build(
-    speaker: Speaker,
+    ai: Ai,
     briefing: &Briefing,
     cast: &Cast,
     cue: &Cue,
     transcript: &[Line],
-) -> Result<PromptRequest, PromptError> {
+) -> PromptRequest {
     build_within(
-        speaker,
+        ai,
         briefing,
         cast,
         cue,
@@ -176,18 +168,18 @@ pub fn build(
     )
 }
 
-/// Builds the request for `speaker`'s next line, keeping the transcript within `budget`.
+/// Builds the request for `ai`'s next line, keeping the transcript within `budget`. Prompts
+/// are for the AIs only: the human's lines come from the microphone.
 pub fn build_within(
-    speaker: Speaker,
+    ai: Ai,
     briefing: &Briefing,
     cast: &Cast,
     cue: &Cue,
     transcript: &[Line],
     budget: &HistoryBudget,
-) -> Result<PromptRequest, PromptError> {
-    let ai = Ai::try_from(speaker).map_err(|NotAnAi(speaker)| PromptError::NotAnAi(speaker))?;
-    Ok(PromptRequest {
-        speaker,
+) -> PromptRequest {
+    PromptRequest {
+        ai,
         system: system::system_prompt(ai, briefing, cast, cue),
         messages: transcript::messages(ai, cast, transcript, budget),
         max_tokens: if cue.prepared_secs.is_some() {
@@ -195,7 +187,7 @@ pub fn build_within(
         } else {
             LINE_MAX_TOKENS
         },
-    })
+    }
 }
 
 #[cfg(test)]

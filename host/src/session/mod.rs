@@ -4,6 +4,7 @@
 //! a stuck one (see `watchdog`), and ends them all on shutdown.
 //!
 //! The rooms of the house:
+//! - `audience`: how a studio reaches its clients (the gateway implements it over Socket.IO);
 //! - `studio`: the actor (its loop, commands, handle and inboxes);
 //! - `room`: what the actor and its floor share (state, clients, clock, settings, budget);
 //! - `state`: the studio's state as pure data and rules (orbs, captions, microphone);
@@ -11,6 +12,7 @@
 //! - `limits`, `quota`: what one studio may spend and how many studios may run;
 //! - `watchdog`: ends a studio that stopped answering.
 
+mod audience;
 mod floor;
 mod limits;
 mod quota;
@@ -19,6 +21,7 @@ mod state;
 mod studio;
 mod watchdog;
 
+pub use audience::{Audience, ClientId, Delivery, NoClients};
 pub use limits::{
     AutopilotBudget, AutopilotLimit, AutopilotRefusal, DEFAULT_AUTOPILOT_LINES_PER_EPISODE,
     DEFAULT_AUTOPILOT_LINES_PER_MINUTE, DEFAULT_RECORDING_MIN_FREE_MB, StudioLimits,
@@ -46,12 +49,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use socketioxide::SocketIo;
 use tokio::sync::mpsc;
 use tokio::task::{AbortHandle, JoinHandle};
 
 use crate::config::LiveConfig;
-use crate::gateway::protocol::{SessionEnd, server_events};
+use crate::gateway::protocol::{ServerEvent, SessionEnd};
 use studio::Studio;
 use watchdog::Heartbeat;
 
@@ -150,7 +152,8 @@ struct StudioEntry {
 pub(crate) struct RegistryInner {
     studios: Mutex<HashMap<String, StudioEntry>>,
     live_episode: Mutex<Option<String>>,
-    io: SocketIo,
+    /// How studios reach their clients.
+    audience: Arc<dyn Audience>,
     grace: Duration,
     live_config: Arc<LiveConfig>,
     next_generation: AtomicU64,
@@ -181,12 +184,6 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// The Socket.IO namespace studios live in. socketioxide's `io.to()` and `io.get_socket()` panic
-/// when `/` is not registered; this returns `None` instead, so a studio never panics over it.
-fn studio_namespace(io: &SocketIo) -> Option<socketioxide::operators::BroadcastOperators> {
-    io.of("/")
-}
-
 fn duration_ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
@@ -201,25 +198,30 @@ pub fn is_valid_episode_id(id: &str) -> bool {
 }
 
 impl StudioRegistry {
-    /// An empty registry whose studios reach clients through `io`; they keep state but run no
-    /// turn loop (see [`StudioRegistry::with_turn_loop`]).
-    pub fn new(io: SocketIo, grace: Duration, live_config: Arc<LiveConfig>) -> Self {
-        Self::build(io, grace, live_config, None)
+    /// An empty registry whose studios reach clients through `audience`; they keep state but
+    /// run no turn loop (see [`StudioRegistry::with_turn_loop`]).
+    pub fn new(audience: impl Audience, grace: Duration, live_config: Arc<LiveConfig>) -> Self {
+        Self::build(Arc::new(audience), grace, live_config, None)
     }
 
     /// An empty registry whose studios run the turn loop with `setup`: they listen, answer,
     /// speak and record.
     pub fn with_turn_loop(
-        io: SocketIo,
+        audience: impl Audience,
         grace: Duration,
         live_config: Arc<LiveConfig>,
         setup: TurnLoopSetup,
     ) -> Self {
-        Self::build(io, grace, live_config, Some(Arc::new(setup)))
+        Self::build(
+            Arc::new(audience),
+            grace,
+            live_config,
+            Some(Arc::new(setup)),
+        )
     }
 
     fn build(
-        io: SocketIo,
+        audience: Arc<dyn Audience>,
         grace: Duration,
         live_config: Arc<LiveConfig>,
         turn_loop: Option<Arc<TurnLoopSetup>>,
@@ -228,7 +230,7 @@ impl StudioRegistry {
             inner: Arc::new(RegistryInner {
                 studios: Mutex::new(HashMap::new()),
                 live_episode: Mutex::new(None),
-                io,
+                audience,
                 grace,
                 live_config,
                 next_generation: AtomicU64::new(1),
@@ -276,7 +278,7 @@ impl StudioRegistry {
     pub fn join(
         &self,
         episode_id: Option<&str>,
-        client: socketioxide::socket::Sid,
+        client: ClientId,
         participant: Participant,
     ) -> Result<StudioHandle, JoinError> {
         self.join_from(episode_id, client, participant, None)
@@ -288,7 +290,7 @@ impl StudioRegistry {
     pub fn join_from(
         &self,
         episode_id: Option<&str>,
-        client: socketioxide::socket::Sid,
+        client: ClientId,
         participant: Participant,
         creator: Option<IpAddr>,
     ) -> Result<StudioHandle, JoinError> {
@@ -409,7 +411,7 @@ impl StudioRegistry {
         let (studio, handle, rx) = Studio::new(
             episode_id,
             generation,
-            self.inner.io.clone(),
+            self.inner.audience.clone(),
             self.inner.clone(),
             self.inner.grace,
             self.inner.live_config.subscribe(),
@@ -430,19 +432,11 @@ impl StudioRegistry {
                     episode_id: episode.clone(),
                     reason: EndReason::InternalError.as_str().to_owned(),
                 };
-                if let Some(ns) = studio_namespace(&inner.io)
-                    && let Err(e) = ns
-                        .to(episode.clone())
-                        .emit(server_events::SESSION_END, &end)
-                        .await
-                {
-                    tracing::debug!(error = %e, "could not tell clients the studio ended");
-                }
-                if let Some(ns) = studio_namespace(&inner.io)
-                    && let Err(e) = ns.to(episode.clone()).leave(episode).await
-                {
-                    tracing::debug!(error = %e, "could not empty the ended studio's room");
-                }
+                inner
+                    .audience
+                    .broadcast(&episode, ServerEvent::SessionEnd(&end))
+                    .await;
+                inner.audience.close(&episode).await;
             }
         });
         studios.insert(

@@ -5,27 +5,26 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use socketioxide::SocketIo;
-use socketioxide::socket::Sid;
 use tokio::sync::watch;
 
+use super::audience::{Audience, ClientId, Delivery};
 use super::limits::AutopilotBudget;
 use super::state::StudioState;
 use crate::config::RuntimeConfig;
 use crate::gateway::protocol::{
-    Caption, ErrorCode, ErrorPayload, ModeNormal, ModeThinking, SharedScreen, SharedScreenMode,
-    ThinkingCountdown, server_events,
+    Caption, ErrorCode, ErrorPayload, ModeNormal, ModeThinking, ServerEvent, SharedScreen,
+    SharedScreenMode, ThinkingCountdown,
 };
 
 /// A studio's shared part: state, clients, clock, settings.
 pub(super) struct Room {
-    /// The episode id (also the Socket.IO room of its clients).
+    /// The episode id (also the name of its clients' room in the [`Audience`]).
     pub(super) episode_id: Arc<str>,
     /// Which studio of this episode (a reopened episode is a new generation).
     pub(super) generation: u64,
     /// Orbs, captions, autopilot, shared screen, clients, microphone.
     pub(super) state: StudioState,
-    io: SocketIo,
+    audience: Arc<dyn Audience>,
     /// Studio clock origin: every caption and event of this studio is stamped relative to it.
     /// The floor resets it when it opens (the session clock starts with the recording).
     pub(super) started: Instant,
@@ -42,7 +41,7 @@ impl Room {
     pub(super) fn new(
         episode_id: Arc<str>,
         generation: u64,
-        io: SocketIo,
+        audience: Arc<dyn Audience>,
         runtime_config: watch::Receiver<RuntimeConfig>,
         autopilot_budget: AutopilotBudget,
     ) -> Self {
@@ -50,7 +49,7 @@ impl Room {
             episode_id,
             generation,
             state: StudioState::new(),
-            io,
+            audience,
             started: Instant::now(),
             runtime_config,
             problems: Vec::new(),
@@ -58,9 +57,9 @@ impl Room {
         }
     }
 
-    /// The Socket.IO server the clients are reached through.
-    pub(super) fn io(&self) -> &SocketIo {
-        &self.io
+    /// How the clients are reached.
+    pub(super) fn audience(&self) -> &Arc<dyn Audience> {
+        &self.audience
     }
 
     /// Milliseconds on the studio clock.
@@ -69,46 +68,28 @@ impl Room {
     }
 
     /// Sends an event to one client of the studio.
-    pub(super) fn emit_to<T: serde::Serialize + ?Sized>(&self, client: Sid, event: &str, data: &T) {
-        if let Some(socket) = super::studio_namespace(&self.io).and_then(|ns| ns.get_socket(client))
-            && let Err(e) = socket.emit(event, data)
-        {
-            tracing::debug!(%client, event, error = %e, "could not send to client");
-        }
+    pub(super) fn send_to(&self, client: ClientId, event: &ServerEvent<'_>) {
+        self.audience.send(client, event);
     }
 
     /// Sends an `error` to one client.
-    pub(super) fn emit_error(&self, client: Sid, code: ErrorCode, message: &str) {
-        self.emit_to(
+    pub(super) fn send_error(&self, client: ClientId, code: ErrorCode, message: &str) {
+        self.send_to(
             client,
-            server_events::ERROR,
-            &ErrorPayload::new(code, message),
+            &ServerEvent::Error(&ErrorPayload::new(code, message)),
         );
     }
 
     /// Sends an event to every client of the studio. The future does not borrow the room, so
     /// it may be awaited while the floor (whose recorder and decoder may be sent between
     /// threads but not shared) is borrowed.
-    pub(super) fn broadcast<'a, T: serde::Serialize + ?Sized + Sync>(
-        &self,
-        event: &'a str,
-        data: &'a T,
-    ) -> impl std::future::Future<Output = ()> + Send + 'a {
-        let room = super::studio_namespace(&self.io).map(|ns| ns.to(self.episode_id.to_string()));
-        let episode = self.episode_id.clone();
-        async move {
-            let Some(room) = room else {
-                return;
-            };
-            if let Err(e) = room.emit(event, data).await {
-                tracing::debug!(episode = %episode, event, error = %e, "broadcast failed");
-            }
-        }
+    pub(super) fn broadcast<'a>(&self, event: ServerEvent<'a>) -> Delivery<'a> {
+        self.audience.broadcast(&self.episode_id, event)
     }
 
     /// Shows a caption to every client and keeps it for later snapshots.
     pub(super) async fn show_caption(&mut self, caption: Caption) {
-        self.broadcast(server_events::CAPTION, &caption).await;
+        self.broadcast(ServerEvent::Caption(&caption)).await;
         self.state.push_caption(caption);
     }
 
@@ -124,17 +105,16 @@ impl Room {
             }),
         };
         self.state.set_shared_screen(screen);
-        self.broadcast(server_events::MODE_THINKING, &thinking)
-            .await;
-        self.broadcast(server_events::SHARED_SCREEN, &screen).await;
+        self.broadcast(ServerEvent::ModeThinking(&thinking)).await;
+        self.broadcast(ServerEvent::SharedScreen(&screen)).await;
     }
 
     /// Thinking mode ends: `mode.normal` plus the conversation screen.
     pub(super) async fn end_thinking(&mut self, normal: ModeNormal) {
         let screen = SharedScreen::default();
         self.state.set_shared_screen(screen);
-        self.broadcast(server_events::MODE_NORMAL, &normal).await;
-        self.broadcast(server_events::SHARED_SCREEN, &screen).await;
+        self.broadcast(ServerEvent::ModeNormal(&normal)).await;
+        self.broadcast(ServerEvent::SharedScreen(&screen)).await;
     }
 
     /// Sends the problems found since the last call to every client (they are not urgent enough
@@ -150,7 +130,7 @@ impl Room {
             } else {
                 ErrorCode::PluginFailed
             };
-            self.broadcast(server_events::ERROR, &ErrorPayload::new(code, message))
+            self.broadcast(ServerEvent::Error(&ErrorPayload::new(code, message)))
                 .await;
         }
     }

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use socketioxide::socket::Sid;
+use super::audience::ClientId;
 
 use crate::gateway::protocol::{Caption, InputFormat, OrbStates, SharedScreen, StudioSnapshot};
 
@@ -31,7 +31,7 @@ pub struct Participant {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MicrophoneHold {
     /// The client streaming the human's voice.
-    pub client: Sid,
+    pub client: ClientId,
     /// When its last chunk arrived.
     pub last_audio: Instant,
 }
@@ -66,9 +66,9 @@ pub struct StudioState {
     captions: VecDeque<Caption>,
     autopilot: bool,
     shared_screen: SharedScreen,
-    participants: HashMap<Sid, Participant>,
+    participants: HashMap<ClientId, Participant>,
     microphone: Option<MicrophoneHold>,
-    last_busy_error: HashMap<Sid, Instant>,
+    last_busy_error: HashMap<ClientId, Instant>,
     audio_in: AudioInStats,
 }
 
@@ -109,12 +109,12 @@ impl StudioState {
     }
 
     /// Adds or updates a client; a second `hello` from the same client replaces its details.
-    pub fn join(&mut self, client: Sid, participant: Participant) {
+    pub fn join(&mut self, client: ClientId, participant: Participant) {
         self.participants.insert(client, participant);
     }
 
     /// Removes a client and frees the microphone if it held it. Returns whether it was here.
-    pub fn leave(&mut self, client: Sid) -> bool {
+    pub fn leave(&mut self, client: ClientId) -> bool {
         if self.microphone.is_some_and(|m| m.client == client) {
             self.microphone = None;
         }
@@ -133,12 +133,12 @@ impl StudioState {
     }
 
     /// The clients in the studio.
-    pub fn clients(&self) -> impl Iterator<Item = Sid> + '_ {
+    pub fn clients(&self) -> impl Iterator<Item = ClientId> + '_ {
         self.participants.keys().copied()
     }
 
     /// A client in the studio.
-    pub fn participant(&self, client: Sid) -> Option<&Participant> {
+    pub fn participant(&self, client: ClientId) -> Option<&Participant> {
         self.participants.get(&client)
     }
 
@@ -155,17 +155,14 @@ impl StudioState {
     }
 
     /// A speaker's orb.
-    pub fn orb(
-        &self,
-        speaker: crate::gateway::protocol::Speaker,
-    ) -> crate::gateway::protocol::OrbState {
+    pub fn orb(&self, speaker: crate::speakers::Speaker) -> crate::gateway::protocol::OrbState {
         self.orbs.get(speaker)
     }
 
     /// Sets a speaker's orb; returns whether it changed.
     pub fn set_orb(
         &mut self,
-        speaker: crate::gateway::protocol::Speaker,
+        speaker: crate::speakers::Speaker,
         state: crate::gateway::protocol::OrbState,
     ) -> bool {
         self.orbs.set(speaker, state)
@@ -192,7 +189,7 @@ impl StudioState {
     /// Decides whether `client`'s audio chunk, arriving `now`, is the human's voice. The first
     /// sender takes the microphone; it keeps it while it streams and loses it when it leaves or
     /// falls silent for [`MICROPHONE_RELEASE_AFTER`].
-    pub fn claim_microphone(&mut self, client: Sid, now: Instant) -> MicrophoneVerdict {
+    pub fn claim_microphone(&mut self, client: ClientId, now: Instant) -> MicrophoneVerdict {
         if !self.participants.contains_key(&client) {
             return MicrophoneVerdict::NotInStudio;
         }
@@ -242,7 +239,7 @@ impl StudioState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gateway::protocol::Speaker;
+    use crate::speakers::Speaker;
 
     fn caption(id: usize) -> Caption {
         Caption {
@@ -289,7 +286,7 @@ mod tests {
 
     #[test]
     fn second_sender_is_refused_while_the_holder_streams() {
-        let (a, b) = (Sid::new(), Sid::new());
+        let (a, b) = (ClientId::unique(), ClientId::unique());
         let mut state = StudioState::new();
         state.join(a, participant());
         state.join(b, participant());
@@ -311,7 +308,7 @@ mod tests {
 
     #[test]
     fn leaving_frees_the_microphone() {
-        let (a, b) = (Sid::new(), Sid::new());
+        let (a, b) = (ClientId::unique(), ClientId::unique());
         let mut state = StudioState::new();
         state.join(a, participant());
         state.join(b, participant());

@@ -6,8 +6,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use socketioxide::SocketIo;
-use socketioxide::socket::Sid;
 use tokio::sync::{mpsc, watch};
 
 mod command;
@@ -19,6 +17,7 @@ pub use command::{StudioCommand, StudioSendError};
 pub(super) use handle::Inbox;
 pub use handle::StudioHandle;
 
+use super::audience::{Audience, ClientId};
 use super::floor::{Floor, FloorStep, recording_ready};
 use super::limits::{AutopilotBudget, StudioLimits};
 use super::room::Room;
@@ -26,7 +25,7 @@ use super::state::MicrophoneVerdict;
 use super::watchdog::{Heartbeat, beat_period};
 use super::{EndReason, RegistryInner, TurnLoopSetup};
 use crate::config::RuntimeConfig;
-use crate::gateway::protocol::{ErrorCode, RecordingReady, SessionEnd, server_events};
+use crate::gateway::protocol::{ErrorCode, RecordingReady, ServerEvent, SessionEnd};
 use handle::AudioChunk;
 
 /// How many commands may wait for a studio; audio arrives at 50 chunks a second per microphone,
@@ -68,7 +67,7 @@ impl Studio {
     pub(super) fn new(
         episode_id: &str,
         generation: u64,
-        io: SocketIo,
+        audience: Arc<dyn Audience>,
         registry: Arc<RegistryInner>,
         grace: Duration,
         runtime_config: watch::Receiver<RuntimeConfig>,
@@ -87,7 +86,7 @@ impl Studio {
         let room = Room::new(
             episode_id,
             generation,
-            io,
+            audience,
             runtime_config,
             AutopilotBudget::new(&limits),
         );
@@ -207,7 +206,7 @@ impl Studio {
                     tracing::info!(episode = %self.room.episode_id, %client, "client ended the session");
                     return Some(EndReason::Ended);
                 }
-                self.room.emit_error(
+                self.room.send_error(
                     client,
                     ErrorCode::NotInStudio,
                     "send hello before client.end-session",
@@ -225,7 +224,7 @@ impl Studio {
     /// audio was sent, so the commands queued now are handled up to that client's join.
     async fn take_commands_until_join(
         &mut self,
-        client: Sid,
+        client: ClientId,
         inbox: &mut Inbox,
     ) -> Option<EndReason> {
         for _ in 0..inbox.commands.len() {
@@ -255,7 +254,7 @@ impl Studio {
 
     /// Tells the client whose audio arrives that chunks were dropped (lane full), at most every
     /// [`AUDIO_DROP_REPORT_EVERY`].
-    fn report_dropped_audio(&mut self, client: Sid) {
+    fn report_dropped_audio(&mut self, client: ClientId) {
         let dropped = self.audio_dropped.load(Ordering::Relaxed);
         if dropped <= self.audio_drops_told
             || self
@@ -268,7 +267,7 @@ impl Studio {
         self.audio_drops_told = dropped;
         self.audio_drops_told_at = Some(Instant::now());
         tracing::warn!(episode = %self.room.episode_id, %client, lost, total = dropped, "microphone chunks dropped: the audio lane was full");
-        self.room.emit_error(
+        self.room.send_error(
             client,
             ErrorCode::StudioBusy,
             &format!("{lost} microphone chunks were dropped: the studio fell behind"),
@@ -283,15 +282,14 @@ impl Studio {
             } => {
                 tracing::info!(episode = %self.room.episode_id, %client, name = %participant.name, "client joined studio");
                 self.room.state.join(client, participant);
-                self.room.emit_to(
+                self.room.send_to(
                     client,
-                    server_events::STATE_SNAPSHOT,
-                    &self.room.state.snapshot(),
+                    &ServerEvent::StateSnapshot(&self.room.state.snapshot()),
                 );
                 // A client that arrives after an episode was recorded still learns where it is.
                 if let Some(ready) = self.registry.recording_of(&self.room.episode_id) {
                     self.room
-                        .emit_to(client, server_events::RECORDING_READY, &ready);
+                        .send_to(client, &ServerEvent::RecordingReady(&ready));
                 }
             }
             StudioCommand::Leave { client } => {
@@ -300,15 +298,14 @@ impl Studio {
                 }
             }
             StudioCommand::RequestState { client } => {
-                self.room.emit_to(
+                self.room.send_to(
                     client,
-                    server_events::STATE_SNAPSHOT,
-                    &self.room.state.snapshot(),
+                    &ServerEvent::StateSnapshot(&self.room.state.snapshot()),
                 );
             }
             StudioCommand::SetAutopilot { client, on } => {
                 if self.room.state.participant(client).is_none() {
-                    self.room.emit_error(
+                    self.room.send_error(
                         client,
                         ErrorCode::NotInStudio,
                         "send hello before toggling autopilot",
@@ -324,9 +321,9 @@ impl Studio {
                 } else {
                     "autopilot disabled"
                 };
-                self.room.broadcast(server_events::ACK, &ack).await;
+                self.room.broadcast(ServerEvent::Ack(ack)).await;
                 self.room
-                    .broadcast(server_events::STATE_SNAPSHOT, &self.room.state.snapshot())
+                    .broadcast(ServerEvent::StateSnapshot(&self.room.state.snapshot()))
                     .await;
                 if changed {
                     // Autopilot speaks without a microphone: it opens the floor too.
@@ -349,14 +346,14 @@ impl Studio {
                     }
                     MicrophoneVerdict::Busy { notify } => {
                         if notify {
-                            self.room.emit_error(
+                            self.room.send_error(
                                 client,
                                 ErrorCode::MicrophoneBusy,
                                 "another client holds this studio's microphone; its audio is used until it stops sending for 2 s",
                             );
                         }
                     }
-                    MicrophoneVerdict::NotInStudio => self.room.emit_error(
+                    MicrophoneVerdict::NotInStudio => self.room.send_error(
                         client,
                         ErrorCode::NotInStudio,
                         "send hello before sending audio",
@@ -384,7 +381,7 @@ impl Studio {
     /// already validated (binary, whole samples for PCM, at most 1 s) and in the format the
     /// client declared in `hello.inputFormat`; the floor's ear takes it from here. Without a
     /// turn loop the audio is counted and goes nowhere: no AI response is invented.
-    async fn on_microphone_audio(&mut self, client: Sid, chunk: Vec<u8>) {
+    async fn on_microphone_audio(&mut self, client: ClientId, chunk: Vec<u8>) {
         self.room.state.count_audio_in(chunk.len());
         let stats = self.room.state.audio_in();
         if stats.chunks == 1 {
@@ -459,7 +456,7 @@ impl Studio {
         if let Some(ready) = ready {
             self.registry.keep_recording(&ready);
             self.room
-                .broadcast(server_events::RECORDING_READY, &ready)
+                .broadcast(ServerEvent::RecordingReady(&ready))
                 .await;
         }
         self.room.report_problems().await;
@@ -467,15 +464,8 @@ impl Studio {
             episode_id: self.room.episode_id.to_string(),
             reason: reason.as_str().to_owned(),
         };
-        self.room
-            .broadcast(server_events::SESSION_END, &payload)
-            .await;
-        let room = self.room.episode_id.to_string();
-        if let Some(ns) = super::studio_namespace(self.room.io())
-            && let Err(e) = ns.to(room.clone()).leave(room).await
-        {
-            tracing::warn!(episode = %self.room.episode_id, error = %e, "could not empty the studio's room");
-        }
+        self.room.broadcast(ServerEvent::SessionEnd(&payload)).await;
+        self.room.audience().close(&self.room.episode_id).await;
         let stats = self.room.state.audio_in();
         tracing::info!(
             episode = %self.room.episode_id,
@@ -510,8 +500,8 @@ impl Drop for Studio {
         };
         let episode = self.room.episode_id.clone();
         let registry = self.registry.clone();
-        let io = self.room.io().clone();
-        let clients: Vec<Sid> = self.room.state.clients().collect();
+        let audience = self.room.audience().clone();
+        let clients: Vec<ClientId> = self.room.state.clients().collect();
         runtime.spawn(async move {
             let summary = match finishing.wait().await {
                 Ok(summary) => summary,
@@ -524,11 +514,7 @@ impl Drop for Studio {
             tracing::info!(%episode, "recording finished after the studio was aborted");
             registry.keep_recording(&ready);
             for client in clients {
-                if let Some(socket) =
-                    super::studio_namespace(&io).and_then(|ns| ns.get_socket(client))
-                {
-                    let _ = socket.emit(server_events::RECORDING_READY, &ready);
-                }
+                audience.send(client, &ServerEvent::RecordingReady(&ready));
             }
         });
     }

@@ -4,7 +4,6 @@
 use super::*;
 use crate::config::{Config, ConfigSource};
 use crate::gateway::protocol::{InputFormat, SharedScreen};
-use socketioxide::socket::Sid;
 
 #[test]
 fn episode_ids_that_could_escape_the_recording_folder_are_refused() {
@@ -31,10 +30,8 @@ fn registry() -> (StudioRegistry, tempfile::TempDir) {
         ),
     ]))
     .expect("valid config");
-    let (_svc, io) = SocketIo::new_svc();
-    io.ns("/", async || {});
     let live = Arc::new(LiveConfig::new(&config));
-    (StudioRegistry::new(io, GRACE, live), dir)
+    (StudioRegistry::new(NoClients, GRACE, live), dir)
 }
 
 fn someone() -> Participant {
@@ -54,7 +51,7 @@ async fn settle() {
 #[tokio::test(start_paused = true)]
 async fn a_studio_ends_only_after_its_last_client_has_been_gone_for_the_grace_period() {
     let (registry, _dir) = registry();
-    let client = Sid::new();
+    let client = ClientId::unique();
     let studio = registry
         .join(Some("ep-grace"), client, someone())
         .expect("join");
@@ -86,7 +83,7 @@ async fn a_studio_ends_only_after_its_last_client_has_been_gone_for_the_grace_pe
 #[tokio::test(start_paused = true)]
 async fn a_client_rejoining_within_the_grace_period_finds_the_same_studio() {
     let (registry, _dir) = registry();
-    let client = Sid::new();
+    let client = ClientId::unique();
     let first = registry
         .join(None, client, someone())
         .expect("join live episode");
@@ -96,7 +93,9 @@ async fn a_client_rejoining_within_the_grace_period_finds_the_same_studio() {
     tokio::time::advance(GRACE / 2).await;
     settle().await;
     // A page reload: a new connection, no episode id, joins the same live episode.
-    let again = registry.join(None, Sid::new(), someone()).expect("rejoin");
+    let again = registry
+        .join(None, ClientId::unique(), someone())
+        .expect("rejoin");
     assert_eq!(again.episode_id(), first.episode_id());
     assert_eq!(again.generation(), first.generation());
     tokio::time::advance(GRACE * 2).await;
@@ -108,10 +107,10 @@ async fn a_client_rejoining_within_the_grace_period_finds_the_same_studio() {
 async fn a_panicking_studio_ends_alone() {
     let (registry, _dir) = registry();
     let doomed = registry
-        .join(Some("ep-doomed"), Sid::new(), someone())
+        .join(Some("ep-doomed"), ClientId::unique(), someone())
         .expect("join");
     let healthy = registry
-        .join(Some("ep-healthy"), Sid::new(), someone())
+        .join(Some("ep-healthy"), ClientId::unique(), someone())
         .expect("join");
     doomed
         .send(StudioCommand::PanicForTest)
@@ -127,11 +126,13 @@ async fn a_panicking_studio_ends_alone() {
     assert!(!doomed.is_running());
     assert!(healthy.is_running());
     healthy
-        .send(StudioCommand::RequestState { client: Sid::new() })
+        .send(StudioCommand::RequestState {
+            client: ClientId::unique(),
+        })
         .expect("the other studio still takes commands");
     // The episode can be opened again, as a new studio.
     let reopened = registry
-        .join(Some("ep-doomed"), Sid::new(), someone())
+        .join(Some("ep-doomed"), ClientId::unique(), someone())
         .expect("rejoin");
     assert_ne!(reopened.generation(), doomed.generation());
     assert_eq!(registry.episode_ids(), vec!["ep-doomed", "ep-healthy"]);
@@ -154,10 +155,10 @@ async fn a_studio_blocked_in_a_system_call_is_ended_by_the_watchdog_and_the_othe
     let (registry, _dir) = registry();
     registry.set_watchdog_timeout(Duration::from_millis(200));
     let stuck = registry
-        .join(Some("ep-stuck"), Sid::new(), someone())
+        .join(Some("ep-stuck"), ClientId::unique(), someone())
         .expect("join");
     let healthy = registry
-        .join(Some("ep-healthy"), Sid::new(), someone())
+        .join(Some("ep-healthy"), ClientId::unique(), someone())
         .expect("join");
     // Blocks its worker thread like a hung disk write; one of the two workers stays free.
     stuck
@@ -168,7 +169,9 @@ async fn a_studio_blocked_in_a_system_call_is_ended_by_the_watchdog_and_the_othe
     until_gone(&registry, "ep-stuck").await;
     assert!(!stuck.is_running());
     assert_eq!(
-        stuck.send(StudioCommand::RequestState { client: Sid::new() }),
+        stuck.send(StudioCommand::RequestState {
+            client: ClientId::unique()
+        }),
         Err(StudioSendError::Ended),
         "its handles refuse at once, though the actor still holds its queue"
     );
@@ -177,7 +180,7 @@ async fn a_studio_blocked_in_a_system_call_is_ended_by_the_watchdog_and_the_othe
         .await
         .expect("the other studio still answers");
     let reopened = registry
-        .join(Some("ep-stuck"), Sid::new(), someone())
+        .join(Some("ep-stuck"), ClientId::unique(), someone())
         .expect("rejoin");
     assert_ne!(reopened.generation(), stuck.generation());
     reopened.snapshot().await.expect("the fresh studio answers");
@@ -187,12 +190,12 @@ async fn a_studio_blocked_in_a_system_call_is_ended_by_the_watchdog_and_the_othe
 #[tokio::test(start_paused = true)]
 async fn the_watchdog_waits_for_its_timeout_and_never_ends_a_studio_that_answers() {
     let (registry, _dir) = registry();
-    let client = Sid::new();
+    let client = ClientId::unique();
     let idle = registry
         .join(Some("ep-idle"), client, someone())
         .expect("join");
     let stuck = registry
-        .join(Some("ep-stuck"), Sid::new(), someone())
+        .join(Some("ep-stuck"), ClientId::unique(), someone())
         .expect("join");
     settle().await;
     // The whole process paused (a suspended VM, a debugger): every heartbeat looks old at
@@ -220,7 +223,7 @@ async fn the_watchdog_waits_for_its_timeout_and_never_ends_a_studio_that_answers
 #[tokio::test]
 async fn autopilot_from_a_client_of_the_studio_changes_the_snapshot_clients_get() {
     let (registry, _dir) = registry();
-    let client = Sid::new();
+    let client = ClientId::unique();
     let studio = registry
         .join(Some("ep-autopilot"), client, someone())
         .expect("join");
@@ -245,11 +248,11 @@ async fn autopilot_from_a_client_of_the_studio_changes_the_snapshot_clients_get(
 async fn autopilot_from_a_client_outside_the_studio_is_ignored() {
     let (registry, _dir) = registry();
     let studio = registry
-        .join(Some("ep-outsider"), Sid::new(), someone())
+        .join(Some("ep-outsider"), ClientId::unique(), someone())
         .expect("join");
     studio
         .send(StudioCommand::SetAutopilot {
-            client: Sid::new(),
+            client: ClientId::unique(),
             on: true,
         })
         .expect("queued");
@@ -267,7 +270,7 @@ async fn opening_studios_counts_per_address_and_in_total_and_joining_is_free() {
     let b = Some(IpAddr::from([127, 0, 0, 3]));
     let mut opened = Vec::new();
     for i in 0..4 {
-        let client = Sid::new();
+        let client = ClientId::unique();
         let studio = registry
             .join_from(Some(&format!("ep-a{i}")), client, someone(), a)
             .expect("within the address's quota");
@@ -275,26 +278,26 @@ async fn opening_studios_counts_per_address_and_in_total_and_joining_is_free() {
     }
     assert_eq!(
         registry
-            .join_from(Some("ep-a4"), Sid::new(), someone(), a)
+            .join_from(Some("ep-a4"), ClientId::unique(), someone(), a)
             .map(|_| ()),
         Err(JoinError::TooManyStudiosFromAddress { limit: 4 })
     );
     assert!(registry.get("ep-a4").is_none(), "nothing was opened");
     // Joining a running studio, from any address, opens nothing.
     registry
-        .join_from(Some("ep-a0"), Sid::new(), someone(), a)
+        .join_from(Some("ep-a0"), ClientId::unique(), someone(), a)
         .expect("joining is free");
     registry
-        .join_from(Some("ep-a1"), Sid::new(), someone(), b)
+        .join_from(Some("ep-a1"), ClientId::unique(), someone(), b)
         .expect("joining is free");
     for i in 0..2 {
         registry
-            .join_from(Some(&format!("ep-b{i}")), Sid::new(), someone(), b)
+            .join_from(Some(&format!("ep-b{i}")), ClientId::unique(), someone(), b)
             .expect("another address has its own quota");
     }
     assert_eq!(
         registry
-            .join_from(Some("ep-b2"), Sid::new(), someone(), b)
+            .join_from(Some("ep-b2"), ClientId::unique(), someone(), b)
             .map(|_| ()),
         Err(JoinError::TooManyStudios { limit: 6 })
     );
@@ -305,7 +308,7 @@ async fn opening_studios_counts_per_address_and_in_total_and_joining_is_free() {
         .expect("end");
     until_gone(&registry, "ep-a0").await;
     registry
-        .join_from(Some("ep-a4"), Sid::new(), someone(), a)
+        .join_from(Some("ep-a4"), ClientId::unique(), someone(), a)
         .expect("room again after one ended");
 }
 
@@ -313,10 +316,10 @@ async fn opening_studios_counts_per_address_and_in_total_and_joining_is_free() {
 async fn shutdown_ends_every_studio_and_refuses_new_joins() {
     let (registry, _dir) = registry();
     let a = registry
-        .join(Some("ep-a"), Sid::new(), someone())
+        .join(Some("ep-a"), ClientId::unique(), someone())
         .expect("join");
     let b = registry
-        .join(Some("ep-b"), Sid::new(), someone())
+        .join(Some("ep-b"), ClientId::unique(), someone())
         .expect("join");
     registry.shutdown(Duration::from_secs(30)).await;
     assert!(!a.is_running());
@@ -324,7 +327,7 @@ async fn shutdown_ends_every_studio_and_refuses_new_joins() {
     assert!(registry.episode_ids().is_empty());
     assert_eq!(
         registry
-            .join(Some("ep-c"), Sid::new(), someone())
+            .join(Some("ep-c"), ClientId::unique(), someone())
             .map(|_| ()),
         Err(JoinError::ShuttingDown)
     );

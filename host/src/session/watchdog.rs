@@ -22,7 +22,7 @@ use std::time::Duration;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::{EndReason, RegistryInner, lock};
-use crate::gateway::protocol::{ErrorCode, ErrorPayload, SessionEnd, server_events};
+use crate::gateway::protocol::{ErrorCode, ErrorPayload, ServerEvent, SessionEnd};
 
 /// How long a studio may go without a heartbeat before it is ended (`STUDIO_WATCHDOG_MS`).
 pub const DEFAULT_WATCHDOG_TIMEOUT: Duration = Duration::from_secs(10);
@@ -176,9 +176,7 @@ impl RegistryInner {
     fn end_stuck(&self, episode: &str, generation: u64, silent_for: Duration) {
         // Who to tell, taken before the studio leaves the registry: a client that says hello
         // from now on joins a fresh studio in the same room and must not be told.
-        let members = super::studio_namespace(&self.io)
-            .map(|ns| ns.to(episode.to_owned()).sockets())
-            .unwrap_or_default();
+        let members = self.audience.members(episode);
         let entry = {
             let mut studios = lock(&self.studios);
             match studios.get(episode) {
@@ -211,14 +209,10 @@ impl RegistryInner {
             episode_id: episode.to_owned(),
             reason: EndReason::Stuck.as_str().to_owned(),
         };
-        for socket in members {
-            socket.leave(episode.to_owned());
-            let told = socket
-                .emit(server_events::ERROR, &error)
-                .and_then(|()| socket.emit(server_events::SESSION_END, &end));
-            if let Err(e) = told {
-                tracing::debug!(episode = %episode, client = %socket.id, error = %e, "could not tell a client its studio was stuck");
-            }
+        for client in members {
+            self.audience.leave(client, episode);
+            self.audience.send(client, &ServerEvent::Error(&error));
+            self.audience.send(client, &ServerEvent::SessionEnd(&end));
         }
     }
 
@@ -254,6 +248,7 @@ mod tests {
     use crate::config::{Config, ConfigSource};
     use crate::gateway::Gateway;
     use crate::plugins::{BUILT_PLUGIN_DIR, PluginHost, PluginHostOptions};
+    use crate::session::ClientId;
     use crate::session::StudioRegistry;
     use crate::session::studio::{Stall, StudioCommand};
 
@@ -465,7 +460,7 @@ capabilities = ["log"]
         assert!(!stuck.is_running());
         assert_eq!(
             stuck.send(StudioCommand::RequestState {
-                client: socketioxide::socket::Sid::new()
+                client: ClientId::unique()
             }),
             Err(crate::session::StudioSendError::Ended)
         );

@@ -14,7 +14,7 @@ use socketioxide::socket::Socket;
 use crate::gateway::access::Role;
 use crate::gateway::protocol::{ErrorCode, ErrorPayload, InputFormat, server_events};
 use crate::gateway::rate::{Admission, ClientGate, EventKind};
-use crate::session::{StudioCommand, StudioHandle, StudioSendError};
+use crate::session::{ClientId, StudioCommand, StudioHandle, StudioSendError};
 
 /// A connected client as the in-order handlers see it.
 pub(super) type Client = Arc<Socket<LocalAdapter>>;
@@ -78,7 +78,7 @@ pub(super) fn studio_unreachable(socket: &Client, e: StudioSendError) {
 
 /// Delivers a leave even when the studio's queue is momentarily full; a lost leave would keep a
 /// studio alive forever.
-pub(super) async fn leave(studio: &StudioHandle, client: socketioxide::socket::Sid) {
+pub(super) async fn leave(studio: &StudioHandle, client: ClientId) {
     if let Err(e) = studio.deliver(StudioCommand::Leave { client }).await {
         tracing::debug!(%client, error = %e, "leave not delivered: studio already ended");
     }

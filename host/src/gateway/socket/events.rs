@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use socketioxide::handler::Value;
 
+use super::audience::client_id;
 use super::checks::check_audio_chunk;
 use super::client::{
     Client, JoinedStudio, admit, decode, decode_event, emit, send_error, studio_unreachable,
@@ -90,7 +91,7 @@ pub(super) fn on_audio_chunk(socket: &Client, value: &mut Value) {
         }
     }
     let command = StudioCommand::Audio {
-        client: socket.id,
+        client: client_id(socket.id),
         chunk,
     };
     if let Err(e) = joined.studio.send(command) {
@@ -123,7 +124,7 @@ pub(super) fn on_toggle_autopilot(socket: &Client, value: &mut Value) {
         return refuse_viewer(socket, "client.toggle-autopilot");
     }
     if let Err(e) = joined.studio.send(StudioCommand::SetAutopilot {
-        client: socket.id,
+        client: client_id(socket.id),
         on,
     }) {
         studio_unreachable(socket, e);
@@ -136,10 +137,9 @@ pub(super) fn on_request_state(socket: &Client, _value: &mut Value) {
     }
     match socket.extensions.get::<JoinedStudio>() {
         Some(joined) => {
-            if let Err(e) = joined
-                .studio
-                .send(StudioCommand::RequestState { client: socket.id })
-            {
+            if let Err(e) = joined.studio.send(StudioCommand::RequestState {
+                client: client_id(socket.id),
+            }) {
                 studio_unreachable(socket, e);
             }
         }
@@ -165,10 +165,9 @@ pub(super) fn on_end_session(socket: &Client, _value: &mut Value) {
     if joined.role == Role::Viewer {
         return refuse_viewer(socket, "client.end-session");
     }
-    if let Err(e) = joined
-        .studio
-        .send(StudioCommand::EndSession { client: socket.id })
-    {
+    if let Err(e) = joined.studio.send(StudioCommand::EndSession {
+        client: client_id(socket.id),
+    }) {
         studio_unreachable(socket, e);
     }
 }

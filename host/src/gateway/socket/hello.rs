@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use socketioxide::handler::Value;
 
+use super::audience::client_id;
 use super::checks::{CheckedHello, check_hello, join_error_code};
 use super::client::{
     Client, HandshakeToken, JoinedStudio, admit, decode, emit, leave, peer_address, send_error,
@@ -60,12 +61,14 @@ pub(super) fn on_hello(
             socket.leave(room);
             if old
                 .studio
-                .send(StudioCommand::Leave { client: socket.id })
+                .send(StudioCommand::Leave {
+                    client: client_id(socket.id),
+                })
                 .is_err()
             {
                 // The old studio is full or gone; deliver the leave off the receive loop.
                 let studio = old.studio.clone();
-                let client = socket.id;
+                let client = client_id(socket.id);
                 tokio::spawn(async move { leave(&studio, client).await });
             }
         }
@@ -75,7 +78,12 @@ pub(super) fn on_hello(
         input_format,
     };
     let creator = peer_address(socket).map(address_key);
-    match registry.join_from(episode.as_deref(), socket.id, participant, creator) {
+    match registry.join_from(
+        episode.as_deref(),
+        client_id(socket.id),
+        participant,
+        creator,
+    ) {
         Ok(studio) => {
             socket.join(studio.episode_id().to_owned());
             tracing::info!(client = %socket.id, name = %name, episode = studio.episode_id(), "hello");

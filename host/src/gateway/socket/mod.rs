@@ -11,13 +11,16 @@
 //! - [`checks`]: the pure checks of client input, shared with the fuzz bench;
 //! - [`client`]: what a connected client carries and how it is answered;
 //! - [`in_order`]: the handler wrapper that keeps events in arrival order.
+//! - [`audience`]: how the studios reach their clients (a Socket.IO room per episode).
 
+mod audience;
 mod checks;
 mod client;
 mod events;
 mod hello;
 mod in_order;
 
+pub use audience::{SocketAudience, client_id};
 pub use checks::{
     CheckedHello, MAX_AUDIO_CHUNK_BYTES, MAX_PARTICIPANT_NAME_CHARS, check_audio_chunk, check_hello,
 };
@@ -151,7 +154,7 @@ fn install_handlers(
             }
         }
         if let Some(joined) = socket.extensions.get::<JoinedStudio>() {
-            leave(&joined.studio, socket.id).await;
+            leave(&joined.studio, client_id(socket.id)).await;
         }
     });
 }

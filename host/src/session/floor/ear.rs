@@ -4,19 +4,20 @@
 
 use std::time::Duration;
 
-use socketioxide::socket::Sid;
+use crate::session::ClientId;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::Floor;
 use super::timings::millis;
 use crate::audio::{FRAME_MS, Frame, InputDecoder, InputEncoding, Vad, VadConfig, VadEvent};
-use crate::gateway::protocol::{AudioEncoding, Caption, ErrorCode, OrbState, Speaker};
+use crate::gateway::protocol::{AudioEncoding, Caption, ErrorCode, OrbState};
 use crate::plugins::SttInput;
 use crate::plugins::wit::{FloorEvent, Transcript, TranscriptKind};
 use crate::prompt::Line;
 use crate::recording::Event;
 use crate::session::room::Room;
+use crate::speakers::Speaker;
 
 /// A microphone that paused longer than this restarts at the current session time, so the `you`
 /// track stays aligned with the clock after a client stalls.
@@ -110,7 +111,12 @@ fn audio_format(format: crate::gateway::protocol::InputFormat) -> crate::audio::
 impl Floor {
     /// Microphone audio of the human: frames on the session clock into the recording, the VAD
     /// and the STT call; speech start and end drive barge-in and the policy.
-    pub(in crate::session) async fn hear(&mut self, room: &mut Room, client: Sid, chunk: &[u8]) {
+    pub(in crate::session) async fn hear(
+        &mut self,
+        room: &mut Room,
+        client: ClientId,
+        chunk: &[u8],
+    ) {
         let now_ms = room.clock_ms();
         let Some(format) = room.state.participant(client).map(|p| p.input_format) else {
             return;
@@ -122,7 +128,7 @@ impl Floor {
                 Ok(decoder) => ear.decoder = Some(decoder),
                 Err(error) => {
                     let message = format!("microphone audio cannot be decoded: {error}");
-                    room.emit_error(client, ErrorCode::AudioUndecodable, &message);
+                    room.send_error(client, ErrorCode::AudioUndecodable, &message);
                     return;
                 }
             }
@@ -134,7 +140,7 @@ impl Floor {
         frames.clear();
         if let Err(error) = decoder.push(chunk, |frame| frames.push(frame.clone())) {
             let message = format!("an audio.chunk could not be decoded: {error}");
-            room.emit_error(client, ErrorCode::AudioUndecodable, &message);
+            room.send_error(client, ErrorCode::AudioUndecodable, &message);
             return;
         }
         ear.mic_heard_at = Some(tokio::time::Instant::now());

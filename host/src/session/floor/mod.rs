@@ -30,12 +30,13 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::audio::{Pacer, PacerConfig, PacerEvent};
-use crate::gateway::protocol::{ErrorCode, ErrorPayload, OrbState, Speaker, server_events};
+use crate::gateway::protocol::{ErrorCode, ErrorPayload, OrbState, ServerEvent};
 use crate::plugins::CallError;
 use crate::plugins::wit::{self, FloorEvent, SttRequest};
 use crate::recording::{Event, TurnMetrics};
 use crate::session::TurnLoopSetup;
 use crate::session::room::Room;
+use crate::speakers::Speaker;
 use ear::Ear;
 use listen::{STT_INPUT_QUEUE, listen};
 use note::Note;
@@ -328,8 +329,7 @@ impl Floor {
     async fn set_orb(&mut self, room: &mut Room, speaker: Speaker, state: OrbState) {
         let old = room.state.orb(speaker);
         if room.state.set_orb(speaker, state) {
-            room.broadcast(server_events::ORB_STATE, &(speaker, state))
-                .await;
+            room.broadcast(ServerEvent::OrbState(speaker, state)).await;
             let name = |s: OrbState| {
                 serde_json::to_value(s)
                     .ok()
@@ -366,10 +366,10 @@ impl Floor {
                 context: Some(serde_json::json!({"plugin": error.plugin()})),
             },
         );
-        room.broadcast(
-            server_events::ERROR,
-            &ErrorPayload::new(ErrorCode::PluginFailed, message),
-        )
+        room.broadcast(ServerEvent::Error(&ErrorPayload::new(
+            ErrorCode::PluginFailed,
+            message,
+        )))
         .await;
         if let Some(speaker) = orb {
             self.set_orb(room, speaker, OrbState::Error).await;

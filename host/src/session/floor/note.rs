@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use crate::gateway::protocol::Speaker;
 use crate::plugins::CallError;
 use crate::plugins::wit::Transcript;
+use crate::speakers::Speaker;
 
 /// What the studio's tasks tell its actor.
 #[derive(Debug)]

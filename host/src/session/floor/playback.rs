@@ -7,13 +7,12 @@ use std::time::Instant;
 use super::Floor;
 use super::timings::line_report;
 use crate::audio::{FRAME_SAMPLES, PacedFrame};
-use crate::gateway::protocol::{
-    AudioOut, AudioStop, Caption, ModeNormal, OrbState, Speaker, server_events,
-};
+use crate::gateway::protocol::{AudioOut, AudioStop, Caption, ModeNormal, OrbState, ServerEvent};
 use crate::plugins::wit::{AiLine, FloorEvent};
 use crate::prompt;
 use crate::recording::Event;
 use crate::session::room::Room;
+use crate::speakers::Speaker;
 
 /// The wire format of `audio.out` payloads.
 const AUDIO_OUT_FORMAT: &str = "pcm_s16le;rate=48000;channels=1";
@@ -74,15 +73,12 @@ impl Floor {
         for (bytes, sample) in payload.chunks_exact_mut(2).zip(paced.frame.samples()) {
             bytes.copy_from_slice(&sample.to_le_bytes());
         }
-        room.broadcast(
-            server_events::AUDIO_OUT,
-            &AudioOut {
-                speaker,
-                seq: paced.seq,
-                format: AUDIO_OUT_FORMAT.to_owned(),
-                payload,
-            },
-        )
+        room.broadcast(ServerEvent::AudioOut(&AudioOut {
+            speaker,
+            seq: paced.seq,
+            format: AUDIO_OUT_FORMAT.to_owned(),
+            payload,
+        }))
         .await;
         if first {
             self.set_orb(room, speaker, OrbState::Speaking).await;
@@ -121,14 +117,11 @@ impl Floor {
         if voice.line.is_none() {
             return;
         }
-        room.broadcast(
-            server_events::AUDIO_STOP,
-            &AudioStop {
-                speaker,
-                reason: reason.to_owned(),
-                played_ms: stop.played_ms,
-            },
-        )
+        room.broadcast(ServerEvent::AudioStop(&AudioStop {
+            speaker,
+            reason: reason.to_owned(),
+            played_ms: stop.played_ms,
+        }))
         .await;
         self.end_line(room, speaker, true, stop.played_ms).await;
     }
@@ -207,7 +200,7 @@ impl Floor {
             "turn.end"
         );
         self.record(room, &Event::TurnEnd { speaker, metrics });
-        room.broadcast(server_events::TURN_END, &report).await;
+        room.broadcast(ServerEvent::TurnEnd(&report)).await;
         let was_thinking = room
             .state
             .snapshot()

@@ -3,14 +3,14 @@
 
 use crate::briefings::Briefing;
 use crate::config::RuntimeConfig;
-use crate::gateway::protocol::Speaker;
 use crate::plugins::wit::{ChatMessage, ChatRole, LlmRequest};
-use crate::prompt::{self, Cast, Cue, Line, PromptError, PromptRequest, Role};
+use crate::prompt::{self, Cast, Cue, Line, PromptRequest, Role};
+use crate::speakers::Ai;
 
 /// What the floor knows when it asks for a line.
 pub(super) struct LineAsk<'a> {
     /// Who speaks.
-    pub(super) speaker: Speaker,
+    pub(super) ai: Ai,
     /// The policy's instruction for the line (may be empty).
     pub(super) cue: &'a str,
     /// The current segment's cue, if the policy set one.
@@ -36,7 +36,7 @@ pub(super) struct LineRequest {
 }
 
 /// Builds the prompt of a line and the requests it makes.
-pub(super) fn line_request(ask: &LineAsk<'_>) -> Result<LineRequest, PromptError> {
+pub(super) fn line_request(ask: &LineAsk<'_>) -> LineRequest {
     let mut cast = Cast::with_host(ask.host_name);
     cast.guest_instructions = ask.settings.guest_system_instructions.clone();
     let cue = Cue {
@@ -44,44 +44,44 @@ pub(super) fn line_request(ask: &LineAsk<'_>) -> Result<LineRequest, PromptError
         instruction: (!ask.cue.trim().is_empty()).then(|| ask.cue.to_owned()),
         prepared_secs: ask.think_ms.map(|ms| ms.div_ceil(1000)),
     };
-    let prompt = prompt::build(ask.speaker, ask.briefing, &cast, &cue, ask.transcript)?;
-    let model = chosen_model(ask.settings, ask.speaker);
-    let voice = chosen_voice(ask.settings, ask.speaker);
-    Ok(LineRequest {
-        llm: llm_request(ask.speaker, &model, prompt),
+    let prompt = prompt::build(ask.ai, ask.briefing, &cast, &cue, ask.transcript);
+    let model = chosen_model(ask.settings, ask.ai);
+    let voice = chosen_voice(ask.settings, ask.ai);
+    LineRequest {
+        llm: llm_request(&model, prompt),
         model,
         voice,
-    })
-}
-
-/// The LLM model the settings choose for `speaker`: only the guest's is set there.
-fn chosen_model(settings: &RuntimeConfig, speaker: Speaker) -> String {
-    match speaker {
-        Speaker::Guest => settings.guest_model.clone().unwrap_or_default(),
-        _ => String::new(),
     }
 }
 
-/// The TTS voice the settings choose for `speaker`. The frontend's guest voice names it in one
+/// The LLM model the settings choose for `ai`: only the guest's is set there.
+fn chosen_model(settings: &RuntimeConfig, ai: Ai) -> String {
+    match ai {
+        Ai::Guest => settings.guest_model.clone().unwrap_or_default(),
+        Ai::Claude => String::new(),
+    }
+}
+
+/// The TTS voice the settings choose for `ai`. The frontend's guest voice names it in one
 /// of two fields, after the voice service it was picked for (`googleVoice`, or `coquiSpeaker`
 /// for a speaker id); the TTS request carries one opaque voice name which the configured TTS
 /// plugin interprets (a voice name, a speaker id). The first field set wins; claude keeps the
 /// plugin's default.
-fn chosen_voice(settings: &RuntimeConfig, speaker: Speaker) -> String {
-    match speaker {
-        Speaker::Guest => settings
+fn chosen_voice(settings: &RuntimeConfig, ai: Ai) -> String {
+    match ai {
+        Ai::Guest => settings
             .guest_voice
             .as_ref()
             .and_then(|v| v.google_voice.clone().or_else(|| v.coqui_speaker.clone()))
             .unwrap_or_default(),
-        _ => String::new(),
+        Ai::Claude => String::new(),
     }
 }
 
 /// The prompt as the plugin contract's LLM request.
-fn llm_request(speaker: Speaker, model: &str, prompt: PromptRequest) -> LlmRequest {
+fn llm_request(model: &str, prompt: PromptRequest) -> LlmRequest {
     LlmRequest {
-        speaker: speaker.into(),
+        speaker: prompt.ai.into(),
         model: model.to_owned(),
         system: prompt.system,
         messages: prompt

@@ -12,14 +12,14 @@ use super::Floor;
 use super::note::Note;
 use super::request::{LineAsk, line_request};
 use crate::briefings::Briefing;
-use crate::gateway::protocol::{ErrorCode, ErrorPayload, OrbState, Speaker, server_events};
+use crate::gateway::protocol::{ErrorCode, ErrorPayload, OrbState, ServerEvent};
 use crate::plugins::PolicyHandle;
 use crate::plugins::wit::{Decision, FloorEvent, FloorState, Thinking};
 use crate::prompt::Line;
 use crate::recording::Event;
 use crate::session::AutopilotRefusal;
 use crate::session::room::Room;
-use crate::speakers::Ai;
+use crate::speakers::Speaker;
 
 /// The conversation as the policy and the prompts see it.
 pub(super) struct Talk {
@@ -235,9 +235,10 @@ impl Floor {
         human_said: bool,
     ) {
         let autopilot = room.state.autopilot();
-        let Some(slot) = speaker.ai().map(Ai::slot) else {
+        let Some(ai) = speaker.ai() else {
             return;
         };
+        let slot = ai.slot();
         // The human's speech always takes the floor from the AIs' conversation. (An answer to
         // the human is not held back: the recognizer may call the utterance final a moment
         // before the host's VAD hears its end.)
@@ -285,7 +286,7 @@ impl Floor {
             .map(|p| p.name.clone());
         let settings = room.runtime_config.borrow().clone();
         let ask = LineAsk {
-            speaker,
+            ai,
             cue,
             segment_cue: self.talk.segment_cue.as_deref(),
             think_ms,
@@ -294,13 +295,7 @@ impl Floor {
             transcript: &self.talk.transcript,
             settings: &settings,
         };
-        let request = match line_request(&ask) {
-            Ok(request) => request,
-            Err(error) => {
-                tracing::warn!(%error, "no prompt");
-                return;
-            }
-        };
+        let request = line_request(&ask);
         self.launch_line(room, speaker, request, think_ms, after_ai)
             .await;
     }
@@ -340,10 +335,10 @@ impl Floor {
                 context: Some(serde_json::json!({"code": "autopilot-limit"})),
             },
         );
-        room.broadcast(
-            server_events::ERROR,
-            &ErrorPayload::new(ErrorCode::AutopilotLimit, message),
-        )
+        room.broadcast(ServerEvent::Error(&ErrorPayload::new(
+            ErrorCode::AutopilotLimit,
+            message,
+        )))
         .await;
     }
 }

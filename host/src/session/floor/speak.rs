@@ -7,10 +7,10 @@ use tokio::sync::mpsc;
 
 use super::note::Note;
 use crate::audio::{Resampler, SAMPLE_RATE};
-use crate::gateway::protocol::Speaker;
 use crate::plugins::wit::{AudioChunk, LlmRequest, TtsRequest};
 use crate::plugins::{LlmHandle, TtsHandle};
 use crate::prompt::ClauseSplitter;
+use crate::speakers::Speaker;
 
 /// Everything one AI line needs, moved into its task.
 pub(super) struct LineJob {

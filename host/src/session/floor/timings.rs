@@ -3,8 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use crate::gateway::protocol::{Speaker, TurnEnd};
+use crate::gateway::protocol::TurnEnd;
 use crate::recording::TurnMetrics;
+use crate::speakers::Speaker;
 
 /// Milliseconds of a duration, saturating.
 pub(super) fn millis(d: Duration) -> u64 {

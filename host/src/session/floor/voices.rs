@@ -13,11 +13,12 @@ use super::speak::{LineJob, speak_line};
 use super::spoken::SpokenLine;
 use super::timings::LineTimings;
 use crate::audio::Pacer;
-use crate::gateway::protocol::{ModeNormal, ModeThinking, OrbState, Speaker};
+use crate::gateway::protocol::{ModeNormal, ModeThinking, OrbState};
 use crate::plugins::CallCancel;
 use crate::recording::Event;
 use crate::session::room::Room;
 use crate::speakers::Ai;
+use crate::speakers::Speaker;
 
 /// An AI's voice: its pacer and its line in progress.
 pub(super) struct Voice {

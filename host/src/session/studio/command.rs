@@ -3,7 +3,7 @@
 #[cfg(test)]
 use std::time::Duration;
 
-use socketioxide::socket::Sid;
+use crate::session::ClientId;
 use tokio::sync::oneshot;
 
 use crate::gateway::protocol::StudioSnapshot;
@@ -16,24 +16,24 @@ pub enum StudioCommand {
     /// A client said `hello` to this studio.
     Join {
         /// The client.
-        client: Sid,
+        client: ClientId,
         /// Its name and audio format.
         participant: Participant,
     },
     /// A client left (disconnected, or said `hello` to another studio).
     Leave {
         /// The client.
-        client: Sid,
+        client: ClientId,
     },
     /// A client asked for a `state.snapshot`.
     RequestState {
         /// The client.
-        client: Sid,
+        client: ClientId,
     },
     /// A client toggled autopilot.
     SetAutopilot {
         /// The client.
-        client: Sid,
+        client: ClientId,
         /// The new value.
         on: bool,
     },
@@ -41,7 +41,7 @@ pub enum StudioCommand {
     /// in the command queue.
     Audio {
         /// The client.
-        client: Sid,
+        client: ClientId,
         /// The chunk, in the client's input format.
         chunk: Vec<u8>,
     },
@@ -53,7 +53,7 @@ pub enum StudioCommand {
     /// as `recording.ready`, then the studio ends.
     EndSession {
         /// The client.
-        client: Sid,
+        client: ClientId,
     },
     /// End the studio.
     End(EndReason),

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use socketioxide::socket::Sid;
+use crate::session::ClientId;
 use tokio::sync::{mpsc, oneshot};
 
 use super::command::{StudioCommand, StudioSendError};
@@ -15,7 +15,7 @@ use crate::session::watchdog::Heartbeat;
 /// A microphone chunk in a studio's audio lane.
 #[derive(Debug)]
 pub(super) struct AudioChunk {
-    pub(super) client: Sid,
+    pub(super) client: ClientId,
     pub(super) chunk: Vec<u8>,
 }
 

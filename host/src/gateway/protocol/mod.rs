@@ -4,6 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
+mod server_event;
+
+pub use server_event::ServerEvent;
+
 /// Event names, client to server.
 pub mod client_events {
     /// `hello {episodeId?, participantName?, inputFormat?}`: join a studio.
