@@ -10,7 +10,6 @@ use studio_test_kit::manifest::Manifest;
 use studio_test_kit::speech::speech;
 
 use crate::support::recording::{ffmpeg_decode_errors, ffprobe, probed_duration_ms, voice_frame};
-use voice_studio::session::{ClientId, NoClients};
 use voice_studio::briefings::BriefingStore;
 use voice_studio::config::{Config, ConfigSource, LiveConfig};
 use voice_studio::gateway::protocol::{InputFormat, OrbState, StudioSnapshot};
@@ -20,7 +19,7 @@ use voice_studio::recording::{
     RecordingWriter, TurnMetrics, WriterOptions,
 };
 use voice_studio::session::{
-    Participant, StudioCommand, StudioHandle, StudioRegistry, TurnLoopSetup,
+    ClientId, NoClients, Participant, StudioCommand, StudioHandle, StudioRegistry, TurnLoopSetup,
 };
 use voice_studio::speakers::Speaker;
 

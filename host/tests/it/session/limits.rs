@@ -12,20 +12,18 @@ use studio_test_kit::manifest::Manifest;
 
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use voice_studio::session::{ClientId, NoClients};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::support::server::ServerSetup;
 use voice_studio::briefings::BriefingStore;
 use voice_studio::config::{Config, ConfigSource, LiveConfig};
-use voice_studio::gateway::protocol::{
-    InputFormat, OrbState, RecordingReady, Speaker, StudioSnapshot,
-};
+use voice_studio::gateway::protocol::{InputFormat, OrbState, RecordingReady, StudioSnapshot};
 use voice_studio::plugins::{BUILT_PLUGIN_DIR, PluginHost, PluginHostOptions};
 use voice_studio::session::{
-    AUDIO_LANE, Participant, STUDIO_QUEUE, StudioCommand, StudioHandle, StudioLimits,
-    StudioRegistry, StudioSendError, TurnLoopSetup,
+    AUDIO_LANE, ClientId, NoClients, Participant, STUDIO_QUEUE, StudioCommand, StudioHandle,
+    StudioLimits, StudioRegistry, StudioSendError, TurnLoopSetup,
 };
+use voice_studio::speakers::Speaker;
 
 /// Longest any condition below may take to come true before the test fails (a guard against a
 /// hang, not a timing assertion).
@@ -101,7 +99,10 @@ fn bare_registry() -> (StudioRegistry, tempfile::TempDir) {
     )]))
     .expect("valid config");
     let live = Arc::new(LiveConfig::new(&config));
-    (StudioRegistry::new(NoClients, Duration::from_secs(30), live), dir)
+    (
+        StudioRegistry::new(NoClients, Duration::from_secs(30), live),
+        dir,
+    )
 }
 
 /// Sends silence as 20 ms chunks, in real time, as a browser does.

@@ -10,14 +10,13 @@ use studio_test_kit::manifest::Manifest;
 use studio_test_kit::speech::speech;
 
 use serde_json::Value;
-use voice_studio::session::{ClientId, NoClients};
 
 use voice_studio::briefings::BriefingStore;
 use voice_studio::config::{Config, ConfigSource, LiveConfig, RuntimeConfigUpdate};
 use voice_studio::gateway::protocol::{InputFormat, OrbState, StudioSnapshot};
 use voice_studio::plugins::{BUILT_PLUGIN_DIR, PluginHost, PluginHostOptions};
 use voice_studio::session::{
-    Participant, StudioCommand, StudioHandle, StudioRegistry, TurnLoopSetup,
+    ClientId, NoClients, Participant, StudioCommand, StudioHandle, StudioRegistry, TurnLoopSetup,
 };
 use voice_studio::speakers::Speaker;
 
@@ -91,7 +90,8 @@ async fn rig_recording_to(
         language: "en-US".into(),
         recorder: voice_studio::recording::WriterOptions::default(),
     };
-    let registry = StudioRegistry::with_turn_loop(NoClients, Duration::from_secs(30), live.clone(), setup);
+    let registry =
+        StudioRegistry::with_turn_loop(NoClients, Duration::from_secs(30), live.clone(), setup);
     Rig {
         registry,
         live,
