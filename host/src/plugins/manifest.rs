@@ -15,6 +15,7 @@ mod deadlines;
 mod hosts;
 mod kinds;
 mod process_rules;
+mod variables;
 pub use deadlines::{
     CallBudget, DEFAULT_CPU_PER_AUDIO_SECOND_MS, DEFAULT_CPU_PER_EVENT_MS, DEFAULT_LLM_LINE_MS,
     DEFAULT_POLICY_MS, DEFAULT_STT_IDLE_MS, DEFAULT_TTS_CLAUSE_MS, Deadlines,
@@ -24,6 +25,7 @@ pub use kinds::{Capability, PluginKind, RoleSlot};
 pub use process_rules::{
     ArgMismatch, ArgPattern, ArgWord, ProcessLimits, ProcessRules, forbidden_env,
 };
+use variables::{declared_lookup, expand_config, expand_variables};
 
 /// Memory a plugin instance may grow to when neither the plugin nor `[studio]` says otherwise.
 pub const DEFAULT_MEMORY_LIMIT_MB: u32 = 64;
@@ -383,59 +385,6 @@ impl Manifest {
     }
 }
 
-/// Expands `${VAR}` and `${VAR:-default}` in an allow-list entry or a config value; text without
-/// `${` is returned as it is. An unset variable without a default expands to nothing. `lookup`
-/// refuses a variable the plugin did not declare.
-fn expand_variables(text: &str, lookup: &Lookup<'_>) -> Result<String, String> {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let end = after
-            .find('}')
-            .ok_or_else(|| format!("`{text}`: `${{` without a closing `}}`"))?;
-        let inner = &after[..end];
-        let (name, default) = match inner.split_once(":-") {
-            Some((name, default)) => (name, Some(default)),
-            None => (inner, None),
-        };
-        let value = lookup(name)?
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty());
-        out.push_str(&value.unwrap_or_else(|| default.unwrap_or("").to_string()));
-        rest = &after[end + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
-}
-
-/// Reads one `${VAR}` for a plugin: its value, or why the plugin may not read it.
-type Lookup<'a> = dyn Fn(&str) -> Result<Option<String>, String> + 'a;
-
-/// The `${VAR}` lookup of one plugin: only the variables its table declares in `secrets`,
-/// `secret_files` or `env`, so no table can copy another plugin's key into its own config or
-/// allow-list.
-fn declared_lookup<'a>(
-    raw: &RawPlugin,
-    environment: &'a dyn Fn(&str) -> Option<String>,
-) -> impl Fn(&str) -> Result<Option<String>, String> + 'a {
-    let declared: BTreeSet<String> = [&raw.secrets, &raw.secret_files, &raw.env]
-        .into_iter()
-        .flatten()
-        .cloned()
-        .collect();
-    move |name: &str| {
-        if declared.contains(name) {
-            Ok(environment(name))
-        } else {
-            Err(format!(
-                "${{{name}}} is not declared in this plugin's secrets or env; add `{name}` to `env` (a setting) or `secrets` (a key) of this table if this plugin should read it"
-            ))
-        }
-    }
-}
-
 /// `scheme://authority` of a URL (a variable such as WHISPER_ENDPOINT holds a whole URL; an
 /// allowed host is only its origin).
 fn origin_of(url: &str) -> &str {
@@ -583,19 +532,6 @@ fn validate_plugin(
         config: expand_config(raw.config, &lookup)
             .map_err(|e| format!("[plugins.{name}] config.{e}"))?,
     })
-}
-
-/// Expands `${VAR}` / `${VAR:-default}` in the `config` table's string values, so a setting such
-/// as `base_url = "${ANTHROPIC_BASE_URL:-https://api.anthropic.com}"` follows the environment.
-fn expand_config(mut config: toml::Table, lookup: &Lookup<'_>) -> Result<toml::Table, String> {
-    for (key, value) in config.iter_mut() {
-        if let toml::Value::String(text) = value
-            && text.contains("${")
-        {
-            *text = expand_variables(text, lookup).map_err(|e| format!("{key}: {e}"))?;
-        }
-    }
-    Ok(config)
 }
 
 #[cfg(test)]
