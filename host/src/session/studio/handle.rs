@@ -68,7 +68,7 @@ pub struct StudioHandle {
 }
 
 impl StudioHandle {
-    /// The studio's episode id (also its Socket.IO room).
+    /// The studio's episode id (also the name of its clients' room).
     pub fn episode_id(&self) -> &str {
         &self.episode_id
     }
