@@ -6,7 +6,7 @@
 //! `cargo bench -p voice-studio --bench gateway_fuzz` (`GATEWAY_FUZZ_INPUTS`, `GATEWAY_FUZZ_SEED`
 //! in hex to change the run; the seed is printed so a failure reproduces).
 
-#[path = "../tests/it/support/fuzz.rs"]
+#[path = "../tests/it/support/fuzz/mod.rs"]
 mod fuzz_support;
 
 use std::time::Instant;
