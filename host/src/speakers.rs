@@ -11,7 +11,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::plugins::wit;
+use crate::plugins::{LlmRole, RoleSlot, wit};
 
 /// Who is speaking: the protocol's `SpeakerId`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -170,6 +170,15 @@ impl From<wit::Speaker> for Speaker {
             wit::Speaker::You => Speaker::You,
             wit::Speaker::Claude => Speaker::Claude,
             wit::Speaker::Guest => Speaker::Guest,
+        }
+    }
+}
+
+impl LlmRole for Ai {
+    fn role_slot(self) -> RoleSlot {
+        match self {
+            Ai::Claude => RoleSlot::Claude,
+            Ai::Guest => RoleSlot::Guest,
         }
     }
 }

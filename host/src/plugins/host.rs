@@ -18,7 +18,14 @@ use super::registry::{Registry, ReloadEvent, Setup, revoked_grants};
 use super::secrets::SecretStore;
 use super::version::PluginInfoSummary;
 use super::watch::{PluginWatcher, ReloadRequest, WatchedPaths};
-use crate::speakers::Ai;
+
+/// Whose LLM a handle serves: implemented by the studio's `speakers::Ai` (claude, guest) and by
+/// nothing that could mean the human. A trait so the plugin runtime needs nothing of the studio's
+/// vocabulary (the vocabulary depends on the runtime's contract types, not the other way round).
+pub trait LlmRole {
+    /// The `[roles]` slot of this LLM: `claude` or `guest`.
+    fn role_slot(self) -> RoleSlot;
+}
 
 /// How to start the plugin host.
 #[derive(Debug, Clone, Default)]
@@ -250,19 +257,23 @@ impl PluginHost {
         TtsHandle::new(self.registry.clone(), RoleSlot::Tts)
     }
 
-    /// A handle for the LLM of `ai`. Only an AI has one, so asking for the human's does not compile:
+    /// A handle for the LLM of `ai` (the studio's `speakers::Ai`):
+    ///
+    /// ```
+    /// # fn f(host: std::sync::Arc<voice_studio::plugins::PluginHost>) {
+    /// let claude = host.llm(voice_studio::speakers::Ai::Claude);
+    /// # }
+    /// ```
+    ///
+    /// Only an AI has one, so asking for the human's does not compile:
     ///
     /// ```compile_fail
     /// # fn f(host: std::sync::Arc<voice_studio::plugins::PluginHost>) {
     /// host.llm(voice_studio::speakers::Speaker::You);
     /// # }
     /// ```
-    pub fn llm(self: &Arc<Self>, ai: Ai) -> LlmHandle {
-        let slot = match ai {
-            Ai::Claude => RoleSlot::Claude,
-            Ai::Guest => RoleSlot::Guest,
-        };
-        LlmHandle::new(self.registry.clone(), slot)
+    pub fn llm(self: &Arc<Self>, ai: impl LlmRole) -> LlmHandle {
+        LlmHandle::new(self.registry.clone(), ai.role_slot())
     }
 
     /// A handle for turn-policy calls.

@@ -64,7 +64,7 @@ pub use cancel::CallCancel;
 pub use capabilities::process::kill_all_children;
 pub use capabilities::streams::SttInput;
 pub use error::{CallError, PluginHostError, describe_plugin_error};
-pub use host::{PluginHost, PluginHostOptions, PluginStatus};
+pub use host::{LlmRole, PluginHost, PluginHostOptions, PluginStatus};
 pub use manifest::{Capability, Manifest, ManifestError, PluginKind, RoleSlot};
 pub use plugin_log::{BURST_LINES, LINES_PER_SECOND, MAX_LINE_BYTES};
 pub use redact::{MIN_REDACTED_LEN, RedactedLog, RedactingWriter, Redactor};
