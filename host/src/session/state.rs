@@ -5,8 +5,10 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use super::audience::ClientId;
-
-use crate::gateway::protocol::{Caption, InputFormat, OrbStates, SharedScreen, StudioSnapshot};
+use crate::gateway::protocol::{
+    Caption, InputFormat, OrbState, OrbStates, SharedScreen, StudioSnapshot,
+};
+use crate::speakers::Speaker;
 
 /// How many captions a studio keeps (newest first).
 pub const CAPTIONS_KEPT: usize = 50;
@@ -155,16 +157,12 @@ impl StudioState {
     }
 
     /// A speaker's orb.
-    pub fn orb(&self, speaker: crate::speakers::Speaker) -> crate::gateway::protocol::OrbState {
+    pub fn orb(&self, speaker: Speaker) -> OrbState {
         self.orbs.get(speaker)
     }
 
     /// Sets a speaker's orb; returns whether it changed.
-    pub fn set_orb(
-        &mut self,
-        speaker: crate::speakers::Speaker,
-        state: crate::gateway::protocol::OrbState,
-    ) -> bool {
+    pub fn set_orb(&mut self, speaker: Speaker, state: OrbState) -> bool {
         self.orbs.set(speaker, state)
     }
 
@@ -239,7 +237,6 @@ impl StudioState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::speakers::Speaker;
 
     fn caption(id: usize) -> Caption {
         Caption {
