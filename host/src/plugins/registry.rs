@@ -105,7 +105,7 @@ impl Registry {
         *self.setup.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(setup);
     }
 
-    /// Paths hot reload watches: the manifest is the caller's; these are the plugin files.
+    /// The plugin files of the current setup (what hot reload watches beside `plugins.toml`).
     pub(crate) fn plugin_files(&self) -> Vec<PathBuf> {
         self.snapshot()
             .manifest
