@@ -132,3 +132,34 @@ fn parent_of(path: &Path) -> PathBuf {
         _ => PathBuf::from("."),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The watcher needs no host: a change to a watched file arrives as a request on the channel,
+    /// and a change to an unrelated file in the same folder does not.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_watched_change_becomes_one_reload_request() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let manifest = dir.path().join("plugins.toml");
+        let plugin = dir.path().join("p.wasm");
+        std::fs::write(&manifest, "").expect("manifest");
+        std::fs::write(&plugin, "").expect("plugin");
+        let (_paths, watched) = watch::channel(WatchedPaths {
+            manifest,
+            files: vec![plugin.clone()],
+        });
+        let (reload, mut requests) = mpsc::channel(1);
+        let watcher = PluginWatcher::start(watched, reload).expect("watcher");
+
+        std::fs::write(dir.path().join("notes.txt"), "unrelated").expect("unrelated");
+        let quiet = tokio::time::timeout(DEBOUNCE * 5, requests.recv()).await;
+        assert!(quiet.is_err(), "an unrelated file asked for a reload");
+
+        std::fs::write(&plugin, "new code").expect("change");
+        let asked = tokio::time::timeout(Duration::from_secs(10), requests.recv()).await;
+        assert_eq!(asked.ok().flatten(), Some(ReloadRequest));
+        watcher.stop();
+    }
+}
