@@ -1,11 +1,11 @@
 //! The host's ends of the streams that long calls read from and write to.
 //!
-//! Input comes from a tokio channel the session feeds; output goes into tokio channels the session
-//! reads. A sink returns `cancelled` once its receiver is gone or the call's [`CallCancel`] is set,
+//! Input comes from a tokio channel the session feeds ([`SttInput`]); output goes into tokio
+//! channels the session reads. A sink returns `cancelled` once its receiver is gone or the call's [`CallCancel`] is set,
 //! which is how barge-in and session end reach a plugin that is busy producing.
 //!
 //! The streams also keep a call within its budget: audio read or pushed and text pushed credit
-//! the guest-CPU budget (see `sandbox::CpuMeter`), an STT call's visits to its input feed its idle
+//! the guest-CPU budget (see `cpu_meter::CpuMeter`), an STT call's visits to its input feed its idle
 //! deadline ([`Liveness`]), and an LLM reply is capped at the request's `max_tokens` pieces and
 //! [`MAX_REPLY_CHARS`] characters: pushes beyond are refused with `cancelled`.
 
