@@ -60,11 +60,6 @@ impl Speaker {
             Speaker::Guest => Some(Ai::Guest),
         }
     }
-
-    /// Whether this is the human host.
-    pub const fn is_human(self) -> bool {
-        matches!(self, Speaker::You)
-    }
 }
 
 impl fmt::Display for Speaker {
@@ -229,8 +224,6 @@ mod tests {
             assert_eq!(ai.other().other(), ai);
             assert_ne!(ai.other(), ai);
         }
-        assert!(Speaker::You.is_human());
-        assert!(!Speaker::Claude.is_human());
     }
 
     #[test]
