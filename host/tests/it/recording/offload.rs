@@ -10,18 +10,15 @@ use studio_test_kit::manifest::Manifest;
 use studio_test_kit::speech::speech;
 
 use crate::support::recording::{ffmpeg_decode_errors, ffprobe, probed_duration_ms, voice_frame};
-use voice_studio::briefings::BriefingStore;
-use voice_studio::config::{Config, ConfigSource, LiveConfig};
-use voice_studio::gateway::protocol::{InputFormat, OrbState, StudioSnapshot};
-use voice_studio::plugins::{BUILT_PLUGIN_DIR, PluginHost, PluginHostOptions};
+use voice_studio::gateway::protocol::OrbState;
 use voice_studio::recording::{
     BriefingRecord, DiskFault, Event, PluginRecord, RecorderConfig, RecordingError,
     RecordingWriter, TurnMetrics, WriterOptions,
 };
-use voice_studio::session::{
-    ClientId, NoClients, Participant, StudioCommand, StudioHandle, StudioRegistry, TurnLoopSetup,
-};
+use voice_studio::session::StudioCommand;
 use voice_studio::speakers::Speaker;
+
+use crate::support::studio::{CHUNK_BYTES, RigOptions, StudioRig, final_caption, stream};
 
 /// Longest any condition below may take to come true before the test fails (not a timing
 /// assertion: a bound so a broken writer fails instead of hanging the suite).
@@ -306,62 +303,22 @@ fn a_dropped_writer_still_finishes_its_files() {
     );
 }
 
-/// A studio with the shipped mock plugins whose recordings go to `recordings` through a disk
-/// that `fault` controls.
-async fn studio_rig(dir: &Path, recordings: &Path, fault: &DiskFault) -> StudioRegistry {
-    let toml = Manifest::quick_mocks()
-        .plugin_dir(BUILT_PLUGIN_DIR)
-        .script(&[QUESTION])
-        .write(dir);
-    let config = Config::from_source(&ConfigSource::from_pairs([
-        ("PLUGINS_TOML", toml.display().to_string()),
-        ("RECORDING_DIR", recordings.display().to_string()),
-    ]))
-    .expect("valid config");
-    let plugins = PluginHost::start(PluginHostOptions {
-        manifest_path: toml,
-        plugin_dir_override: None,
-        cache_dir: None,
-        watch: false,
-        ..Default::default()
-    })
-    .await
-    .expect("plugins start");
-    let setup = TurnLoopSetup {
-        plugins,
-        briefings: BriefingStore::open(dir.join("briefings")).expect("briefings"),
-        recording_dir: recordings.to_path_buf(),
+/// A studio with the shipped mock plugins whose recordings go through a disk that `fault`
+/// controls.
+async fn studio_rig(fault: &DiskFault) -> StudioRig {
+    let options = RigOptions {
         autopilot_max_turns: 6,
-        turn_gap: Duration::from_millis(50),
-        language: "en-US".into(),
-        recorder: WriterOptions {
+        writer: WriterOptions {
             disk_fault: Some(fault.clone()),
             ..WriterOptions::default()
         },
+        ..RigOptions::default()
     };
-    let live = Arc::new(LiveConfig::new(&config));
-    StudioRegistry::with_turn_loop(NoClients, Duration::from_secs(30), live, setup)
+    StudioRig::with(Manifest::quick_mocks().script(&[QUESTION]), options).await
 }
 
 /// What the human asks (the mock STT's script; espeak-ng speaks it).
 const QUESTION: &str = "Claude, what do you make of today's topic?";
-/// 20 ms of 48 kHz mono s16le.
-const CHUNK_BYTES: usize = 1920;
-
-/// Sends audio as 20 ms chunks, in real time, as a browser does.
-async fn stream(studio: &StudioHandle, client: ClientId, audio: &[u8]) {
-    let mut tick = tokio::time::interval(Duration::from_millis(20));
-    for chunk in audio.chunks(CHUNK_BYTES) {
-        tick.tick().await;
-        studio
-            .deliver(StudioCommand::Audio {
-                client,
-                chunk: chunk.to_vec(),
-            })
-            .await
-            .expect("audio delivered");
-    }
-}
 
 /// Awaits something the studio actor must answer, failing after [`PATIENCE`]: an actor that
 /// waits on the disk never answers.
@@ -369,14 +326,6 @@ async fn answering<T>(work: impl std::future::Future<Output = T>) -> T {
     tokio::time::timeout(PATIENCE, work)
         .await
         .unwrap_or_else(|_| panic!("the studio stopped answering while its disk hung"))
-}
-
-fn final_caption(snapshot: &StudioSnapshot, speaker: Speaker) -> Option<String> {
-    snapshot
-        .captions
-        .iter()
-        .find(|c| c.speaker == speaker && c.is_final == Some(true))
-        .map(|c| c.text.clone())
 }
 
 /// Runs `body` on a two-worker runtime of its own thread and waits for it at most twice
@@ -408,18 +357,9 @@ fn a_studio_answers_and_speaks_while_its_recording_disk_is_hung() {
 }
 
 async fn studio_on_a_hung_disk() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let recordings = dir.path().join("rec");
     let fault = DiskFault::new();
-    let registry = studio_rig(dir.path(), &recordings, &fault).await;
-    let client = ClientId::unique();
-    let participant = Participant {
-        name: "Basil".into(),
-        input_format: InputFormat::default(),
-    };
-    let studio = registry
-        .join(Some("ep-hung-disk"), client, participant)
-        .expect("join");
+    let rig = studio_rig(&fault).await;
+    let (studio, client) = rig.join("ep-hung-disk");
     let silence = vec![0u8; 25 * CHUNK_BYTES];
     stream(&studio, client, &silence).await;
 
@@ -459,7 +399,7 @@ async fn studio_on_a_hung_disk() {
         .expect("end delivered");
     let deadline = tokio::time::Instant::now() + PATIENCE;
     let ready = loop {
-        if let Some(ready) = registry.last_recording("ep-hung-disk") {
+        if let Some(ready) = rig.registry.last_recording("ep-hung-disk") {
             break ready;
         }
         assert!(
@@ -468,7 +408,7 @@ async fn studio_on_a_hung_disk() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    let folder = recordings.join(ready.folder.expect("folder"));
+    let folder = rig.recordings.join(ready.folder.expect("folder"));
     let events = std::fs::read_to_string(folder.join("events.jsonl")).expect("events.jsonl");
     let recording_errors: Vec<serde_json::Value> = events
         .lines()

@@ -15,21 +15,17 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::support::server::ServerSetup;
-use voice_studio::briefings::BriefingStore;
 use voice_studio::config::{Config, ConfigSource, LiveConfig};
 use voice_studio::gateway::protocol::{InputFormat, OrbState, RecordingReady, StudioSnapshot};
-use voice_studio::plugins::{BUILT_PLUGIN_DIR, PluginHost, PluginHostOptions};
 use voice_studio::session::{
     AUDIO_LANE, ClientId, NoClients, Participant, STUDIO_QUEUE, StudioCommand, StudioHandle,
-    StudioLimits, StudioRegistry, StudioSendError, TurnLoopSetup,
+    StudioLimits, StudioRegistry, StudioSendError,
 };
 use voice_studio::speakers::Speaker;
 
-/// Longest any condition below may take to come true before the test fails (a guard against a
-/// hang, not a timing assertion).
-const PATIENCE: Duration = Duration::from_secs(60);
-/// 20 ms of 48 kHz mono s16le.
-const CHUNK_BYTES: usize = 1920;
+use crate::support::studio::{
+    CHUNK_BYTES, PATIENCE, RigOptions, StudioRig, silence, stream, until,
+};
 
 fn participant(name: &str) -> Participant {
     Participant {
@@ -38,54 +34,17 @@ fn participant(name: &str) -> Participant {
     }
 }
 
-/// The shipped mock plugins, made fast.
-fn manifest(dir: &Path) -> PathBuf {
-    Manifest::quick_mocks()
-        .plugin_dir(BUILT_PLUGIN_DIR)
-        .script(&["Let's begin."])
-        .write(dir)
-}
-
-struct Rig {
-    registry: StudioRegistry,
-    recordings: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-/// A registry whose studios run the turn loop on the mock plugins, under `limits`.
-async fn rig(autopilot_max_turns: u32, limits: StudioLimits) -> Rig {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let toml = manifest(dir.path());
-    let recordings = dir.path().join("rec");
-    let config = Config::from_source(&ConfigSource::from_pairs([
-        ("PLUGINS_TOML", toml.display().to_string()),
-        ("RECORDING_DIR", recordings.display().to_string()),
-    ]))
-    .expect("valid config");
-    let plugins = PluginHost::start(PluginHostOptions {
-        manifest_path: toml,
-        watch: false,
-        ..Default::default()
-    })
-    .await
-    .expect("plugins start");
-    let setup = TurnLoopSetup {
-        plugins,
-        briefings: BriefingStore::open(dir.path().join("briefings")).expect("briefings"),
-        recording_dir: recordings.clone(),
+/// A registry whose studios run the turn loop on the shipped mock plugins made fast, under
+/// `limits`.
+async fn rig(autopilot_max_turns: u32, limits: StudioLimits) -> StudioRig {
+    let manifest = Manifest::quick_mocks().script(&["Let's begin."]);
+    let options = RigOptions {
         autopilot_max_turns,
-        turn_gap: Duration::from_millis(50),
-        language: "en-US".into(),
-        recorder: voice_studio::recording::WriterOptions::default(),
+        ..RigOptions::default()
     };
-    let live = Arc::new(LiveConfig::new(&config));
-    let registry = StudioRegistry::with_turn_loop(NoClients, Duration::from_secs(30), live, setup);
-    registry.set_limits(limits);
-    Rig {
-        registry,
-        recordings,
-        _dir: dir,
-    }
+    let rig = StudioRig::with(manifest, options).await;
+    rig.registry.set_limits(limits);
+    rig
 }
 
 /// A registry whose studios keep state and count audio but run no turn loop.
@@ -105,19 +64,9 @@ fn bare_registry() -> (StudioRegistry, tempfile::TempDir) {
     )
 }
 
-/// Sends silence as 20 ms chunks, in real time, as a browser does.
+/// Sends `ms` of silence as 20 ms chunks, in real time, as a browser does.
 async fn stream_silence(studio: &StudioHandle, client: ClientId, ms: usize) {
-    let mut tick = tokio::time::interval(Duration::from_millis(20));
-    for _ in 0..ms / 20 {
-        tick.tick().await;
-        studio
-            .deliver(StudioCommand::Audio {
-                client,
-                chunk: vec![0; CHUNK_BYTES],
-            })
-            .await
-            .expect("audio delivered");
-    }
+    stream(studio, client, &silence(ms)).await;
 }
 
 /// The episode's `recording.ready`, once the ended studio has finished it.
@@ -213,27 +162,6 @@ fn ai_lines(snapshot: &StudioSnapshot) -> usize {
         .iter()
         .filter(|c| c.speaker != Speaker::You && c.is_final == Some(true))
         .count()
-}
-
-/// Streams silence until `done` holds for the snapshot.
-async fn until(
-    studio: &StudioHandle,
-    client: ClientId,
-    what: &str,
-    done: impl Fn(&StudioSnapshot) -> bool,
-) -> StudioSnapshot {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        let snapshot = studio.snapshot().await.expect("snapshot");
-        if done(&snapshot) {
-            return snapshot;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never saw {what}: {snapshot:#?}"
-        );
-        stream_silence(studio, client, 100).await;
-    }
 }
 
 fn quiet(snapshot: &StudioSnapshot) -> bool {

@@ -3,54 +3,37 @@
 //! one studio actor through its handle, as the gateway does, and checks what the studio shows
 //! (snapshot) and what it recorded (events.jsonl, VTT).
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 use std::time::Duration;
-use studio_test_kit::manifest::Manifest;
-use studio_test_kit::speech::speech;
 
 use serde_json::Value;
-
-use voice_studio::briefings::BriefingStore;
-use voice_studio::config::{Config, ConfigSource, LiveConfig, RuntimeConfigUpdate};
-use voice_studio::gateway::protocol::{InputFormat, OrbState, StudioSnapshot};
-use voice_studio::plugins::{BUILT_PLUGIN_DIR, PluginHost, PluginHostOptions};
-use voice_studio::session::{
-    ClientId, NoClients, Participant, StudioCommand, StudioHandle, StudioRegistry, TurnLoopSetup,
-};
+use studio_test_kit::manifest::Manifest;
+use studio_test_kit::speech::speech;
+use voice_studio::config::RuntimeConfigUpdate;
+use voice_studio::gateway::protocol::OrbState;
+use voice_studio::session::{ClientId, StudioCommand, StudioHandle};
 use voice_studio::speakers::Speaker;
 
-/// Longest any condition below may take to come true before the test fails (not a timing
-/// assertion: a generous bound so a broken loop fails instead of hanging).
-const PATIENCE: Duration = Duration::from_secs(60);
-/// 20 ms of 48 kHz mono s16le.
-const CHUNK_BYTES: usize = 1920;
+use crate::support::studio::{
+    CHUNK_BYTES, PATIENCE, RigOptions, StudioRig, final_caption, silence, stream, until,
+};
 
-/// A plugins.toml with the shipped mocks, made fast: short replies spoken quickly; the guest's
-/// LLM and the policy as the test asks (the fault injector is declared for tests that use it).
-fn manifest(dir: &Path, policy: &str, guest: &str, script: &[&str]) -> PathBuf {
+/// The shipped mocks, made fast: short replies spoken quickly; the guest's LLM and the policy as
+/// the test asks (the fault injector is declared for tests that use it).
+fn manifest(policy: &str, guest: &str, script: &[&str]) -> Manifest {
     Manifest::quick_mocks()
-        .plugin_dir(BUILT_PLUGIN_DIR)
         .script(script)
         .role("guest", guest)
         .role("policy", policy)
         .plugin(policy, &["log"])
         .plugin("fault-injector", &["log"])
-        .write(dir)
 }
 
-struct Rig {
-    registry: StudioRegistry,
-    live: Arc<LiveConfig>,
-    recordings: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-async fn rig(policy: &str, script: &[&str], max_turns: u32) -> Rig {
+async fn rig(policy: &str, script: &[&str], max_turns: u32) -> StudioRig {
     rig_with_guest(policy, "mock-llm", script, max_turns).await
 }
 
-async fn rig_with_guest(policy: &str, guest: &str, script: &[&str], max_turns: u32) -> Rig {
+async fn rig_with_guest(policy: &str, guest: &str, script: &[&str], max_turns: u32) -> StudioRig {
     rig_recording_to(policy, guest, script, max_turns, None).await
 }
 
@@ -61,112 +44,22 @@ async fn rig_recording_to(
     script: &[&str],
     max_turns: u32,
     recording_dir: Option<PathBuf>,
-) -> Rig {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let toml = manifest(dir.path(), policy, guest, script);
-    let recordings = dir.path().join("rec");
-    let config = Config::from_source(&ConfigSource::from_pairs([
-        ("PLUGINS_TOML", toml.display().to_string()),
-        ("RECORDING_DIR", recordings.display().to_string()),
-    ]))
-    .expect("valid config");
-    let plugins = PluginHost::start(PluginHostOptions {
-        manifest_path: toml,
-        plugin_dir_override: None,
-        cache_dir: None,
-        watch: false,
-        ..Default::default()
-    })
-    .await
-    .expect("plugins start");
-    let briefings = BriefingStore::open(dir.path().join("briefings")).expect("briefings");
-    let live = Arc::new(LiveConfig::new(&config));
-    let setup = TurnLoopSetup {
-        plugins: plugins as Arc<PluginHost>,
-        briefings,
-        recording_dir: recording_dir.unwrap_or_else(|| recordings.clone()),
+) -> StudioRig {
+    let options = RigOptions {
         autopilot_max_turns: max_turns,
-        turn_gap: Duration::from_millis(50),
-        language: "en-US".into(),
-        recorder: voice_studio::recording::WriterOptions::default(),
+        recording_dir,
+        ..RigOptions::default()
     };
-    let registry =
-        StudioRegistry::with_turn_loop(NoClients, Duration::from_secs(30), live.clone(), setup);
-    Rig {
-        registry,
-        live,
-        recordings,
-        _dir: dir,
-    }
+    StudioRig::with(manifest(policy, guest, script), options).await
 }
 
-fn silence(ms: usize) -> Vec<u8> {
-    vec![0; ms / 20 * CHUNK_BYTES]
-}
-
-/// Sends audio as 20 ms chunks, in real time, so the studio clock and the audio agree.
-async fn stream(studio: &StudioHandle, client: ClientId, audio: &[u8]) {
-    let mut tick = tokio::time::interval(Duration::from_millis(20));
-    for chunk in audio.chunks(CHUNK_BYTES) {
-        tick.tick().await;
-        studio
-            .deliver(StudioCommand::Audio {
-                client,
-                chunk: chunk.to_vec(),
-            })
-            .await
-            .expect("audio delivered");
-    }
-}
-
-/// Streams silence until `done` holds for the snapshot, failing after [`PATIENCE`].
-async fn until(
-    studio: &StudioHandle,
-    client: ClientId,
-    what: &str,
-    done: impl Fn(&StudioSnapshot) -> bool,
-) -> StudioSnapshot {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        let snapshot = studio.snapshot().await.expect("snapshot");
-        if done(&snapshot) {
-            return snapshot;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never saw {what}: {snapshot:#?}"
-        );
-        stream(studio, client, &silence(100)).await;
-    }
-}
-
-fn final_caption(snapshot: &StudioSnapshot, speaker: Speaker) -> Option<String> {
-    snapshot
-        .captions
-        .iter()
-        .find(|c| c.speaker == speaker && c.is_final == Some(true))
-        .map(|c| c.text.clone())
-}
-
-fn join(rig: &Rig, episode: &str) -> (StudioHandle, ClientId) {
-    let client = ClientId::unique();
-    let studio = rig
-        .registry
-        .join(
-            Some(episode),
-            client,
-            Participant {
-                name: "Basil".into(),
-                input_format: InputFormat::default(),
-            },
-        )
-        .expect("join");
-    (studio, client)
+fn join(rig: &StudioRig, episode: &str) -> (StudioHandle, ClientId) {
+    rig.join(episode)
 }
 
 /// Ends the session the way `client.end-session` does and reads its events.jsonl.
 async fn end_and_read_events(
-    rig: &Rig,
+    rig: &StudioRig,
     studio: &StudioHandle,
     client: ClientId,
     episode: &str,

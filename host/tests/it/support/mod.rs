@@ -2,3 +2,4 @@ pub mod fuzz;
 pub mod plugins;
 pub mod recording;
 pub mod server;
+pub mod studio;

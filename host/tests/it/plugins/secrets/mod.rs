@@ -4,7 +4,6 @@
 //! output needs the `log` capability and is rate-limited.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 

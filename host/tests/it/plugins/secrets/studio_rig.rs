@@ -1,163 +1,46 @@
 use super::*;
+use crate::support::studio::{CHUNK_BYTES, PATIENCE, RigOptions, StudioRig, stream, until};
+use studio_test_kit::manifest::Manifest;
 use studio_test_kit::speech::speech;
-use voice_studio::briefings::BriefingStore;
-use voice_studio::config::{Config, ConfigSource, LiveConfig, RuntimeConfigUpdate};
-use voice_studio::gateway::protocol::{InputFormat, OrbState, StudioSnapshot};
-use voice_studio::plugins::BUILT_PLUGIN_DIR;
-use voice_studio::session::{ClientId, NoClients};
-use voice_studio::session::{
-    Participant, StudioCommand, StudioHandle, StudioRegistry, TurnLoopSetup,
-};
+use voice_studio::config::RuntimeConfigUpdate;
+use voice_studio::gateway::protocol::OrbState;
+use voice_studio::session::{ClientId, StudioCommand, StudioHandle};
 
-const PATIENCE: Duration = Duration::from_secs(60);
-const CHUNK_BYTES: usize = 1920;
-
-fn manifest(dir: &Path) -> PathBuf {
-    let text = format!(
-        r#"
-[studio]
-plugin_dir = "{BUILT_PLUGIN_DIR}"
-[roles]
-stt = "mock-stt"
-tts = "mock-tts"
-claude = "mock-llm"
-guest = "fault-injector"
-policy = "host-led"
-[plugins.mock-stt]
-path = "mock-stt.wasm"
-capabilities = ["log", "clock", "config"]
-[plugins.mock-stt.config]
-script = ["Guest, what do you think?"]
-end_of_speech_ms = 500
-[plugins.mock-tts]
-path = "mock-tts.wasm"
-capabilities = ["log", "config"]
-[plugins.mock-tts.config]
-words_per_minute = 400
-[plugins.mock-llm]
-path = "mock-llm.wasm"
-capabilities = ["log", "config"]
-[plugins.host-led]
-path = "host-led.wasm"
-capabilities = ["log"]
-[plugins.fault-injector]
-path = "fault-injector.wasm"
-capabilities = ["log", "config"]
-secrets = ["PROBER_KEY"]
-"#
-    );
-    let path = dir.join("plugins.toml");
-    std::fs::write(&path, text).expect("write plugins.toml");
-    path
+/// The shipped mocks made fast, with the guest on the fault injector, which may read
+/// `PROBER_KEY`.
+fn manifest() -> Manifest {
+    Manifest::shipped()
+        .script(&["Guest, what do you think?"])
+        .config("mock-stt", "end_of_speech_ms", 500)
+        .config("mock-tts", "words_per_minute", 400)
+        .role("guest", "fault-injector")
+        .plugin("fault-injector", &["log", "config"])
+        .plugin_field("fault-injector", "secrets", vec!["PROBER_KEY"])
 }
 
-async fn stream(studio: &StudioHandle, client: ClientId, audio: &[u8]) {
-    let mut tick = tokio::time::interval(Duration::from_millis(20));
-    for chunk in audio.chunks(CHUNK_BYTES) {
-        tick.tick().await;
-        studio
-            .deliver(StudioCommand::Audio {
-                client,
-                chunk: chunk.to_vec(),
-            })
-            .await
-            .expect("audio delivered");
-    }
-}
-
-async fn until(
-    studio: &StudioHandle,
-    client: ClientId,
-    what: &str,
-    done: impl Fn(&StudioSnapshot) -> bool,
-) {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        let snapshot = studio.snapshot().await.expect("snapshot");
-        if done(&snapshot) {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never saw {what}: {snapshot:#?}"
-        );
-        stream(studio, client, &vec![0; 5 * CHUNK_BYTES]).await;
-    }
-}
-
-struct Rig {
-    registry: StudioRegistry,
-    plugins: Arc<PluginHost>,
-    live: Arc<LiveConfig>,
-    recordings: PathBuf,
-    toml: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-async fn rig() -> Rig {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let toml = manifest(dir.path());
-    let recordings = dir.path().join("rec");
-    let config = Config::from_source(&ConfigSource::from_pairs([
-        ("PLUGINS_TOML", toml.display().to_string()),
-        ("RECORDING_DIR", recordings.display().to_string()),
-    ]))
-    .expect("valid config");
-    let plugins = start(PluginHostOptions {
-        manifest_path: toml.clone(),
+async fn rig() -> StudioRig {
+    let options = RigOptions {
         environment: Some(Arc::new(
             [("PROBER_KEY".to_string(), KEY.to_string())].into(),
         )),
-        ..Default::default()
-    })
-    .await;
-    let briefings = BriefingStore::open(dir.path().join("briefings")).expect("briefings");
-    let live = Arc::new(LiveConfig::new(&config));
-    let setup = TurnLoopSetup {
-        plugins: plugins.clone(),
-        briefings,
-        recording_dir: recordings.clone(),
-        autopilot_max_turns: 4,
-        turn_gap: Duration::from_millis(50),
-        language: "en-US".into(),
-        recorder: voice_studio::recording::WriterOptions::default(),
+        ..RigOptions::default()
     };
-    let registry =
-        StudioRegistry::with_turn_loop(NoClients, Duration::from_secs(30), live.clone(), setup);
+    let rig = StudioRig::with(manifest(), options).await;
     // The settings dialog's guest model reaches the plugin: this one leaks its key.
-    live.apply(RuntimeConfigUpdate {
+    rig.live.apply(RuntimeConfigUpdate {
         guest_model: Some("leak:PROBER_KEY".into()),
         ..RuntimeConfigUpdate::default()
     });
-    Rig {
-        registry,
-        plugins,
-        live,
-        recordings,
-        toml,
-        _dir: dir,
-    }
+    rig
 }
 
-fn join(rig: &Rig, episode: &str) -> (StudioHandle, ClientId) {
-    let client = ClientId::unique();
-    let studio = rig
-        .registry
-        .join(
-            Some(episode),
-            client,
-            Participant {
-                name: "Basil".into(),
-                input_format: InputFormat::default(),
-            },
-        )
-        .expect("join");
-    (studio, client)
+fn join(rig: &StudioRig, episode: &str) -> (StudioHandle, ClientId) {
+    rig.join(episode)
 }
 
 /// Ends the session and returns its events.jsonl.
 async fn end_and_read_events(
-    rig: &Rig,
+    rig: &StudioRig,
     studio: &StudioHandle,
     client: ClientId,
     episode: &str,
@@ -222,14 +105,14 @@ async fn the_studio_restarts_stt_on_the_new_grant_without_reporting_a_failure() 
     .await;
 
     // The STT plugin loses `log` while its session-long call runs.
-    let text = std::fs::read_to_string(&rig.toml).expect("read");
+    let text = std::fs::read_to_string(&rig.manifest_path).expect("read");
     let narrowed = text.replacen(
         "capabilities = [\"log\", \"clock\", \"config\"]",
         "capabilities = [\"clock\", \"config\"]",
         1,
     );
     assert_ne!(text, narrowed);
-    std::fs::write(&rig.toml, narrowed).expect("write");
+    std::fs::write(&rig.manifest_path, narrowed).expect("write");
     let events = rig.plugins.reload().await;
     assert!(events.iter().all(|e| e.error.is_none()), "{events:?}");
 
