@@ -20,9 +20,9 @@ use axum::body::{Body, Bytes};
 use axum::routing::{any, post};
 use studio_test_kit::fakes::ws::{Message, WebSocket, WebSocketUpgrade};
 use tokio::sync::mpsc;
-use voice_studio::speakers::Ai;
 use voice_studio::plugins::wit::{ChatMessage, ChatRole, LlmRequest, Speaker, SttRequest};
 use voice_studio::plugins::{BUILT_PLUGIN_DIR, PluginHost, PluginHostOptions, SttInput};
+use voice_studio::speakers::Ai;
 
 const TOKENS: usize = 40;
 const COMPLETIONS: usize = 25;

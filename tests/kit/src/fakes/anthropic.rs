@@ -12,7 +12,9 @@ use axum::response::Response;
 use axum::routing::post;
 use serde_json::{Value, json};
 
-use crate::fakes::{Control, FakeServer, Fault, Recorded, json_error, serve_scripted, sse_response};
+use crate::fakes::{
+    Control, FakeServer, Fault, Recorded, json_error, serve_scripted, sse_response,
+};
 
 /// `usage.input_tokens` the fake reports in `message_start`.
 pub const INPUT_TOKENS: u32 = 11;

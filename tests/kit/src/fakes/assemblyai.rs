@@ -199,7 +199,11 @@ async fn session(mut socket: WebSocket, shared: Arc<Shared>, index: usize, fault
     }
 }
 
-async fn close(socket: &mut WebSocket, code: u16, reason: &str) -> Result<(), crate::fakes::ws::Error> {
+async fn close(
+    socket: &mut WebSocket,
+    code: u16,
+    reason: &str,
+) -> Result<(), crate::fakes::ws::Error> {
     socket
         .send(Message::Close(Some(CloseFrame {
             code,

@@ -32,7 +32,9 @@ use rsa::{RsaPrivateKey, RsaPublicKey};
 use serde_json::json;
 use sha2::Sha256;
 
-use crate::fakes::{Control, FakeServer, Fault, Recorded, cut_off, json_error, serve, with_retry_after};
+use crate::fakes::{
+    Control, FakeServer, Fault, Recorded, cut_off, json_error, serve, with_retry_after,
+};
 
 /// The service account's e-mail in the generated credentials.
 pub const CLIENT_EMAIL: &str = "voice-studio-test@fake-project.iam.gserviceaccount.com";

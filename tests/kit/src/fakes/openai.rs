@@ -12,7 +12,9 @@ use axum::extract::State;
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use crate::fakes::{Control, FakeServer, Fault, Recorded, json_error, serve_scripted, sse_response};
+use crate::fakes::{
+    Control, FakeServer, Fault, Recorded, json_error, serve_scripted, sse_response,
+};
 
 /// `usage.prompt_tokens` the fake reports.
 pub const PROMPT_TOKENS: u32 = 9;

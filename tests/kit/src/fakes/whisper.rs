@@ -22,7 +22,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::json;
 
-use crate::fakes::{Control, FakeServer, Fault, Recorded, cut_off, json_error, serve, with_retry_after};
+use crate::fakes::{
+    Control, FakeServer, Fault, Recorded, cut_off, json_error, serve, with_retry_after,
+};
 
 /// A running fake Whisper server.
 #[derive(Debug)]
