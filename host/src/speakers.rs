@@ -69,6 +69,22 @@ impl fmt::Display for Speaker {
 }
 
 /// One of the studio's two AIs: the speakers that have an LLM, a voice and a prompt.
+///
+/// Only an AI has an LLM, so the plugin host's `llm` takes an `Ai`:
+///
+/// ```
+/// # fn f(host: std::sync::Arc<voice_studio::plugins::PluginHost>) {
+/// let claude = host.llm(voice_studio::speakers::Ai::Claude);
+/// # }
+/// ```
+///
+/// and asking for the human's does not compile:
+///
+/// ```compile_fail
+/// # fn f(host: std::sync::Arc<voice_studio::plugins::PluginHost>) {
+/// host.llm(voice_studio::speakers::Speaker::You);
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Ai {

@@ -8,9 +8,12 @@ pub mod audio;
 pub mod briefings;
 pub mod config;
 pub mod gateway;
-pub mod plugins;
 pub mod prompt;
 pub mod recording;
 pub mod session;
 pub mod speakers;
 pub mod timestamp;
+
+/// The plugin runtime (its own crate, `host/runtime`, so the plugin harness can use it without the
+/// server): engine, registry, hot reload, capabilities, limits and per-role call handles.
+pub use studio_plugin_runtime as plugins;

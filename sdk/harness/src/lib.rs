@@ -28,17 +28,17 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use tokio::sync::mpsc;
-use voice_studio::plugins::{
-    BUILT_PLUGIN_DIR, LlmHandle, PluginHost, PluginHostError, PluginHostOptions, PolicyHandle,
-    SttHandle, SttInput, TtsHandle,
+use studio_plugin_runtime::{
+    BUILT_PLUGIN_DIR, LlmHandle, LlmRole, PluginHost, PluginHostError, PluginHostOptions,
+    PolicyHandle, RoleSlot, SttHandle, SttInput, TtsHandle,
 };
+use tokio::sync::mpsc;
 
+pub use studio_plugin_runtime::wit;
+pub use studio_plugin_runtime::{CallError, Capability, PluginInfoSummary, PluginKind};
 use studio_test_kit::manifest::Manifest;
 /// Real speech for STT plugin tests (espeak-ng + sox, 48 kHz mono s16le), from the test kit.
 pub use studio_test_kit::speech;
-pub use voice_studio::plugins::wit;
-pub use voice_studio::plugins::{CallError, Capability, PluginInfoSummary, PluginKind};
 
 /// Why the harness could not load or drive a plugin.
 #[derive(Debug, thiserror::Error)]
@@ -261,6 +261,15 @@ fn write_manifest(
         .map_err(|e| HarnessError::Setup(format!("writing plugins.toml: {e}")))
 }
 
+/// The LLM slot the plugin under test fills: the harness gives an LLM plugin claude's role.
+struct UnderTest;
+
+impl LlmRole for UnderTest {
+    fn role_slot(self) -> RoleSlot {
+        RoleSlot::Claude
+    }
+}
+
 #[derive(Default)]
 struct Calls {
     stt: Option<SttHandle>,
@@ -359,9 +368,7 @@ impl PluginUnderTest {
         self.expect(PluginKind::Llm, "complete")?;
         let mut calls = self.calls.lock().unwrap_or_else(PoisonError::into_inner);
         let host = self.host.clone();
-        let handle = calls
-            .llm
-            .get_or_insert_with(|| host.llm(voice_studio::speakers::Ai::Claude));
+        let handle = calls.llm.get_or_insert_with(|| host.llm(UnderTest));
         self.runtime.block_on(async {
             let (tx, rx) = mpsc::channel(1024);
             let (result, pieces) = tokio::join!(handle.complete(request, tx), collect(rx));

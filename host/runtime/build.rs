@@ -1,9 +1,10 @@
 //! Builds every plugin crate (`plugins/*`, `test-plugins/*`) for `wasm32-wasip2`, so that building the
-//! host builds its plugins too: `cargo run` and `cargo test` need no second step.
+//! plugin runtime (and so the host, and the plugin harness) builds its plugins too: `cargo run` and
+//! `cargo test` need no second step.
 //!
 //! The plugins are compiled by a nested `cargo build` into their own target directory
 //! (`<target>/wasm`), which avoids waiting on the lock of the outer build, and are then copied to
-//! `<target>/plugins/<crate-name>.wasm`. That folder is compiled into the host as the default plugin
+//! `<target>/plugins/<crate-name>.wasm`. That folder is compiled into the runtime as the default plugin
 //! directory (`BUILT_PLUGIN_DIR`).
 //!
 //! Set `STUDIO_SKIP_PLUGIN_BUILD=1` to skip this step (for example while editing only host code).
@@ -19,8 +20,9 @@ fn main() {
     let manifest_dir =
         PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let workspace = manifest_dir
-        .parent()
-        .expect("host/ lives inside the workspace")
+        .ancestors()
+        .nth(2)
+        .expect("host/runtime/ lives two folders inside the workspace")
         .to_path_buf();
     let target_dir = env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)

@@ -6,7 +6,7 @@ fn parse(text: &str) -> Result<Manifest, ManifestError> {
 
 #[test]
 fn the_shipped_plugins_toml_is_valid() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins.toml");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugins.toml");
     let manifest = Manifest::load(&path, None).expect("the repository's plugins.toml parses");
     assert_eq!(
         manifest.roles.get(&RoleSlot::Stt).map(String::as_str),

@@ -7,7 +7,7 @@
 //! call's cancel token (barge-in, session end), so a provider that goes silent never hangs a call
 //! the host wants to end.
 //!
-//! The URL passes the same egress rule as `http` ([`crate::plugins::egress`]). The host resolves the name
+//! The URL passes the same egress rule as `http` ([`crate::egress`]). The host resolves the name
 //! itself, vets each address and opens the TCP connection to a vetted one, then runs TLS and the
 //! upgrade over it with the original name (Host header, SNI): the address checked is the address
 //! connected to. At most [`super::net::MAX_OPEN_WEBSOCKETS`] are open per instance.

@@ -10,7 +10,7 @@
 //! # Who imports whom
 //!
 //! Each module imports only modules on the lines above its own (checked by grepping `use super::`
-//! and `crate::plugins::`); read it bottom up to go from the facade to the leaves:
+//! and `crate::`); read it bottom up to go from the facade to the leaves:
 //!
 //! ```text
 //! cancel  cpu_meter  redact  manifest  compile_cache     leaves (catalog -> manifest)

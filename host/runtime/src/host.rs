@@ -257,21 +257,8 @@ impl PluginHost {
         TtsHandle::new(self.registry.clone(), RoleSlot::Tts)
     }
 
-    /// A handle for the LLM of `ai` (the studio's `speakers::Ai`):
-    ///
-    /// ```
-    /// # fn f(host: std::sync::Arc<voice_studio::plugins::PluginHost>) {
-    /// let claude = host.llm(voice_studio::speakers::Ai::Claude);
-    /// # }
-    /// ```
-    ///
-    /// Only an AI has one, so asking for the human's does not compile:
-    ///
-    /// ```compile_fail
-    /// # fn f(host: std::sync::Arc<voice_studio::plugins::PluginHost>) {
-    /// host.llm(voice_studio::speakers::Speaker::You);
-    /// # }
-    /// ```
+    /// A handle for the LLM of `ai`. Only the studio's AIs implement [`LlmRole`] (the host's
+    /// `speakers::Ai`, whose docs show that asking for the human's LLM does not compile).
     pub fn llm(self: &Arc<Self>, ai: impl LlmRole) -> LlmHandle {
         LlmHandle::new(self.registry.clone(), ai.role_slot())
     }

@@ -1,7 +1,7 @@
 //! Outbound network access: the checks that `http` and `websocket` share, and `http`.
 //!
 //! The check runs in one place, before anything leaves the host: the capability must be granted,
-//! and the URL, parsed once, must pass the plugin's egress rule ([`crate::plugins::egress`]: scheme, host
+//! and the URL, parsed once, must pass the plugin's egress rule ([`crate::egress`]: scheme, host
 //! and port in `allowed_hosts`, no user info, no inner address unless named literally). The parsed
 //! URL is what is sent, and names resolve only through the rule's resolver, so what was checked is
 //! what is reached, on every redirect hop too. Refusals are `denied` with the plugin's name and the
