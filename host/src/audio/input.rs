@@ -30,7 +30,7 @@ pub enum InputEncoding {
 
 /// The microphone format a client announces in `hello`: `{"encoding":"pcm_s16le","sampleRate":48000,"channels":1}`.
 ///
-/// Missing fields take the default, PCM s16le 48 kHz mono (what the original backend assumed).
+/// Missing fields take the default, PCM s16le 48 kHz mono (what the frontend sends unannounced).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct InputFormat {

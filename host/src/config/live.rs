@@ -70,7 +70,7 @@ impl GuestProvider {
 pub enum TtsProvider {
     /// Google Cloud Text-to-Speech.
     Google,
-    /// Coqui / EchoForge (the original backend's local voices).
+    /// Coqui / EchoForge, a local voice server the frontend's settings offer (no adapter yet).
     Coqui,
     /// Piper, run locally (PIPER_PATH, PIPER_MODEL_PATH).
     Piper,

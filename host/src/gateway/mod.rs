@@ -41,7 +41,7 @@ use crate::config::{Config, LiveConfig};
 use crate::plugins::PluginHost;
 use crate::session::{StudioRegistry, TurnLoopSetup};
 
-/// Largest accepted HTTP body (settings payloads are small; this is the original backend's limit).
+/// Largest accepted HTTP body: 1 MiB, far above any settings payload.
 pub const MAX_HTTP_BODY_BYTES: usize = 1024 * 1024;
 /// Most binary attachments one Socket.IO event may carry (`audio.chunk` has one); their sum is
 /// capped by `MAX_MESSAGE_BYTES`.

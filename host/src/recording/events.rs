@@ -1,7 +1,8 @@
 //! `events.jsonl`: every session event, one JSON object per line, written as it happens.
 //!
-//! The line shape is the original backend's (`{"type", "timestamp", "sessionId", ...}`) plus `t`,
-//! the session clock in ms, so events line up with the tracks and captions.
+//! The line shape is the studio recording format's (`{"type", "timestamp", "sessionId", ...}`,
+//! what readers of `events.jsonl` expect; `docs/EVENTS.md`) plus `t`, the session clock in ms, so
+//! events line up with the tracks and captions.
 
 use std::borrow::Cow;
 use std::fs::{File, OpenOptions};

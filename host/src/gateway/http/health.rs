@@ -16,8 +16,9 @@ use crate::config::ensure_writable_dir;
 use crate::gateway::{GatewayState, admin};
 use crate::timestamp::iso8601_utc;
 
-/// `GET /health`: the original backend's shape plus the loaded plugins. A plugin's `lastError`
-/// (it may hold paths) is shown only in the admin view (see [`admin_view`]).
+/// `GET /health`: `status`, `timestamp`, `version` and `adapters` (the shape the frontend expects)
+/// plus the loaded plugins. A plugin's `lastError` (it may hold paths) is shown only in the admin
+/// view (see [`admin_view`]).
 pub async fn health(
     State(state): State<Arc<GatewayState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,

@@ -1,6 +1,7 @@
 //! The Socket.IO protocol's payloads, spelled exactly like the frontend's TypeScript contract
-//! (`packages/shared/src/index.ts` of the original product), plus our additions (`error`,
-//! `audio.out`, `session.end`, `hello.inputFormat`). `docs/PROTOCOL.md` documents them.
+//! (`packages/shared/src/index.ts` in its repository, `Baswold/basil-youtube-AI`), plus our
+//! additions (`error`, `audio.out`, `session.end`, `hello.inputFormat`). `docs/PROTOCOL.md`
+//! documents them all.
 
 use serde::{Deserialize, Serialize};
 
@@ -293,7 +294,7 @@ pub struct InputFormat {
 }
 
 impl Default for InputFormat {
-    /// PCM s16le, 48 kHz, mono: what the original backend assumed.
+    /// PCM s16le, 48 kHz, mono: what the frontend sends without saying so.
     fn default() -> Self {
         Self {
             encoding: AudioEncoding::default(),
@@ -315,7 +316,7 @@ fn default_channels() -> u8 {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AudioEncoding {
-    /// Little-endian signed 16-bit PCM (the original backend's format).
+    /// Little-endian signed 16-bit PCM (the default: what the frontend sends).
     #[default]
     #[serde(rename = "pcm_s16le")]
     PcmS16le,

@@ -72,7 +72,7 @@ pub fn register(
     io.ns("/", greet.with(install));
 }
 
-/// Once connected: the original backend's greeting and the empty studio's state.
+/// Once connected: the greeting the frontend waits for (`server.ack`) and the empty studio's state.
 async fn greet(socket: SocketRef) {
     tracing::info!(client = %socket.id, "client connected");
     greet_once(&socket);
@@ -87,7 +87,7 @@ pub(super) fn greet_once(socket: &Socket<LocalAdapter>) {
         .is_none_or(|g| !g.0.swap(true, std::sync::atomic::Ordering::AcqRel));
     if first {
         emit(socket, server_events::ACK, "connected");
-        // Not in a studio yet: the empty studio's state, as the original backend sent on connect.
+        // Not in a studio yet: the empty studio's state, which the frontend expects on connect.
         emit(
             socket,
             server_events::STATE_SNAPSHOT,

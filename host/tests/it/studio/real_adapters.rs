@@ -117,7 +117,7 @@ async fn a_live_session_runs_on_the_real_adapters_against_fake_providers() {
         "a key reached the log"
     );
 
-    // Whisper got the original studio server's body: bare 16 kHz mono s16le PCM, one request
+    // Whisper got the `raw` flavour's body: bare 16 kHz mono s16le PCM, one request
     // per utterance, each about as long as the clip that was spoken.
     let heard = stt.requests();
     assert!(
