@@ -14,12 +14,12 @@ pub mod download_links;
 mod episodes;
 mod http;
 mod origin;
-mod plugin_catalog;
+mod plugins_view;
 pub mod protocol;
 pub mod rate;
 mod socket;
 
-pub use plugin_catalog::{PluginCatalog, PluginSummary};
+pub use plugins_view::{PluginSummary, PluginsView};
 pub use socket::{InOrder, InOrderMarker, MAX_AUDIO_CHUNK_BYTES, check_audio_chunk};
 
 use std::future::Future;
@@ -59,7 +59,7 @@ pub struct GatewayState {
     /// Live settings (settings API writes, studios read).
     pub live: Arc<LiveConfig>,
     /// The plugin runtime.
-    pub plugins: Arc<dyn PluginCatalog>,
+    pub plugins: Arc<dyn PluginsView>,
     /// The running studios.
     pub registry: StudioRegistry,
     /// Set once shutdown begins; `/ready` turns 503.
@@ -82,7 +82,7 @@ pub struct Gateway {
 impl Gateway {
     /// Builds routes, CORS, tracing and the Socket.IO namespace; its studios keep state but
     /// run no turn loop (see [`Gateway::with_turn_loop`]).
-    pub fn new(config: Arc<Config>, plugins: Arc<dyn PluginCatalog>) -> Self {
+    pub fn new(config: Arc<Config>, plugins: Arc<dyn PluginsView>) -> Self {
         Self::build(config, plugins, None)
     }
 
@@ -107,7 +107,7 @@ impl Gateway {
 
     fn build(
         config: Arc<Config>,
-        plugins: Arc<dyn PluginCatalog>,
+        plugins: Arc<dyn PluginsView>,
         turn_loop: Option<TurnLoopSetup>,
     ) -> Self {
         let live = Arc::new(LiveConfig::new(&config));

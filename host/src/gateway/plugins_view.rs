@@ -21,7 +21,7 @@ pub struct PluginSummary {
 }
 
 /// The plugin runtime as the gateway sees it.
-pub trait PluginCatalog: Send + Sync + 'static {
+pub trait PluginsView: Send + Sync + 'static {
     /// The plugins currently serving.
     fn plugins(&self) -> Vec<PluginSummary>;
     /// Whether every role has a loaded plugin.
@@ -31,7 +31,7 @@ pub trait PluginCatalog: Send + Sync + 'static {
     fn set_secret(&self, name: &str, value: &str);
 }
 
-impl PluginCatalog for crate::plugins::PluginHost {
+impl PluginsView for crate::plugins::PluginHost {
     fn plugins(&self) -> Vec<PluginSummary> {
         crate::plugins::PluginHost::plugins(self)
             .into_iter()
