@@ -15,7 +15,6 @@ use voice_studio::recording::{
     BriefingRecord, DiskFault, Event, PluginRecord, RecorderConfig, RecordingError,
     RecordingWriter, TurnMetrics, WriterOptions,
 };
-use voice_studio::session::StudioCommand;
 use voice_studio::speakers::Speaker;
 
 use crate::support::studio::{CHUNK_BYTES, RigOptions, StudioRig, final_caption, stream};
@@ -393,22 +392,7 @@ async fn studio_on_a_hung_disk() {
 
     // The disk answers again; the session ends and the recording says what happened, once.
     fault.heal();
-    studio
-        .deliver(StudioCommand::EndSession { client })
-        .await
-        .expect("end delivered");
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    let ready = loop {
-        if let Some(ready) = rig.registry.last_recording("ep-hung-disk") {
-            break ready;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "recording.ready never came"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    let folder = rig.recordings.join(ready.folder.expect("folder"));
+    let (_, folder) = rig.end(&studio, client, "ep-hung-disk").await;
     let events = std::fs::read_to_string(folder.join("events.jsonl")).expect("events.jsonl");
     let recording_errors: Vec<serde_json::Value> = events
         .lines()

@@ -64,25 +64,9 @@ async fn end_and_read_events(
     client: ClientId,
     episode: &str,
 ) -> Vec<Value> {
-    studio
-        .deliver(StudioCommand::EndSession { client })
-        .await
-        .expect("end delivered");
-    // The studio stops taking commands first, then finishes the recording and announces it.
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    let ready = loop {
-        if let Some(ready) = rig.registry.last_recording(episode) {
-            break ready;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "recording.ready never came"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let (ready, folder) = rig.end(studio, client, episode).await;
     assert!(!studio.is_running());
     assert!(ready.files.iter().any(|f| f.ends_with("claude.webm")));
-    let folder = rig.recordings.join(ready.folder.expect("folder"));
     std::fs::read_to_string(folder.join("events.jsonl"))
         .expect("events.jsonl")
         .lines()

@@ -10,7 +10,7 @@ use std::time::Duration;
 use studio_test_kit::manifest::Manifest;
 use voice_studio::briefings::BriefingStore;
 use voice_studio::config::{Config, ConfigSource, LiveConfig};
-use voice_studio::gateway::protocol::{InputFormat, StudioSnapshot};
+use voice_studio::gateway::protocol::{InputFormat, RecordingReady, StudioSnapshot};
 use voice_studio::plugins::{BUILT_PLUGIN_DIR, PluginHost, PluginHostOptions};
 use voice_studio::recording::WriterOptions;
 use voice_studio::session::{
@@ -113,6 +113,36 @@ impl StudioRig {
     /// Joins `episode` as a host named Basil with the default input format.
     pub fn join(&self, episode: &str) -> (StudioHandle, ClientId) {
         join(&self.registry, episode)
+    }
+
+    /// Ends the session the way `client.end-session` does and waits for its `recording.ready`;
+    /// returns it with the recording's folder.
+    pub async fn end(
+        &self,
+        studio: &StudioHandle,
+        client: ClientId,
+        episode: &str,
+    ) -> (RecordingReady, PathBuf) {
+        studio
+            .deliver(StudioCommand::EndSession { client })
+            .await
+            .expect("end delivered");
+        // The studio stops taking commands first, then finishes the recording and announces it.
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        let ready = loop {
+            if let Some(ready) = self.registry.last_recording(episode) {
+                break ready;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "recording.ready never came"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let folder = self
+            .recordings
+            .join(ready.folder.clone().expect("a recording folder"));
+        (ready, folder)
     }
 }
 

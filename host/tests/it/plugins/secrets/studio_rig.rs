@@ -1,10 +1,10 @@
 use super::*;
-use crate::support::studio::{CHUNK_BYTES, PATIENCE, RigOptions, StudioRig, stream, until};
+use crate::support::studio::{CHUNK_BYTES, RigOptions, StudioRig, stream, until};
 use studio_test_kit::manifest::Manifest;
 use studio_test_kit::speech::speech;
 use voice_studio::config::RuntimeConfigUpdate;
 use voice_studio::gateway::protocol::OrbState;
-use voice_studio::session::{ClientId, StudioCommand, StudioHandle};
+use voice_studio::session::{ClientId, StudioHandle};
 
 /// The shipped mocks made fast, with the guest on the fault injector, which may read
 /// `PROBER_KEY`.
@@ -45,22 +45,7 @@ async fn end_and_read_events(
     client: ClientId,
     episode: &str,
 ) -> String {
-    studio
-        .deliver(StudioCommand::EndSession { client })
-        .await
-        .expect("end delivered");
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    let ready = loop {
-        if let Some(ready) = rig.registry.last_recording(episode) {
-            break ready;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "recording.ready never came"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    let folder = rig.recordings.join(ready.folder.expect("folder"));
+    let (_, folder) = rig.end(studio, client, episode).await;
     std::fs::read_to_string(folder.join("events.jsonl")).expect("events.jsonl")
 }
 
