@@ -37,6 +37,12 @@ fn main() {
     let plugin_dir = target_dir.join("plugins");
     println!("cargo:rustc-env=BUILT_PLUGIN_DIR={}", plugin_dir.display());
     println!("cargo:rerun-if-env-changed=STUDIO_SKIP_PLUGIN_BUILD");
+    // What `voice-studio --version` reports: the WIT contract and the first-party plugins.
+    println!("cargo:rustc-env=WIT_CONTRACT={}", wit_contract(&workspace));
+    println!(
+        "cargo:rustc-env=FIRST_PARTY_PLUGINS={}",
+        crates_under(&workspace, "plugins").join(",")
+    );
     for watched in [
         "plugins",
         "test-plugins",
@@ -110,17 +116,8 @@ fn main() {
 /// The package names of the plugin crates: one folder each under `plugins/` and `test-plugins/`,
 /// named like the package.
 fn plugin_crates(workspace: &Path) -> Vec<String> {
-    let mut names = Vec::new();
-    for folder in ["plugins", "test-plugins"] {
-        let Ok(entries) = fs::read_dir(workspace.join(folder)) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            if entry.path().join("Cargo.toml").is_file() {
-                names.push(entry.file_name().to_string_lossy().into_owned());
-            }
-        }
-    }
+    let mut names = crates_under(workspace, "plugins");
+    names.extend(crates_under(workspace, "test-plugins"));
     names.sort();
     names
 }
@@ -137,4 +134,30 @@ fn copy_if_changed(from: &Path, to: &Path) {
     let partial = to.with_extension("wasm.partial");
     fs::write(&partial, &new).unwrap_or_else(|e| panic!("writing {}: {e}", partial.display()));
     fs::rename(&partial, to).unwrap_or_else(|e| panic!("installing {}: {e}", to.display()));
+}
+
+/// The crates in `workspace/folder`, one folder each named like its package, sorted.
+fn crates_under(workspace: &Path, folder: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    if let Ok(entries) = fs::read_dir(workspace.join(folder)) {
+        for entry in entries.flatten() {
+            if entry.path().join("Cargo.toml").is_file() {
+                names.push(entry.file_name().to_string_lossy().into_owned());
+            }
+        }
+    }
+    names.sort();
+    names
+}
+
+/// The contract's package and version, from the `package` line of `wit/worlds.wit`
+/// (`studio:plugin@0.1.0`).
+fn wit_contract(workspace: &Path) -> String {
+    let worlds = workspace.join("wit").join("worlds.wit");
+    let text =
+        fs::read_to_string(&worlds).unwrap_or_else(|e| panic!("read {}: {e}", worlds.display()));
+    text.lines()
+        .find_map(|line| line.trim().strip_prefix("package "))
+        .map(|rest| rest.trim_end_matches(';').trim().to_string())
+        .unwrap_or_else(|| panic!("no `package` line in {}", worlds.display()))
 }

@@ -1,5 +1,6 @@
 //! `voice-studio`: loads the configuration, starts the plugin runtime and serves the studio
-//! frontend (HTTP + Socket.IO) on one port until SIGINT/SIGTERM.
+//! frontend (HTTP + Socket.IO) on one port until SIGINT/SIGTERM (`voice-studio` or
+//! `voice-studio serve`); `--help` and `--version` answer without starting anything.
 //!
 //! Exit codes: 0 after a clean shutdown, 2 for a configuration the server cannot start with
 //! (the message names the variable and the fix), 1 for anything else.
@@ -26,7 +27,48 @@ const EXIT_CONFIG: u8 = 2;
 /// Exit code when shutdown did not finish within its deadline (or a second signal came).
 const EXIT_FORCED: i32 = 1;
 
+/// The command line (clap): the server is the default subcommand.
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "voice-studio",
+    version,
+    long_version = LONG_VERSION.as_str(),
+    about = "The host server of a live three-way voice studio: one human, two AIs, WebAssembly provider plugins.",
+    long_about = None,
+    after_help = "Configuration comes from the environment and .env (see .env.example); plugins from plugins.toml."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Serve the studio on HOST:PORT until SIGINT or SIGTERM (what `voice-studio` alone does).
+    Serve,
+}
+
+/// `--version`: the server's version, the plugin contract it speaks and the plugins built with it.
+static LONG_VERSION: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let plugins: Vec<&str> = voice_studio::plugins::first_party_plugins().collect();
+    format!(
+        "{version}\nplugin contract: {contract}\nbuilt-in plugins ({version} each): {plugins}",
+        version = env!("CARGO_PKG_VERSION"),
+        contract = voice_studio::plugins::WIT_CONTRACT,
+        plugins = plugins.join(", "),
+    )
+});
+
 fn main() -> ExitCode {
+    // `--help`, `--version` and usage errors print and exit here (usage errors with 2).
+    let cli = <Cli as clap::Parser>::parse();
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(),
+    }
+}
+
+/// Today's server: configuration, plugins, the one port, until a signal.
+fn serve() -> ExitCode {
     let config = match Config::load() {
         Ok(config) => config,
         Err(e) => {

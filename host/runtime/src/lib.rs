@@ -59,6 +59,17 @@ mod watch;
 /// Where the host's build script put the first-party plugins (`<target>/plugins`).
 pub const BUILT_PLUGIN_DIR: &str = env!("BUILT_PLUGIN_DIR");
 
+/// The WIT contract plugins are built against, package and version (`studio:plugin@0.1.0`).
+pub const WIT_CONTRACT: &str = env!("WIT_CONTRACT");
+
+/// The first-party plugins built with this runtime (the crates under `plugins/`), by name. They
+/// share the workspace's version.
+pub fn first_party_plugins() -> impl Iterator<Item = &'static str> {
+    env!("FIRST_PARTY_PLUGINS")
+        .split(',')
+        .filter(|name| !name.is_empty())
+}
+
 pub use call::{LlmHandle, PolicyHandle, STUDIO_SAMPLE_RATE, SttHandle, TtsHandle};
 pub use cancel::CallCancel;
 pub use capabilities::process::kill_all_children;

@@ -1,4 +1,5 @@
 mod access;
+mod cli;
 mod config;
 mod console_browser;
 mod doors;

@@ -37,6 +37,8 @@ capabilities = ["log"]
 pub struct ServerSetup {
     pub dir: tempfile::TempDir,
     pub env: Vec<(String, String)>,
+    /// Command-line arguments (none: the bare command, which serves).
+    pub args: Vec<String>,
 }
 
 impl ServerSetup {
@@ -61,7 +63,17 @@ impl ServerSetup {
             // tests set MAX_STUDIOS_PER_IP back to what they check.
             ("MAX_STUDIOS_PER_IP".into(), "1000".into()),
         ];
-        Self { dir, env }
+        Self {
+            dir,
+            env,
+            args: Vec::new(),
+        }
+    }
+
+    /// Adds a command-line argument.
+    pub fn arg(mut self, arg: &str) -> Self {
+        self.args.push(arg.into());
+        self
     }
 
     /// Sets (or replaces) a variable.
@@ -93,7 +105,8 @@ impl ServerSetup {
 
     fn command(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_voice-studio"));
-        cmd.current_dir(self.dir.path())
+        cmd.args(&self.args)
+            .current_dir(self.dir.path())
             .env_clear()
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
