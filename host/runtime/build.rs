@@ -12,7 +12,8 @@
 use std::env;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::Instant;
 
 const WASM_TARGET: &str = "wasm32-wasip2";
 
@@ -63,6 +64,12 @@ fn main() {
     }
 
     let crates = plugin_crates(&workspace);
+    let started = Instant::now();
+    let mut terminal = Terminal::open();
+    terminal.say(&format!(
+        "voice-studio: building {} WebAssembly plugins for {WASM_TARGET} (the first build takes a few minutes)",
+        crates.len()
+    ));
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut build = Command::new(cargo);
     build
@@ -72,9 +79,20 @@ fn main() {
             "--release",
             "--target",
             WASM_TARGET,
+            // Plugins ship without DWARF: it tripled their size (and so the binary that embeds
+            // them) and slowed their build; the name section stays, so traps still name functions.
+            "--config",
+            "profile.release.debug=false",
+            "--config",
+            "profile.release.strip=\"debuginfo\"",
             "--target-dir",
         ])
         .arg(target_dir.join("wasm"));
+    // Cargo hides a build script's output until it ends; on a terminal the nested build's own
+    // progress goes straight to the user instead of minutes of silence.
+    if let Some(stderr) = terminal.stderr() {
+        build.stderr(stderr);
+    }
     for name in &crates {
         build.args(["-p", name]);
     }
@@ -102,6 +120,11 @@ fn main() {
              Is the target installed? `rustup target add {WASM_TARGET}`"
         );
     }
+
+    terminal.say(&format!(
+        "voice-studio: plugins built in {:.0} s",
+        started.elapsed().as_secs_f64()
+    ));
 
     fs::create_dir_all(&plugin_dir).expect("create the plugin output folder");
     let built = target_dir.join("wasm").join(WASM_TARGET).join("release");
@@ -160,4 +183,30 @@ fn wit_contract(workspace: &Path) -> String {
         .find_map(|line| line.trim().strip_prefix("package "))
         .map(|rest| rest.trim_end_matches(';').trim().to_string())
         .unwrap_or_else(|| panic!("no `package` line in {}", worlds.display()))
+}
+
+/// The user's terminal, when the build runs on one (`/dev/tty`): the only place a build script
+/// can report progress while it runs. In CI and other non-interactive builds it is absent and the
+/// build stays quiet.
+struct Terminal(Option<fs::File>);
+
+impl Terminal {
+    fn open() -> Self {
+        Self(fs::OpenOptions::new().write(true).open("/dev/tty").ok())
+    }
+
+    fn say(&mut self, line: &str) {
+        use std::io::Write;
+        if let Some(tty) = &mut self.0 {
+            // A failed write only loses a progress line.
+            let _ = writeln!(tty, "\r{line}");
+        }
+    }
+
+    fn stderr(&self) -> Option<Stdio> {
+        self.0
+            .as_ref()
+            .and_then(|tty| tty.try_clone().ok())
+            .map(Stdio::from)
+    }
 }
