@@ -7,7 +7,13 @@
 //! `<target>/plugins/<crate-name>.wasm`. That folder is compiled into the runtime as the default plugin
 //! directory (`BUILT_PLUGIN_DIR`).
 //!
-//! Set `STUDIO_SKIP_PLUGIN_BUILD=1` to skip this step (for example while editing only host code).
+//! The first-party plugins (`plugins/*`, not the test plugins) are also embedded in the runtime:
+//! the script writes `$OUT_DIR/embedded_plugins.rs`, one `include_bytes!` per plugin, which
+//! `src/embedded.rs` includes. So a binary copied or installed away from its checkout still has
+//! its plugins (see `embedded.rs` for when a folder wins over them).
+//!
+//! Set `STUDIO_SKIP_PLUGIN_BUILD=1` to skip this step (for example while editing only host code);
+//! whatever is already in `<target>/plugins` is embedded then.
 
 use std::env;
 use std::fs;
@@ -58,8 +64,10 @@ fn main() {
             workspace.join(watched).display()
         );
     }
+    let first_party = crates_under(&workspace, "plugins");
     if env::var_os("STUDIO_SKIP_PLUGIN_BUILD").is_some_and(|v| v != "0") {
         println!("cargo:warning=STUDIO_SKIP_PLUGIN_BUILD is set: plugins were not rebuilt");
+        write_embedded(&plugin_dir, &first_party);
         return;
     }
 
@@ -133,6 +141,39 @@ fn main() {
         let from = built.join(&file);
         let to = plugin_dir.join(format!("{name}.wasm"));
         copy_if_changed(&from, &to);
+    }
+    write_embedded(&plugin_dir, &first_party);
+}
+
+/// Writes `$OUT_DIR/embedded_plugins.rs`: `EMBEDDED`, one `(name, include_bytes!(..))` per
+/// first-party plugin found in `plugin_dir`. rustc tracks the included files itself, so a rebuilt
+/// plugin is embedded again by the next build. A plugin not built yet (only possible with
+/// `STUDIO_SKIP_PLUGIN_BUILD`) is left out with a warning rather than failing the build.
+fn write_embedded(plugin_dir: &Path, names: &[String]) {
+    let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let mut code = String::from(
+        "/// The first-party plugins built into this binary: (crate name, .wasm bytes).\n\
+         pub(crate) static EMBEDDED: &[(&str, &[u8])] = &[\n",
+    );
+    for name in names {
+        let file = plugin_dir.join(format!("{name}.wasm"));
+        if file.is_file() {
+            code.push_str(&format!(
+                "    ({name:?}, include_bytes!({:?})),\n",
+                file.display().to_string()
+            ));
+        } else {
+            println!(
+                "cargo:warning=plugin {name} is not built ({}); it is not embedded",
+                file.display()
+            );
+        }
+    }
+    code.push_str("];\n");
+    let target = out.join("embedded_plugins.rs");
+    // Rewritten only when it changes, so an unchanged list does not recompile the runtime.
+    if fs::read_to_string(&target).ok().as_deref() != Some(code.as_str()) {
+        fs::write(&target, code).unwrap_or_else(|e| panic!("writing {}: {e}", target.display()));
     }
 }
 

@@ -32,6 +32,10 @@ pub trait LlmRole {
 pub struct PluginHostOptions {
     /// The `plugins.toml` to load (and watch).
     pub manifest_path: PathBuf,
+    /// `plugins.toml`'s text when it is built into the program rather than a file: it is parsed
+    /// instead of reading `manifest_path` (which then only names it in messages), and there is
+    /// no file to watch.
+    pub built_in_manifest: Option<&'static str>,
     /// Overrides `[studio] plugin_dir` (e.g. from the `PLUGIN_DIR` environment variable).
     pub plugin_dir_override: Option<PathBuf>,
     /// The compile cache folder; `None` for `<target>/plugin-cache` next to the built plugins.
@@ -60,13 +64,29 @@ impl PluginHostOptions {
 
     /// Loads `plugins.toml` with `${VAR}` expanded and the role overrides applied.
     fn load_manifest(&self) -> Result<Manifest, ManifestError> {
-        let mut manifest = Manifest::load_with_environment(
-            &self.manifest_path,
-            self.plugin_dir_override.as_deref(),
-            &|name| self.variable(name),
-        )?;
+        let environment = |name: &str| self.variable(name);
+        let mut manifest = match self.built_in_manifest {
+            Some(text) => Manifest::parse_with_environment(
+                text,
+                &self.manifest_path,
+                self.plugin_dir_override.as_deref(),
+                &environment,
+            )?,
+            None => Manifest::load_with_environment(
+                &self.manifest_path,
+                self.plugin_dir_override.as_deref(),
+                &environment,
+            )?,
+        };
         manifest.override_roles(&self.role_overrides, &self.manifest_path)?;
         Ok(manifest)
+    }
+
+    /// The manifest file hot reload watches: none when it is built in.
+    fn watched_manifest(&self) -> Option<PathBuf> {
+        self.built_in_manifest
+            .is_none()
+            .then(|| self.manifest_path.clone())
     }
 
     /// What `manifest` lets plugins read from the environment: the values of every variable
@@ -120,6 +140,18 @@ pub struct PluginStatus {
     pub info: Option<PluginInfoSummary>,
 }
 
+/// What [`PluginHost::inspect`] found: the validated manifest (roles, grants, fallbacks) and
+/// every plugin it declares.
+#[derive(Debug, Clone)]
+pub struct Inspection {
+    /// `plugins.toml` as accepted, with the role overrides applied.
+    pub manifest: Manifest,
+    /// Each declared plugin: loaded (version, sha256, `describe()`), or why not.
+    pub plugins: Vec<PluginStatus>,
+    /// The compile cache folder the plugins were compiled through.
+    pub cache_dir: PathBuf,
+}
+
 /// The plugin runtime of one server: engine, registry, hot reload, secrets.
 pub struct PluginHost {
     registry: Arc<Registry>,
@@ -161,9 +193,11 @@ impl PluginHost {
         let registry = Arc::new(Registry::load(engine, manifest, &secrets).await?);
         let (reloads, _) = broadcast::channel(64);
         let watched = WatchedPaths {
-            manifest: options.manifest_path.clone(),
+            manifest: options.watched_manifest(),
             files: registry.plugin_files(),
         };
+        // A built-in manifest of embedded plugins has nothing that could change.
+        let watch = options.watch && !watched.is_empty();
         let host = Arc::new(PluginHost {
             registry,
             secrets,
@@ -173,7 +207,7 @@ impl PluginHost {
             watched: watch::Sender::new(watched),
             watcher: Mutex::new(None),
         });
-        if host.options.watch {
+        if watch {
             let (requests, served) = mpsc::channel(1);
             let watcher = PluginWatcher::start(host.watched.subscribe(), requests)?;
             let server = tokio::spawn(serve_reload_requests(Arc::downgrade(&host), served));
@@ -182,36 +216,30 @@ impl PluginHost {
         Ok(host)
     }
 
+    /// Loads `plugins.toml` and every plugin it declares (each one's `describe()` is called) and
+    /// reports them all, without serving anything: no watcher, no role check to stop at. A
+    /// plugin a role needs that failed is in its status's `last_error`, like any other; only a
+    /// manifest that cannot be used, or an engine that cannot start, is an error.
+    pub async fn inspect(options: PluginHostOptions) -> Result<Inspection, PluginHostError> {
+        let manifest = options.load_manifest()?;
+        let cache_dir = options.cache_dir.clone().unwrap_or_else(default_cache_dir);
+        let engine = Arc::new(PluginEngine::new(
+            cache_dir.clone(),
+            options.cache_key_file.clone(),
+        )?);
+        let secrets = Arc::new(SecretStore::default());
+        let registry = Registry::inspect(engine, manifest, &secrets).await;
+        let setup = registry.snapshot();
+        Ok(Inspection {
+            plugins: statuses(&setup),
+            manifest: Manifest::clone(&setup.manifest),
+            cache_dir,
+        })
+    }
+
     /// Every declared plugin with its serving version and last error.
     pub fn plugins(&self) -> Vec<PluginStatus> {
-        let setup = self.snapshot();
-        setup
-            .manifest
-            .plugins
-            .values()
-            .map(|entry| {
-                let roles = RoleSlot::ALL
-                    .into_iter()
-                    .filter(|slot| setup.manifest.roles.get(slot) == Some(&entry.name))
-                    .collect();
-                let version = setup.versions.get(&entry.name);
-                let code = version.map(|v| &v.code);
-                PluginStatus {
-                    name: entry.name.clone(),
-                    roles,
-                    kind: code.map(|c| c.kind()),
-                    version: code.map(|c| c.info.version.clone()),
-                    contract: code.map(|c| c.info.contract.clone()),
-                    sha256: code.map(|c| c.sha256.clone()),
-                    path: code.map_or_else(|| entry.path.clone(), |c| c.path.clone()),
-                    loaded_at: code.map(|c| c.loaded_at),
-                    from_cache: code.is_some_and(|c| c.cache == CacheOutcome::Hit),
-                    last_error: setup.errors.get(&entry.name).cloned(),
-                    fallback: entry.fallback.clone(),
-                    info: code.map(|c| c.info.clone()),
-                }
-            })
-            .collect()
+        statuses(&self.snapshot())
     }
 
     /// Whether every configured role has a loaded plugin of the right kind.
@@ -296,7 +324,7 @@ impl PluginHost {
                 self.secrets.set_environment(values, public);
                 self.registry.replace(setup);
                 self.watched.send_replace(WatchedPaths {
-                    manifest: self.options.manifest_path.clone(),
+                    manifest: self.options.watched_manifest(),
                     files: self.registry.plugin_files(),
                 });
                 for (grant, why) in revoked {
@@ -342,6 +370,37 @@ impl Drop for PluginHost {
             watcher.1.abort();
         }
     }
+}
+
+/// Every plugin `setup` declares, with its loaded version or why it failed.
+fn statuses(setup: &Setup) -> Vec<PluginStatus> {
+    setup
+        .manifest
+        .plugins
+        .values()
+        .map(|entry| {
+            let roles = RoleSlot::ALL
+                .into_iter()
+                .filter(|slot| setup.manifest.roles.get(slot) == Some(&entry.name))
+                .collect();
+            let version = setup.versions.get(&entry.name);
+            let code = version.map(|v| &v.code);
+            PluginStatus {
+                name: entry.name.clone(),
+                roles,
+                kind: code.map(|c| c.kind()),
+                version: code.map(|c| c.info.version.clone()),
+                contract: code.map(|c| c.info.contract.clone()),
+                sha256: code.map(|c| c.sha256.clone()),
+                path: code.map_or_else(|| entry.path.clone(), |c| c.path.clone()),
+                loaded_at: code.map(|c| c.loaded_at),
+                from_cache: code.is_some_and(|c| c.cache == CacheOutcome::Hit),
+                last_error: setup.errors.get(&entry.name).cloned(),
+                fallback: entry.fallback.clone(),
+                info: code.map(|c| c.info.clone()),
+            }
+        })
+        .collect()
 }
 
 /// Reloads each time the watcher asks, while the host lives. The channel holds one request: a

@@ -13,7 +13,8 @@
 //! and `crate::`); read it bottom up to go from the facade to the leaves:
 //!
 //! ```text
-//! cancel  cpu_meter  redact  manifest  compile_cache     leaves (catalog -> manifest)
+//! cancel  cpu_meter  redact  embedded  compile_cache     leaves (embedded: the built-in plugins)
+//! manifest -> embedded                                    (catalog -> manifest)
 //! bindings                 generated from wit/ (see below)
 //! error    -> bindings, manifest, redact
 //! egress   -> bindings, manifest                          where a plugin may connect
@@ -24,8 +25,8 @@
 //!                          the host imports, on a `PluginView` (never the store type)
 //! sandbox  -> capabilities, cpu_meter, grant, plugin_log  the store's data and its limits
 //! engine   -> bindings, capabilities, compile_cache, error, manifest, sandbox
-//! version  -> bindings, engine, grant, manifest, sandbox  one loaded plugin version
-//! registry -> engine, error, grant, manifest, secrets, version
+//! version  -> bindings, embedded, engine, grant, manifest, sandbox  one loaded plugin version
+//! registry -> embedded, engine, error, grant, manifest, secrets, version
 //! call     -> bindings, cancel, capabilities, error, manifest, registry, sandbox, version
 //! watch    -> error                                       sends reload requests on a channel
 //! host     -> call, engine, error, manifest, redact, registry, secrets, version, watch
@@ -43,6 +44,7 @@ pub mod catalog;
 mod compile_cache;
 mod cpu_meter;
 mod egress;
+mod embedded;
 mod engine;
 mod error;
 mod grant;
@@ -56,7 +58,8 @@ mod secrets;
 mod version;
 mod watch;
 
-/// Where the host's build script put the first-party plugins (`<target>/plugins`).
+/// Where the host's build script put the built plugins (`<target>/plugins`); a checkout's own
+/// build uses them, a program elsewhere its embedded plugins (see [`default_plugin_dir`]).
 pub const BUILT_PLUGIN_DIR: &str = env!("BUILT_PLUGIN_DIR");
 
 /// The WIT contract plugins are built against, package and version (`studio:plugin@0.1.0`).
@@ -74,8 +77,12 @@ pub use call::{LlmHandle, PolicyHandle, STUDIO_SAMPLE_RATE, SttHandle, TtsHandle
 pub use cancel::CallCancel;
 pub use capabilities::process::kill_all_children;
 pub use capabilities::streams::SttInput;
+pub use embedded::{
+    EMBEDDED_PLUGIN_DIR, EmbeddedPlugin, checkout_plugin_dir, default_plugin_dir, embedded_plugins,
+    is_embedded,
+};
 pub use error::{CallError, PluginHostError, describe_plugin_error};
-pub use host::{LlmRole, PluginHost, PluginHostOptions, PluginStatus};
+pub use host::{Inspection, LlmRole, PluginHost, PluginHostOptions, PluginStatus};
 pub use manifest::{Capability, Manifest, ManifestError, PluginKind, RoleSlot};
 pub use plugin_log::{BURST_LINES, LINES_PER_SECOND, MAX_LINE_BYTES};
 pub use redact::{MIN_REDACTED_LEN, RedactedLog, RedactingWriter, Redactor};

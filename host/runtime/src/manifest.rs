@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::BUILT_PLUGIN_DIR;
+use super::embedded::default_plugin_dir;
 
 mod deadlines;
 mod hosts;
@@ -265,7 +265,7 @@ impl Manifest {
         let base = path.parent().unwrap_or(Path::new("."));
         let plugin_dir = match plugin_dir_override {
             Some(dir) => dir.to_path_buf(),
-            None if raw.studio.plugin_dir.is_empty() => PathBuf::from(BUILT_PLUGIN_DIR),
+            None if raw.studio.plugin_dir.is_empty() => default_plugin_dir().to_path_buf(),
             None => base.join(&raw.studio.plugin_dir),
         };
         let default_memory = raw

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, PoisonError, RwLock};
 
+use super::embedded::is_embedded;
 use super::engine::{CacheOutcome, PluginEngine, sha256_hex};
 use super::error::PluginHostError;
 use super::grant::Grant;
@@ -56,40 +57,40 @@ impl Registry {
         manifest: Manifest,
         secrets: &Arc<SecretStore>,
     ) -> Result<Registry, PluginHostError> {
-        let mut versions = BTreeMap::new();
-        let mut errors = BTreeMap::new();
-        for entry in manifest.plugins.values() {
-            let grant = Arc::new(Grant::new(entry.clone(), secrets.clone()));
-            match load_code(&engine, &grant).await {
-                Ok(code) => {
-                    tracing::info!(plugin = %entry.name, version = %code.info.version, kind = %code.kind(), sha256 = %code.sha256, cached = code.cache == CacheOutcome::Hit, "plugin loaded");
-                    versions.insert(
-                        entry.name.clone(),
-                        Arc::new(PluginVersion {
-                            code: Arc::new(code),
-                            grant,
-                        }),
-                    );
-                }
-                Err(message) => {
-                    tracing::warn!(plugin = %entry.name, "plugin could not be loaded: {message}");
-                    errors.insert(entry.name.clone(), message);
-                }
-            }
-        }
+        let (versions, errors) = load_all(&engine, &manifest, secrets).await;
         for slot in RoleSlot::ALL {
             for name in manifest.chain(slot) {
                 check_role(&manifest, slot, &name, &versions, &errors)?;
             }
         }
-        Ok(Registry {
+        Ok(Registry::of(engine, manifest, versions, errors))
+    }
+
+    /// A registry of whatever loaded, without the role checks [`Registry::load`] fails on: what
+    /// an operator's `check` reports, every failure at once.
+    pub(crate) async fn inspect(
+        engine: Arc<PluginEngine>,
+        manifest: Manifest,
+        secrets: &Arc<SecretStore>,
+    ) -> Registry {
+        let (versions, errors) = load_all(&engine, &manifest, secrets).await;
+        Registry::of(engine, manifest, versions, errors)
+    }
+
+    fn of(
+        engine: Arc<PluginEngine>,
+        manifest: Manifest,
+        versions: BTreeMap<String, Arc<PluginVersion>>,
+        errors: BTreeMap<String, String>,
+    ) -> Registry {
+        Registry {
             engine,
             setup: RwLock::new(Arc::new(Setup {
                 manifest: Arc::new(manifest),
                 versions,
                 errors,
             })),
-        })
+        }
     }
 
     /// The current setup.
@@ -112,6 +113,8 @@ impl Registry {
             .plugins
             .values()
             .map(|e| e.path.clone())
+            // Embedded plugins cannot change while the program runs.
+            .filter(|path| !is_embedded(path))
             .collect()
     }
 
@@ -213,6 +216,39 @@ impl Registry {
     }
 }
 
+/// Loads every plugin `manifest` declares: the loaded versions, and why the others failed.
+async fn load_all(
+    engine: &Arc<PluginEngine>,
+    manifest: &Manifest,
+    secrets: &Arc<SecretStore>,
+) -> (
+    BTreeMap<String, Arc<PluginVersion>>,
+    BTreeMap<String, String>,
+) {
+    let mut versions = BTreeMap::new();
+    let mut errors = BTreeMap::new();
+    for entry in manifest.plugins.values() {
+        let grant = Arc::new(Grant::new(entry.clone(), secrets.clone()));
+        match load_code(engine, &grant).await {
+            Ok(code) => {
+                tracing::info!(plugin = %entry.name, version = %code.info.version, kind = %code.kind(), sha256 = %code.sha256, cached = code.cache == CacheOutcome::Hit, "plugin loaded");
+                versions.insert(
+                    entry.name.clone(),
+                    Arc::new(PluginVersion {
+                        code: Arc::new(code),
+                        grant,
+                    }),
+                );
+            }
+            Err(message) => {
+                tracing::warn!(plugin = %entry.name, "plugin could not be loaded: {message}");
+                errors.insert(entry.name.clone(), message);
+            }
+        }
+    }
+    (versions, errors)
+}
+
 /// The code of `previous` when its file still has the same content, without recompiling.
 async fn reuse_if_unchanged(
     previous: Option<&Arc<PluginVersion>>,
@@ -221,6 +257,10 @@ async fn reuse_if_unchanged(
     let previous = previous?;
     if previous.code.path != entry.path {
         return None;
+    }
+    if is_embedded(&entry.path) {
+        // Built into the program: the same path is the same bytes.
+        return Some(previous.code.clone());
     }
     let bytes = tokio::fs::read(&entry.path).await.ok()?;
     let sha = tokio::task::spawn_blocking(move || sha256_hex(&bytes))

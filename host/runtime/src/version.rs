@@ -8,6 +8,7 @@ use std::time::SystemTime;
 
 use super::bindings;
 use super::bindings::types::{self, PluginInfo};
+use super::embedded::read_plugin;
 use super::engine::{CacheOutcome, PluginEngine, sha256_hex};
 use super::grant::Grant;
 use super::manifest::{Capability, PluginKind};
@@ -77,15 +78,8 @@ pub(crate) async fn load_code(
     let compile_engine = engine.clone();
     let compile_path = path.clone();
     let (component, sha256, cache) = tokio::task::spawn_blocking(move || {
-        let bytes = std::fs::read(&compile_path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => {
-                format!(
-                    "{} does not exist; build the plugins (cargo build) or fix its `path`",
-                    compile_path.display()
-                )
-            }
-            _ => format!("cannot read {}: {e}", compile_path.display()),
-        })?;
+        // A file, or a plugin built into the program (`embedded`).
+        let bytes = read_plugin(&compile_path)?;
         let sha256 = sha256_hex(&bytes);
         let (component, cache) = compile_engine.component(&bytes, &sha256)?;
         Ok::<_, String>((component, sha256, cache))

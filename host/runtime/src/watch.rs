@@ -23,17 +23,26 @@ pub(crate) const DEBOUNCE: Duration = Duration::from_millis(100);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ReloadRequest;
 
-/// What hot reload watches: the manifest and every plugin file it configures now.
+/// What hot reload watches: the manifest (none when it is built into the program) and every
+/// plugin file it configures now (embedded plugins are not files).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct WatchedPaths {
-    pub(crate) manifest: PathBuf,
+    pub(crate) manifest: Option<PathBuf>,
     pub(crate) files: Vec<PathBuf>,
 }
 
 impl WatchedPaths {
+    /// Whether there is anything to watch at all (a built-in manifest of embedded plugins: no).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.manifest.is_none() && self.files.is_empty()
+    }
+
     /// Whether a changed path is the manifest or one of the plugin files.
     fn concern(&self, path: &Path) -> bool {
-        same_file_path(path, &self.manifest) || self.files.iter().any(|f| same_file_path(path, f))
+        self.manifest
+            .iter()
+            .chain(&self.files)
+            .any(|f| same_file_path(path, f))
     }
 }
 
@@ -63,13 +72,12 @@ impl PluginWatcher {
                 Err(e) => tracing::warn!("plugin file watcher error: {e}"),
             })
             .map_err(|e| PluginHostError::Watch {
-                path: manifest.clone(),
+                path: manifest.clone().unwrap_or_default(),
                 message: e.to_string(),
             })?;
 
         let mut folders = BTreeSet::new();
-        folders.insert(parent_of(&manifest));
-        for file in &files {
+        for file in manifest.iter().chain(&files) {
             folders.insert(parent_of(file));
         }
         for folder in &folders {
@@ -147,7 +155,7 @@ mod tests {
         std::fs::write(&manifest, "").expect("manifest");
         std::fs::write(&plugin, "").expect("plugin");
         let (_paths, watched) = watch::channel(WatchedPaths {
-            manifest,
+            manifest: Some(manifest),
             files: vec![plugin.clone()],
         });
         let (reload, mut requests) = mpsc::channel(1);

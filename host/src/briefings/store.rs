@@ -211,6 +211,27 @@ impl BriefingStore {
         &self.state.dir
     }
 
+    /// Serves `text` as the briefing of `episode_id` when the folder does not exist (a program
+    /// started away from its checkout offers its example briefing this way). Read-only: there is
+    /// no file to edit or watch; `voice-studio init` writes an editable copy. Returns whether it
+    /// is offered (not when the folder exists: its files are the briefings then).
+    pub fn offer_when_missing(
+        &self,
+        episode_id: &str,
+        text: &str,
+    ) -> Result<bool, BriefingParseError> {
+        if self._watcher.is_some() || self.state.dir.is_dir() {
+            return Ok(false);
+        }
+        let briefing = Arc::new(Briefing::parse(text)?);
+        self.state
+            .cache
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(episode_id.to_owned(), briefing);
+        Ok(true)
+    }
+
     /// The briefing used for episodes without a file.
     pub fn built_in(&self) -> Arc<Briefing> {
         Arc::clone(&self.state.built_in)
@@ -392,6 +413,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = BriefingStore::open(dir.path().join("nowhere")).unwrap();
         assert_eq!(*store.load("ep1").await.unwrap(), Briefing::built_in());
+    }
+
+    #[tokio::test]
+    async fn a_missing_folder_offers_the_example_read_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BriefingStore::open(dir.path().join("nowhere")).unwrap();
+        let text = crate::config::built_in::EXAMPLE_BRIEFING;
+        assert!(store.offer_when_missing("example", text).unwrap());
+        assert_eq!(
+            *store.load("example").await.unwrap(),
+            Briefing::parse(text).unwrap()
+        );
+        assert_eq!(*store.load("other").await.unwrap(), Briefing::built_in());
+        let present = BriefingStore::open(dir.path()).unwrap();
+        assert!(!present.offer_when_missing("example", text).unwrap());
     }
 
     #[tokio::test]

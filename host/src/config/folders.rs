@@ -15,10 +15,15 @@ pub struct Folders {
     pub briefings_dir: PathBuf,
     /// `PLUGINS_TOML`: the role map and per-plugin settings.
     pub plugins_toml: PathBuf,
+    /// Whether the program's own copy of `plugins.toml` is used: `PLUGINS_TOML` is unset and
+    /// there is no `plugins.toml` in the working folder (`voice-studio init` writes one).
+    /// `plugins_toml` then names where one would be.
+    pub built_in_plugins_toml: bool,
     /// `PLUGIN_DIR`: overrides `[studio] plugin_dir` of plugins.toml.
     pub plugin_dir: Option<PathBuf>,
-    /// `PLUGIN_CACHE_DIR`: compiled plugin code, keyed by content hash; unset: the plugin
-    /// runtime's default (`<target>/plugin-cache`).
+    /// `PLUGIN_CACHE_DIR`: compiled plugin code, keyed by content hash; unset: beside the built
+    /// plugins (`<target>/plugin-cache`) for a checkout's own build, else the user's cache folder
+    /// (`$XDG_CACHE_HOME/voice-studio/plugin-cache`, `~/.cache/...`).
     pub plugin_cache_dir: Option<PathBuf>,
     /// `PLUGIN_CACHE_KEY_FILE`: the key that tags compile cache entries (outside the cache
     /// folder, mode 0600, created on first use); unset: `<cache folder>.key` beside it.
@@ -50,7 +55,9 @@ impl Folders {
             );
         }
         let plugins_toml = r.path("PLUGINS_TOML", "plugins.toml");
-        if !plugins_toml.is_file() {
+        // Unset and absent: the built-in copy. Named but absent: a mistake to report.
+        let built_in_plugins_toml = r.raw("PLUGINS_TOML").is_none() && !plugins_toml.exists();
+        if !built_in_plugins_toml && !plugins_toml.is_file() {
             r.problem(
                 "PLUGINS_TOML",
                 format!("`{}` does not exist", plugins_toml.display()),
@@ -71,12 +78,33 @@ impl Folders {
             recording_dir,
             briefings_dir,
             plugins_toml,
+            built_in_plugins_toml,
             plugin_dir,
-            plugin_cache_dir: r.optional_path("PLUGIN_CACHE_DIR"),
+            plugin_cache_dir: r
+                .optional_path("PLUGIN_CACHE_DIR")
+                .or_else(default_plugin_cache_dir),
             plugin_cache_key_file: r.optional_path("PLUGIN_CACHE_KEY_FILE"),
             watch_plugins: r.flag("PLUGINS_WATCH", true),
         }
     }
+}
+
+/// The compile cache of a program away from its checkout: the user's cache folder, since the
+/// build's `<target>/plugin-cache` (the runtime's default) is not there. The platform's own
+/// variables, not settings, so they are read directly rather than through the reader.
+fn default_plugin_cache_dir() -> Option<PathBuf> {
+    if crate::plugins::checkout_plugin_dir().is_some() {
+        return None;
+    }
+    let non_empty = |name| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let cache = non_empty("XDG_CACHE_HOME")
+        .or_else(|| non_empty("HOME").map(|home| home.join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    Some(cache.join("voice-studio").join("plugin-cache"))
 }
 
 /// Creates `dir` if needed and proves it is writable by creating and removing a probe file; the

@@ -17,6 +17,7 @@
 //! - [`live`](LiveConfig): the settings the settings API changes while the server runs.
 
 mod access;
+pub mod built_in;
 mod folders;
 mod limits;
 mod live;
@@ -79,6 +80,17 @@ impl Config {
 
     /// Parses and validates every variable, collecting all problems before failing.
     pub fn from_source(src: &ConfigSource) -> Result<Self, ConfigError> {
+        let (config, problems) = Self::with_problems(src);
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+
+    /// Every variable read, with the default in place of each bad value, and every problem
+    /// found: what `voice-studio check` needs to go on checking past a bad setting.
+    pub fn with_problems(src: &ConfigSource) -> (Self, Vec<ConfigProblem>) {
         let mut r = Reader::new(src);
         // The order of the sections is the order in which problems are listed.
         let server = ServerConfig::read(&mut r);
@@ -95,10 +107,7 @@ impl Config {
         let connection_limits = ConnectionLimits::read(&mut r);
 
         let problems = r.into_problems();
-        if !problems.is_empty() {
-            return Err(ConfigError::Invalid(problems));
-        }
-        Ok(Config {
+        let config = Config {
             server,
             providers,
             keys,
@@ -110,7 +119,8 @@ impl Config {
             doors,
             client_limits,
             connection_limits,
-        })
+        };
+        (config, problems)
     }
 }
 

@@ -7,6 +7,7 @@
 mod ebml;
 mod error;
 mod events;
+mod listing;
 mod manifest;
 mod recorder;
 mod space;
@@ -17,6 +18,7 @@ mod writer;
 
 pub use error::RecordingError;
 pub use events::{Event, EventLog, TurnMetrics};
+pub use listing::{RecordedEpisode, RecordedTrack, list_recordings};
 pub use manifest::{BriefingRecord, PluginRecord};
 pub use recorder::{RecordedFile, Recorder, RecorderConfig, RecordingSummary, folder_name};
 pub use space::free_bytes;
