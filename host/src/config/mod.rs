@@ -14,6 +14,7 @@
 //! - [`folders`](Folders): recordings, briefings, plugins;
 //! - [`studio`](StudioConfig): a studio's lifetime and autopilot limits;
 //! - [`limits`](ClientLimits): what a client or a connection may take;
+//! - [`traces`](TraceConfig): OpenTelemetry traces (`OTEL_EXPORTER_OTLP_*`), off by default;
 //! - [`live`](LiveConfig): the settings the settings API changes while the server runs.
 
 mod access;
@@ -27,6 +28,7 @@ mod secret;
 mod server;
 mod source;
 mod studio;
+mod traces;
 
 pub use access::{AccessConfig, AccessMode, MIN_ADMIN_TOKEN_CHARS, MIN_TOKEN_SECRET_BYTES};
 pub use folders::{Folders, ensure_writable_dir};
@@ -41,6 +43,7 @@ pub use secret::Secret;
 pub use server::{DoorConfig, LogConfig, LogFormat, NodeEnv, ServerConfig};
 pub use source::ConfigSource;
 pub use studio::StudioConfig;
+pub use traces::{OtlpProtocol, TraceConfig};
 
 use std::path::Path;
 
@@ -70,6 +73,8 @@ pub struct Config {
     /// Limits: connections: open connections per address and in total, request timeouts,
     /// message sizes.
     pub connection_limits: ConnectionLimits,
+    /// OpenTelemetry traces of the AI lines (off unless an OTLP endpoint is set).
+    pub traces: TraceConfig,
 }
 
 impl Config {
@@ -105,6 +110,7 @@ impl Config {
         let log = LogConfig::read(&mut r);
         let client_limits = ClientLimits::read(&mut r);
         let connection_limits = ConnectionLimits::read(&mut r);
+        let traces = TraceConfig::read(&mut r);
 
         let problems = r.into_problems();
         let config = Config {
@@ -119,6 +125,7 @@ impl Config {
             doors,
             client_limits,
             connection_limits,
+            traces,
         };
         (config, problems)
     }

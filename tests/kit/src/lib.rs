@@ -6,9 +6,13 @@
 //! - [`manifest`]: a `plugins.toml` builder, so a test states only the roles it changes;
 //! - `fakes` (feature `fakes`): local fake provider servers, each speaking its provider's real
 //!   wire protocol, with a queue of faults to play; `fakes/piper` beside this crate stands in for
-//!   the Piper executable.
+//!   the Piper executable;
+//! - `otlp` (feature `otlp`): a local OpenTelemetry collector that receives and decodes trace
+//!   exports.
 
 #[cfg(feature = "fakes")]
 pub mod fakes;
 pub mod manifest;
+#[cfg(feature = "otlp")]
+pub mod otlp;
 pub mod speech;

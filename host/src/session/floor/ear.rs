@@ -2,7 +2,7 @@
 //! recorded on the `you` track, fed to the STT call and the VAD; speech start and end (barge-in,
 //! latencies) and the recognizer's transcripts (captions, the transcript, the policy).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::session::ClientId;
 use tokio::sync::mpsc;
@@ -60,6 +60,11 @@ pub(super) struct Ear {
     final_heard_ms: Option<u64>,
     /// End of speech -> final transcript of the last utterance, for the line that answers it.
     pub(super) last_stt_final: Option<Duration>,
+    /// When the last final transcript reached the host, for the timeline of the line that
+    /// answers it.
+    pub(super) final_at: Option<Instant>,
+    /// The last utterance's end of speech and when the VAD heard it (its hangover later).
+    pub(super) speech_end: Option<(Instant, Instant)>,
     /// How many utterances were final (caption ids).
     utterance: u64,
 }
@@ -82,6 +87,8 @@ impl Ear {
             speech_offset_ms: None,
             final_heard_ms: None,
             last_stt_final: None,
+            final_at: None,
+            speech_end: None,
             utterance: 0,
         }
     }
@@ -226,6 +233,8 @@ impl Floor {
         ear.speech_onset_ms = onset_ms;
         ear.speech_offset_ms = None;
         ear.final_heard_ms = None;
+        ear.final_at = None;
+        ear.speech_end = None;
         if let Some(tx) = &ear.stt_tx {
             let _ = tx.try_send(SttInput::SpeechStarted);
         }
@@ -263,6 +272,11 @@ impl Floor {
         let ear = &mut self.ear;
         ear.human_speaking = false;
         ear.speech_offset_ms = Some(offset_ms);
+        let speech_end = (
+            room.started + Duration::from_millis(offset_ms),
+            Instant::now(),
+        );
+        ear.speech_end = Some(speech_end);
         // The recognizer and even the reply may have been faster than the VAD's hangover: their
         // latencies are measured from the real end of speech now that it is known.
         let stt_final = ear
@@ -274,6 +288,7 @@ impl Floor {
         for voice in &mut self.voices {
             if let Some(line) = voice.line.as_mut() {
                 line.timings.speech_ended(offset_ms, stt_final);
+                line.timings.speech_end_at(speech_end.0, speech_end.1);
             }
         }
         if let Some(tx) = &self.ear.stt_tx {
@@ -292,7 +307,12 @@ impl Floor {
 
     /// A transcript from the STT call: a partial shows as a caption; a final also goes into the
     /// transcript, the recording and the policy (`human-said`).
-    pub(super) async fn on_transcript(&mut self, room: &mut Room, transcript: Transcript) {
+    pub(super) async fn on_transcript(
+        &mut self,
+        room: &mut Room,
+        transcript: Transcript,
+        at: Instant,
+    ) {
         let now_ms = room.clock_ms();
         let ear = &mut self.ear;
         let text = transcript.text.trim().to_owned();
@@ -333,6 +353,7 @@ impl Floor {
                 // From the real end of speech; when the VAD has not placed it yet, it is
                 // measured once the VAD does (`human_stopped`).
                 ear.final_heard_ms = Some(now_ms);
+                ear.final_at = Some(at);
                 let stt_final = ear
                     .speech_offset_ms
                     .map(|offset| Duration::from_millis(now_ms.saturating_sub(offset)));

@@ -41,7 +41,7 @@ pub(super) async fn listen(
             tokio::select! {
                 result = &mut call => break result,
                 Some(transcript) = text_rx.recv() => {
-                    if notes.send(Note::Transcript(transcript)).await.is_err() {
+                    if notes.send(Note::Transcript(transcript, Instant::now())).await.is_err() {
                         return;
                     }
                 }
@@ -64,7 +64,11 @@ pub(super) async fn listen(
             }
         };
         while let Ok(transcript) = text_rx.try_recv() {
-            if notes.send(Note::Transcript(transcript)).await.is_err() {
+            if notes
+                .send(Note::Transcript(transcript, Instant::now()))
+                .await
+                .is_err()
+            {
                 return;
             }
         }

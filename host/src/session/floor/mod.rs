@@ -2,7 +2,8 @@
 //!
 //! microphone -> frames -> recorder, VAD, STT ([`ear`]) -> turn policy ([`rules`]) -> AI lines
 //! (LLM -> clauses -> TTS, [`speak`]; [`voices`]) -> pacer -> `audio.out` ([`playback`]) ->
-//! policy again; [`timings`] measures each line, [`recording`] keeps the session on disk.
+//! policy again; [`timings`] measures each line (and [`traced`] exports its trace),
+//! [`recording`] keeps the session on disk.
 //!
 //! The studio actor owns the [`Floor`] and hands it the studio's [`Room`] on each step; the STT
 //! call and each AI line run as tasks that report through one note channel ([`note`]), and the
@@ -19,6 +20,7 @@ mod rules;
 mod speak;
 mod spoken;
 mod timings;
+mod traced;
 mod voices;
 
 pub(super) use recording::recording_ready;
@@ -217,7 +219,7 @@ impl Floor {
     async fn on_note(&mut self, room: &mut Room, note: Note) {
         match note {
             Note::RecordingTrouble => self.check_recording(room),
-            Note::Transcript(transcript) => self.on_transcript(room, transcript).await,
+            Note::Transcript(transcript, at) => self.on_transcript(room, transcript, at).await,
             Note::SttFailed(error) => {
                 self.plugin_failed(room, "stt", Some(Speaker::You), &error)
                     .await;
@@ -225,10 +227,11 @@ impl Floor {
             Note::LlmFirstToken {
                 speaker,
                 line,
-                after,
+                wait,
             } => {
                 if let Some(l) = self.line_mut(speaker, line) {
-                    l.timings.llm_first_token = Some(after);
+                    l.timings.llm_first_token = Some(wait.elapsed());
+                    l.timings.timeline.llm = Some(wait);
                 }
             }
             Note::LlmToken {
@@ -268,8 +271,10 @@ impl Floor {
                 speaker,
                 line,
                 text,
+                ready,
             } => {
                 if let Some(l) = self.line_mut(speaker, line) {
+                    l.timings.timeline.first_clause.get_or_insert(ready);
                     l.spoken.begin_clause(text.clone());
                     self.record(room, &Event::TtsStart { speaker, text });
                 }
@@ -278,8 +283,8 @@ impl Floor {
                 speaker,
                 line,
                 samples,
-                first_after,
-            } => self.line_audio(room, speaker, line, &samples, first_after),
+                first,
+            } => self.line_audio(room, speaker, line, &samples, first),
             Note::ClauseEnd {
                 speaker,
                 line,

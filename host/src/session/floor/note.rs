@@ -1,8 +1,9 @@
 //! What the floor's tasks (the STT call, the AI lines, the timers) tell the studio actor, through
 //! one channel: the tasks own no studio state, so stopping a line only cancels and aborts them.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use crate::observe::timeline::Wait;
 use crate::plugins::CallError;
 use crate::plugins::wit::Transcript;
 use crate::speakers::Speaker;
@@ -10,8 +11,8 @@ use crate::speakers::Speaker;
 /// What the studio's tasks tell its actor.
 #[derive(Debug)]
 pub(in crate::session) enum Note {
-    /// The STT plugin sent a transcript.
-    Transcript(Transcript),
+    /// The STT plugin sent a transcript; it reached the host at the instant.
+    Transcript(Transcript, Instant),
     /// The STT call failed (it is restarted after a backoff).
     SttFailed(CallError),
     /// The LLM sent its first token of a line.
@@ -21,7 +22,7 @@ pub(in crate::session) enum Note {
         /// Which line.
         line: u64,
         /// Request -> first token.
-        after: Duration,
+        wait: Wait,
     },
     /// A piece of the LLM's reply.
     LlmToken {
@@ -51,6 +52,8 @@ pub(in crate::session) enum Note {
         line: u64,
         /// The clause.
         text: String,
+        /// When the clause splitter finished it.
+        ready: Instant,
     },
     /// 48 kHz audio of the current clause.
     Audio {
@@ -61,7 +64,7 @@ pub(in crate::session) enum Note {
         /// The samples.
         samples: Vec<i16>,
         /// For the first audio of the line: TTS request -> first audio.
-        first_after: Option<Duration>,
+        first: Option<Wait>,
     },
     /// TTS finished a clause (or failed on it).
     ClauseEnd {

@@ -81,6 +81,9 @@ impl Floor {
         }))
         .await;
         if first {
+            if let Some(line) = self.voice(speaker).and_then(|v| v.line.as_mut()) {
+                line.timings.first_frame_sent();
+            }
             self.set_orb(room, speaker, OrbState::Speaking).await;
         }
         if let Some(caption) = caption {
@@ -184,6 +187,9 @@ impl Floor {
                 end_ms: Some(now_ms.max(start_ms)),
             })
             .await;
+        }
+        if let Some(ai) = speaker.ai() {
+            self.trace_line(room, ai, &line, interrupted);
         }
         let metrics = line.timings.metrics(played_ms, interrupted);
         let report = line_report(speaker, &text, played_ms, &metrics);

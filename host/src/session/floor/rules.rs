@@ -13,6 +13,7 @@ use super::note::Note;
 use super::request::{LineAsk, line_request};
 use crate::briefings::Briefing;
 use crate::gateway::protocol::{ErrorCode, ErrorPayload, OrbState, ServerEvent};
+use crate::observe::timeline::Wait;
 use crate::plugins::PolicyHandle;
 use crate::plugins::wit::{Decision, FloorEvent, FloorState, Thinking};
 use crate::prompt::Line;
@@ -41,6 +42,9 @@ pub(super) struct Talk {
     pub(super) timers: HashMap<String, JoinHandle<()>>,
     /// Floor events waiting for the policy.
     pub(super) pending: VecDeque<FloorEvent>,
+    /// The policy call whose decisions are being carried out (for the timeline of a line it
+    /// starts).
+    pub(super) deciding: Option<Wait>,
 }
 
 impl Talk {
@@ -58,6 +62,7 @@ impl Talk {
             thinking: None,
             timers: HashMap::new(),
             pending: VecDeque::new(),
+            deciding: None,
         }
     }
 }
@@ -98,6 +103,7 @@ impl Floor {
             let state = self.floor_state(now_ms, autopilot);
             let after_ai = matches!(event, FloorEvent::AiFinished(_));
             let human_said = matches!(event, FloorEvent::HumanSaid(_));
+            let asked = Instant::now();
             let decisions = match self.talk.policy.decide(state, event).await {
                 Ok(decisions) => decisions,
                 Err(error) => {
@@ -105,6 +111,7 @@ impl Floor {
                     continue;
                 }
             };
+            self.talk.deciding = Some(Wait::since(asked));
             for decision in decisions {
                 self.carry_out(room, decision, after_ai, human_said).await;
             }

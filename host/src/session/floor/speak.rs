@@ -7,6 +7,7 @@ use tokio::sync::mpsc;
 
 use super::note::Note;
 use crate::audio::{Resampler, SAMPLE_RATE};
+use crate::observe::timeline::Wait;
 use crate::plugins::wit::{AudioChunk, LlmRequest, TtsRequest};
 use crate::plugins::{LlmHandle, TtsHandle};
 use crate::prompt::ClauseSplitter;
@@ -43,7 +44,8 @@ pub(super) async fn speak_line(job: LineJob, notes: mpsc::Sender<Note>) {
         voice,
         language,
     } = job;
-    let (clause_tx, mut clause_rx) = mpsc::channel::<String>(32);
+    // Each clause with the instant the splitter finished it.
+    let (clause_tx, mut clause_rx) = mpsc::channel::<(String, Instant)>(32);
     let write = async {
         let (token_tx, mut token_rx) = mpsc::channel::<String>(256);
         let asked = Instant::now();
@@ -59,14 +61,14 @@ pub(super) async fn speak_line(job: LineJob, notes: mpsc::Sender<Note>) {
                     .send(Note::LlmFirstToken {
                         speaker,
                         line,
-                        after: asked.elapsed(),
+                        wait: Wait::since(asked),
                     })
                     .await;
             }
             reply.push_str(&token);
             for clause in splitter.push(&token) {
                 // The TTS side may have given up (it failed); the reply is still logged.
-                let _ = clause_tx.send(clause).await;
+                let _ = clause_tx.send((clause, Instant::now())).await;
             }
             let _ = notes
                 .send(Note::LlmToken {
@@ -86,7 +88,7 @@ pub(super) async fn speak_line(job: LineJob, notes: mpsc::Sender<Note>) {
             on_token(token, &mut reply, &mut first).await;
         }
         if let Some(rest) = splitter.finish() {
-            let _ = clause_tx.send(rest).await;
+            let _ = clause_tx.send((rest, Instant::now())).await;
         }
         drop(clause_tx);
         let _ = notes
@@ -102,12 +104,13 @@ pub(super) async fn speak_line(job: LineJob, notes: mpsc::Sender<Note>) {
         let mut first_audio = true;
         let mut resampler: Option<Resampler> = None;
         let mut resampled = Vec::with_capacity(8192);
-        while let Some(clause) = clause_rx.recv().await {
+        while let Some((clause, ready)) = clause_rx.recv().await {
             let _ = notes
                 .send(Note::ClauseStart {
                     speaker,
                     line,
                     text: clause.clone(),
+                    ready,
                 })
                 .await;
             let (audio_tx, mut audio_rx) = mpsc::channel::<AudioChunk>(64);
@@ -123,6 +126,7 @@ pub(super) async fn speak_line(job: LineJob, notes: mpsc::Sender<Note>) {
             );
             tokio::pin!(call);
             let mut forward = async |chunk: AudioChunk, first_audio: &mut bool| {
+                let answered = Instant::now();
                 resampled.clear();
                 let rate = chunk.sample_rate;
                 if resampler.as_ref().is_none_or(|r| r.from_rate() != rate) {
@@ -137,13 +141,16 @@ pub(super) async fn speak_line(job: LineJob, notes: mpsc::Sender<Note>) {
                 if let Some(r) = resampler.as_mut() {
                     r.process(&chunk.samples, &mut resampled);
                 }
-                let first_after = std::mem::take(first_audio).then(|| asked.elapsed());
+                let first = std::mem::take(first_audio).then_some(Wait {
+                    sent: asked,
+                    answered,
+                });
                 let _ = notes
                     .send(Note::Audio {
                         speaker,
                         line,
                         samples: resampled.clone(),
-                        first_after,
+                        first,
                     })
                     .await;
             };
@@ -167,7 +174,7 @@ pub(super) async fn speak_line(job: LineJob, notes: mpsc::Sender<Note>) {
                             speaker,
                             line,
                             samples: resampled.clone(),
-                            first_after: None,
+                            first: None,
                         })
                         .await;
                 }

@@ -1,9 +1,12 @@
 //! The timings of one AI line: what `turn.end` reports and the recording keeps (STT final, LLM
-//! first token, TTS first audio, voice to voice, hand-off gap). Pure bookkeeping.
+//! first token, TTS first audio, voice to voice, hand-off gap), and the line's timeline (the
+//! instant of each stage, for its trace and the host's own share of the latency). Pure
+//! bookkeeping.
 
 use std::time::{Duration, Instant};
 
 use crate::gateway::protocol::TurnEnd;
+use crate::observe::timeline::LineTimeline;
 use crate::recording::TurnMetrics;
 use crate::speakers::Speaker;
 
@@ -31,6 +34,8 @@ pub(super) struct LineTimings {
     handoff_gap: Option<Duration>,
     /// End of the human's speech -> final transcript.
     stt_final: Option<Duration>,
+    /// The instant of each stage.
+    pub(super) timeline: LineTimeline,
 }
 
 impl LineTimings {
@@ -46,6 +51,7 @@ impl LineTimings {
             voice_to_voice: None,
             handoff_gap: None,
             stt_final,
+            timeline: LineTimeline::default(),
         }
     }
 
@@ -89,6 +95,19 @@ impl LineTimings {
         {
             self.voice_to_voice = Some(Duration::from_millis(first - offset_ms));
         }
+    }
+
+    /// The human's speech this line answers ended at `end`, which the VAD heard at `heard`.
+    pub(super) fn speech_end_at(&mut self, end: Instant, heard: Instant) {
+        if self.answers_human && self.timeline.speech_end.is_none() {
+            self.timeline.speech_end = Some(end);
+            self.timeline.speech_end_heard = Some(heard);
+        }
+    }
+
+    /// The line's first frame has just been sent to the clients.
+    pub(super) fn first_frame_sent(&mut self) {
+        self.timeline.first_frame.get_or_insert_with(Instant::now);
     }
 
     /// The metrics of the line as it ends after `played_ms` of audio.

@@ -2,7 +2,7 @@
 //! (LLM -> clauses -> TTS, see [`super::speak`]); its notes fill the line's clauses and audio,
 //! which waits (thinking mode, the gap after another AI's line) or goes to the pacer.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
 
@@ -14,6 +14,7 @@ use super::spoken::SpokenLine;
 use super::timings::LineTimings;
 use crate::audio::Pacer;
 use crate::gateway::protocol::{ModeNormal, ModeThinking, OrbState};
+use crate::observe::timeline::Wait;
 use crate::plugins::CallCancel;
 use crate::recording::Event;
 use crate::session::room::Room;
@@ -116,6 +117,15 @@ impl Floor {
             self.keep_helper(gap, Note::GapOver { speaker, line: id });
         }
         let stt_final = self.ear.last_stt_final.take();
+        let answers_human = !after_ai && think_ms.is_none();
+        let mut timings = LineTimings::new(answers_human, stt_final);
+        timings.timeline.policy = self.talk.deciding;
+        if answers_human {
+            timings.timeline.stt_final = self.ear.final_at.take();
+            if let Some((offset, heard)) = self.ear.speech_end {
+                timings.speech_end_at(offset, heard);
+            }
+        }
         self.voices[slot].line = Some(LineInProgress {
             id,
             task,
@@ -128,7 +138,7 @@ impl Floor {
             clauses_shown: 0,
             caption_id: format!("{}-{}-{id}", speaker.name(), room.generation),
             caption_start_ms: None,
-            timings: LineTimings::new(!after_ai && think_ms.is_none(), stt_final),
+            timings,
         });
         self.record(room, &Event::TurnStart { speaker });
         let model = request.model;
@@ -177,7 +187,7 @@ impl Floor {
         speaker: Speaker,
         id: u64,
         samples: &[i16],
-        first_after: Option<Duration>,
+        first: Option<Wait>,
     ) {
         let Some(voice) = self.voice(speaker) else {
             return;
@@ -185,8 +195,9 @@ impl Floor {
         let Some(line) = voice.line.as_mut().filter(|l| l.id == id) else {
             return;
         };
-        if first_after.is_some() {
-            line.timings.tts_first_audio = first_after;
+        if let Some(wait) = first {
+            line.timings.tts_first_audio = Some(wait.elapsed());
+            line.timings.timeline.tts = Some(wait);
         }
         line.spoken.add_audio(samples.len());
         match line.held.as_mut() {
@@ -203,7 +214,7 @@ impl Floor {
             }
             None => voice.pacer.push(samples),
         }
-        if first_after.is_some() {
+        if first.is_some() {
             self.record(
                 room,
                 &Event::TtsChunk {
@@ -267,6 +278,9 @@ impl Floor {
         let Some(line) = voice.line.as_mut().filter(|l| l.id == id) else {
             return;
         };
+        if line.held.is_some() {
+            line.timings.timeline.released = Some(Instant::now());
+        }
         let held = line.held.take().unwrap_or_default();
         voice.pacer.push(&held);
         if line.produced {

@@ -3,7 +3,7 @@ mod cli;
 mod config;
 mod console_browser;
 mod doors;
-mod flood;
+pub(crate) mod flood;
 mod fuzz;
 mod http;
 mod limits;

@@ -1,3 +1,4 @@
 mod e2e;
 mod real_adapters;
 mod recordings;
+mod traces;

@@ -1,15 +1,15 @@
 //! A Socket.IO client over a hand-made WebSocket from a chosen loopback address, and what it
-//! hears.
+//! hears (also used by the traces test, `studio::traces`).
 
 use super::*;
 
-pub(super) fn loopback(last: u8) -> IpAddr {
+pub(crate) fn loopback(last: u8) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(127, 0, 0, last))
 }
 
 /// What arrives on a Socket.IO connection, in order.
 #[derive(Debug, Clone)]
-pub(super) enum Incoming {
+pub(crate) enum Incoming {
     /// An event (binary attachments are not kept; `audio.out` is timed by its packet).
     Event {
         at: Instant,
@@ -21,9 +21,9 @@ pub(super) enum Incoming {
 }
 
 /// A minimal Socket.IO v5 client over a raw WebSocket, bound to a chosen loopback address.
-pub(super) struct Client {
+pub(crate) struct Client {
     out: mpsc::UnboundedSender<Message>,
-    pub(super) events: mpsc::UnboundedReceiver<Incoming>,
+    pub(crate) events: mpsc::UnboundedReceiver<Incoming>,
 }
 
 pub(super) type Ws = WebSocketStream<TcpStream>;
@@ -99,7 +99,7 @@ pub(super) async fn handshake(ws: &mut Ws) -> Result<(), String> {
 }
 
 impl Client {
-    pub(super) async fn connect(source: IpAddr, addr: SocketAddr) -> Result<Self, String> {
+    pub(crate) async fn connect(source: IpAddr, addr: SocketAddr) -> Result<Self, String> {
         let mut ws = websocket(source, addr, None).await?;
         handshake(&mut ws).await?;
         let (mut sink, mut stream) = ws.split();
@@ -149,7 +149,7 @@ impl Client {
         Ok(Self { out, events })
     }
 
-    pub(super) fn emit(&self, name: &str, payload: Value) {
+    pub(crate) fn emit(&self, name: &str, payload: Value) {
         let _ = self
             .out
             .send(Message::text(format!("42{}", json!([name, payload]))));
@@ -159,7 +159,7 @@ impl Client {
         let _ = self.out.send(Message::text(format!("42{}", json!([name]))));
     }
 
-    pub(super) fn send_audio(&self, chunk: &[u8]) {
+    pub(crate) fn send_audio(&self, chunk: &[u8]) {
         let _ = self.out.send(Message::text(
             r#"451-["audio.chunk",{"_placeholder":true,"num":0}]"#,
         ));
@@ -168,7 +168,7 @@ impl Client {
 
     /// The next event named `name` (others are passed to `seen`), or `None` at the deadline
     /// or when the connection ends.
-    pub(super) async fn wait_for(
+    pub(crate) async fn wait_for(
         &mut self,
         name: &str,
         within: Duration,
@@ -191,7 +191,7 @@ impl Client {
     }
 
     /// Says hello and waits for its ack (`hello <name>`); the error or the events seen if not.
-    pub(super) async fn join(&mut self, hello: Value, within: Duration) -> Result<(), String> {
+    pub(crate) async fn join(&mut self, hello: Value, within: Duration) -> Result<(), String> {
         let expected = format!("hello {}", hello["participantName"].as_str().unwrap_or(""));
         self.emit("hello", hello);
         let mut seen = Vec::new();
@@ -208,7 +208,7 @@ impl Client {
     }
 
     /// Everything that arrived so far.
-    pub(super) fn drain(&mut self) -> Vec<Incoming> {
+    pub(crate) fn drain(&mut self) -> Vec<Incoming> {
         let mut all = Vec::new();
         while let Ok(incoming) = self.events.try_recv() {
             all.push(incoming);
@@ -216,7 +216,7 @@ impl Client {
         all
     }
 
-    pub(super) fn close(&self) {
+    pub(crate) fn close(&self) {
         let _ = self.out.send(Message::Close(None));
     }
 }

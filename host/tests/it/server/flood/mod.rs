@@ -70,7 +70,7 @@ fn manifest() -> String {
 }
 
 mod attacks;
-mod client;
+pub(crate) mod client;
 
 use attacks::*;
 use client::*;
