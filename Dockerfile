@@ -82,8 +82,9 @@ ENV HOST=0.0.0.0 \
 WORKDIR /var/lib/voice-studio
 USER studio:studio
 EXPOSE 4000
-# Recordings (one folder per episode), briefings (Markdown), and operator plugins (.wasm files,
-# used when PLUGIN_DIR points here).
+# Recordings (one folder per episode), briefings (Markdown), and your own plugins (.wasm files,
+# named by absolute path in a mounted plugins.toml, or all plugins when PLUGIN_DIR points here).
+# The first-party plugins and the default plugins.toml are built into the binary and need neither.
 VOLUME ["/var/lib/voice-studio/recordings", "/var/lib/voice-studio/briefings", "/var/lib/voice-studio/plugins"]
 
 # Ready means the plugins are loaded and the recording folder is writable (GET /ready answers 200).
