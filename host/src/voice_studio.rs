@@ -8,6 +8,7 @@ pub mod audio;
 pub mod briefings;
 pub mod config;
 pub mod gateway;
+pub mod metrics;
 pub mod observe;
 pub mod prompt;
 pub mod recording;

@@ -13,6 +13,7 @@ use super::call::{LlmHandle, PolicyHandle, SttHandle, TtsHandle};
 use super::engine::{CacheOutcome, PluginEngine};
 use super::error::PluginHostError;
 use super::manifest::{Manifest, ManifestError, PluginKind, RoleSlot};
+use super::metrics;
 use super::redact::Redactor;
 use super::registry::{Registry, ReloadEvent, Setup, revoked_grants};
 use super::secrets::SecretStore;
@@ -242,6 +243,11 @@ impl PluginHost {
         statuses(&self.snapshot())
     }
 
+    /// The plugin `plugins.toml` names for `slot` now (what a fallback stands in for).
+    pub fn role_plugin(&self, slot: RoleSlot) -> Option<String> {
+        self.snapshot().manifest.roles.get(&slot).cloned()
+    }
+
     /// Whether every configured role has a loaded plugin of the right kind.
     pub fn is_ready(&self) -> bool {
         let setup = self.snapshot();
@@ -351,6 +357,7 @@ impl PluginHost {
             }
         };
         for event in &events {
+            metrics::reloaded(event);
             // Nobody listening is fine: the registry is already updated.
             let _ = self.reloads.send(event.clone());
         }

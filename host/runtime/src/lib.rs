@@ -27,9 +27,10 @@
 //! engine   -> bindings, capabilities, compile_cache, error, manifest, sandbox
 //! version  -> bindings, embedded, engine, grant, manifest, sandbox  one loaded plugin version
 //! registry -> embedded, engine, error, grant, manifest, secrets, version
-//! call     -> bindings, cancel, capabilities, error, manifest, registry, sandbox, version
+//! metrics  -> bindings, error, manifest, registry          what `/metrics` counts of plugins
+//! call     -> bindings, cancel, capabilities, error, manifest, metrics, registry, sandbox, version
 //! watch    -> error                                       sends reload requests on a channel
-//! host     -> call, engine, error, manifest, redact, registry, secrets, version, watch
+//! host     -> call, engine, error, manifest, metrics, redact, registry, secrets, version, watch
 //! ```
 //!
 //! The one edge upwards is generated: `bindgen!`'s `with:` table in `bindings` names the host types
@@ -50,6 +51,7 @@ mod error;
 mod grant;
 mod host;
 pub mod manifest;
+pub mod metrics;
 mod plugin_log;
 mod redact;
 mod registry;

@@ -124,10 +124,11 @@ impl Pacer {
     }
 
     /// Queues 48 kHz samples; the first samples of an utterance start its clock. Beyond
-    /// [`MAX_QUEUED_MS`] waiting, the rest is dropped and logged once per utterance.
-    pub fn push(&mut self, samples: &[i16]) {
+    /// [`MAX_QUEUED_MS`] waiting, the rest is dropped and logged once per utterance; returns
+    /// how many samples were dropped.
+    pub fn push(&mut self, samples: &[i16]) -> usize {
         if samples.is_empty() {
-            return;
+            return 0;
         }
         if self.anchor.is_none() {
             self.anchor = Some(Instant::now());
@@ -144,6 +145,7 @@ impl Pacer {
                 );
             }
         }
+        dropped.len()
     }
 
     /// Samples dropped because the queue was full, since the pacer was made.

@@ -105,6 +105,14 @@ async fn serve(config: Arc<Config>) -> Result<(), Failure> {
     let bound = listener
         .local_addr()
         .context("reading the listening address")?;
+    let metrics_listener = match config.server.metrics_addr {
+        Some(address) => Some(TcpListener::bind(address).await.map_err(|e| {
+            Failure::Config(format!(
+                "METRICS_ADDR: cannot listen on {address}: {e}. Fix: choose a free METRICS_ADDR (or unset it) and start again"
+            ))
+        })?),
+        None => None,
+    };
 
     let briefings = BriefingStore::open(&folders.briefings_dir).map_err(|e| {
         Failure::Config(format!(
@@ -131,6 +139,9 @@ async fn serve(config: Arc<Config>) -> Result<(), Failure> {
     test_hooks::wedge_runtime_if_asked();
     println!("{}", super::banner::banner(&config, bound));
     println!("Health check:      http://{bound}/health");
+    if let Some(listener) = metrics_listener {
+        serve_metrics_alone(listener, &config, stop_rx.clone())?;
+    }
     tracing::info!(%bound, ready = plugins.is_ready(), "voice-studio listening");
 
     let stop = async move {
@@ -144,6 +155,28 @@ async fn serve(config: Arc<Config>) -> Result<(), Failure> {
     // Plugin children (Piper...) must not outlive the server.
     voice_studio::plugins::kill_all_children();
     tracing::info!("voice-studio stopped");
+    Ok(())
+}
+
+/// Serves `/metrics` without a token on `METRICS_ADDR` beside the studio, until the stop signal.
+fn serve_metrics_alone(
+    listener: TcpListener,
+    config: &Config,
+    mut stop: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let bound = listener
+        .local_addr()
+        .context("reading the metrics address")?;
+    println!("Metrics:           http://{bound}/metrics (no token: keep this address private)");
+    let limits = config.connection_limits;
+    tokio::spawn(async move {
+        let stopped = async move {
+            let _ = stop.wait_for(|stop| *stop).await;
+        };
+        if let Err(e) = voice_studio::gateway::serve_metrics(listener, limits, stopped).await {
+            tracing::error!(error = %e, "serving /metrics on METRICS_ADDR failed");
+        }
+    });
     Ok(())
 }
 

@@ -1,7 +1,7 @@
-//! Where the server listens and how it runs: `HOST`, `PORT`, `NODE_ENV`, `CORS_ORIGIN`, the
-//! signed download links' lifetime, and logging.
+//! Where the server listens and how it runs: `HOST`, `PORT`, `NODE_ENV`, `CORS_ORIGIN`,
+//! `METRICS_ADDR`, the signed download links' lifetime, and logging.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use super::{Reader, Secret};
@@ -51,10 +51,14 @@ pub struct ServerConfig {
     /// `STUDIO_ADMIN_TOKEN`: when set, settings POSTs need `Authorization: Bearer <token>`
     /// (its length is checked with the access settings).
     pub admin_token: Option<Secret>,
+    /// `METRICS_ADDR`: a second address serving only `GET /metrics`, without a token, for a
+    /// scraper on the same machine or a private network (unset: `/metrics` only on the main
+    /// port, behind the admin token).
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl ServerConfig {
-    /// Reads `PORT`, `HOST`, `NODE_ENV`, `CORS_ORIGIN` and `STUDIO_ADMIN_TOKEN`.
+    /// Reads `PORT`, `HOST`, `NODE_ENV`, `CORS_ORIGIN`, `STUDIO_ADMIN_TOKEN` and `METRICS_ADDR`.
     pub(super) fn read(r: &mut Reader<'_>) -> Self {
         let port = r.parsed(
             "PORT",
@@ -83,12 +87,30 @@ impl ServerConfig {
             .unwrap_or(NodeEnv::Development);
         let cors_origins = cors_origins(r);
         let admin_token = r.secret("STUDIO_ADMIN_TOKEN");
+        let metrics_addr = r.parsed(
+            "METRICS_ADDR",
+            None,
+            |raw| raw.parse::<SocketAddr>().ok().map(Some),
+            "an address with a port",
+            "set METRICS_ADDR to an IP address and port such as 127.0.0.1:9464, or leave it unset",
+        );
+        if let Some(addr) = metrics_addr
+            && port != 0
+            && addr.port() == port
+        {
+            r.problem(
+                "METRICS_ADDR",
+                format!("`{addr}` uses PORT {port}, which the studio itself listens on"),
+                "give METRICS_ADDR a port of its own, e.g. 127.0.0.1:9464",
+            );
+        }
         Self {
             host,
             port,
             node_env,
             cors_origins,
             admin_token,
+            metrics_addr,
         }
     }
 }

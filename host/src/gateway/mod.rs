@@ -1,7 +1,8 @@
 //! The gateway: one port serving HTTP (axum) and Socket.IO (socketioxide) to the studio frontend.
 //!
 //! Routes: `GET /health`, `GET /ready`, `GET /api/config`, `POST /api/config/keys`,
-//! `POST /api/config/guest`, `POST /api/episodes`, `GET /recordings/{folder}/{file}`;
+//! `POST /api/config/guest`, `POST /api/episodes`, `GET /recordings/{folder}/{file}`,
+//! `GET /metrics` (admin token; or without one on `METRICS_ADDR`, see [`serve_metrics`]);
 //! Socket.IO namespace `/` at `/socket.io/` (see `docs/PROTOCOL.md`).
 
 pub mod access;
@@ -19,6 +20,7 @@ pub mod protocol;
 pub mod rate;
 mod socket;
 
+pub use http::serve_metrics;
 pub use plugins_view::{PluginSummary, PluginsView};
 pub use socket::{InOrder, InOrderMarker, MAX_AUDIO_CHUNK_BYTES, check_audio_chunk};
 
@@ -111,6 +113,8 @@ impl Gateway {
         turn_loop: Option<TurnLoopSetup>,
     ) -> Self {
         let live = Arc::new(LiveConfig::new(&config));
+        // One process-wide recorder, whatever number of gateways a process builds (tests build many).
+        crate::metrics::install();
         // One cap for every way a Socket.IO message arrives: a WebSocket message and each of its
         // frames (refused at the frame header, before buffering), a long-polling payload, and the
         // sum of one event's binary attachments (each attachment is a WebSocket message of its own,
@@ -171,6 +175,7 @@ impl Gateway {
             .route("/api/config/guest", post(http::post_guest))
             .route("/api/episodes", post(episodes::mint_episode))
             .route("/recordings/{folder}/{file}", get(http::recording_file))
+            .route("/metrics", get(http::metrics))
             .with_state(state.clone())
             .merge(console::routes())
             .layer(socket_layer)

@@ -383,6 +383,7 @@ impl RecordingWriter {
             return Ok(());
         }
         self.reported = true;
+        crate::metrics::recording_failed(&error);
         Err(error)
     }
 }
@@ -426,6 +427,7 @@ fn report(shared: &Shared, error: RecordingError) -> bool {
         return false;
     }
     tracing::error!(%error, "recording failed; the studio goes on");
+    crate::metrics::recording_failed(&error);
     *shared
         .failure
         .lock()
@@ -517,7 +519,9 @@ impl Writer<'_> {
     fn finish(&mut self, end_ms: u64) -> Result<RecordingSummary, RecordingError> {
         self.pass_disk()?;
         match self.recorder.take() {
-            Some(recorder) => recorder.finish(end_ms),
+            Some(recorder) => recorder
+                .finish(end_ms)
+                .inspect(crate::metrics::recording_finished),
             None => Err(RecordingError::Stopped {
                 path: self.dir.clone(),
             }),
@@ -585,6 +589,7 @@ fn run(
         let end_ms = writer.last_ms.max(recorder.duration_ms());
         match recorder.finish(end_ms) {
             Ok(summary) => {
+                crate::metrics::recording_finished(&summary);
                 tracing::warn!(folder = %summary.folder.display(), "recording finished without its studio");
             }
             Err(error) => {

@@ -113,6 +113,7 @@ impl Studio {
     /// or when autopilot is switched on, not on `hello`: a hello alone costs no disk and no call.
     pub(super) async fn run(mut self, mut inbox: Inbox) {
         tracing::info!(episode = %self.room.episode_id, "studio opened");
+        let _live = crate::metrics::studio_opened();
         self.heartbeat.beat();
         let mut empty_since = Some(tokio::time::Instant::now());
         // Keeps an idle studio turning, so silence from it means stuck, not quiet.

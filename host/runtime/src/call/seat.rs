@@ -11,6 +11,7 @@ use super::super::bindings;
 use super::super::cancel::CallCancel;
 use super::super::error::CallError;
 use super::super::manifest::RoleSlot;
+use super::super::metrics;
 use super::super::registry::Registry;
 use super::super::sandbox::{LimitHit, PluginState, new_store};
 use super::super::version::{PluginVersion, WorldPre};
@@ -111,9 +112,14 @@ impl<W: WorldInstance> Seat<W> {
     /// `fallback` list in order, each in a fresh instance. The caller puts an instance back only
     /// when the call ended cleanly.
     pub(super) async fn checkout(&mut self, attempt: usize) -> Result<Live<W>, CallError> {
-        let unavailable = |plugin: &str, message: String| CallError::Load {
-            plugin: plugin.to_string(),
-            message,
+        let slot = self.slot;
+        let unavailable = |plugin: &str, message: String| {
+            let error = CallError::Load {
+                plugin: plugin.to_string(),
+                message,
+            };
+            metrics::call_ended(slot, plugin, Err(&error));
+            error
         };
         let setup = self.registry.snapshot();
         // Attempt 0 (every call, on the hot path) is a map lookup; only fallbacks build the chain.
@@ -194,6 +200,7 @@ impl<W: WorldInstance> Seat<W> {
         let chain = self.registry.snapshot().manifest.chain(self.slot);
         match chain.get(attempt + 1) {
             Some(next) => {
+                metrics::fell_back(self.slot, error.plugin());
                 tracing::warn!(role = %self.slot, failed = error.plugin(), fallback = %next, "falling back to the next plugin: {error}");
                 true
             }
@@ -229,11 +236,26 @@ impl<W: WorldInstance> Seat<W> {
             self.cancel.reset();
         }
         tracing::warn!(plugin = error.plugin(), role = %self.slot, "plugin call passed its deadline; its instance is thrown away: {error}");
+        metrics::call_ended(self.slot, error.plugin(), Err(&error));
         error
     }
 
-    /// Turns a call's outcome into the handle's result, keeping the instance only when it is sound.
+    /// Turns a call's outcome into the handle's result, keeping the instance only when it is
+    /// sound, and counts it.
     pub(super) fn settle<T>(
+        &mut self,
+        attempt: usize,
+        live: Live<W>,
+        outcome: wasmtime::Result<Result<T, PluginError>>,
+    ) -> Result<T, CallError> {
+        let plugin = live.version.name().to_string();
+        let result = self.settle_uncounted(attempt, live, outcome);
+        metrics::call_ended(self.slot, &plugin, result.as_ref().map(|_| ()));
+        result
+    }
+
+    /// [`Seat::settle`] without the count.
+    fn settle_uncounted<T>(
         &mut self,
         attempt: usize,
         live: Live<W>,

@@ -1,13 +1,16 @@
 //! HTTP routes besides the access doors: `/health` and `/ready` ([`health`]), the frontend's
-//! settings API `/api/config*` ([`settings`]), and the recordings
-//! `/recordings/<folder>/<file>` ([`recordings`], with [`file_serving`] for the disk side).
+//! settings API `/api/config*` ([`settings`]), the recordings `/recordings/<folder>/<file>`
+//! ([`recordings`], with [`file_serving`] for the disk side), and the Prometheus `/metrics`
+//! ([`metrics`](mod@metrics)).
 
 mod file_serving;
 mod health;
+mod metrics;
 mod recordings;
 mod settings;
 
 pub use file_serving::byte_range;
 pub use health::{health, ready};
+pub use metrics::{metrics, serve_metrics};
 pub use recordings::{is_recording_folder_name, recording_file};
 pub use settings::{get_config, is_json_content_type, parse_json, post_guest, post_keys};

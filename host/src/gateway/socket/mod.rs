@@ -122,6 +122,7 @@ fn install_handlers(
     // Before any handler can run: every event of this client passes its gate.
     socket.extensions.insert(Arc::new(ClientGate::new(&limits)));
     socket.extensions.insert(Greeted::default());
+    crate::metrics::client_connected();
 
     let reg = registry.clone();
     socket.on(
@@ -147,6 +148,7 @@ fn install_handlers(
     socket.on_fallback(InOrder::new(events::on_unknown_event));
     socket.on_disconnect(async |socket: SocketRef| {
         tracing::info!(client = %socket.id, "client disconnected");
+        crate::metrics::client_disconnected();
         if let Some(gate) = socket.extensions.get::<Arc<ClientGate>>() {
             let dropped = gate.audio_dropped();
             if !dropped.is_zero() {

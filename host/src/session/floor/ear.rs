@@ -199,6 +199,7 @@ impl Floor {
                     .is_err()
             {
                 tracing::debug!("STT input full; frame dropped");
+                crate::metrics::stt_frame_dropped();
             }
             if let Some(event) = ear.vad.push(frame, at_ms + FRAME_MS) {
                 vad_events.push(event);
@@ -247,6 +248,7 @@ impl Floor {
             .collect();
         for speaker in &speaking {
             self.stop_line(room, *speaker, "barge-in").await;
+            crate::metrics::barge_in(*speaker);
         }
         if !speaking.is_empty() {
             self.record(
@@ -361,6 +363,7 @@ impl Floor {
                 if text.is_empty() {
                     return;
                 }
+                crate::metrics::human_turn();
                 self.talk
                     .transcript
                     .push(Line::said(Speaker::You, text.clone()));

@@ -53,6 +53,7 @@ pub(super) async fn listen(
                             && tx.try_send(frame).is_err()
                         {
                             tracing::warn!("STT plugin is not keeping up; a microphone frame was dropped");
+                            crate::metrics::stt_frame_dropped();
                         }
                     }
                     // The studio ended: closing the input lets the plugin flush its last final.

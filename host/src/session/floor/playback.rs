@@ -49,6 +49,7 @@ impl Floor {
         let Some(line) = voice.line.as_mut() else {
             return;
         };
+        crate::metrics::frame_sent(speaker, paced.late);
         let first = !line.timings.has_played();
         if first {
             line.timings
@@ -193,6 +194,7 @@ impl Floor {
         }
         let metrics = line.timings.metrics(played_ms, interrupted);
         let report = line_report(speaker, &text, played_ms, &metrics);
+        crate::metrics::line_ended(speaker, &metrics, !text.is_empty(), &self.setup.plugins);
         tracing::info!(
             episode = %room.episode_id,
             ?speaker,

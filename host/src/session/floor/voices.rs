@@ -205,6 +205,7 @@ impl Floor {
             Some(held) => {
                 let room_left = crate::audio::MAX_QUEUED_SAMPLES.saturating_sub(held.len());
                 if samples.len() > room_left {
+                    crate::metrics::ai_audio_dropped(true, samples.len() - room_left);
                     tracing::warn!(
                         ?speaker,
                         "held-back AI speech is full; audio beyond is dropped"
@@ -212,7 +213,7 @@ impl Floor {
                 }
                 held.extend_from_slice(&samples[..samples.len().min(room_left)]);
             }
-            None => voice.pacer.push(samples),
+            None => crate::metrics::ai_audio_dropped(false, voice.pacer.push(samples)),
         }
         if first.is_some() {
             self.record(
@@ -282,7 +283,7 @@ impl Floor {
             line.timings.timeline.released = Some(Instant::now());
         }
         let held = line.held.take().unwrap_or_default();
-        voice.pacer.push(&held);
+        crate::metrics::ai_audio_dropped(false, voice.pacer.push(&held));
         if line.produced {
             voice.pacer.finish();
             if voice.pacer.is_idle() {

@@ -84,6 +84,7 @@ impl StudioHandle {
             return match self.audio.try_send(AudioChunk { client, chunk }) {
                 Ok(()) => Ok(()),
                 Err(mpsc::error::TrySendError::Full(_)) => {
+                    crate::metrics::mic_chunk_dropped();
                     if self.audio_dropped.fetch_add(1, Ordering::Relaxed) == 0 {
                         tracing::warn!(episode = %self.episode_id, %client, "audio lane full; microphone chunks are dropped");
                     }

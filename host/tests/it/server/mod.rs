@@ -7,6 +7,7 @@ pub(crate) mod flood;
 mod fuzz;
 mod http;
 mod limits;
+mod metrics;
 mod rate_limits;
 mod shutdown;
 mod socketio;
