@@ -20,7 +20,7 @@ use voice_studio::gateway::protocol::OrbState;
 use voice_studio::gateway::{Gateway, serve_metrics};
 use voice_studio::speakers::Speaker;
 
-use crate::support::server::{HttpResponse, http};
+use crate::support::server::{HttpResponse, ServerSetup, http};
 use crate::support::studio::{StudioRig, final_caption, silence, stream, until};
 
 /// The server's `STUDIO_ADMIN_TOKEN` (at least 32 characters).
@@ -313,4 +313,35 @@ fn a_metrics_address_that_is_not_one_or_shares_the_port_is_a_config_problem() {
         let problems = error.to_string();
         assert!(problems.contains("METRICS_ADDR"), "{problems}");
     }
+}
+
+#[test]
+fn the_binary_serves_metrics_on_metrics_addr_and_stops_when_that_address_is_taken() {
+    // An address this test holds: the server cannot listen there and says which variable to fix.
+    let held = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let taken = held.local_addr().expect("address");
+    let (status, stderr) = ServerSetup::new()
+        .var("METRICS_ADDR", taken.to_string())
+        .run_to_exit();
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("METRICS_ADDR"), "{stderr}");
+    drop(held);
+
+    // A free port, found by binding and letting go; the server binds it a moment later.
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let server = ServerSetup::new()
+        .var("STUDIO_ADMIN_TOKEN", ADMIN_TOKEN)
+        .var("METRICS_ADDR", free.to_string())
+        .start();
+    let open = http(free, "GET", "/metrics", &[], None);
+    assert_eq!(open.status, 200, "{}", open.body);
+    let scrape = parse(&open);
+    assert!(value(&scrape, "process_resident_memory_bytes", &[]) > 0.0);
+    assert_eq!(value(&scrape, "studio_studios_live", &[]), 0.0);
+    // The main port still asks for the token.
+    assert_eq!(server.get("/metrics").status, 401);
+    let (status, log) = server.terminate();
+    assert_eq!(status.code(), Some(0), "{log}");
 }
