@@ -6,7 +6,9 @@
 //! Run: `cargo bench -p voice-studio --bench studio`. Knobs (environment):
 //! `STUDIO_BENCH_STEPS` (studios per step, default `1,20,80,160,320`), `STUDIO_BENCH_STEP_SECS`
 //! (default 30), `STUDIO_BENCH_LATE_MS` (a frame this far behind its schedule is late, default 50).
-//! Stepping stops after the first step with a late frame. Prints markdown tables.
+//! Stepping stops after the first step with a late frame. Prints markdown tables: the clients'
+//! view, then the host's own share of each line's latency from the traces the server exports to
+//! a local OTLP receiver in this process (tracing is on while the bench runs).
 //!
 //! The clients speak a minimal Engine.IO v4 / Socket.IO v5 over a WebSocket (tokio-tungstenite
 //! framing, handshake by hand), which is what the browser client sends with
@@ -85,6 +87,7 @@ fn main() {
     };
     let speech = Arc::new(speech);
     let mut max_clean = 0;
+    let mut host_gaps = Vec::new();
     for n in steps {
         let step = runtime.block_on(run_step(
             n,
@@ -94,12 +97,14 @@ fn main() {
         ));
         let report = step.analyse(Duration::from_millis(late_ms));
         report.print_row(n);
+        host_gaps.push((n, HostGaps::from_spans(&step.spans)));
         if report.late_frames == 0 && report.lost_frames == 0 && report.replies > 0 {
             max_clean = n;
         } else {
             break;
         }
     }
+    host_gaps::print_table(&host_gaps);
     println!();
     println!("max studios with no late or lost frame: {max_clean}");
 }
@@ -178,6 +183,8 @@ struct Step {
     rss_after_mib: f64,
     studios: usize,
     failed_clients: usize,
+    /// The spans the server exported during the step.
+    spans: Vec<studio_test_kit::otlp::ReceivedSpan>,
 }
 
 async fn run_step(n: usize, length: Duration, speech: Arc<Vec<u8>>, dir: &Path) -> Step {
@@ -185,7 +192,11 @@ async fn run_step(n: usize, length: Duration, speech: Arc<Vec<u8>>, dir: &Path) 
     if let Err(e) = std::fs::create_dir_all(work.join("recordings")) {
         fail(&format!("cannot create {}: {e}", work.display()));
     }
-    let mut server = Server::start(&work);
+    let collector = match OtlpReceiver::start().await {
+        Ok(c) => c,
+        Err(e) => fail(&format!("no OTLP receiver: {e}")),
+    };
+    let mut server = Server::start(&work, &collector.endpoint());
     let rss_before = server.rss_mib();
     let start = Instant::now() + Duration::from_millis(500);
     let mut tasks = Vec::with_capacity(n);
@@ -230,7 +241,13 @@ async fn run_step(n: usize, length: Duration, speech: Arc<Vec<u8>>, dir: &Path) 
         let log = std::mem::take(&mut *log.lock().unwrap_or_else(PoisonError::into_inner));
         logs.push(log);
     }
-    server.stop();
+    // The server flushes its queued spans as it stops: off the runtime's one worker, which the
+    // receiver needs meanwhile.
+    let stopped = tokio::task::spawn_blocking(move || server.stop()).await;
+    if let Err(e) = stopped {
+        fail(&format!("stopping the server failed: {e}"));
+    }
+    let spans = collector.spans();
     Step {
         logs,
         cpu_percent,
@@ -238,12 +255,16 @@ async fn run_step(n: usize, length: Duration, speech: Arc<Vec<u8>>, dir: &Path) 
         rss_after_mib: rss_after,
         studios,
         failed_clients: failed,
+        spans,
     }
 }
 
 mod client;
+mod host_gaps;
 mod report;
 mod server;
 
 use client::*;
+use host_gaps::HostGaps;
 use server::*;
+use studio_test_kit::otlp::OtlpReceiver;

@@ -10,7 +10,8 @@ pub(super) struct Server {
 }
 
 impl Server {
-    pub(super) fn start(work: &Path) -> Self {
+    /// Starts the server, exporting its traces to the OTLP receiver at `otlp_endpoint`.
+    pub(super) fn start(work: &Path, otlp_endpoint: &str) -> Self {
         if let Err(e) = std::fs::write(work.join("plugins.toml"), manifest()) {
             fail(&format!("cannot write plugins.toml: {e}"));
         }
@@ -30,6 +31,9 @@ impl Server {
             .env("MAX_STUDIOS", "100000")
             .env("MAX_STUDIOS_PER_IP", "100000")
             .env("RUST_LOG", "warn")
+            // Each line's trace (the host's own time between stages), exported twice a second.
+            .env("OTEL_EXPORTER_OTLP_ENDPOINT", otlp_endpoint)
+            .env("OTEL_BSP_SCHEDULE_DELAY", "500")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -49,6 +49,9 @@ pub struct LineTimeline {
     pub first_clause: Option<Instant>,
     /// The TTS request of the clause whose audio came first, to that audio.
     pub tts: Option<Wait>,
+    /// The line had a whole frame (20 ms) of audio to play: a first chunk shorter than a frame
+    /// waits for the provider's next one.
+    pub frame_ready: Option<Instant>,
     /// Audio held back on purpose (thinking mode, the pause after the other AI's line) was let go.
     pub released: Option<Instant>,
     /// The line's first frame was sent to the clients.
@@ -67,8 +70,8 @@ pub enum HostGap {
     PolicyToLlm,
     /// The first clause is ready -> its TTS request goes out.
     ClauseToTts,
-    /// The first audio reached the host (or held audio was let go) -> the first frame is sent
-    /// (resampling, the note to the actor, the pacer, `audio.out`).
+    /// A whole frame of audio reached the host (or held audio was let go) -> the first frame is
+    /// sent (resampling, the note to the actor, the pacer, `audio.out`).
     AudioToFrame,
 }
 
@@ -87,7 +90,7 @@ impl HostGap {
             HostGap::SttToPolicy => "stt_final_to_policy",
             HostGap::PolicyToLlm => "policy_to_llm_request",
             HostGap::ClauseToTts => "first_clause_to_tts_request",
-            HostGap::AudioToFrame => "tts_first_audio_to_first_frame",
+            HostGap::AudioToFrame => "tts_audio_to_first_frame",
         }
     }
 }
@@ -107,15 +110,17 @@ impl LineTimeline {
                 between(self.policy.map(|p| p.answered), self.llm.map(|l| l.sent))
             }
             HostGap::ClauseToTts => between(self.first_clause, self.tts.map(|t| t.sent)),
-            HostGap::AudioToFrame => {
-                let audio = self.tts.map(|t| t.answered);
-                // Audio held back on purpose counts from when it was let go.
-                let from = match (audio, self.released) {
-                    (Some(audio), Some(released)) => Some(audio.max(released)),
-                    (audio, _) => audio,
-                };
-                between(from, self.first_frame)
-            }
+            HostGap::AudioToFrame => between(self.frame_playable(), self.first_frame),
+        }
+    }
+
+    /// When the first frame could have left: a whole frame of audio had arrived and, if it was
+    /// held back on purpose, had been let go.
+    pub fn frame_playable(&self) -> Option<Instant> {
+        let audio = self.frame_ready.or(self.tts.map(|t| t.answered));
+        match (audio, self.released) {
+            (Some(audio), Some(released)) => Some(audio.max(released)),
+            (audio, _) => audio,
         }
     }
 
@@ -166,7 +171,8 @@ mod tests {
             policy: wait(t, 151, 152),
             llm: wait(t, 154, 354),
             first_clause: Some(at(t, 500)),
-            tts: wait(t, 503, 603),
+            tts: wait(t, 503, 600),
+            frame_ready: Some(at(t, 603)),
             released: None,
             first_frame: Some(at(t, 607)),
             ended: Some(at(t, 3000)),

@@ -205,10 +205,6 @@ pub fn export_line(line: &LineTrace<'_>) {
     let heard = t.speech_end_heard;
     // The VAD's offset is on the audio's clock; it cannot be after the VAD noticed it.
     let speech_end = t.speech_end.map(|s| heard.map_or(s, |h| s.min(h)));
-    let audio_or_release = match (t.tts.map(|w| w.answered), t.released) {
-        (Some(audio), Some(released)) => Some(audio.max(released)),
-        (audio, _) => audio,
-    };
     let p = line.plugins;
     let stages = [
         ("end_of_speech", speech_end, heard, &p.stt),
@@ -237,7 +233,7 @@ pub fn export_line(line: &LineTrace<'_>) {
             t.tts.map(|w| w.answered),
             &p.tts,
         ),
-        ("first_frame", audio_or_release, t.first_frame, &p.tts),
+        ("first_frame", t.frame_playable(), t.first_frame, &p.tts),
     ];
     for (name, from, to, plugin) in stages {
         let (Some(from), Some(to)) = (from, to) else {

@@ -5,6 +5,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::audio::FRAME_SAMPLES;
 use crate::gateway::protocol::TurnEnd;
 use crate::observe::timeline::LineTimeline;
 use crate::recording::TurnMetrics;
@@ -36,6 +37,8 @@ pub(super) struct LineTimings {
     stt_final: Option<Duration>,
     /// The instant of each stage.
     pub(super) timeline: LineTimeline,
+    /// Samples of audio that reached the line so far (until a whole frame has).
+    audio_samples: usize,
 }
 
 impl LineTimings {
@@ -52,6 +55,7 @@ impl LineTimings {
             handoff_gap: None,
             stt_final,
             timeline: LineTimeline::default(),
+            audio_samples: 0,
         }
     }
 
@@ -102,6 +106,16 @@ impl LineTimings {
         if self.answers_human && self.timeline.speech_end.is_none() {
             self.timeline.speech_end = Some(end);
             self.timeline.speech_end_heard = Some(heard);
+        }
+    }
+
+    /// `samples` of the line's audio arrived: the first whole frame of it is a stage.
+    pub(super) fn audio_arrived(&mut self, samples: usize) {
+        if self.timeline.frame_ready.is_none() {
+            self.audio_samples += samples;
+            if self.audio_samples >= FRAME_SAMPLES {
+                self.timeline.frame_ready = Some(Instant::now());
+            }
         }
     }
 

@@ -200,6 +200,7 @@ impl Floor {
             line.timings.timeline.tts = Some(wait);
         }
         line.spoken.add_audio(samples.len());
+        line.timings.audio_arrived(samples.len());
         match line.held.as_mut() {
             // Held audio goes to the pacer whole later: the same bound applies here.
             Some(held) => {
