@@ -1,14 +1,13 @@
 //! The studio console: the page at `/` that is a studio's microphone, speakers and view.
 //!
 //! Its files (`host/console/`) are embedded in the binary, so the server needs no folder beside
-//! it and the page always matches the protocol the binary speaks. Routes: `/`, `/console/{file}`
-//! and `/vendor/socket.io.min.js` (the pinned official Socket.IO browser client).
+//! it and the page always matches the protocol the binary speaks. Routes (registered with the
+//! others in `http/openapi.rs`): `/`, `/console/{file}` and `/vendor/socket.io.min.js` (the pinned
+//! official Socket.IO browser client).
 
-use axum::Router;
 use axum::extract::Path;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 
 /// One embedded file of the console.
 struct ConsoleFile {
@@ -47,25 +46,53 @@ const FILES: &[ConsoleFile] = &[
     },
 ];
 
-/// The console's routes, to merge into the gateway's router.
-pub fn routes() -> Router {
-    Router::new()
-        .route(
-            "/",
-            get(|| async { respond("text/html; charset=utf-8", INDEX_HTML) }),
-        )
-        .route("/console/{file}", get(console_file))
-        .route(
-            "/vendor/socket.io.min.js",
-            get(|| async { respond("text/javascript; charset=utf-8", SOCKET_IO_CLIENT) }),
-        )
+/// `GET /`: the console page.
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "console",
+    responses((status = 200, description = "The studio console: `/?episode=<id>` joins that \
+        episode, a link's `#token=` carries its access", content_type = "text/html; charset=utf-8",
+        body = String)),
+)]
+pub(super) async fn index() -> Response {
+    respond("text/html; charset=utf-8", INDEX_HTML)
 }
 
-async fn console_file(Path(file): Path<String>) -> Response {
+/// `GET /console/{file}`: the page's scripts and style.
+#[utoipa::path(
+    get,
+    path = "/console/{file}",
+    tag = "console",
+    params(("file" = String, Path, description = "A file of the console",
+        example = "console.js")),
+    responses(
+        (status = 200, description = "The file", content(
+            (String = "text/javascript; charset=utf-8"),
+            (String = "text/css; charset=utf-8"),
+            (String = "text/html; charset=utf-8"),
+        )),
+        (status = 404, description = "No such console file",
+            content_type = "text/plain; charset=utf-8", body = String),
+    ),
+)]
+pub(super) async fn console_file(Path(file): Path<String>) -> Response {
     match FILES.iter().find(|f| f.name == file) {
         Some(f) => respond(f.content_type, f.body),
         None => (StatusCode::NOT_FOUND, "no such console file").into_response(),
     }
+}
+
+/// `GET /vendor/socket.io.min.js`: the pinned official Socket.IO browser client.
+#[utoipa::path(
+    get,
+    path = "/vendor/socket.io.min.js",
+    tag = "console",
+    responses((status = 200, description = "socket.io-client 4.8 (minified)",
+        content_type = "text/javascript; charset=utf-8", body = String)),
+)]
+pub(super) async fn socket_io_client() -> Response {
+    respond("text/javascript; charset=utf-8", SOCKET_IO_CLIENT)
 }
 
 fn respond(content_type: &'static str, body: &'static str) -> Response {

@@ -17,6 +17,7 @@ use super::GatewayState;
 use super::access::{AccessMode, Role, random_id};
 use super::admin;
 use super::http::is_json_content_type;
+use super::http::openapi::schemas;
 use crate::timestamp::iso8601_utc;
 
 /// Shortest lifetime a caller may ask for (a link must survive being sent to someone).
@@ -27,14 +28,44 @@ pub const MAX_TTL_SECONDS: u64 = 31_536_000;
 const EPISODE_ID_BYTES: usize = 16;
 
 /// The optional body: `{ttlSeconds}`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct MintRequest {
+    /// How long the links live, in seconds; absent: the server's STUDIO_TOKEN_TTL_SECONDS.
     #[serde(default)]
+    #[schema(minimum = 60, maximum = 31_536_000)]
     ttl_seconds: Option<u64>,
 }
 
 /// `POST /api/episodes`: `{episodeId, expiresAt, host: {token, url}, viewer: {token, url}}`.
+#[utoipa::path(
+    post,
+    path = "/api/episodes",
+    tag = "episodes",
+    security(("admin_token" = [])),
+    request_body(content = Option<MintRequest>, content_type = "application/json",
+        description = "Optional; without a body the links live STUDIO_TOKEN_TTL_SECONDS"),
+    responses(
+        (status = 200, description = "A new episode with a random id, and its host and viewer \
+            links (https when the request carried X-Forwarded-Proto: https)",
+            body = schemas::MintedEpisode),
+        (status = 400, description = "ttlSeconds out of range, or a body that is not \
+            {\"ttlSeconds\"?: number}", body = schemas::Refusal),
+        (status = 401, description = "No admin bearer, or a wrong one", body = schemas::Refusal,
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 403, description = "The admin scope is off (token access without \
+            STUDIO_ADMIN_TOKEN), or a browser page from an origin not in CORS_ORIGIN",
+            body = schemas::Refusal),
+        (status = 408, description = "The body did not arrive within HTTP_BODY_TIMEOUT_SECONDS",
+            content_type = "text/plain; charset=utf-8", body = schemas::PlainText),
+        (status = 413, description = "The body is over 1 MiB",
+            content_type = "text/plain; charset=utf-8", body = schemas::PlainText),
+        (status = 415, description = "A body not sent as application/json",
+            body = schemas::Refusal),
+        (status = 429, description = "Too many wrong admin tokens from this address",
+            body = schemas::Refusal, headers(("Retry-After" = u64, description = "Seconds"))),
+    ),
+)]
 pub async fn mint_episode(
     State(state): State<Arc<GatewayState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,

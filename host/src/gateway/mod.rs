@@ -1,7 +1,8 @@
 //! The gateway: one port serving HTTP (axum) and Socket.IO (socketioxide) to the studio frontend.
 //!
-//! Routes: `GET /health`, `GET /ready`, `GET /api/config`, `POST /api/config/keys`,
-//! `POST /api/config/guest`, `POST /api/episodes`, `GET /recordings/{folder}/{file}`,
+//! Routes (one table, `http/openapi.rs`, documented at `GET /openapi.json`): `GET /health`,
+//! `GET /ready`, `GET /api/config`, `POST /api/config/keys`, `POST /api/config/guest`,
+//! `POST /api/episodes`, `GET /recordings/{folder}/{file}`, the console's files,
 //! `GET /metrics` (admin token; or without one on `METRICS_ADDR`, see [`serve_metrics`]);
 //! Socket.IO namespace `/` at `/socket.io/` (see `docs/PROTOCOL.md`).
 
@@ -32,7 +33,6 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Method, header};
-use axum::routing::{get, post};
 use socketioxide::{ParserConfig, SocketIo};
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -167,17 +167,9 @@ impl Gateway {
             &config.server.cors_origins,
             config.server.host,
         ));
-        let router = Router::new()
-            .route("/health", get(http::health))
-            .route("/ready", get(http::ready))
-            .route("/api/config", get(http::get_config))
-            .route("/api/config/keys", post(http::post_keys))
-            .route("/api/config/guest", post(http::post_guest))
-            .route("/api/episodes", post(episodes::mint_episode))
-            .route("/recordings/{folder}/{file}", get(http::recording_file))
-            .route("/metrics", get(http::metrics))
+        // Every route comes from the one documented table (`http/openapi.rs`).
+        let router = Router::from(http::openapi::routes())
             .with_state(state.clone())
-            .merge(console::routes())
             .layer(socket_layer)
             // Outside the Socket.IO layer, so handshakes and polling are checked too.
             .layer(axum::middleware::from_fn_with_state(

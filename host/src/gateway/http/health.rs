@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::openapi::schemas;
 use crate::config::ensure_writable_dir;
 use crate::gateway::{GatewayState, admin};
 use crate::timestamp::iso8601_utc;
@@ -19,6 +20,23 @@ use crate::timestamp::iso8601_utc;
 /// `GET /health`: `status`, `timestamp`, `version` and `adapters` (the shape the frontend expects)
 /// plus the loaded plugins. A plugin's `lastError` (it may hold paths) is shown only in the admin
 /// view (see [`admin_view`]).
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "health",
+    security((), ("admin_token" = [])),
+    responses(
+        (status = 200, description = "The server runs; with the admin bearer (or on an open \
+            development server on loopback) each plugin also shows its `lastError`",
+            body = schemas::Health),
+        (status = 401, description = "An Authorization header with a wrong admin token",
+            body = schemas::Refusal, headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 403, description = "An Authorization header where the admin scope is off \
+            (no STUDIO_ADMIN_TOKEN)", body = schemas::Refusal),
+        (status = 429, description = "Too many wrong admin tokens from this address",
+            body = schemas::Refusal, headers(("Retry-After" = u64, description = "Seconds"))),
+    ),
+)]
 pub async fn health(
     State(state): State<Arc<GatewayState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -81,6 +99,24 @@ fn admin_view(state: &GatewayState, headers: &HeaderMap, peer: IpAddr) -> Result
 /// `GET /ready`: 200 only when the plugins are loaded and recordings can be written. Anyone
 /// learns ready / not-ready and a generic reason; plugin errors and paths go to the admin view
 /// only (`detail`).
+#[utoipa::path(
+    get,
+    path = "/ready",
+    tag = "health",
+    security((), ("admin_token" = [])),
+    responses(
+        (status = 200, description = "Every role has a loaded plugin and RECORDING_DIR is writable",
+            body = schemas::Readiness, example = json!({"status": "ready"})),
+        (status = 503, description = "Not ready (also from the start of shutdown): a general \
+            reason, and `detail` in the admin view", body = schemas::Readiness),
+        (status = 401, description = "An Authorization header with a wrong admin token",
+            body = schemas::Refusal, headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 403, description = "An Authorization header where the admin scope is off \
+            (no STUDIO_ADMIN_TOKEN)", body = schemas::Refusal),
+        (status = 429, description = "Too many wrong admin tokens from this address",
+            body = schemas::Refusal, headers(("Retry-After" = u64, description = "Seconds"))),
+    ),
+)]
 pub async fn ready(
     State(state): State<Arc<GatewayState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,

@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::net::TcpListener;
 
+use super::openapi::schemas;
 use crate::config::ConnectionLimits;
 use crate::gateway::{GatewayState, admin, connections};
 
@@ -22,6 +23,26 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// `GET /metrics` on the main port: admin only (401 without the bearer or with a wrong one, 429
 /// while an address is locked out, 403 when no admin token is configured where one is needed).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "metrics",
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "Every metric in the Prometheus text format 0.0.4: studios, \
+            clients, turns, latency histograms, audio, plugin calls, recordings, the process (each \
+            one in docs/OPERATIONS.md, Reading the metrics)",
+            content_type = "text/plain; version=0.0.4; charset=utf-8", body = schemas::PlainText),
+        (status = 401, description = "No admin bearer, or a wrong one; no metric is shown",
+            body = schemas::Refusal, headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 403, description = "The admin scope is off (no STUDIO_ADMIN_TOKEN where one is \
+            needed)", body = schemas::Refusal),
+        (status = 429, description = "Too many wrong admin tokens from this address",
+            body = schemas::Refusal, headers(("Retry-After" = u64, description = "Seconds"))),
+        (status = 503, description = "Metrics are off: another metrics recorder was installed in \
+            this process first", content_type = "text/plain", body = schemas::PlainText),
+    ),
+)]
 pub async fn metrics(
     State(state): State<Arc<GatewayState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,

@@ -6,11 +6,11 @@
 mod file_serving;
 mod health;
 mod metrics;
+pub mod openapi;
 mod recordings;
 mod settings;
 
 pub use file_serving::byte_range;
-pub use health::{health, ready};
-pub use metrics::{metrics, serve_metrics};
-pub use recordings::{is_recording_folder_name, recording_file};
-pub use settings::{get_config, is_json_content_type, parse_json, post_guest, post_keys};
+pub use metrics::serve_metrics;
+pub use recordings::is_recording_folder_name;
+pub use settings::{is_json_content_type, parse_json};

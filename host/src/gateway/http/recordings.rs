@@ -13,6 +13,7 @@ use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::file_serving::{byte_range, file_chunks, open_recording_file};
+use super::openapi::schemas;
 use crate::gateway::GatewayState;
 use crate::gateway::access::Role;
 use crate::gateway::download_links::unix_now;
@@ -50,6 +51,49 @@ fn no_such_recording() -> Response {
 
 /// `GET /recordings/<folder>/<file>`: one file of a finished or live recording, with byte ranges
 /// so players can seek; only with a signed link or a token for its episode.
+#[utoipa::path(
+    get,
+    path = "/recordings/{folder}/{file}",
+    tag = "recordings",
+    security(("signed_link" = []), ("episode_token" = []), ("episode_token_query" = [])),
+    params(
+        ("folder" = String, Path, description = "The episode's folder: its id, or `<id>-N` for \
+            a later take", pattern = "^[A-Za-z0-9_-][A-Za-z0-9._-]{0,159}$",
+            example = "ep-n2h36sy3cctr6reel4ikle7afm"),
+        ("file" = String, Path, description = "One of the files a recording holds",
+            pattern = "^(you|claude|guest)\\.(webm|vtt)$|^events\\.jsonl$|^session\\.yml$",
+            example = "you.webm"),
+        ("exp" = Option<String>, Query, description = "A signed link's expiry (unix seconds)"),
+        ("sig" = Option<String>, Query, description = "A signed link's signature (hex)"),
+        ("token" = Option<String>, Query, description = "A host, viewer or admin token"),
+        ("Range" = Option<String>, Header, description = "One byte range, e.g. `bytes=0-1023`"),
+    ),
+    responses(
+        (status = 200, description = "The whole file (Cache-Control: no-cache: a live \
+            recording grows)", content(
+            (schemas::FileBytes = "audio/webm"),
+            (schemas::FileBytes = "text/vtt; charset=utf-8"),
+            (schemas::FileBytes = "application/x-ndjson"),
+            (schemas::FileBytes = "application/yaml"),
+        ), headers(("Accept-Ranges" = String, description = "`bytes`"))),
+        (status = 206, description = "The range asked for", content(
+            (schemas::FileBytes = "audio/webm"),
+            (schemas::FileBytes = "text/vtt; charset=utf-8"),
+            (schemas::FileBytes = "application/x-ndjson"),
+            (schemas::FileBytes = "application/yaml"),
+        ), headers(("Content-Range" = String, description = "`bytes <first>-<last>/<length>`"))),
+        (status = 400, description = "Not a recording folder name",
+            content_type = "text/plain; charset=utf-8", body = schemas::PlainText),
+        (status = 404, description = "No such file, no proof, a wrong or expired proof, or \
+            another episode's folder: one answer for all, so folders cannot be probed",
+            content_type = "text/plain; charset=utf-8", body = schemas::PlainText),
+        (status = 416, description = "Not one satisfiable byte range of this file",
+            content_type = "text/plain; charset=utf-8", body = schemas::PlainText,
+            headers(("Content-Range" = String, description = "`bytes */<length>`"))),
+        (status = 500, description = "The file could not be read",
+            content_type = "text/plain; charset=utf-8", body = schemas::PlainText),
+    ),
+)]
 pub async fn recording_file(
     State(state): State<Arc<GatewayState>>,
     UrlPath((folder, file)): UrlPath<(String, String)>,

@@ -11,10 +11,18 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::openapi::schemas;
 use crate::config::{ApiKeyField, RuntimeConfigUpdate, SettingsError};
 use crate::gateway::{GatewayState, admin};
 
 /// `GET /api/config`: providers, the live guest settings, and which keys are set (never values).
+#[utoipa::path(
+    get,
+    path = "/api/config",
+    tag = "settings",
+    responses((status = 200, description = "The providers, the live guest settings, and which \
+        keys are set (never their values)", body = schemas::Settings)),
+)]
 pub async fn get_config(State(state): State<Arc<GatewayState>>) -> Json<Value> {
     let runtime = state.live.runtime();
     let providers = &state.config.providers;
@@ -30,6 +38,32 @@ pub async fn get_config(State(state): State<Arc<GatewayState>>) -> Json<Value> {
 }
 
 /// `POST /api/config/keys` (ApiKeysPayload): hands the keys to the plugins, live.
+#[utoipa::path(
+    post,
+    path = "/api/config/keys",
+    tag = "settings",
+    security(("admin_token" = [])),
+    request_body(content = schemas::ApiKeysPayload, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The keys reach the plugins on their next call",
+            body = schemas::KeysUpdated),
+        (status = 400, description = "The body is not a valid ApiKeysPayload",
+            body = schemas::SettingsRefusal),
+        (status = 401, description = "No admin bearer, or a wrong one", body = schemas::Refusal,
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 403, description = "The admin scope is off (no STUDIO_ADMIN_TOKEN on a server \
+            that needs one), or a browser page from an origin not in CORS_ORIGIN",
+            body = schemas::Refusal),
+        (status = 408, description = "The body did not arrive within HTTP_BODY_TIMEOUT_SECONDS",
+            content_type = "text/plain; charset=utf-8", body = schemas::PlainText),
+        (status = 413, description = "The body is over 1 MiB",
+            content_type = "text/plain; charset=utf-8", body = schemas::PlainText),
+        (status = 415, description = "The body is not sent as application/json",
+            body = schemas::Refusal),
+        (status = 429, description = "Too many wrong admin tokens from this address",
+            body = schemas::Refusal, headers(("Retry-After" = u64, description = "Seconds"))),
+    ),
+)]
 pub async fn post_keys(
     State(state): State<Arc<GatewayState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -60,6 +94,32 @@ pub async fn post_keys(
 }
 
 /// `POST /api/config/guest` (RuntimeConfig): the next turn of every studio uses the new settings.
+#[utoipa::path(
+    post,
+    path = "/api/config/guest",
+    tag = "settings",
+    security(("admin_token" = [])),
+    request_body(content = schemas::RuntimeConfigUpdate, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Every studio's next turn uses the new settings",
+            body = schemas::GuestUpdated),
+        (status = 400, description = "The body is not a valid RuntimeConfig",
+            body = schemas::SettingsRefusal),
+        (status = 401, description = "No admin bearer, or a wrong one", body = schemas::Refusal,
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 403, description = "The admin scope is off (no STUDIO_ADMIN_TOKEN on a server \
+            that needs one), or a browser page from an origin not in CORS_ORIGIN",
+            body = schemas::Refusal),
+        (status = 408, description = "The body did not arrive within HTTP_BODY_TIMEOUT_SECONDS",
+            content_type = "text/plain; charset=utf-8", body = schemas::PlainText),
+        (status = 413, description = "The body is over 1 MiB",
+            content_type = "text/plain; charset=utf-8", body = schemas::PlainText),
+        (status = 415, description = "The body is not sent as application/json",
+            body = schemas::Refusal),
+        (status = 429, description = "Too many wrong admin tokens from this address",
+            body = schemas::Refusal, headers(("Retry-After" = u64, description = "Seconds"))),
+    ),
+)]
 pub async fn post_guest(
     State(state): State<Arc<GatewayState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,

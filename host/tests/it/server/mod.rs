@@ -8,6 +8,7 @@ mod fuzz;
 mod http;
 mod limits;
 mod metrics;
+mod openapi;
 mod rate_limits;
 mod shutdown;
 mod socketio;
