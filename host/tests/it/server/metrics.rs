@@ -18,8 +18,9 @@ use toml::Table;
 use voice_studio::config::{Config, ConfigSource};
 use voice_studio::gateway::protocol::OrbState;
 use voice_studio::gateway::{Gateway, serve_metrics};
-use voice_studio::speakers::Speaker;
+use voice_studio::speakers::{Ai, Speaker};
 
+use crate::support::plugins::{Studio, built, complete};
 use crate::support::server::{HttpResponse, ServerSetup, http};
 use crate::support::studio::{StudioRig, final_caption, silence, stream, until};
 
@@ -344,4 +345,89 @@ fn the_binary_serves_metrics_on_metrics_addr_and_stops_when_that_address_is_take
     assert_eq!(server.get("/metrics").status, 401);
     let (status, log) = server.terminate();
     assert_eq!(status.code(), Some(0), "{log}");
+}
+
+/// A primary that traps on `flaky` and falls back to a backup, under this test's own names.
+const FAULTY_MANIFEST: &str = r#"
+[roles]
+claude = "metrics-primary"
+
+[plugins.metrics-primary]
+path = "fault-injector.wasm"
+capabilities = ["log", "config"]
+fallback = ["metrics-backup"]
+[plugins.metrics-primary.config]
+flaky = true
+
+[plugins.metrics-backup]
+path = "fault-injector-next.wasm"
+capabilities = ["log", "config"]
+"#;
+
+/// The metrics as `/metrics` would render them now, parsed.
+fn rendered() -> Scrape {
+    let text = voice_studio::metrics::render().expect("the recorder is installed");
+    Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).expect("the exposition parses")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugin_traps_fallbacks_errors_and_reloads_are_counted_by_plugin() {
+    assert!(voice_studio::metrics::install());
+    let studio = Studio::with_plugins(&["fault-injector", "fault-injector-next"]);
+    studio.write_manifest(FAULTY_MANIFEST);
+    let host = studio.start(false).await;
+    let mut claude = host.llm(Ai::Claude);
+    // The primary traps; the backup answers the same call.
+    assert_eq!(
+        complete(&mut claude, "flaky", "").await.expect("answered"),
+        "2.0.0"
+    );
+    let primary = [("role", "claude"), ("plugin", "metrics-primary")];
+    let scrape = rendered();
+    assert_eq!(value(&scrape, "studio_plugin_traps_total", &primary), 1.0);
+    assert_eq!(
+        value(
+            &scrape,
+            "studio_plugin_errors_total",
+            &[("plugin", "metrics-primary"), ("kind", "trap")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        value(&scrape, "studio_plugin_fallbacks_total", &primary),
+        1.0
+    );
+    assert_eq!(
+        value(
+            &scrape,
+            "studio_plugin_calls_total",
+            &[("plugin", "metrics-backup"), ("outcome", "ok")]
+        ),
+        1.0
+    );
+
+    // New code under the primary's file is swapped in; a broken plugins.toml is refused.
+    std::fs::copy(
+        built("fault-injector-next"),
+        studio.plugin_path("fault-injector"),
+    )
+    .expect("replace the primary's code");
+    let swapped = host.reload().await;
+    assert!(
+        swapped
+            .iter()
+            .any(|e| e.plugin == "metrics-primary" && e.error.is_none()),
+        "{swapped:?}"
+    );
+    let refusals = |scrape: &Scrape| {
+        let refused = [("plugin", "plugins.toml"), ("outcome", "refused")];
+        value(scrape, "studio_plugin_reloads_total", &refused)
+    };
+    let before = refusals(&rendered());
+    studio.write_manifest("[roles\n");
+    let refused = host.reload().await;
+    assert!(refused.iter().all(|e| e.error.is_some()), "{refused:?}");
+    assert!(refusals(&rendered()) > before);
+    let swaps = [("plugin", "metrics-primary"), ("outcome", "swapped")];
+    assert!(value(&rendered(), "studio_plugin_reloads_total", &swaps) >= 1.0);
 }
