@@ -5,6 +5,9 @@
 #   docker build -t voice-studio .                      # builds the binary, then the runtime image
 #   podman build --format docker -t voice-studio .      # the same with podman (see HEALTHCHECK)
 #
+# It needs BuildKit (Docker's builder since 23.0) or buildah/podman: the cache mounts and the
+# skipping of stages the target does not use are theirs.
+#
 # Stages:
 #   build         Rust 1.95 on Debian bookworm: `cargo build --release --locked -p voice-studio`
 #                 (the plugins are built for wasm32-wasip2 by the same command).
@@ -23,11 +26,12 @@
 # bookworm's) stage analysis: it skips `build`, then looks for an image called "build" and fails.
 #
 # Running it: the server binds HOST=0.0.0.0 here, and outside loopback it refuses open access, and
-# NODE_ENV=production refuses it everywhere. So a container needs at least
-#   STUDIO_TOKEN_SECRET   at least 32 bytes (`openssl rand -hex 32`): signs the join links
+# NODE_ENV=production refuses it everywhere. So a container needs
+#   STUDIO_TOKEN_SECRET   at least 32 bytes (`openssl rand -hex 32`): signs the join links; without
+#                         it the server exits with code 2 naming the problem
 #   STUDIO_ADMIN_TOKEN    at least 32 characters: mints the links (POST /api/episodes) and guards
-#                         the settings API
-# else it exits with code 2 naming the variable. See docs/SECURITY.md and compose.yaml.
+#                         the settings API; without it the server runs but no link can be minted
+# See docs/SECURITY.md, docs/OPERATIONS.md ("In a container") and compose.yaml.
 
 # ------------------------------------------------------------------------------------------------
 FROM docker.io/library/rust:1.95-bookworm AS build
