@@ -11,7 +11,9 @@
 //! in `_total`. Labels stay bounded: `speaker` and `role` from the fixed roles, `plugin` a name
 //! from `plugins.toml`, `stage` and `kind` from fixed lists here; never a session id or free text.
 
+use std::path::Path;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use metrics::{
@@ -51,7 +53,7 @@ pub const FRAMES_DROPPED: &str = "studio_audio_frames_dropped_total";
 pub const MIC_CHUNKS_DROPPED: &str = "studio_mic_chunks_dropped_total";
 /// Recordings finished (counter).
 pub const RECORDINGS: &str = "studio_recordings_total";
-/// Bytes of finished recordings' files (counter).
+/// Bytes written to recordings, counted as their files grow (counter).
 pub const RECORDING_BYTES: &str = "studio_recording_bytes_total";
 /// Recording failures, by kind (counter).
 pub const RECORDING_FAILURES: &str = "studio_recording_failures_total";
@@ -92,6 +94,11 @@ struct Exporter {
 
 static EXPORTER: OnceLock<Option<Exporter>> = OnceLock::new();
 
+// The gauges are kept here and set at each scrape, so a studio or client that began before the
+// recorder was installed is still counted, and its end never drives a gauge below zero.
+static STUDIOS_RUNNING: AtomicU64 = AtomicU64::new(0);
+static CLIENTS: AtomicU64 = AtomicU64::new(0);
+
 /// Installs the process-wide Prometheus recorder (once; later calls are no-ops) and describes
 /// every metric. Returns whether `/metrics` can be served: not when another recorder was
 /// installed first (a library user's own), which is logged.
@@ -113,9 +120,6 @@ pub fn install() -> bool {
                 }
             };
             describe();
-            // The gauges exist from the start (at 0), so a scraper sees them before any studio.
-            gauge!(STUDIOS_LIVE).increment(0.0);
-            gauge!(CLIENTS_CONNECTED).increment(0.0);
             crate::plugins::metrics::describe();
             let process = metrics_process::Collector::default();
             process.describe();
@@ -142,6 +146,8 @@ pub fn install() -> bool {
 /// `None` when [`install`] could not install the recorder.
 pub fn render() -> Option<String> {
     let exporter = EXPORTER.get()?.as_ref()?;
+    gauge!(STUDIOS_LIVE).set(STUDIOS_RUNNING.load(Ordering::Relaxed) as f64);
+    gauge!(CLIENTS_CONNECTED).set(CLIENTS.load(Ordering::Relaxed) as f64);
     exporter.process.collect();
     exporter.handle.run_upkeep();
     Some(exporter.handle.render())
@@ -200,7 +206,7 @@ fn describe() {
     describe_counter!(
         RECORDING_BYTES,
         Unit::Bytes,
-        "Bytes of the finished recordings' files."
+        "Bytes written to recordings (tracks, captions, event log, session.yml), counted as the files grow."
     );
     describe_counter!(
         RECORDING_FAILURES,
@@ -214,24 +220,25 @@ pub struct StudioLive(());
 
 /// A studio starts running; hold the guard for as long as it runs.
 pub fn studio_opened() -> StudioLive {
-    gauge!(STUDIOS_LIVE).increment(1.0);
+    STUDIOS_RUNNING.fetch_add(1, Ordering::Relaxed);
     StudioLive(())
 }
 
 impl Drop for StudioLive {
     fn drop(&mut self) {
-        gauge!(STUDIOS_LIVE).decrement(1.0);
+        STUDIOS_RUNNING.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
 /// A Socket.IO client connected.
 pub fn client_connected() {
-    gauge!(CLIENTS_CONNECTED).increment(1.0);
+    CLIENTS.fetch_add(1, Ordering::Relaxed);
 }
 
-/// A Socket.IO client disconnected.
+/// A Socket.IO client disconnected (once per [`client_connected`]).
 pub fn client_disconnected() {
-    gauge!(CLIENTS_CONNECTED).decrement(1.0);
+    // Never below zero, whatever a transport reports twice.
+    let _ = CLIENTS.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
 }
 
 /// The human's turn: a final transcript with words.
@@ -311,11 +318,27 @@ pub fn line_ended(speaker: Speaker, turn: &TurnMetrics, said: bool, plugins: &Pl
     }
 }
 
-/// A recording was finished (its studio ended, or its writer finished it alone).
-pub fn recording_finished(summary: &RecordingSummary) {
+/// A recording's files in `folder` were synced; `counted` of their bytes are counted already.
+/// Counts what they grew by and returns the new count.
+pub fn recording_grew(folder: &Path, counted: u64) -> u64 {
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return counted;
+    };
+    let now: u64 = entries
+        .filter_map(|entry| entry.ok()?.metadata().ok())
+        .filter(std::fs::Metadata::is_file)
+        .map(|metadata| metadata.len())
+        .sum();
+    counter!(RECORDING_BYTES).increment(now.saturating_sub(counted));
+    now.max(counted)
+}
+
+/// A recording was finished (its studio ended, or its writer finished it alone); `counted` of
+/// its bytes were counted while it grew.
+pub fn recording_finished(summary: &RecordingSummary, counted: u64) {
     counter!(RECORDINGS).increment(1);
     let bytes: u64 = summary.files.iter().map(|file| file.bytes).sum();
-    counter!(RECORDING_BYTES).increment(bytes);
+    counter!(RECORDING_BYTES).increment(bytes.saturating_sub(counted));
 }
 
 /// A recording failed with `error` (counted once per recording: its first failure).

@@ -445,6 +445,8 @@ struct Writer<'a> {
     dir: PathBuf,
     /// The latest session time a command spoke of: where an abandoned recording ends.
     last_ms: u64,
+    /// Bytes of the recording's files already counted in the metrics.
+    bytes_counted: u64,
 }
 
 impl Writer<'_> {
@@ -514,6 +516,10 @@ impl Writer<'_> {
         {
             self.fail(error);
         }
+        if let Some(recorder) = &self.recorder {
+            self.bytes_counted =
+                crate::metrics::recording_grew(recorder.folder(), self.bytes_counted);
+        }
     }
 
     fn finish(&mut self, end_ms: u64) -> Result<RecordingSummary, RecordingError> {
@@ -521,7 +527,7 @@ impl Writer<'_> {
         match self.recorder.take() {
             Some(recorder) => recorder
                 .finish(end_ms)
-                .inspect(crate::metrics::recording_finished),
+                .inspect(|summary| crate::metrics::recording_finished(summary, self.bytes_counted)),
             None => Err(RecordingError::Stopped {
                 path: self.dir.clone(),
             }),
@@ -545,6 +551,7 @@ fn run(
         fault: config.writer.disk_fault.clone(),
         dir: config.recording_dir.clone(),
         last_ms: 0,
+        bytes_counted: 0,
     };
     match writer.pass_disk().and_then(|()| Recorder::create(config)) {
         Ok(recorder) => writer.recorder = Some(recorder),
@@ -589,7 +596,7 @@ fn run(
         let end_ms = writer.last_ms.max(recorder.duration_ms());
         match recorder.finish(end_ms) {
             Ok(summary) => {
-                crate::metrics::recording_finished(&summary);
+                crate::metrics::recording_finished(&summary, writer.bytes_counted);
                 tracing::warn!(folder = %summary.folder.display(), "recording finished without its studio");
             }
             Err(error) => {

@@ -187,6 +187,11 @@ async fn a_real_session_shows_in_the_metrics_scraped_with_the_admin_token() {
         value(&during, "studio_studios_live", &[]) >= 1.0,
         "the session's studio is live"
     );
+    // The recording is counted as it grows (the writer syncs every 2 s), not only at its end.
+    assert!(
+        value(&during, "studio_recording_bytes_total", &[])
+            > value(&before, "studio_recording_bytes_total", &[])
+    );
     let (_ready, folder) = rig.end(&studio, client, "ep-metrics").await;
     assert!(folder.join("claude.webm").is_file());
 
