@@ -4,8 +4,9 @@
 //!
 //! The plugins are compiled by a nested `cargo build` into their own target directory
 //! (`<target>/wasm`), which avoids waiting on the lock of the outer build, and are then copied to
-//! `<target>/plugins/<crate-name>.wasm`. That folder is compiled into the runtime as the default plugin
-//! directory (`BUILT_PLUGIN_DIR`).
+//! `<target>/plugins/<crate-name>.wasm`. That folder is compiled into the runtime (`BUILT_PLUGIN_DIR`):
+//! a program that runs from inside the target folder (a checkout's own build) loads its plugins
+//! from there.
 //!
 //! The first-party plugins (`plugins/*`, not the test plugins) are also embedded in the runtime:
 //! the script writes `$OUT_DIR/embedded_plugins.rs`, one `include_bytes!` per plugin, which

@@ -28,7 +28,7 @@ enum Outcome {
 
 pub fn run(args: &Args) -> ExitCode {
     match init(args) {
-        Ok(kept) if kept == 0 => ExitCode::SUCCESS,
+        Ok(0) => ExitCode::SUCCESS,
         Ok(_) => ExitCode::FAILURE,
         Err(message) => {
             eprintln!("voice-studio init: {message}");
