@@ -254,9 +254,13 @@ async fn a_real_session_shows_in_the_metrics_scraped_with_the_admin_token() {
     );
 }
 
-/// `pairs` with the shipped plugins.toml and a recording folder, so only they can be wrong.
-fn base<const N: usize>(pairs: [(&str, &str); N]) -> Vec<(String, String)> {
-    let recordings = std::env::temp_dir().join("voice-studio-metrics-test");
+/// `pairs` with the shipped plugins.toml and a recording folder in `dir`, so only they can be
+/// wrong.
+fn base<const N: usize>(
+    dir: &tempfile::TempDir,
+    pairs: [(&str, &str); N],
+) -> Vec<(String, String)> {
+    let recordings = dir.path().join("rec");
     let mut all = vec![
         (
             "PLUGINS_TOML".to_owned(),
@@ -273,10 +277,11 @@ fn base<const N: usize>(pairs: [(&str, &str); N]) -> Vec<(String, String)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_metrics_address_serves_metrics_without_a_token_and_nothing_else() {
     voice_studio::metrics::install();
-    let config = Config::from_source(&ConfigSource::from_pairs(base([(
-        "METRICS_ADDR",
-        "127.0.0.1:9464",
-    )])))
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = Config::from_source(&ConfigSource::from_pairs(base(
+        &dir,
+        [("METRICS_ADDR", "127.0.0.1:9464")],
+    )))
     .expect("valid config");
     assert_eq!(
         config.server.metrics_addr,
@@ -311,10 +316,11 @@ async fn the_metrics_address_serves_metrics_without_a_token_and_nothing_else() {
 #[test]
 fn a_metrics_address_that_is_not_one_or_shares_the_port_is_a_config_problem() {
     for (raw, port) in [("localhost", "4000"), ("127.0.0.1:4000", "4000")] {
-        let error = Config::from_source(&ConfigSource::from_pairs(base([
-            ("METRICS_ADDR", raw),
-            ("PORT", port),
-        ])))
+        let dir = tempfile::tempdir().expect("tempdir");
+        let error = Config::from_source(&ConfigSource::from_pairs(base(
+            &dir,
+            [("METRICS_ADDR", raw), ("PORT", port)],
+        )))
         .expect_err("refused");
         let problems = error.to_string();
         assert!(problems.contains("METRICS_ADDR"), "{problems}");
