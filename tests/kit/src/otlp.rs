@@ -68,6 +68,8 @@ struct Received {
     requests: usize,
     /// Requests that could not be decoded.
     rejected: usize,
+    /// Requests sent as JSON (the rest were protobuf).
+    json: usize,
 }
 
 #[derive(Debug, Default)]
@@ -117,6 +119,12 @@ impl OtlpReceiver {
     pub fn requests(&self) -> (usize, usize) {
         let received = self.lock();
         (received.requests, received.rejected)
+    }
+
+    /// How many export requests came as JSON, and how many as protobuf.
+    pub fn json_and_protobuf(&self) -> (usize, usize) {
+        let received = self.lock();
+        (received.json, received.requests - received.json)
     }
 
     /// Waits until `done` holds for the spans received (checked on each arrival), at most
@@ -169,6 +177,7 @@ async fn receive(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: By
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
     received.requests += 1;
+    received.json += usize::from(json);
     let status = match decoded {
         Ok(request) => {
             received.spans.extend(flatten(request));

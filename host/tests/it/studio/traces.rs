@@ -260,3 +260,33 @@ async fn an_unreachable_collector_does_not_touch_the_session() {
         "the failed export is logged: {log}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traces_also_travel_as_json() {
+    let collector = OtlpReceiver::start().await.expect("the receiver starts");
+    let server = server(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", collector.endpoint()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json".into()),
+    ]);
+    claude_answers(&server, "traced-as-json").await;
+    let spans = collector
+        .wait_for(PATIENCE, |spans| {
+            complete_line(&traces(spans), "claude").is_some()
+        })
+        .await;
+    let (status, log) = server.terminate();
+    assert_eq!(status.code(), Some(0), "{log}");
+    let all = traces(&spans);
+    let line = complete_line(&all, "claude").expect("a complete trace of claude's line");
+    assert!(
+        line.iter()
+            .all(|s| s.trace_id.len() == 32 && s.span_id.len() == 16),
+        "{line:#?}"
+    );
+    assert_eq!(collector.requests().1, 0, "every JSON export decoded");
+    let (json, protobuf) = collector.json_and_protobuf();
+    assert!(
+        json > 0 && protobuf == 0,
+        "{json} JSON and {protobuf} protobuf exports"
+    );
+}
