@@ -35,6 +35,11 @@ fn every_documented_operation_answers_on_the_live_server_as_documented() {
         .start();
     let (spec, doc) = fetch_document(&server);
     assert_eq!(spec.info.title, "voice-studio");
+    // Public and the same for everyone: no secret of the server's configuration in it.
+    assert!(
+        !doc.to_string().contains(ADMIN_TOKEN),
+        "the admin token leaked"
+    );
     for scheme in [
         "admin_token",
         "episode_token",
