@@ -51,19 +51,8 @@ struct MintRequest {
             body = schemas::MintedEpisode),
         (status = 400, description = "ttlSeconds out of range, or a body that is not \
             {\"ttlSeconds\"?: number}", body = schemas::Refusal),
-        (status = 401, description = "No admin bearer, or a wrong one", body = schemas::Refusal,
-            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
-        (status = 403, description = "The admin scope is off (token access without \
-            STUDIO_ADMIN_TOKEN), or a browser page from an origin not in CORS_ORIGIN",
-            body = schemas::Refusal),
-        (status = 408, description = "The body did not arrive within HTTP_BODY_TIMEOUT_SECONDS",
-            content_type = "text/plain; charset=utf-8", body = schemas::PlainText),
-        (status = 413, description = "The body is over 1 MiB",
-            content_type = "text/plain; charset=utf-8", body = schemas::PlainText),
-        (status = 415, description = "A body not sent as application/json",
-            body = schemas::Refusal),
-        (status = 429, description = "Too many wrong admin tokens from this address",
-            body = schemas::Refusal, headers(("Retry-After" = u64, description = "Seconds"))),
+        schemas::AdminRefusals,
+        schemas::JsonBodyRefusals,
     ),
 )]
 pub async fn mint_episode(

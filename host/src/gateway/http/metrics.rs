@@ -33,12 +33,7 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
             clients, turns, latency histograms, audio, plugin calls, recordings, the process (each \
             one in docs/OPERATIONS.md, Reading the metrics)",
             content_type = "text/plain; version=0.0.4; charset=utf-8", body = schemas::PlainText),
-        (status = 401, description = "No admin bearer, or a wrong one; no metric is shown",
-            body = schemas::Refusal, headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
-        (status = 403, description = "The admin scope is off (no STUDIO_ADMIN_TOKEN where one is \
-            needed)", body = schemas::Refusal),
-        (status = 429, description = "Too many wrong admin tokens from this address",
-            body = schemas::Refusal, headers(("Retry-After" = u64, description = "Seconds"))),
+        schemas::AdminRefusals,
         (status = 503, description = "Metrics are off: another metrics recorder was installed in \
             this process first", content_type = "text/plain", body = schemas::PlainText),
     ),

@@ -49,19 +49,8 @@ pub async fn get_config(State(state): State<Arc<GatewayState>>) -> Json<Value> {
             body = schemas::KeysUpdated),
         (status = 400, description = "The body is not a valid ApiKeysPayload",
             body = schemas::SettingsRefusal),
-        (status = 401, description = "No admin bearer, or a wrong one", body = schemas::Refusal,
-            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
-        (status = 403, description = "The admin scope is off (no STUDIO_ADMIN_TOKEN on a server \
-            that needs one), or a browser page from an origin not in CORS_ORIGIN",
-            body = schemas::Refusal),
-        (status = 408, description = "The body did not arrive within HTTP_BODY_TIMEOUT_SECONDS",
-            content_type = "text/plain; charset=utf-8", body = schemas::PlainText),
-        (status = 413, description = "The body is over 1 MiB",
-            content_type = "text/plain; charset=utf-8", body = schemas::PlainText),
-        (status = 415, description = "The body is not sent as application/json",
-            body = schemas::Refusal),
-        (status = 429, description = "Too many wrong admin tokens from this address",
-            body = schemas::Refusal, headers(("Retry-After" = u64, description = "Seconds"))),
+        schemas::AdminRefusals,
+        schemas::JsonBodyRefusals,
     ),
 )]
 pub async fn post_keys(
@@ -105,19 +94,8 @@ pub async fn post_keys(
             body = schemas::GuestUpdated),
         (status = 400, description = "The body is not a valid RuntimeConfig",
             body = schemas::SettingsRefusal),
-        (status = 401, description = "No admin bearer, or a wrong one", body = schemas::Refusal,
-            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
-        (status = 403, description = "The admin scope is off (no STUDIO_ADMIN_TOKEN on a server \
-            that needs one), or a browser page from an origin not in CORS_ORIGIN",
-            body = schemas::Refusal),
-        (status = 408, description = "The body did not arrive within HTTP_BODY_TIMEOUT_SECONDS",
-            content_type = "text/plain; charset=utf-8", body = schemas::PlainText),
-        (status = 413, description = "The body is over 1 MiB",
-            content_type = "text/plain; charset=utf-8", body = schemas::PlainText),
-        (status = 415, description = "The body is not sent as application/json",
-            body = schemas::Refusal),
-        (status = 429, description = "Too many wrong admin tokens from this address",
-            body = schemas::Refusal, headers(("Retry-After" = u64, description = "Seconds"))),
+        schemas::AdminRefusals,
+        schemas::JsonBodyRefusals,
     ),
 )]
 pub async fn post_guest(

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use utoipa::ToSchema;
+use utoipa::{IntoResponses, ToSchema};
 
 /// Why a request was refused: `401`, `403`, `415`, `429` and most `400`s of the admin doors, the
 /// Origin check and `POST /api/episodes`.
@@ -346,3 +346,32 @@ pub struct FileBytes(Vec<u8>);
 #[derive(ToSchema)]
 #[schema(value_type = String)]
 pub struct PlainText(String);
+
+/// The refusals of every route behind the admin token (settings, episode minting, `/metrics`).
+#[derive(IntoResponses)]
+pub enum AdminRefusals {
+    /// No admin bearer, or a wrong one
+    #[response(status = 401, headers(("WWW-Authenticate" = String, description = "`Bearer`")))]
+    Unauthorized(Refusal),
+    /// The admin scope is off (no STUDIO_ADMIN_TOKEN on a server that needs one), or a browser
+    /// page from an origin not in CORS_ORIGIN (state-changing requests)
+    #[response(status = 403)]
+    Forbidden(Refusal),
+    /// Too many wrong admin tokens from this address
+    #[response(status = 429, headers(("Retry-After" = u64, description = "Seconds")))]
+    LockedOut(Refusal),
+}
+
+/// The refusals of a request's JSON body, before the handler reads it.
+#[derive(IntoResponses)]
+pub enum JsonBodyRefusals {
+    /// The body did not arrive within HTTP_BODY_TIMEOUT_SECONDS
+    #[response(status = 408, content_type = "text/plain; charset=utf-8")]
+    Late(PlainText),
+    /// The body is over 1 MiB
+    #[response(status = 413, content_type = "text/plain; charset=utf-8")]
+    TooLarge(PlainText),
+    /// The body is not sent as application/json
+    #[response(status = 415)]
+    NotJson(Refusal),
+}
