@@ -235,10 +235,14 @@ pub fn export_line(line: &LineTrace<'_>) {
         ),
         ("first_frame", t.frame_playable(), t.first_frame, &p.tts),
     ];
+    // The root spans its children: the VAD may call the end of speech only after the reply's
+    // first frame has left (the recognizer was faster), and a stage must not outlast its line.
+    let mut root_end = end;
     for (name, from, to, plugin) in stages {
         let (Some(from), Some(to)) = (from, to) else {
             continue;
         };
+        root_end = root_end.max(to.max(from));
         let mut attributes = common.to_vec();
         if let Some(plugin) = plugin {
             attributes.push(KeyValue::new("plugin.name", plugin.name.clone()));
@@ -252,7 +256,7 @@ pub fn export_line(line: &LineTrace<'_>) {
             .start_with_context(tracer, &cx);
         span.end_with_timestamp(wall(to.max(from)));
     }
-    cx.span().end_with_timestamp(wall(end));
+    cx.span().end_with_timestamp(wall(root_end));
 }
 
 fn micros(d: Duration) -> i64 {
