@@ -1,5 +1,5 @@
 //! `voice-studio`: the studio server (`voice-studio` or `voice-studio serve`) and the operator's
-//! commands around it (`check`, `plugins`, `episodes`, `init`), one module each under `cli/`.
+//! commands around it (`check`, `plugins`, `episodes`, `init`, `plugin`), one module each under `cli/`.
 //! `--help` and `--version` answer without starting anything; only `serve` binds the port.
 //!
 //! Exit codes: 0 when all went well, 2 for a configuration the server cannot start with (the
@@ -42,6 +42,8 @@ enum Command {
     /// Write editable copies of the built-in plugins.toml, example briefing and .env.example,
     /// and an empty recordings folder, into DIR (default: the working folder).
     Init(cli::init::Args),
+    /// Plugin authoring and installation: `new`, `check`, `install`, `remove`.
+    Plugin(cli::plugin::Args),
 }
 
 fn main() -> ExitCode {
@@ -53,5 +55,6 @@ fn main() -> ExitCode {
         Command::Plugins(args) => cli::plugins::run(&args),
         Command::Episodes(args) => cli::episodes::run(&args),
         Command::Init(args) => cli::init::run(&args),
+        Command::Plugin(args) => cli::plugin::run(&args),
     }
 }

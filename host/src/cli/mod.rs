@@ -5,6 +5,7 @@ pub mod banner;
 pub mod check;
 pub mod episodes;
 pub mod init;
+pub mod plugin;
 pub mod plugins;
 pub mod serve;
 
