@@ -215,10 +215,11 @@ fn crates_under(workspace: &Path, folder: &str) -> Vec<String> {
     names
 }
 
-/// The contract's package and version, from the `package` line of `wit/worlds.wit`
-/// (`studio:plugin@0.1.0`).
+/// The stable contract's package and version, from the `package` line of
+/// `wit/v0.1.0/worlds.wit` (`studio:plugin@0.1.0`). Each contract version has its own folder
+/// under `wit/`; this one is what new plugins are told to target.
 fn wit_contract(workspace: &Path) -> String {
-    let worlds = workspace.join("wit").join("worlds.wit");
+    let worlds = workspace.join("wit").join("v0.1.0").join("worlds.wit");
     let text =
         fs::read_to_string(&worlds).unwrap_or_else(|e| panic!("read {}: {e}", worlds.display()));
     text.lines()

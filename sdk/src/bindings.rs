@@ -9,7 +9,7 @@
 pub mod stt_world {
     wit_bindgen::generate!({
         world: "stt-plugin",
-        path: "../wit",
+        path: "wit/v0.1.0",
         generate_all,
         additional_derives: [PartialEq],
         pub_export_macro: true,
@@ -22,7 +22,7 @@ pub mod stt_world {
 pub mod tts_world {
     wit_bindgen::generate!({
         world: "tts-plugin",
-        path: "../wit",
+        path: "wit/v0.1.0",
         with: {
             "studio:plugin/types@0.1.0": crate::__bindings::stt_world::studio::plugin::types,
             "studio:plugin/log@0.1.0": crate::__bindings::stt_world::studio::plugin::log,
@@ -44,7 +44,7 @@ pub mod tts_world {
 pub mod llm_world {
     wit_bindgen::generate!({
         world: "llm-plugin",
-        path: "../wit",
+        path: "wit/v0.1.0",
         with: {
             "studio:plugin/types@0.1.0": crate::__bindings::stt_world::studio::plugin::types,
             "studio:plugin/log@0.1.0": crate::__bindings::stt_world::studio::plugin::log,
@@ -66,7 +66,7 @@ pub mod llm_world {
 pub mod policy_world {
     wit_bindgen::generate!({
         world: "policy-plugin",
-        path: "../wit",
+        path: "wit/v0.1.0",
         with: {
             "studio:plugin/types@0.1.0": crate::__bindings::stt_world::studio::plugin::types,
             "studio:plugin/log@0.1.0": crate::__bindings::stt_world::studio::plugin::log,

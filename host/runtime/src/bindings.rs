@@ -10,7 +10,7 @@
 /// The `llm-plugin` world, and with it every shared import interface.
 pub mod llm {
     wasmtime::component::bindgen!({
-        path: "../../wit",
+        path: "../../wit/v0.1.0",
         world: "llm-plugin",
         imports: { default: async | trappable },
         exports: { default: async },
@@ -30,7 +30,7 @@ pub mod llm {
 /// The `stt-plugin` world.
 pub mod stt {
     wasmtime::component::bindgen!({
-        path: "../../wit",
+        path: "../../wit/v0.1.0",
         world: "stt-plugin",
         imports: { default: async | trappable },
         exports: { default: async },
@@ -51,7 +51,7 @@ pub mod stt {
 /// The `tts-plugin` world.
 pub mod tts {
     wasmtime::component::bindgen!({
-        path: "../../wit",
+        path: "../../wit/v0.1.0",
         world: "tts-plugin",
         imports: { default: async | trappable },
         exports: { default: async },
@@ -72,7 +72,7 @@ pub mod tts {
 /// The `policy-plugin` world.
 pub mod policy {
     wasmtime::component::bindgen!({
-        path: "../../wit",
+        path: "../../wit/v0.1.0",
         world: "policy-plugin",
         imports: { default: async | trappable },
         exports: { default: async },

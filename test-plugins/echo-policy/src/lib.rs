@@ -7,7 +7,7 @@
 //! `spin` loops forever without calling the host.
 
 wit_bindgen::generate!({
-    path: "../../wit",
+    path: "../../wit/v0.1.0",
     world: "policy-plugin",
 });
 

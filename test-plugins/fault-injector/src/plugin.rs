@@ -2,7 +2,7 @@
 // `include!` it with their own `VERSION`).
 
 wit_bindgen::generate!({
-    path: "../../wit",
+    path: "../../wit/v0.1.0",
     world: "llm-plugin",
 });
 

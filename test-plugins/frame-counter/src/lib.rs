@@ -10,7 +10,7 @@
 //! - `wait-long`: asks `next` for a timeout of `u32::MAX` ms and reports `timeout` when it comes.
 
 wit_bindgen::generate!({
-    path: "../../wit",
+    path: "../../wit/v0.1.0",
     world: "stt-plugin",
 });
 
