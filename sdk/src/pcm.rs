@@ -1,5 +1,14 @@
 //! 16-bit PCM helpers: bytes to samples and back (little-endian, as providers send them), loudness,
-//! and linear resampling.
+//! and resampling.
+//!
+//! [`Resampler`] is the host's own converter (crate `studio-resample`): a polyphase windowed-sinc
+//! filter with about 80 dB of stop band, so the 48 kHz microphone becomes the 16 kHz most
+//! recognizers want without folding what lies above 8 kHz back into the speech band (decimating
+//! or interpolating linearly does). Stream with [`Resampler::process`] (keep one resampler per
+//! stream: it carries the filter's history between frames) or convert a whole utterance with
+//! [`Resampler::convert`].
+
+use crate::PluginError;
 
 /// Decodes little-endian 16-bit samples. A trailing odd byte is ignored (callers that read a stream
 /// in pieces should carry it over; see [`PcmBytes`]).
@@ -81,29 +90,12 @@ pub fn dbfs(samples: &[i16]) -> f32 {
 /// The level reported for digital silence: below anything a microphone produces.
 pub const SILENCE_DBFS: f32 = -120.0;
 
-/// Resamples by linear interpolation. Good enough for speech between the usual rates
-/// (16, 22.05, 24, 48 kHz); the host does its own high-quality resampling of TTS output.
-pub fn resample_linear(samples: &[i16], from_rate: u32, to_rate: u32) -> Vec<i16> {
-    if from_rate == to_rate || samples.is_empty() || from_rate == 0 || to_rate == 0 {
-        return samples.to_vec();
-    }
-    let out_len =
-        (samples.len() as u64 * u64::from(to_rate)).div_ceil(u64::from(from_rate)) as usize;
-    let step = f64::from(from_rate) / f64::from(to_rate);
-    let last = samples.len() - 1;
-    (0..out_len)
-        .map(|i| {
-            let position = i as f64 * step;
-            let index = position.floor() as usize;
-            if index >= last {
-                return samples[last];
-            }
-            let fraction = position - index as f64;
-            let a = f64::from(samples[index]);
-            let b = f64::from(samples[index + 1]);
-            (a + (b - a) * fraction).round().clamp(-32768.0, 32767.0) as i16
-        })
-        .collect()
+pub use studio_resample::{ResampleError, Resampler};
+
+/// A resampler from `from_rate` to `to_rate` Hz; rates it cannot convert (zero, above 384 kHz, or
+/// without a small common ratio, such as 44101 Hz) are an `internal` error that names them.
+pub fn resampler(from_rate: u32, to_rate: u32) -> Result<Resampler, PluginError> {
+    Resampler::new(from_rate, to_rate).map_err(|error| PluginError::Internal(error.to_string()))
 }
 
 /// Converts a float sample in -1..=1 to 16 bits, clipping anything outside.
@@ -161,36 +153,39 @@ mod tests {
     }
 
     #[test]
-    fn resampling_changes_length_by_the_rate_ratio() {
-        let input = vec![1000i16; 480];
-        assert_eq!(resample_linear(&input, 48000, 16000).len(), 160);
-        assert_eq!(resample_linear(&input, 24000, 48000).len(), 960);
+    fn the_microphone_at_16_khz_keeps_speech_and_drops_what_would_fold() {
+        use studio_resample::signal::{goertzel, sine};
+        // 48 -> 16 kHz in 20 ms frames, as an STT plugin streams it. 15 kHz folds onto 1 kHz at
+        // 16 kHz (|15 - 16|); a plain decimation would keep it at full level.
+        let stream = |tone: f64| {
+            let mut resampler = resampler(48_000, 16_000).expect("48 -> 16 kHz");
+            let mut out = Vec::new();
+            for frame in sine(tone, 48_000, 0.5, 48_000).chunks(960) {
+                resampler.process(frame, &mut out);
+            }
+            out
+        };
+        let speech = stream(1_000.0);
+        assert_eq!(speech.len(), 16_000);
+        let level = goertzel(&speech[1_600..], 16_000, 1_000.0);
+        assert!((level - 0.5).abs() < 0.005, "1 kHz level {level}");
+        let folded = goertzel(&stream(15_000.0)[1_600..], 16_000, 1_000.0);
         assert!(
-            resample_linear(&input, 48000, 16000)
-                .iter()
-                .all(|&s| s == 1000)
+            20.0 * (folded / level).log10() < -60.0,
+            "15 kHz folded onto 1 kHz at {folded}"
         );
     }
 
     #[test]
-    fn upsampling_interpolates_between_samples() {
-        assert_eq!(
-            resample_linear(&[0, 100, 200], 1, 2),
-            vec![0, 50, 100, 150, 200, 200]
-        );
-    }
-
-    #[test]
-    fn resampling_keeps_a_tone_at_its_frequency() {
-        // 1 kHz at 24 kHz -> 48 kHz: zero crossings per second stay ~2000.
-        let tone: Vec<i16> = (0..24000)
-            .map(|i| {
-                f32_to_i16(0.5 * (i as f32 * 2.0 * std::f32::consts::PI * 1000.0 / 24000.0).sin())
-            })
-            .collect();
-        let up = resample_linear(&tone, 24000, 48000);
-        let crossings = up.windows(2).filter(|w| (w[0] < 0) != (w[1] < 0)).count();
-        assert!((1990..=2010).contains(&crossings), "{crossings}");
+    fn rates_without_a_small_ratio_are_an_internal_error() {
+        assert!(matches!(
+            resampler(44_101, 16_000),
+            Err(PluginError::Internal(message)) if message.contains("44101")
+        ));
+        let utterance = resampler(48_000, 16_000)
+            .expect("48 -> 16 kHz")
+            .convert(&[1_000; 4_800]);
+        assert_eq!(utterance.len(), 1_600);
     }
 
     #[test]

@@ -21,7 +21,7 @@
 
 use std::collections::VecDeque;
 
-use crate::pcm::{resample_linear, samples_for_ms};
+use crate::pcm::{self, Resampler, samples_for_ms};
 use crate::{InputEvent, Microphone, PluginError, Transcript, TranscriptSink, config, log};
 
 /// How utterances are cut.
@@ -84,7 +84,8 @@ impl Utterance {
 pub struct Segmenter {
     settings: Settings,
     input_rate: u32,
-    target_rate: u32,
+    /// Input rate to the recognizer's; each utterance is converted as a clip of its own.
+    resampler: Resampler,
     /// Input samples seen so far.
     heard: u64,
     /// The last `pre_roll_ms` of input while nobody speaks.
@@ -94,16 +95,17 @@ pub struct Segmenter {
 }
 
 impl Segmenter {
-    /// A segmenter for input at `input_rate` whose utterances come out at `target_rate`.
-    pub fn new(settings: Settings, input_rate: u32, target_rate: u32) -> Self {
-        Self {
+    /// A segmenter for input at `input_rate` whose utterances come out at `target_rate`; rates
+    /// the resampler cannot convert are an `internal` error (see [`pcm::resampler`]).
+    pub fn new(settings: Settings, input_rate: u32, target_rate: u32) -> Result<Self, PluginError> {
+        Ok(Self {
             settings,
-            input_rate: input_rate.max(1),
-            target_rate,
+            input_rate,
+            resampler: pcm::resampler(input_rate, target_rate)?,
             heard: 0,
             pre_roll: VecDeque::new(),
             current: None,
-        }
+        })
     }
 
     /// Takes microphone samples; returns the utterances the length cap cut off.
@@ -156,12 +158,12 @@ impl Segmenter {
         self.speech_ended()
     }
 
-    fn utterance(&self, samples: Vec<i16>, start: u64) -> Utterance {
+    fn utterance(&mut self, samples: Vec<i16>, start: u64) -> Utterance {
         let rate = u64::from(self.input_rate);
         let end = start + samples.len() as u64;
         Utterance {
-            samples: resample_linear(&samples, self.input_rate, self.target_rate),
-            sample_rate: self.target_rate,
+            samples: self.resampler.convert(&samples),
+            sample_rate: self.resampler.to_rate(),
             start_ms: start * 1000 / rate,
             end_ms: end * 1000 / rate,
         }
@@ -178,7 +180,7 @@ pub fn transcribe_utterances(
     target_rate: u32,
     mut recognize: impl FnMut(&Utterance) -> Result<Option<Transcript>, PluginError>,
 ) -> Result<(), PluginError> {
-    let mut segmenter = Segmenter::new(settings, input.sample_rate(), target_rate);
+    let mut segmenter = Segmenter::new(settings, input.sample_rate(), target_rate)?;
     for event in input {
         let utterances = match event? {
             InputEvent::Audio(samples) => segmenter.audio(&samples),
@@ -220,7 +222,8 @@ mod tests {
 
     #[test]
     fn an_utterance_runs_from_the_pre_roll_to_the_end_hint_at_16_khz() {
-        let mut segmenter = Segmenter::new(Settings::default(), 48_000, 16_000);
+        let mut segmenter =
+            Segmenter::new(Settings::default(), 48_000, 16_000).expect("supported rates");
         assert!(feed(&mut segmenter, 50, 0).is_empty()); // 1 s of silence
         segmenter.speech_started();
         feed(&mut segmenter, 40, 1000); // 800 ms
@@ -234,7 +237,8 @@ mod tests {
 
     #[test]
     fn speech_at_the_very_start_has_only_the_audio_there_is() {
-        let mut segmenter = Segmenter::new(Settings::default(), 48_000, 16_000);
+        let mut segmenter =
+            Segmenter::new(Settings::default(), 48_000, 16_000).expect("supported rates");
         feed(&mut segmenter, 5, 7); // 100 ms
         segmenter.speech_started();
         feed(&mut segmenter, 20, 7);
@@ -250,7 +254,7 @@ mod tests {
             pre_roll_ms: 0,
             ..Settings::default()
         };
-        let mut segmenter = Segmenter::new(settings, 48_000, 16_000);
+        let mut segmenter = Segmenter::new(settings, 48_000, 16_000).expect("supported rates");
         segmenter.speech_started();
         let cut = feed(&mut segmenter, 125, 5); // 2.5 s
         assert_eq!(cut.len(), 2);
@@ -262,7 +266,8 @@ mod tests {
 
     #[test]
     fn clicks_and_stray_hints_make_no_utterance() {
-        let mut segmenter = Segmenter::new(Settings::default(), 48_000, 16_000);
+        let mut segmenter =
+            Segmenter::new(Settings::default(), 48_000, 16_000).expect("supported rates");
         assert_eq!(segmenter.speech_ended(), None);
         segmenter.speech_started();
         segmenter.audio(&frame(9)); // 20 ms + no pre-roll
@@ -272,7 +277,8 @@ mod tests {
 
     #[test]
     fn a_second_start_hint_does_not_restart_the_utterance() {
-        let mut segmenter = Segmenter::new(Settings::default(), 16_000, 16_000);
+        let mut segmenter =
+            Segmenter::new(Settings::default(), 16_000, 16_000).expect("supported rates");
         segmenter.speech_started();
         segmenter.audio(&[1; 8000]);
         segmenter.speech_started();
@@ -283,7 +289,8 @@ mod tests {
 
     #[test]
     fn an_utterance_with_words_becomes_a_final_transcript_and_silence_none() {
-        let mut segmenter = Segmenter::new(Settings::default(), 16_000, 16_000);
+        let mut segmenter =
+            Segmenter::new(Settings::default(), 16_000, 16_000).expect("supported rates");
         segmenter.speech_started();
         segmenter.audio(&[1; 8000]);
         let utterance = segmenter.speech_ended().expect("an utterance");

@@ -6,9 +6,9 @@ use audiopus::{Channels, MutSignals, SampleRate};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use super::Resampler;
 use super::SAMPLE_RATE;
 use super::frame::{Frame, FrameAssembler};
-use super::resample::Resampler;
 
 /// PCM rates a client may announce; each has a small ratio to 48 kHz.
 const PCM_RATES: [u32; 7] = [8_000, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000];
@@ -210,8 +210,8 @@ mod tests {
     use audiopus::coder::Encoder;
     use audiopus::{Application, Channels, SampleRate};
 
-    use super::super::resample::tests::{goertzel, sine, zero_crossing_frequency};
     use super::*;
+    use studio_resample::signal::{goertzel, sine, zero_crossing_frequency};
 
     fn decode_all(format: InputFormat, chunks: &[&[u8]]) -> Vec<i16> {
         let mut decoder = InputDecoder::new(format).expect("valid format");

@@ -275,8 +275,8 @@ impl Biquad {
 #[cfg(test)]
 mod tests {
 
-    use super::super::resample::tests::sine;
     use super::*;
+    use studio_resample::signal::sine;
 
     /// Speech from espeak-ng at 48 kHz mono s16 (the test kit's speech).
     fn spoken(text: &str) -> Vec<i16> {

@@ -23,7 +23,7 @@ use std::time::Instant;
 
 use audio::Backlog;
 use messages::ServerMessage;
-use studio_plugin::pcm::{resample_linear, samples_for_ms, samples_to_le_bytes};
+use studio_plugin::pcm::{self, Resampler, samples_for_ms, samples_to_le_bytes};
 use studio_plugin::retry::RetryPolicy;
 use studio_plugin::websocket::{self, CloseFrame, Connection, Message};
 use studio_plugin::{
@@ -175,7 +175,8 @@ impl SttPlugin for AssemblyAi {
                 samples_for_ms(settings.buffer_ms, RATE),
             ),
             tracker: TurnTracker::new(settings.format_turns, u64::from(settings.format_wait_ms)),
-            input_rate: input.sample_rate(),
+            resampler: pcm::resampler(input.sample_rate(), RATE)?,
+            resampled: Vec::new(),
             history: Default::default(),
             history_start: 0,
             reconnects: 0,
@@ -192,8 +193,7 @@ impl SttPlugin for AssemblyAi {
                 .map(|ms| u32::try_from(ms.max(1)).unwrap_or(u32::MAX));
             let step = match input.next_event(Some(&connection), timeout) {
                 Ok(InputEvent::Audio(samples)) => {
-                    let samples = resample_linear(&samples, stream.input_rate, RATE);
-                    stream.backlog.push(&samples);
+                    stream.hear(&samples);
                     stream.send_ready(&connection)
                 }
                 Ok(InputEvent::Socket(message)) => stream.on_message(message, sink),
@@ -229,7 +229,11 @@ struct Stream {
     headers: Vec<(String, String)>,
     backlog: Backlog,
     tracker: TurnTracker,
-    input_rate: u32,
+    /// The microphone's rate to 16 kHz, one stream for the whole call (the filter's history
+    /// carries from frame to frame).
+    resampler: Resampler,
+    /// The last frame at 16 kHz (reused).
+    resampled: Vec<i16>,
     /// The audio sent so far, kept (up to `buffer_ms`) to be sent again when a connection is
     /// lost before its words were final.
     history: std::collections::VecDeque<i16>,
@@ -241,6 +245,13 @@ struct Stream {
 }
 
 impl Stream {
+    /// Takes a microphone frame: at 16 kHz into the backlog.
+    fn hear(&mut self, samples: &[i16]) {
+        self.resampled.clear();
+        self.resampler.process(samples, &mut self.resampled);
+        self.backlog.push(&self.resampled);
+    }
+
     fn now_ms(&self) -> u64 {
         self.began.elapsed().as_millis() as u64
     }
@@ -407,6 +418,10 @@ impl Stream {
         connection: &Connection,
         sink: &TranscriptSink<'_>,
     ) -> Result<(), PluginError> {
+        // The last ~1.5 ms of audio are still in the resampler's filter.
+        self.resampled.clear();
+        self.resampler.flush(&mut self.resampled);
+        self.backlog.push(&self.resampled);
         self.send_ready(connection)?;
         if let Some(rest) = self.backlog.last_chunk() {
             self.send_chunk(connection, &rest)?;
