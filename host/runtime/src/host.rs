@@ -18,7 +18,9 @@ use super::redact::Redactor;
 use super::registry::{Registry, ReloadEvent, Setup, revoked_grants};
 use super::secrets::SecretStore;
 use super::version::PluginInfoSummary;
-use super::watch::{PluginWatcher, ReloadRequest, WatchedPaths};
+use super::watch::{
+    Fingerprints, HotReloadStats, PluginWatcher, ReloadRequest, WatchedPaths, fingerprints,
+};
 
 /// Whose LLM a handle serves: implemented by the studio's `speakers::Ai` (claude, guest) and by
 /// nothing that could mean the human. A trait so the plugin runtime needs nothing of the studio's
@@ -88,6 +90,24 @@ impl PluginHostOptions {
         self.built_in_manifest
             .is_none()
             .then(|| self.manifest_path.clone())
+    }
+
+    /// With hot reload on, the fingerprints of the watched files a load is about to read: the
+    /// manifest file (`manifest` None) or the plugin files `manifest` names. Taken *before* the
+    /// read, so a write racing it leaves a file that differs from them and reloads again, rather
+    /// than one the watcher would take as already loaded.
+    fn look_before_reading(
+        &self,
+        manifest: Option<&Manifest>,
+        known: &Fingerprints,
+    ) -> Fingerprints {
+        if !self.watch {
+            return Fingerprints::new();
+        }
+        match manifest {
+            None => fingerprints(self.watched_manifest().iter(), known),
+            Some(manifest) => fingerprints(Registry::files_of(manifest).iter(), known),
+        }
     }
 
     /// What `manifest` lets plugins read from the environment: the values of every variable
@@ -164,6 +184,8 @@ pub struct PluginHost {
     watched: watch::Sender<WatchedPaths>,
     /// The watcher and the task that serves its reload requests, while hot reload runs.
     watcher: Mutex<Option<(PluginWatcher, tokio::task::JoinHandle<()>)>>,
+    /// What hot reload has done: batches compared, changes seen, reload passes run.
+    stats: Arc<watch::Sender<HotReloadStats>>,
 }
 
 impl std::fmt::Debug for PluginHost {
@@ -180,7 +202,10 @@ impl PluginHost {
     /// Fails when the manifest is invalid or a plugin that a role (or a role's fallback) needs
     /// cannot be loaded; other declared plugins that fail are reported in [`PluginHost::plugins`].
     pub async fn start(options: PluginHostOptions) -> Result<Arc<PluginHost>, PluginHostError> {
+        // What the watched files hold, looked at before they are read (see `look_before_reading`).
+        let mut prints = options.look_before_reading(None, &Fingerprints::new());
         let manifest = options.load_manifest()?;
+        prints.extend(options.look_before_reading(Some(&manifest), &Fingerprints::new()));
         let cache_dir = options.cache_dir.clone().unwrap_or_else(default_cache_dir);
         let engine = Arc::new(PluginEngine::new(
             cache_dir,
@@ -196,6 +221,7 @@ impl PluginHost {
         let watched = WatchedPaths {
             manifest: options.watched_manifest(),
             files: registry.plugin_files(),
+            fingerprints: prints,
         };
         // A built-in manifest of embedded plugins has nothing that could change.
         let watch = options.watch && !watched.is_empty();
@@ -207,10 +233,12 @@ impl PluginHost {
             reload_lock: tokio::sync::Mutex::new(()),
             watched: watch::Sender::new(watched),
             watcher: Mutex::new(None),
+            stats: Arc::new(watch::Sender::new(HotReloadStats::default())),
         });
         if watch {
             let (requests, served) = mpsc::channel(1);
-            let watcher = PluginWatcher::start(host.watched.subscribe(), requests)?;
+            let watcher =
+                PluginWatcher::start(host.watched.subscribe(), requests, host.stats.clone())?;
             let server = tokio::spawn(serve_reload_requests(Arc::downgrade(&host), served));
             *host.watcher.lock().unwrap_or_else(PoisonError::into_inner) = Some((watcher, server));
         }
@@ -257,6 +285,12 @@ impl PluginHost {
                 .get(name)
                 .is_some_and(|v| v.code.kind() == slot.kind())
         })
+    }
+
+    /// What hot reload has done so far, kept current: event batches the watcher compared, those
+    /// in which a watched file's contents had changed, and reload passes run.
+    pub fn hot_reload(&self) -> watch::Receiver<HotReloadStats> {
+        self.stats.subscribe()
     }
 
     /// Reload results as they happen (hot reload, or [`PluginHost::reload`]).
@@ -312,8 +346,11 @@ impl PluginHost {
     pub async fn reload(&self) -> Vec<ReloadEvent> {
         let _serial = self.reload_lock.lock().await;
         let old = self.snapshot();
+        let known = self.watched.borrow().fingerprints.clone();
+        let mut prints = self.options.look_before_reading(None, &known);
         let rebuilt = match self.options.load_manifest() {
             Ok(manifest) => {
+                prints.extend(self.options.look_before_reading(Some(&manifest), &known));
                 let environment = self.options.declared_environment(&manifest);
                 self.registry
                     .rebuild(&old, manifest, &self.secrets)
@@ -332,6 +369,7 @@ impl PluginHost {
                 self.watched.send_replace(WatchedPaths {
                     manifest: self.options.watched_manifest(),
                     files: self.registry.plugin_files(),
+                    fingerprints: prints,
                 });
                 for (grant, why) in revoked {
                     tracing::warn!(
@@ -356,6 +394,7 @@ impl PluginHost {
                 }]
             }
         };
+        self.stats.send_modify(|s| s.reloads += 1);
         for event in &events {
             metrics::reloaded(event);
             // Nobody listening is fine: the registry is already updated.

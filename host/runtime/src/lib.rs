@@ -90,6 +90,7 @@ pub use plugin_log::{BURST_LINES, LINES_PER_SECOND, MAX_LINE_BYTES};
 pub use redact::{MIN_REDACTED_LEN, RedactedLog, RedactingWriter, Redactor};
 pub use registry::ReloadEvent;
 pub use version::PluginInfoSummary;
+pub use watch::HotReloadStats;
 
 /// The contract's types as the plugins see them, generated from `wit/` (requests, results, errors).
 pub mod wit {

@@ -108,8 +108,12 @@ impl Registry {
 
     /// The plugin files of the current setup (what hot reload watches beside `plugins.toml`).
     pub(crate) fn plugin_files(&self) -> Vec<PathBuf> {
-        self.snapshot()
-            .manifest
+        Registry::files_of(&self.snapshot().manifest)
+    }
+
+    /// The plugin files `manifest` names (embedded plugins are not files).
+    pub(crate) fn files_of(manifest: &Manifest) -> Vec<PathBuf> {
+        manifest
             .plugins
             .values()
             .map(|e| e.path.clone())

@@ -1,7 +1,7 @@
 //! Hot reload with real files: a plugin swapped by atomic rename and by in-place write while a task
 //! calls it in a loop (no call fails, the new version serves), a corrupt or wrong-role file and a
 //! broken plugins.toml keep the old version and are reported, and the compile cache is hit on the
-//! second load.
+//! second load. Reading or touching the watched files reloads nothing.
 
 use std::time::Duration;
 
@@ -280,4 +280,67 @@ async fn the_second_load_of_the_same_wasm_comes_from_the_compile_cache() {
             .expect("runs"),
         "cached code runs"
     );
+}
+
+/// The reported bug: a reload's own reads of plugins.toml and the plugins (or an operator's
+/// `cat plugins.toml`) made the watcher reload again, about 6 times a second, forever. Reading
+/// every watched file many times, reloading by hand (which reads them all) and touching them
+/// without changing a byte reload nothing; a real change still reloads, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reading_or_touching_the_watched_files_reloads_nothing_and_a_change_reloads_once() {
+    let studio = studio();
+    let host = studio.start(true).await;
+    let mut stats = host.hot_reload();
+    let mut events = host.reloads();
+    let watched = [studio.manifest(), studio.plugin_path("fault-injector")];
+
+    for _ in 0..3 {
+        host.reload().await;
+    }
+    let before = *stats.borrow();
+    assert_eq!(before.reloads, 3, "{before:?}");
+    for _ in 0..50 {
+        for file in &watched {
+            std::fs::read(file).expect("read a watched file");
+        }
+        for entry in std::fs::read_dir(studio.dir.path().join("plugins")).expect("list plugins") {
+            std::fs::read(entry.expect("entry").path()).expect("read a plugin");
+        }
+    }
+    // Touch: a new modification time, the same bytes. Its events are the watcher's next batch,
+    // after every read above.
+    let later = std::time::SystemTime::now() + Duration::from_secs(5);
+    for file in &watched {
+        std::fs::File::options()
+            .write(true)
+            .open(file)
+            .and_then(|f| f.set_modified(later))
+            .expect("touch");
+    }
+    // A bound against a hang, not a timing check.
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        stats.wait_for(|s| s.settled > before.settled),
+    )
+    .await
+    .expect("the watcher looks at the touch")
+    .expect("stats");
+    let touched = *stats.borrow();
+    assert_eq!(
+        (touched.changed, touched.reloads),
+        (before.changed, before.reloads),
+        "reads or a touch reloaded: before {before:?}, after {touched:?}"
+    );
+
+    // A real change (an atomic replace) reloads once.
+    let staged = studio.dir.path().join("staged.wasm");
+    std::fs::copy(built("fault-injector-next"), &staged).expect("stage v2");
+    std::fs::rename(&staged, &watched[1]).expect("rename v2 into place");
+    next_event(&mut events, "faulty", |e| {
+        e.new_version.as_deref() == Some("2.0.0")
+    })
+    .await;
+    let changed = *stats.borrow();
+    assert_eq!(changed.changed, touched.changed + 1, "{changed:?}");
+    assert_eq!(changed.reloads, touched.reloads + 1, "{changed:?}");
 }
