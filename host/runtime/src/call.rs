@@ -29,6 +29,15 @@ use super::wit::{
 };
 use seat::{Seat, release};
 
+/// What one call used, as its handle measured it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallFigures {
+    /// Guest CPU time of the call (time in host calls and waiting is not counted).
+    pub guest_cpu: Duration,
+    /// The highest the instance's linear memory has been, over all its memories (bytes).
+    pub memory_peak_bytes: u64,
+}
+
 /// Sample rate of studio microphone frames (48 kHz mono, 20 ms = 960 samples).
 pub const STUDIO_SAMPLE_RATE: u32 = 48_000;
 
@@ -58,6 +67,12 @@ macro_rules! handle_common {
             /// A canceller for this handle's call in flight.
             pub fn canceller(&self) -> CallCancel {
                 self.seat.cancel.clone()
+            }
+
+            /// What the last call that reached an instance used: guest CPU time and the
+            /// instance's memory peak (`None` before any call ran).
+            pub fn last_call(&self) -> Option<CallFigures> {
+                self.seat.last
             }
 
             /// The name and sha256 of the plugin version the live instance runs, if one is live.

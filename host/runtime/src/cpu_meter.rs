@@ -29,6 +29,11 @@ impl CpuMeter {
         self.total() > limit + self.credited
     }
 
+    /// Guest time the current call has used so far.
+    pub(crate) fn used(&self) -> Duration {
+        self.total()
+    }
+
     pub(crate) fn resume(&mut self) {
         self.running_since = Some(Instant::now());
     }

@@ -337,8 +337,13 @@ impl PluginHost {
     }
 
     /// The current registry snapshot.
-    fn snapshot(&self) -> Arc<Setup> {
+    pub(crate) fn snapshot(&self) -> Arc<Setup> {
         self.registry.snapshot()
+    }
+
+    /// The engine the plugins run on (`conformance` reads a component's imports with it).
+    pub(crate) fn engine(&self) -> &Arc<PluginEngine> {
+        &self.registry.engine
     }
 
     /// Re-reads `plugins.toml` and every plugin file now, swapping in what changed and keeping the

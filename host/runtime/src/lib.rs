@@ -31,6 +31,8 @@
 //! call     -> bindings, cancel, capabilities, error, manifest, metrics, registry, sandbox, version
 //! watch    -> error                                       sends reload requests on a channel
 //! host     -> call, engine, error, manifest, metrics, redact, registry, secrets, version, watch
+//! conformance -> call, cancel, capabilities, engine, error, host, manifest, version, wit
+//!                          `plugin check`: a role's contract run against one component
 //! ```
 //!
 //! The one edge upwards is generated: `bindgen!`'s `with:` table in `bindings` names the host types
@@ -43,6 +45,7 @@ mod cancel;
 pub(crate) mod capabilities;
 pub mod catalog;
 mod compile_cache;
+pub mod conformance;
 mod cpu_meter;
 mod egress;
 mod embedded;
@@ -75,7 +78,7 @@ pub fn first_party_plugins() -> impl Iterator<Item = &'static str> {
         .filter(|name| !name.is_empty())
 }
 
-pub use call::{LlmHandle, PolicyHandle, STUDIO_SAMPLE_RATE, SttHandle, TtsHandle};
+pub use call::{CallFigures, LlmHandle, PolicyHandle, STUDIO_SAMPLE_RATE, SttHandle, TtsHandle};
 pub use cancel::CallCancel;
 pub use capabilities::process::kill_all_children;
 pub use capabilities::streams::SttInput;

@@ -41,6 +41,9 @@ pub(crate) struct PluginState {
     memory_limit: usize,
     cpu_limit: Duration,
     pub(crate) limit_hit: Option<LimitHit>,
+    /// Linear memory of every core instance of the component, now and at its highest (bytes).
+    memory_now: usize,
+    pub(crate) memory_peak: usize,
 }
 
 impl PluginState {
@@ -66,6 +69,8 @@ impl PluginState {
             memory_limit,
             cpu_limit,
             limit_hit: None,
+            memory_now: 0,
+            memory_peak: 0,
         }
     }
 }
@@ -91,7 +96,7 @@ impl WasiView for PluginState {
 impl wasmtime::ResourceLimiter for PluginState {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
@@ -101,6 +106,11 @@ impl wasmtime::ResourceLimiter for PluginState {
             self.limit_hit = Some(LimitHit::Memory);
             return Ok(false);
         }
+        // Kept for `plugin check`'s figures: the sum over the component's memories.
+        self.memory_now = self
+            .memory_now
+            .saturating_add(desired.saturating_sub(current));
+        self.memory_peak = self.memory_peak.max(self.memory_now);
         Ok(true)
     }
 

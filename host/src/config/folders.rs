@@ -92,7 +92,7 @@ impl Folders {
 /// The compile cache of a program away from its checkout: the user's cache folder, since the
 /// build's `<target>/plugin-cache` (the runtime's default) is not there. The platform's own
 /// variables, not settings, so they are read directly rather than through the reader.
-fn default_plugin_cache_dir() -> Option<PathBuf> {
+pub fn default_plugin_cache_dir() -> Option<PathBuf> {
     if crate::plugins::checkout_plugin_dir().is_some() {
         return None;
     }

@@ -31,7 +31,7 @@ mod studio;
 mod traces;
 
 pub use access::{AccessConfig, AccessMode, MIN_ADMIN_TOKEN_CHARS, MIN_TOKEN_SECRET_BYTES};
-pub use folders::{Folders, ensure_writable_dir};
+pub use folders::{Folders, default_plugin_cache_dir, ensure_writable_dir};
 pub use limits::{ClientLimits, ConnectionLimits, EventRate};
 pub use live::{
     ApiKeyField, GuestProvider, KeyStatus, LiveConfig, RuntimeConfig, RuntimeConfigUpdate,

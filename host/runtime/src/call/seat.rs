@@ -16,6 +16,7 @@ use super::super::registry::Registry;
 use super::super::sandbox::{LimitHit, PluginState, new_store};
 use super::super::version::{PluginVersion, WorldPre};
 use super::super::wit::PluginError;
+use super::CallFigures;
 
 /// A component instance of one world, made from a [`WorldPre`].
 pub(super) trait WorldInstance: Sized + Send + 'static {
@@ -93,6 +94,8 @@ pub(super) struct Seat<W> {
     /// retried elsewhere within the call (the audio it consumed is gone), so after a failure the
     /// next call moves down the chain.
     pub(super) next_attempt: usize,
+    /// What the last call that reached an instance used (for `plugin check`).
+    pub(super) last: Option<CallFigures>,
 }
 
 impl<W: WorldInstance> Seat<W> {
@@ -104,7 +107,23 @@ impl<W: WorldInstance> Seat<W> {
             clock_origin: None,
             cancel: CallCancel::default(),
             next_attempt: 0,
+            last: None,
         }
+    }
+
+    /// Keeps what the call on `live` used, before its instance is kept or thrown away.
+    fn record(&mut self, live: &Live<W>) {
+        let state = live.store.data();
+        let guest_cpu = state
+            .caps
+            .meter
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .used();
+        self.last = Some(CallFigures {
+            guest_cpu,
+            memory_peak_bytes: u64::try_from(state.memory_peak).unwrap_or(u64::MAX),
+        });
     }
 
     /// Takes the instance for attempt `attempt` of a call: attempt 0 is the role's plugin (the live
@@ -227,6 +246,7 @@ impl<W: WorldInstance> Seat<W> {
             kind,
             limit_ms: live.version.grant.entry.budget.deadlines.ms(kind),
         };
+        self.record(&live);
         let cancelled_before = self.cancel.is_cancelled();
         self.cancel.cancel();
         live.store.data_mut().table = wasmtime::component::ResourceTable::new();
@@ -281,6 +301,7 @@ impl<W: WorldInstance> Seat<W> {
         outcome: wasmtime::Result<Result<T, PluginError>>,
     ) -> Result<T, CallError> {
         let plugin = live.version.name().to_string();
+        self.record(&live);
         match outcome {
             Ok(result) => {
                 // Resources the call created live in the table; they are gone with the call.

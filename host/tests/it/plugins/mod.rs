@@ -1,5 +1,6 @@
 mod cache;
 mod capabilities;
+mod check;
 mod deadlines;
 mod faults;
 mod http;
