@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
+mod contract;
 mod seat;
 
-use super::bindings;
 use super::cancel::CallCancel;
 use super::capabilities::streams::{
     AudioInput, AudioSink, Delivery, Liveness, SttInput, TokenSink, TranscriptSink,
@@ -27,6 +27,7 @@ use super::wit::{
     AudioChunk, Completion, Decision, FloorEvent, FloorState, LlmRequest, PluginError, SttRequest,
     Transcript, TtsRequest,
 };
+use contract::{LlmInstance, PolicyInstance, SttInstance, TtsInstance};
 use seat::{Seat, release};
 
 /// What one call used, as its handle measured it.
@@ -91,9 +92,9 @@ macro_rules! handle_common {
 
 /// Speech-to-text calls for one session.
 pub struct SttHandle {
-    seat: Seat<bindings::stt::SttPlugin>,
+    seat: Seat<SttInstance>,
 }
-handle_common!(SttHandle, bindings::stt::SttPlugin);
+handle_common!(SttHandle, SttInstance);
 
 impl SttHandle {
     /// Recognizes `input` at [`STUDIO_SAMPLE_RATE`] until it ends, sending transcripts to `out`.
@@ -231,9 +232,9 @@ macro_rules! stream_with_fallback {
 
 /// Text-to-speech calls for one session.
 pub struct TtsHandle {
-    seat: Seat<bindings::tts::TtsPlugin>,
+    seat: Seat<TtsInstance>,
 }
-handle_common!(TtsHandle, bindings::tts::TtsPlugin);
+handle_common!(TtsHandle, TtsInstance);
 
 impl TtsHandle {
     /// Speaks `request.text`, sending audio to `out` as it is produced. When the plugin fails
@@ -257,9 +258,9 @@ impl TtsHandle {
 
 /// LLM calls for one AI of one session.
 pub struct LlmHandle {
-    seat: Seat<bindings::llm::LlmPlugin>,
+    seat: Seat<LlmInstance>,
 }
-handle_common!(LlmHandle, bindings::llm::LlmPlugin);
+handle_common!(LlmHandle, LlmInstance);
 
 impl LlmHandle {
     /// Streams the reply to `request` into `out`, then returns how it ended. When the plugin fails
@@ -302,9 +303,9 @@ impl LlmHandle {
 
 /// Turn-policy calls for one session.
 pub struct PolicyHandle {
-    seat: Seat<bindings::policy::PolicyPlugin>,
+    seat: Seat<PolicyInstance>,
 }
-handle_common!(PolicyHandle, bindings::policy::PolicyPlugin);
+handle_common!(PolicyHandle, PolicyInstance);
 
 impl PolicyHandle {
     /// Decides what happens after `event`, given `state`. Policies are pure, so a failed call is

@@ -92,6 +92,16 @@ impl PluginEngine {
             PluginState::plugin_view,
         )
         .map_err(engine_error)?;
+        // Each linker also holds the imports of the later contract versions, under their own
+        // names: a component links whichever version it declares.
+        for (linker, kind) in [
+            (&mut stt, PluginKind::Stt),
+            (&mut tts, PluginKind::Tts),
+            (&mut llm, PluginKind::Llm),
+            (&mut policy, PluginKind::Policy),
+        ] {
+            bindings::v0_2::add_to_linker(linker, kind).map_err(engine_error)?;
+        }
 
         let key_file = cache_key_file.unwrap_or_else(|| default_key_file(&cache_dir));
         let cache = match CompileCache::open(&cache_dir, &key_file) {
@@ -184,21 +194,6 @@ impl PluginEngine {
         let component = unsafe { Component::deserialize(&self.engine, &compiled) }
             .map_err(|e| format!("cannot load the compiled plugin: {e:#}"))?;
         Ok((component, outcome))
-    }
-
-    /// Which world a component was built for, from the role interface it exports.
-    pub(crate) fn kind_of(&self, component: &Component) -> Option<PluginKind> {
-        let ty = component.component_type();
-        ty.exports(&self.engine).find_map(|(name, _)| {
-            let interface = name.split('@').next().unwrap_or(name);
-            match interface {
-                "studio:plugin/stt" => Some(PluginKind::Stt),
-                "studio:plugin/tts" => Some(PluginKind::Tts),
-                "studio:plugin/llm" => Some(PluginKind::Llm),
-                "studio:plugin/policy" => Some(PluginKind::Policy),
-                _ => None,
-            }
-        })
     }
 }
 

@@ -1,6 +1,7 @@
 //! The plugin runtime: wasmtime engine, plugin registry, hot reload, host capabilities, limits.
 //!
-//! Every provider (STT, TTS, LLM) and turn policy is a WebAssembly component built against `wit/`.
+//! Every provider (STT, TTS, LLM) and turn policy is a WebAssembly component built against the WIT
+//! contract in `wit/` (one folder per contract version).
 //! [`PluginHost`] loads the ones `plugins.toml` names, keeps the current version of each in a
 //! registry that hot reload swaps atomically, and hands out per-role call handles ([`SttHandle`],
 //! [`TtsHandle`], [`LlmHandle`], [`PolicyHandle`]) that a studio session keeps. Each handle owns one
@@ -67,7 +68,8 @@ mod watch;
 /// build uses them, a program elsewhere its embedded plugins (see [`default_plugin_dir`]).
 pub const BUILT_PLUGIN_DIR: &str = env!("BUILT_PLUGIN_DIR");
 
-/// The WIT contract plugins are built against, package and version (`studio:plugin@0.1.0`).
+/// The stable WIT contract, package and version (`studio:plugin@0.1.0`): what new plugins are
+/// built against. The host also loads the other versions in [`SUPPORTED_CONTRACTS`].
 pub const WIT_CONTRACT: &str = env!("WIT_CONTRACT");
 
 /// The first-party plugins built with this runtime (the crates under `plugins/`), by name. They
@@ -92,7 +94,7 @@ pub use manifest::{Capability, Manifest, ManifestError, PluginKind, RoleSlot};
 pub use plugin_log::{BURST_LINES, LINES_PER_SECOND, MAX_LINE_BYTES};
 pub use redact::{MIN_REDACTED_LEN, RedactedLog, RedactingWriter, Redactor};
 pub use registry::ReloadEvent;
-pub use version::PluginInfoSummary;
+pub use version::{Contract, PluginInfoSummary, SUPPORTED_CONTRACTS};
 pub use watch::HotReloadStats;
 
 /// The contract's types as the plugins see them, generated from `wit/` (requests, results, errors).

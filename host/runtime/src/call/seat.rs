@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use wasmtime::Store;
 
-use super::super::bindings;
 use super::super::cancel::CallCancel;
 use super::super::error::CallError;
 use super::super::manifest::RoleSlot;
@@ -18,60 +17,13 @@ use super::super::version::{PluginVersion, WorldPre};
 use super::super::wit::PluginError;
 use super::CallFigures;
 
-/// A component instance of one world, made from a [`WorldPre`].
+/// A component instance of one world, made from a [`WorldPre`] (one impl per role, over every
+/// contract version, in `contract.rs`).
 pub(super) trait WorldInstance: Sized + Send + 'static {
     async fn instantiate(
         pre: &WorldPre,
         store: &mut Store<PluginState>,
     ) -> Option<wasmtime::Result<Self>>;
-}
-
-impl WorldInstance for bindings::stt::SttPlugin {
-    async fn instantiate(
-        pre: &WorldPre,
-        store: &mut Store<PluginState>,
-    ) -> Option<wasmtime::Result<Self>> {
-        match pre {
-            WorldPre::Stt(pre) => Some(pre.instantiate_async(store).await),
-            _ => None,
-        }
-    }
-}
-
-impl WorldInstance for bindings::tts::TtsPlugin {
-    async fn instantiate(
-        pre: &WorldPre,
-        store: &mut Store<PluginState>,
-    ) -> Option<wasmtime::Result<Self>> {
-        match pre {
-            WorldPre::Tts(pre) => Some(pre.instantiate_async(store).await),
-            _ => None,
-        }
-    }
-}
-
-impl WorldInstance for bindings::llm::LlmPlugin {
-    async fn instantiate(
-        pre: &WorldPre,
-        store: &mut Store<PluginState>,
-    ) -> Option<wasmtime::Result<Self>> {
-        match pre {
-            WorldPre::Llm(pre) => Some(pre.instantiate_async(store).await),
-            _ => None,
-        }
-    }
-}
-
-impl WorldInstance for bindings::policy::PolicyPlugin {
-    async fn instantiate(
-        pre: &WorldPre,
-        store: &mut Store<PluginState>,
-    ) -> Option<wasmtime::Result<Self>> {
-        match pre {
-            WorldPre::Policy(pre) => Some(pre.instantiate_async(store).await),
-            _ => None,
-        }
-    }
 }
 
 /// One live instance and the version it was made from.

@@ -1,6 +1,7 @@
 mod cache;
 mod capabilities;
 mod check;
+mod contract;
 mod deadlines;
 mod faults;
 mod http;
