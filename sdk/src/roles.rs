@@ -6,7 +6,7 @@ use crate::{Decision, PluginInfo, Role, SttRequest, Transcript, TtsRequest};
 
 /// A speech-to-text plugin: reads the microphone and pushes transcripts.
 pub trait SttPlugin {
-    /// Who the plugin is. The default: role `stt`, capabilities `log`, `clock`, `config`, and the
+    /// Who the plugin is. The default: role `stt`, capabilities `log` and `config`, and the
     /// name, version and description from the plugin's `Cargo.toml`.
     fn describe() -> PluginInfo {
         PluginInfo::for_role(Role::Stt)
@@ -23,7 +23,7 @@ pub trait SttPlugin {
 
 /// A text-to-speech plugin: turns one sentence into audio.
 pub trait TtsPlugin {
-    /// Who the plugin is. The default: role `tts`, capabilities `log`, `clock`, `config`, and the
+    /// Who the plugin is. The default: role `tts`, capabilities `log` and `config`, and the
     /// name, version and description from the plugin's `Cargo.toml`.
     fn describe() -> PluginInfo {
         PluginInfo::for_role(Role::Tts)
@@ -36,7 +36,7 @@ pub trait TtsPlugin {
 
 /// A language-model plugin: streams one reply.
 pub trait LlmPlugin {
-    /// Who the plugin is. The default: role `llm`, capabilities `log`, `clock`, `config`, and the
+    /// Who the plugin is. The default: role `llm`, capabilities `log` and `config`, and the
     /// name, version and description from the plugin's `Cargo.toml`.
     fn describe() -> PluginInfo {
         PluginInfo::for_role(Role::Llm)

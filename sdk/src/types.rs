@@ -117,13 +117,14 @@ impl ChatMessage {
 }
 
 impl PluginInfo {
-    /// The defaults for a role: contract [`crate::CONTRACT_VERSION`], capabilities `log`, `clock` and
+    /// The defaults for a role: contract [`crate::CONTRACT_VERSION`], capabilities `log` and
     /// `config` (`log` only for a policy), name, version and summary empty (the export macros fill
-    /// them from the plugin's `Cargo.toml`).
+    /// them from the plugin's `Cargo.toml`). `clock` is not asked for by default: the host warns at
+    /// load time about every capability asked for but not granted, and most plugins never read it.
     pub fn for_role(role: Role) -> Self {
         let capabilities = match role {
             Role::Policy => vec![Capability::Log],
-            _ => vec![Capability::Log, Capability::Clock, Capability::Config],
+            _ => vec![Capability::Log, Capability::Config],
         };
         Self {
             name: String::new(),
