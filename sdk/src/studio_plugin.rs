@@ -4,13 +4,18 @@
 //! Implement one trait for your role and export it with one macro:
 //!
 //! ```
-//! use studio_plugin::{LlmPlugin, LlmRequest, TokenSink, Completion, PluginError};
+//! use studio_plugin::{LlmPlugin, LlmRequest, TokenSink, Completion, PluginError, transcript};
 //!
 //! struct Echo;
 //!
 //! impl LlmPlugin for Echo {
-//!     fn complete(_request: LlmRequest, sink: &TokenSink<'_>) -> Result<Completion, PluginError> {
-//!         sink.push("Hello!")?;
+//!     fn complete(request: LlmRequest, sink: &TokenSink<'_>) -> Result<Completion, PluginError> {
+//!         // Others' lines come wrapped in the studio's markup, several to a message:
+//!         // `transcript` unwraps them. None when this AI speaks first.
+//!         match transcript::last_said(&request.messages) {
+//!             Some(line) => sink.push(&format!("You said: {}", line.text))?,
+//!             None => sink.push("Hello!")?,
+//!         }
 //!         Ok(Completion::end_turn())
 //!     }
 //! }
@@ -19,8 +24,9 @@
 //! ```
 //!
 //! Everything else here is what adapters keep needing: [`config`] with defaults, [`log`] macros,
-//! [`sse`] parsing, [`pcm`] and [`wav`] audio helpers, and the streaming [`text::ClauseSplitter`]
-//! the host uses too.
+//! [`sse`] parsing, [`pcm`] and [`wav`] audio helpers (with the host's anti-aliased
+//! [`pcm::Resampler`]), the LLM request's conversation read by [`transcript`], and the streaming
+//! [`text::ClauseSplitter`] the host uses too.
 //! The pure helpers compile and run natively, so plugin logic can be unit tested with `cargo test`;
 //! the host imports only work inside the studio (natively they panic).
 
@@ -41,6 +47,7 @@ pub mod retry;
 mod roles;
 pub mod sse;
 pub mod text;
+pub mod transcript;
 pub mod turns;
 mod types;
 pub mod utterance;

@@ -191,4 +191,6 @@ pub fn build_within(
 }
 
 #[cfg(test)]
+mod markup_tests;
+#[cfg(test)]
 mod tests;

@@ -1,15 +1,19 @@
 //! The shared transcript as chat messages, from one AI's point of view.
+//!
+//! The envelopes and notes are written by `studio_text::markup`, which plugins read them with.
+
+use studio_text::markup;
 
 use super::{Cast, HistoryBudget, Line, Message, Role};
 use crate::speakers::Ai;
 
 /// Opens the conversation when the AI speaks first: chat APIs need a `user` message first.
-const OPENING_NOTE: &str = "<studio>The recording has started. You speak first.</studio>";
+const OPENING_NOTE: &str = "The recording has started. You speak first.";
 /// Precedes a transcript that starts with the AI's own line, for the same reason.
-const STARTED_NOTE: &str = "<studio>The recording has started.</studio>";
+const STARTED_NOTE: &str = "The recording has started.";
 /// Ends a transcript whose last line is the AI's own: a trailing `assistant` message would be
 /// taken as the start of the reply and continued.
-const AGAIN_NOTE: &str = "<studio>It is your turn again.</studio>";
+const AGAIN_NOTE: &str = "It is your turn again.";
 
 /// `transcript` as messages for `ai`: its own lines as `assistant`, everyone else's as
 /// `user` in speaker envelopes, trimmed to `budget`, starting and ending with `user`, alternating.
@@ -32,10 +36,7 @@ pub(super) fn messages(
         let s = if omitted == 1 { "" } else { "s" };
         push(
             &mut messages,
-            Message {
-                role: Role::User,
-                content: format!("<studio>{omitted} earlier line{s} left out.</studio>"),
-            },
+            note(&format!("{omitted} earlier line{s} left out.")),
         );
     }
     for line in tail {
@@ -55,7 +56,7 @@ pub(super) fn messages(
 fn note(text: &str) -> Message {
     Message {
         role: Role::User,
-        content: text.to_owned(),
+        content: markup::studio_note(text),
     }
 }
 
@@ -77,7 +78,7 @@ fn message(ai: Ai, cast: &Cast, line: &Line) -> Message {
         // The AI's own words stay plain so it does not learn to write envelopes; a dash marks
         // where it was cut off.
         let content = if line.interrupted {
-            format!("{text}—")
+            format!("{text}{}", markup::CUT_OFF)
         } else {
             text.to_owned()
         };
@@ -86,26 +87,11 @@ fn message(ai: Ai, cast: &Cast, line: &Line) -> Message {
             content,
         };
     }
-    let name = escape(cast.name(line.speaker)).replace('"', "&quot;");
-    let interrupted = if line.interrupted {
-        " interrupted=\"true\""
-    } else {
-        ""
-    };
     Message {
         role: Role::User,
-        content: format!(
-            "<speaker name=\"{name}\"{interrupted}>{}</speaker>",
-            escape(text)
-        ),
+        // Escaped, so a transcript's words never close or open an envelope.
+        content: markup::speaker_envelope(cast.name(line.speaker), text, line.interrupted),
     }
-}
-
-/// Keeps a transcript's words from closing or opening an envelope.
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 /// Splits the lines into the kept opening, the number left out, and the kept recent lines.

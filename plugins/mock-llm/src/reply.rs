@@ -1,7 +1,7 @@
 //! Composing the mock's replies. Pure: a request in, text out, the same text for the same request.
 
-use studio_plugin::text::speaker_envelope;
-use studio_plugin::{ChatRole, LlmRequest, Speaker};
+use studio_plugin::transcript::{self, Who};
+use studio_plugin::{LlmRequest, Speaker};
 
 /// Replies are kept within this many words, like a spoken line.
 pub const MIN_WORDS: usize = 20;
@@ -23,18 +23,17 @@ pub struct Context {
 
 /// Reads the topic, the last line and the cues from `request`.
 pub fn context(request: &LlmRequest) -> Context {
-    let last = request
-        .messages
-        .iter()
-        .rev()
-        .find(|m| m.role == ChatRole::User)
-        .map(|m| speaker_envelope(&m.content));
+    // The newest line someone else said, from the studio's envelopes (a user message may hold
+    // several, and studio notes).
+    let last = transcript::last_said(&request.messages);
+    let last_name = last.as_ref().and_then(|line| match &line.who {
+        Who::Named(name) => Some(name.clone()),
+        _ => None,
+    });
     Context {
         topic: topic(&request.system),
-        last_name: last.and_then(|(name, _)| name.map(str::to_owned)),
-        last_line: last
-            .map(|(_, text)| text.to_owned())
-            .filter(|t| !t.is_empty()),
+        last_name,
+        last_line: last.map(|line| line.text).filter(|t| !t.is_empty()),
         system: request.system.to_lowercase(),
     }
 }
@@ -320,7 +319,7 @@ fn fnv(text: &str) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use studio_plugin::ChatMessage;
+    use studio_plugin::{ChatMessage, ChatRole};
 
     const BRIEFING: &str = "You are Claude, the co-host.\n---\ntitle: \"The Future of Cities\"\ntopic: Should cities ban private cars downtown?\ntone: lively\n---\n## Claude's position\nCurious.";
 
@@ -418,6 +417,30 @@ mod tests {
             "{} words: {reply}",
             words(&reply)
         );
+    }
+
+    #[test]
+    fn the_last_line_is_the_newest_envelope_of_a_message_that_holds_several() {
+        // As the studio sends it: a note and two lines in one user message, escaped.
+        let req = request(
+            Speaker::Claude,
+            BRIEFING,
+            &[(
+                ChatRole::User,
+                "<studio>2 earlier lines left out.</studio>\n\
+                 <speaker name=\"Guest\">Buses &amp; bikes.</speaker>\n\
+                 <speaker name=\"Basil\">Claude, can buses &amp; bikes replace cars?</speaker>",
+            )],
+        );
+        let context = context(&req);
+        assert_eq!(context.last_name.as_deref(), Some("Basil"));
+        assert_eq!(
+            context.last_line.as_deref(),
+            Some("Claude, can buses & bikes replace cars?")
+        );
+        let reply = compose(&req);
+        assert!(reply.contains("can buses & bikes replace cars"), "{reply}");
+        assert!(!reply.contains("&amp;") && !reply.contains('<'), "{reply}");
     }
 
     #[test]

@@ -1,6 +1,11 @@
 //! Streaming clause splitting, shared by the studio host (LLM reply -> TTS, so the first audio
 //! starts as soon as the first clause is complete) and by plugins (a TTS adapter that sends one
 //! sentence per request). One set of rules on both sides; they are listed on [`ClauseSplitter`].
+//!
+//! [`markup`]: the envelopes of the chat messages the studio sends a language model, written by the
+//! host and read by plugins.
+
+pub mod markup;
 
 /// Shortest clause (in characters) that a comma, semicolon, colon or dash may end: shorter
 /// fragments sound choppy when spoken on their own.
