@@ -100,7 +100,7 @@ impl PluginEngine {
             (&mut llm, PluginKind::Llm),
             (&mut policy, PluginKind::Policy),
         ] {
-            bindings::v0_2::add_to_linker(linker, kind).map_err(engine_error)?;
+            link_v0_2(linker, kind).map_err(engine_error)?;
         }
 
         let key_file = cache_key_file.unwrap_or_else(|| default_key_file(&cache_dir));
@@ -201,6 +201,39 @@ impl Drop for PluginEngine {
     fn drop(&mut self) {
         self.ticker_stop.store(true, Ordering::Relaxed);
     }
+}
+
+/// Links the imports of contract 0.2.0 into `linker` under their 0.2.0 names, with the host's
+/// 0.1.0 implementations (those interfaces did not change; see `bindings/v0_2.rs`). A policy
+/// imports only `log`: it is pure.
+fn link_v0_2(linker: &mut Linker<PluginState>, kind: PluginKind) -> wasmtime::Result<()> {
+    use bindings::v0_1::llm::studio::plugin::{
+        clock, config, http, log, process, streams, websocket,
+    };
+    let view = PluginState::plugin_view;
+    macro_rules! link {
+        ($interface:ident) => {
+            $interface::add_to_linker_instance::<PluginState, PluginData>(
+                &mut linker.instance(concat!(
+                    "studio:plugin/",
+                    stringify!($interface),
+                    "@0.2.0"
+                ))?,
+                view,
+            )?
+        };
+    }
+    link!(log);
+    if kind == PluginKind::Policy {
+        return Ok(());
+    }
+    link!(clock);
+    link!(config);
+    link!(http);
+    link!(websocket);
+    link!(process);
+    link!(streams);
+    Ok(())
 }
 
 /// The sha256 of `bytes` in lower-case hex.

@@ -16,7 +16,7 @@
 //! ```text
 //! cancel  cpu_meter  redact  embedded  compile_cache     leaves (embedded: the built-in plugins)
 //! manifest -> embedded                                    (catalog -> manifest)
-//! bindings                 generated from wit/ (see below)
+//! bindings                 generated from wit/v*/, a module per contract version (see below)
 //! error    -> bindings, manifest, redact
 //! egress   -> bindings, manifest                          where a plugin may connect
 //! secrets  -> redact

@@ -4,16 +4,10 @@
 //! the same as in 0.1.0 apart from its versioned name, so `with:` maps them onto the 0.1.0 modules:
 //! one Rust type per WIT type across versions, and one host implementation of each capability.
 //! The generated `add_to_linker` of a world would register those under their 0.1.0 names, so the
-//! engine links the 0.2.0 names itself with [`add_to_linker`] (the per-interface
-//! `add_to_linker_instance` functions take any instance name). Exported interfaces are generated
-//! anew (a `bindgen!` cannot map exports), and `crate::call::contract` converts their requests.
-
-use wasmtime::component::Linker;
-
-use super::v0_1;
-use crate::capabilities::{HasPluginView, PluginData};
-use crate::manifest::PluginKind;
-use crate::sandbox::PluginState;
+//! engine links the 0.2.0 names itself (`engine.rs`, with the per-interface
+//! `add_to_linker_instance` functions, which take any instance name). Exported interfaces are
+//! generated anew (a `bindgen!` cannot map exports), and the call handles convert their requests
+//! (`call/contract.rs`).
 
 /// The `llm-plugin` world of 0.2.0: the one whose export changed.
 pub mod llm {
@@ -91,46 +85,4 @@ pub mod policy {
             "studio:plugin/log@0.2.0": crate::bindings::v0_1::llm::studio::plugin::log,
         },
     });
-}
-
-/// Links the 0.2.0 imports of `kind`'s world into `linker`, with the host's 0.1.0 implementations.
-/// A policy imports only `log` (it is pure); providers import every capability and their streams.
-pub(crate) fn add_to_linker(
-    linker: &mut Linker<PluginState>,
-    kind: PluginKind,
-) -> wasmtime::Result<()> {
-    use v0_1::llm::studio::plugin::{clock, config, http, log, process, streams, websocket};
-    let view = PluginState::plugin_view;
-    log::add_to_linker_instance::<PluginState, PluginData>(
-        &mut linker.instance("studio:plugin/log@0.2.0")?,
-        view,
-    )?;
-    if kind == PluginKind::Policy {
-        return Ok(());
-    }
-    clock::add_to_linker_instance::<PluginState, PluginData>(
-        &mut linker.instance("studio:plugin/clock@0.2.0")?,
-        view,
-    )?;
-    config::add_to_linker_instance::<PluginState, PluginData>(
-        &mut linker.instance("studio:plugin/config@0.2.0")?,
-        view,
-    )?;
-    http::add_to_linker_instance::<PluginState, PluginData>(
-        &mut linker.instance("studio:plugin/http@0.2.0")?,
-        view,
-    )?;
-    websocket::add_to_linker_instance::<PluginState, PluginData>(
-        &mut linker.instance("studio:plugin/websocket@0.2.0")?,
-        view,
-    )?;
-    process::add_to_linker_instance::<PluginState, PluginData>(
-        &mut linker.instance("studio:plugin/process@0.2.0")?,
-        view,
-    )?;
-    streams::add_to_linker_instance::<PluginState, PluginData>(
-        &mut linker.instance("studio:plugin/streams@0.2.0")?,
-        view,
-    )?;
-    Ok(())
 }
