@@ -1,9 +1,10 @@
 //! The command line of the real binary: `--help` and `--version` answer and exit without binding
 //! a port or reading the configuration, `serve` is the server, and a wrong command is a usage
-//! error (exit 2) that says what to try. The operator commands are in `commands`, the binary
-//! away from its checkout in `installed`.
+//! error (exit 2) that says what to try. The operator commands are in `commands`, `plugin install`
+//! and `plugin remove` in `install`, the binary away from its checkout in `installed`.
 
 mod commands;
+mod install;
 mod installed;
 
 use std::path::Path;
