@@ -13,6 +13,9 @@
 //! `src/embedded.rs` includes. So a binary copied or installed away from its checkout still has
 //! its plugins (see `embedded.rs` for when a folder wins over them).
 //!
+//! All of this is the default feature `embedded-plugins`; without it (the SDK's test harness
+//! depends on the runtime with `default-features = false`) the script builds and embeds nothing.
+//!
 //! Set `STUDIO_SKIP_PLUGIN_BUILD=1` to skip this step (for example while editing only host code);
 //! whatever is already in `<target>/plugins` is embedded then.
 
@@ -51,6 +54,13 @@ fn main() {
         "cargo:rustc-env=FIRST_PARTY_PLUGINS={}",
         crates_under(&workspace, "plugins").join(",")
     );
+    // Without the `embedded-plugins` feature (the SDK's test harness turns it off) nothing is
+    // built or embedded: a plugin author's `cargo test` compiles the runtime, not 17 plugins.
+    if env::var_os("CARGO_FEATURE_EMBEDDED_PLUGINS").is_none() {
+        println!("cargo:rerun-if-changed={}", workspace.join("wit").display());
+        write_embedded(&plugin_dir, &[]);
+        return;
+    }
     for watched in [
         "plugins",
         "test-plugins",

@@ -116,6 +116,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(feature = "embedded-plugins")]
     fn the_first_party_plugins_are_embedded_and_read_from_memory() {
         let names: Vec<&str> = embedded_plugins().map(|p| p.name).collect();
         for name in ["mock-stt", "mock-tts", "mock-llm", "host-led"] {

@@ -1,6 +1,6 @@
 //! The harness drives real built plugins of every role through the real host runtime.
 
-use studio_plugin_harness::{Capability, Harness, HarnessError, PluginKind, wit};
+use studio_plugin_harness::{Capability, Harness, HarnessError, Outcome, PluginKind, wit};
 
 fn floor() -> wit::FloorState {
     wit::FloorState {
@@ -155,4 +155,100 @@ fn a_missing_file_says_how_to_build_it() {
         .err()
         .expect("missing");
     assert!(err.to_string().contains("cargo build"), "{err}");
+}
+
+#[test]
+fn the_contract_checks_pass_for_a_sound_plugin_of_each_role() {
+    for name in ["mock-tts", "frame-counter", "echo-policy"] {
+        let report = Harness::new(name).check_contract().expect("the checks ran");
+        assert!(!report.failed(), "{name}:\n{}", report.render());
+        let streaming = report
+            .checks
+            .iter()
+            .find(|c| c.name.ends_with("streaming") || c.name == "policy decisions")
+            .expect("a streaming check");
+        assert_eq!(streaming.outcome, Outcome::Pass, "{}", report.render());
+    }
+}
+
+#[test]
+fn the_contract_checks_report_a_broken_component_as_failed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let junk = dir.path().join("junk.wasm");
+    std::fs::write(&junk, b"\0asm but no component").expect("write");
+    let report = Harness::new(junk.display().to_string())
+        .check_contract()
+        .expect("the checks ran");
+    assert!(report.failed(), "{}", report.render());
+    assert_eq!(report.check("load").map(|c| c.outcome), Some(Outcome::Fail));
+}
+
+#[test]
+fn grants_narrower_than_the_declaration_warn_but_do_not_fail() {
+    let report = Harness::new("fault-injector")
+        .capabilities([Capability::Log, Capability::Config])
+        .check_contract()
+        .expect("the checks ran");
+    assert!(!report.failed(), "{}", report.render());
+    // It declares http, websocket and process; the grant above leaves them out.
+    assert_eq!(
+        report.check("capabilities").map(|c| c.outcome),
+        Some(Outcome::Warn),
+        "{}",
+        report.render()
+    );
+}
+
+/// A request's messages as the studio writes them (the SDK's fixture of a real one, its last line
+/// escaped): several speakers and a note in one user message, the AI's own cut-off line between.
+fn studio_request() -> wit::LlmRequest {
+    let message = |role, content: &str| wit::ChatMessage {
+        role,
+        content: content.into(),
+    };
+    wit::LlmRequest {
+        speaker: wit::Speaker::Claude,
+        model: String::new(),
+        system: String::new(),
+        messages: vec![
+            message(
+                wit::ChatRole::User,
+                "<speaker name=\"Ana\">Welcome to Open Roads. Today: should cities ban private cars downtown?</speaker>",
+            ),
+            message(
+                wit::ChatRole::Assistant,
+                "Thanks, Ana. I want to know who pays for a ban.",
+            ),
+            message(
+                wit::ChatRole::User,
+                "<studio>3 earlier lines left out.</studio>\n\
+                 <speaker name=\"Guest\">Buses &amp; bikes win if the road space goes to them: think &lt;10 minute waits.</speaker>\n\
+                 <speaker name=\"Ana\" interrupted=\"true\">Guest, what about deliver</speaker>",
+            ),
+            message(
+                wit::ChatRole::Assistant,
+                "That works for shops, but the night shift\u{2014}",
+            ),
+            message(
+                wit::ChatRole::User,
+                "<speaker name=\"Ana\">Claude, are buses &amp; bikes &quot;fair&quot;?</speaker>",
+            ),
+        ],
+        max_tokens: 100,
+        temperature: None,
+    }
+}
+
+#[test]
+fn an_llm_plugin_answers_the_last_line_of_a_real_multi_speaker_request() {
+    let plugin = Harness::new("mock-llm")
+        .config("token_delay_ms", 0)
+        .load()
+        .expect("loads");
+    let (text, completion) = plugin.complete(studio_request()).expect("completes");
+    assert_eq!(completion.stop_reason, "end_turn");
+    // mock-llm reads the request with the SDK's transcript reader: it quotes Ana's last line,
+    // unescaped, and no markup leaks into what would be spoken.
+    assert!(text.contains("are buses & bikes"), "{text}");
+    assert!(!text.contains('<') && !text.contains("&amp;"), "{text}");
 }
