@@ -8,14 +8,18 @@ use std::path::Path;
 use studio_test_kit::manifest::Manifest;
 use studio_test_kit::speech::speech;
 use voice_studio::gateway::protocol::OrbState;
+use voice_studio::plugins::wit::{
+    Decision, FloorEvent, FloorState, Respond, Segment, Thinking, TimerRequest,
+};
 use voice_studio::plugins::{Contract, PluginHost, SUPPORTED_CONTRACTS, WIT_CONTRACT};
 use voice_studio::speakers::Speaker;
 
 use crate::support::plugins::{Studio, built, complete};
 use crate::support::studio::{StudioRig, final_caption, silence, stream, until};
 
-/// The 0.2.0 test plugin.
+/// The 0.2.0 test plugins.
 const NEXT: &str = "contract-next-llm";
+const NEXT_POLICY: &str = "contract-next-policy";
 
 fn contract_of(host: &PluginHost, name: &str) -> Contract {
     let status = host
@@ -104,6 +108,59 @@ async fn the_deadline_a_0_2_llm_sees_is_its_own_plugin_table_s() {
     let mut llm = host.llm(voice_studio::speakers::Ai::Claude);
     let text = complete(&mut llm, "", "hello").await.expect("complete");
     assert_eq!(text, "contract 0.2.0 deadline-ms 1234 messages 1.");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_0_2_policy_gets_the_whole_floor_and_its_decisions_come_back_whole() {
+    let studio = Studio::with_plugins(&[NEXT_POLICY]);
+    studio.write_manifest(&format!(
+        "[roles]\npolicy = \"{NEXT_POLICY}\"\n[plugins.{NEXT_POLICY}]\npath = \"{NEXT_POLICY}.wasm\"\n"
+    ));
+    let host = studio.start(false).await;
+    assert_eq!(contract_of(&host, NEXT_POLICY), Contract::V0_2);
+    let state = FloorState {
+        now_ms: 12_345,
+        autopilot: true,
+        holder: Some(Speaker::Guest.into()),
+        human_speaking: false,
+        last_speaker: Some(Speaker::You.into()),
+        ai_turns_in_a_row: 2,
+        max_ai_turns: 4,
+        thinking: Some(Thinking {
+            speaker: Speaker::Claude.into(),
+            ends_at_ms: 40_000,
+        }),
+        autopilot_since_ms: Some(9_000),
+        memory: "41".into(),
+    };
+    let decisions = host
+        .policy()
+        .decide(state, FloorEvent::HumanSaid("Over to you.".into()))
+        .await
+        .expect("decide");
+    assert_eq!(
+        decisions,
+        vec![
+            Decision::Respond(Respond {
+                speaker: Speaker::Claude.into(),
+                cue: "said=Over to you.;now=12345;holder=Some(Speaker::Guest);\
+                      last=Some(Speaker::You);turns=2/4;thinking=Speaker::Claude@40000;\
+                      since=Some(9000)"
+                    .into(),
+            }),
+            Decision::Segment(Segment {
+                name: "next".into(),
+                cue: "from 0.2.0".into(),
+                duration_ms: 1_000,
+            }),
+            Decision::SetTimer(TimerRequest {
+                name: "nudge".into(),
+                after_ms: 250,
+            }),
+            Decision::Mute(Speaker::Guest.into()),
+            Decision::Remember("42".into()),
+        ]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
