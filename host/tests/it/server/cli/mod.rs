@@ -1,11 +1,13 @@
 //! The command line of the real binary: `--help` and `--version` answer and exit without binding
 //! a port or reading the configuration, `serve` is the server, and a wrong command is a usage
 //! error (exit 2) that says what to try. The operator commands are in `commands`, `plugin install`
-//! and `plugin remove` in `install`, the binary away from its checkout in `installed`.
+//! and `plugin remove` in `install`, `plugin new` in `plugin_new`, the binary away from its
+//! checkout in `installed`.
 
 mod commands;
 mod install;
 mod installed;
+mod plugin_new;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
