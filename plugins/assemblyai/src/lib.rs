@@ -230,7 +230,10 @@ struct Stream {
     backlog: Backlog,
     tracker: TurnTracker,
     /// The microphone's rate to 16 kHz, one stream for the whole call (the filter's history
-    /// carries from frame to frame).
+    /// carries from frame to frame). Its output runs about 1.5 ms behind the input and is as
+    /// long as the input at the new rate, so what is sent lasts as long as what was heard; the
+    /// last 1.5 ms of the session stay in the filter (not flushed: that would pad the stream
+    /// past its end).
     resampler: Resampler,
     /// The last frame at 16 kHz (reused).
     resampled: Vec<i16>,
@@ -418,10 +421,6 @@ impl Stream {
         connection: &Connection,
         sink: &TranscriptSink<'_>,
     ) -> Result<(), PluginError> {
-        // The last ~1.5 ms of audio are still in the resampler's filter.
-        self.resampled.clear();
-        self.resampler.flush(&mut self.resampled);
-        self.backlog.push(&self.resampled);
         self.send_ready(connection)?;
         if let Some(rest) = self.backlog.last_chunk() {
             self.send_chunk(connection, &rest)?;
