@@ -65,8 +65,20 @@ pub(crate) fn check(
     let declared: BTreeSet<Capability> = declared.iter().copied().collect();
     let names =
         |set: &BTreeSet<Capability>| set.iter().map(|c| c.name()).collect::<Vec<_>>().join(", ");
-    let undeclared: BTreeSet<Capability> = used.difference(&declared).copied().collect();
+    let mut undeclared: BTreeSet<Capability> = used.difference(&declared).copied().collect();
     let unused: BTreeSet<Capability> = declared.difference(&used).copied().collect();
+    // `streams` takes websocket's types (`audio-input.next` borrows a `connection`), so importing
+    // it imports `websocket`; generators that import whole interfaces (componentize-py, jco)
+    // bring its functions along whether the code calls them or not. Undeclared, that import can
+    // only be judged a warning: a call would be denied, and nothing says one is made.
+    let streams = imports
+        .iter()
+        .any(|i| i.split('@').next() == Some("studio:plugin/streams"));
+    let implied: BTreeSet<Capability> = if streams && undeclared.remove(&Capability::Websocket) {
+        BTreeSet::from([Capability::Websocket])
+    } else {
+        BTreeSet::new()
+    };
     let wasi = imports.iter().filter(|i| i.starts_with("wasi:")).count();
     let seen = format!(
         "imports [{}], declares [{}], {wasi} WASI interfaces (linked, reaching nothing)",
@@ -79,6 +91,14 @@ pub(crate) fn check(
             format!(
                 "imports {} but describe() does not declare it, so the host denies those calls: {seen}",
                 names(&undeclared)
+            ),
+        )
+    } else if !implied.is_empty() {
+        Check::warn(
+            "capabilities",
+            format!(
+                "imports {} without declaring it; `streams` needs its types, and a bindings generator that imports whole interfaces brings its functions along (a call would be denied): {seen}",
+                names(&implied)
             ),
         )
     } else if !unused.is_empty() {
@@ -150,6 +170,29 @@ mod tests {
             unused.detail.contains("declares clock"),
             "{}",
             unused.detail
+        );
+        // An STT from a generator that imports whole interfaces: `websocket` comes with `streams`.
+        let whole = imports(&[
+            "studio:plugin/log@0.1.0",
+            "studio:plugin/streams@0.1.0",
+            "studio:plugin/websocket@0.1.0",
+        ]);
+        let implied = check(&whole, &[Capability::Log], None);
+        assert_eq!(implied.outcome, Outcome::Warn, "{}", implied.detail);
+        assert!(
+            implied.detail.starts_with("imports websocket without"),
+            "{}",
+            implied.detail
+        );
+        let alone = check(
+            &imports(&["studio:plugin/log@0.1.0", "studio:plugin/websocket@0.1.0"]),
+            &[Capability::Log],
+            None,
+        );
+        assert_eq!(
+            alone.outcome,
+            Outcome::Fail,
+            "websocket without streams is a real use"
         );
         let ungranted = check(
             &used,

@@ -7,6 +7,7 @@ mod faults;
 mod http;
 mod network;
 mod process;
+mod python;
 mod reload;
 mod roles;
 mod secrets;
