@@ -76,7 +76,7 @@ pub(crate) fn check(
 
     let supported = supported_contracts();
     let world = info.world_contract.as_str();
-    let contract = if !supported.iter().any(|v| *v == info.contract) {
+    let contract = if !supported.contains(&info.contract) {
         Check::fail(
             "contract",
             format!(

@@ -73,13 +73,13 @@ pub(crate) fn check(records: &[CallRecord], entry: &PluginEntry) -> Check {
             "a call used {cpu_ms:.1} ms of guest CPU, near cpu_limit_ms = {cpu_limit:.0}"
         ));
     }
-    if let Some((share, deadline, what)) = worst {
-        if share > NEAR {
-            near.push(format!(
-                "{what} took {:.0}% of its {deadline:.0} ms deadline",
-                share * 100.0
-            ));
-        }
+    if let Some((share, deadline, what)) = worst
+        && share > NEAR
+    {
+        near.push(format!(
+            "{what} took {:.0}% of its {deadline:.0} ms deadline",
+            share * 100.0
+        ));
     }
     figures(if near.is_empty() {
         Check::pass("limits", summary)
