@@ -90,7 +90,7 @@ fn voice(rate: u32) -> Vec<i16> {
 
 fn khz(rate: u32) -> String {
     let khz = f64::from(rate) / 1000.0;
-    if rate % 1000 == 0 {
+    if rate.is_multiple_of(1000) {
         format!("{khz:.0} kHz")
     } else {
         format!("{khz} kHz")
