@@ -1,5 +1,5 @@
-//! The conversation in an [`LlmRequest`](crate::LlmRequest), read for the plugin: who said what, unwrapped and
-//! unescaped, and back to plain text for providers that take plain text.
+//! The conversation in an [`LlmRequest`](crate::LlmRequest), read for the plugin: who said
+//! what, unwrapped and unescaped, and back to plain text for providers that take plain text.
 //!
 //! The studio writes others' lines into `user` messages as markup, several per message:
 //!
