@@ -1,7 +1,8 @@
 //! Contract versions side by side: the host loads components built against `wit/v0.1.0` (the
 //! first-party plugins, built before the 0.2.0 draft existed and left unchanged) and against
 //! `wit/v0.2.0` (`test-plugins/contract-next-llm`) in one studio, and calls each in its own
-//! version. A version the host does not know is refused with the versions it does.
+//! version. A version the host does not know is refused with the versions it does. And the SDK's
+//! package carries the WIT it builds its bindings from.
 
 use std::path::Path;
 
@@ -195,4 +196,44 @@ async fn a_component_of_an_unknown_contract_version_is_refused_naming_the_known_
         error.contains("\"0.9.0\"") && error.contains("0.1.0, 0.2.0"),
         "{error}"
     );
+}
+
+#[test]
+fn the_sdk_package_carries_the_wit_its_bindings_read() {
+    // What `cargo package` would put in the SDK crate: the WIT must be inside it (through the
+    // `sdk/wit` symlink), or the published crate cannot build its bindings.
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = std::process::Command::new(cargo)
+        .current_dir(&workspace)
+        .args([
+            "package",
+            "--list",
+            "--allow-dirty",
+            "-p",
+            "studio-plugin-sdk",
+        ])
+        .output()
+        .expect("run cargo package --list");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "cargo package --list: {stderr}");
+    let listed = String::from_utf8_lossy(&output.stdout);
+    let files: Vec<&str> = listed.lines().collect();
+    let bindings = std::fs::read_to_string(workspace.join("sdk/src/bindings.rs"))
+        .expect("read the SDK's bindings");
+    let folders: Vec<&str> = bindings
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("path: \""))
+        .map(|rest| rest.trim_end_matches("\","))
+        .collect();
+    assert!(!folders.is_empty(), "the SDK's bindgen paths");
+    for folder in folders {
+        for file in ["types.wit", "capabilities.wit", "roles.wit", "worlds.wit"] {
+            let packaged = format!("{folder}/{file}");
+            assert!(
+                files.contains(&packaged.as_str()),
+                "{packaged} is not in the package: {files:?}"
+            );
+        }
+    }
 }
