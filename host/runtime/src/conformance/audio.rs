@@ -19,6 +19,11 @@ pub(crate) fn utterance(rate: u32) -> Vec<i16> {
     samples
 }
 
+/// Where the studio's VAD would call the voice's start and end (after its hangover), in ms.
+pub(crate) fn speech_hints_ms() -> (u32, u32) {
+    (LEAD_MS, LEAD_MS + VOICE_MS + 200)
+}
+
 /// Its length in milliseconds.
 pub(crate) fn utterance_ms() -> u32 {
     LEAD_MS + VOICE_MS + TAIL_MS

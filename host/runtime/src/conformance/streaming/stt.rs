@@ -24,9 +24,18 @@ pub(super) async fn check(host: &Arc<PluginHost>, records: &mut Vec<CallRecord>)
     };
     let samples = audio::utterance(STUDIO_SAMPLE_RATE);
     let frames: Vec<Vec<i16>> = samples.chunks(960).map(<[i16]>::to_vec).collect();
-    let (in_tx, in_rx) = mpsc::channel(frames.len() + 1);
-    for frame in frames {
-        // Capacity covers every frame, so this never waits.
+    let (in_tx, in_rx) = mpsc::channel(frames.len() + 3);
+    // With the hints the studio's VAD gives (a recognizer may wait for the end of speech).
+    let (started_ms, ended_ms) = audio::speech_hints_ms();
+    for (i, frame) in frames.into_iter().enumerate() {
+        let at_ms = u32::try_from(i * 20).unwrap_or(u32::MAX);
+        // Capacity covers every frame and hint, so this never waits.
+        if at_ms == started_ms {
+            let _ = in_tx.try_send(SttInput::SpeechStarted);
+        }
+        if at_ms == ended_ms {
+            let _ = in_tx.try_send(SttInput::SpeechEnded);
+        }
         let _ = in_tx.try_send(SttInput::Audio(frame));
     }
     let _ = in_tx.try_send(SttInput::End);
