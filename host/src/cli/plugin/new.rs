@@ -108,6 +108,16 @@ pub enum Lang {
     Js,
 }
 
+impl fmt::Display for Lang {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Lang::Rust => "Rust",
+            Lang::Python => "Python",
+            Lang::Js => "JavaScript",
+        })
+    }
+}
+
 /// One file of a project: its path inside the project and its template text.
 struct File {
     path: String,
@@ -162,13 +172,19 @@ fn scaffold(args: &Args) -> Result<PathBuf, String> {
             values.push(("checkout", checkout.display().to_string()));
             rust_files(args.role)
         }
+        Lang::Python if args.role == Role::Llm => python_files(),
+        Lang::Js if args.role == Role::Policy => js_files(),
         Lang::Python | Lang::Js => {
             return Err(format!(
-                "{} projects are not available in this build yet; use --lang rust",
-                match args.lang {
-                    Lang::Python => "Python",
-                    _ => "JavaScript",
-                }
+                "{} projects are available for --role {} in this version; \
+                 for a {} plugin use --lang rust",
+                args.lang,
+                if args.lang == Lang::Python {
+                    "llm"
+                } else {
+                    "policy"
+                },
+                args.role
             ));
         }
     };
@@ -186,6 +202,9 @@ fn scaffold(args: &Args) -> Result<PathBuf, String> {
         }
         std::fs::write(&path, fill(f.text, &values))
             .map_err(|e| format!("could not write {}: {e}", path.display()))?;
+        if f.path.ends_with(".sh") {
+            make_executable(&path)?;
+        }
     }
     Ok(dir)
 }
@@ -220,6 +239,81 @@ fn rust_files(role: Role) -> Vec<File> {
             include_str!("templates/rust/tests/common.rs"),
         ),
     ]
+}
+
+/// The contract's WIT files, written into Python and JavaScript projects (their build tools read
+/// the WIT; a Rust project gets it through the SDK).
+fn wit_files() -> Vec<File> {
+    vec![
+        file(
+            "wit/types.wit",
+            include_str!("../../../../wit/v0.1.0/types.wit"),
+        ),
+        file(
+            "wit/capabilities.wit",
+            include_str!("../../../../wit/v0.1.0/capabilities.wit"),
+        ),
+        file(
+            "wit/roles.wit",
+            include_str!("../../../../wit/v0.1.0/roles.wit"),
+        ),
+        file(
+            "wit/worlds.wit",
+            include_str!("../../../../wit/v0.1.0/worlds.wit"),
+        ),
+    ]
+}
+
+/// A Python LLM plugin (componentize-py).
+fn python_files() -> Vec<File> {
+    let mut files = vec![
+        file("README.md", include_str!("templates/python/README.md.in")),
+        file(".gitignore", include_str!("templates/python/gitignore.in")),
+        file("app.py", include_str!("templates/python/app.py")),
+        file("reply.py", include_str!("templates/python/reply.py")),
+        file("tests/__init__.py", ""),
+        file(
+            "tests/test_reply.py",
+            include_str!("templates/python/tests/test_reply.py"),
+        ),
+        file("build.sh", include_str!("templates/python/build.sh")),
+        file(
+            "wit/plugin.wit",
+            include_str!("templates/python/plugin.wit"),
+        ),
+    ];
+    files.extend(wit_files());
+    files
+}
+
+/// A JavaScript policy plugin (componentize-js).
+fn js_files() -> Vec<File> {
+    let mut files = vec![
+        file("README.md", include_str!("templates/js/README.md.in")),
+        file(".gitignore", include_str!("templates/js/gitignore.in")),
+        file("package.json", include_str!("templates/js/package.json.in")),
+        file("build.mjs", include_str!("templates/js/build.mjs")),
+        file("src/plugin.js", include_str!("templates/js/src/plugin.js")),
+        file("src/rules.js", include_str!("templates/js/src/rules.js")),
+        file(
+            "test/rules.test.js",
+            include_str!("templates/js/test/rules.test.js"),
+        ),
+    ];
+    files.extend(wit_files());
+    files
+}
+
+#[cfg(unix)]
+fn make_executable(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| format!("could not make {} executable: {e}", path.display()))
+}
+
+#[cfg(not(unix))]
+fn make_executable(_path: &Path) -> Result<(), String> {
+    Ok(())
 }
 
 /// Replaces every `{{key}}` in `template`.
@@ -341,24 +435,37 @@ fn grant_flags(role: Role) -> String {
 /// What to do next, printed after the project is written.
 fn next_steps(args: &Args, dir: &Path) -> String {
     let name = &args.name;
-    let wasm = format!(
-        "target/wasm32-wasip2/release/{}.wasm",
-        name.replace('-', "_")
-    );
     let role = args.role;
+    let (build, test, wasm) = match args.lang {
+        Lang::Rust => (
+            "cargo build --release --target wasm32-wasip2",
+            "cargo test",
+            format!(
+                "target/wasm32-wasip2/release/{}.wasm",
+                name.replace('-', "_")
+            ),
+        ),
+        Lang::Python => (
+            "python3 -m venv .venv && .venv/bin/pip install componentize-py==0.25.1\
+             \n  ./build.sh",
+            "python3 -m unittest discover -s tests -t .",
+            format!("dist/{name}.wasm"),
+        ),
+        Lang::Js => (
+            "npm install && npm run build",
+            "npm test",
+            format!("dist/{name}.wasm"),
+        ),
+    };
     format!(
         "Wrote the {role} plugin `{name}` ({lang}) into {dir}. Next (its README explains each step):\n\
          \n  cd {dir}\
-         \n  cargo build --release --target wasm32-wasip2\
-         \n  cargo test\
+         \n  {build}\
+         \n  {test}\
          \n  voice-studio plugin check {wasm} --role {role}\
          \n  voice-studio plugin install {dir_abs}/{wasm} --name {name} --role {slot} {grants}\
          \n  (the last one in the studio's folder: `voice-studio init studio` makes one)\n",
-        lang = match args.lang {
-            Lang::Rust => "Rust",
-            Lang::Python => "Python",
-            Lang::Js => "JavaScript",
-        },
+        lang = args.lang,
         dir = dir.display(),
         dir_abs = std::fs::canonicalize(dir)
             .unwrap_or_else(|_| dir.to_path_buf())
@@ -414,7 +521,10 @@ mod tests {
             .into_iter()
             .map(|k| (k, "x".to_owned()))
             .collect();
-            for f in rust_files(role) {
+            let mut files = rust_files(role);
+            files.extend(python_files());
+            files.extend(js_files());
+            for f in files {
                 let text = fill(f.text, &values);
                 assert!(!text.contains("{{"), "{role} {}: {text}", f.path);
             }

@@ -1,10 +1,12 @@
 //! `voice-studio plugin new`: the real binary writes a project for each role, the project builds
 //! to a component and passes its own `cargo test` (unit tests, then the component in the
-//! harness), and the studio's runtime loads the component and reads the right `describe()`.
+//! harness), and the studio's runtime loads the component and reads the right `describe()`. The
+//! Python (LLM) and JavaScript (policy) projects build with the tools `.ci/setup` installs into
+//! `<target>/tools` and load the same way.
 //!
-//! The generated projects share this workspace's target folder (`CARGO_TARGET_DIR`) and a copy of
-//! its `Cargo.lock`, so their dependencies resolve to the versions already built here (offline)
-//! and the harness is compiled once for all four.
+//! The generated Rust projects share this workspace's target folder (`CARGO_TARGET_DIR`) and a
+//! copy of its `Cargo.lock`, so their dependencies resolve to the versions already built here
+//! (offline) and the harness is compiled once for all four.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -253,4 +255,91 @@ fn plugin_new_without_an_sdk_says_how_to_point_at_one() {
     // `run` is the shared helper for commands that must not serve.
     let help = run(&["plugin", "new", "--help"]);
     assert!(help.status.success(), "{}", text(&help));
+}
+
+/// Runs `program` in `dir` and fails the test with its output when it fails.
+fn run_tool(dir: &Path, program: &Path, args: &[&str], env: &[(&str, &Path)]) {
+    let mut command = Command::new(program);
+    command.args(args).current_dir(dir).stdin(Stdio::null());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("could not run {}: {e}", program.display()));
+    assert!(
+        output.status.success(),
+        "{} {args:?} failed:\n{}",
+        program.display(),
+        text(&output)
+    );
+}
+
+/// Writes a foreign-language project and checks it carries the contract's WIT.
+fn generate_foreign(parent: &Path, name: &str, role: &str, lang: &str) -> PathBuf {
+    let output = plugin_new(parent, &[name, "--role", role, "--lang", lang]);
+    assert!(output.status.success(), "{}", text(&output));
+    let project = parent.join(name);
+    for wit in ["types", "capabilities", "roles", "worlds"] {
+        let file = project.join(format!("wit/{wit}.wit"));
+        let contract = std::fs::read_to_string(&file).expect("the contract's WIT is written");
+        assert!(
+            contract.contains("studio:plugin@0.1.0"),
+            "{}",
+            file.display()
+        );
+    }
+    let readme = std::fs::read_to_string(project.join("README.md")).expect("README");
+    assert!(!readme.contains("{{"), "a placeholder is left: {readme}");
+    assert!(readme.contains("voice-studio plugin install"), "{readme}");
+    project
+}
+
+#[test]
+fn a_python_llm_project_builds_with_componentize_py_and_loads_in_the_studio_runtime() {
+    let tool = target_dir().join("tools/python/bin/componentize-py");
+    assert!(
+        tool.is_file(),
+        "componentize-py is missing ({}): run .ci/setup",
+        tool.display()
+    );
+    let parent = tempfile::tempdir().expect("tempdir");
+    let name = "new-python-llm";
+    let project = generate_foreign(parent.path(), name, "llm", "python");
+    // build.sh runs the unit tests first, then componentize-py.
+    run_tool(
+        &project,
+        &project.join("build.sh"),
+        &[],
+        &[("COMPONENTIZE_PY", &tool)],
+    );
+    let wasm = project.join(format!("dist/{name}.wasm"));
+    assert_eq!(
+        describe(&wasm, name, "[\"log\", \"config\"]"),
+        (PluginKind::Llm, name.to_owned(), "0.1.0".to_owned())
+    );
+}
+
+#[test]
+fn a_javascript_policy_project_builds_with_componentize_js_and_loads_in_the_studio_runtime() {
+    let tools = target_dir().join("tools/js");
+    assert!(
+        tools
+            .join("node_modules/@bytecodealliance/componentize-js/package.json")
+            .is_file(),
+        "componentize-js is missing in {}: run .ci/setup",
+        tools.display()
+    );
+    let parent = tempfile::tempdir().expect("tempdir");
+    let name = "new-js-policy";
+    let project = generate_foreign(parent.path(), name, "policy", "js");
+    let node = Path::new("node");
+    run_tool(&project, node, &["--test", "test/"], &[]);
+    let tools_arg = tools.to_string_lossy().into_owned();
+    run_tool(&project, node, &["build.mjs", "--tools", &tools_arg], &[]);
+    let wasm = project.join(format!("dist/{name}.wasm"));
+    assert_eq!(
+        describe(&wasm, name, "[\"log\"]"),
+        (PluginKind::Policy, name.to_owned(), "0.1.0".to_owned())
+    );
 }
