@@ -47,7 +47,7 @@ pub(super) fn failed_call(name: &str, error: &CallError) -> Check {
         CallError::Plugin { .. } | CallError::Denied { .. } => Check::skipped(
             name,
             format!(
-                "the provider call failed, so streaming was not exercised: {error} (give it what it needs with --config, --allow-host, --secret)"
+                "the provider call failed, so streaming was not exercised: {error} (give it what it needs with --config, --allow-host, --allow-exec, --secret)"
             ),
         ),
         _ => Check::fail(name, error.to_string()),
