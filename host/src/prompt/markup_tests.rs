@@ -1,7 +1,7 @@
 //! The messages the host builds are the ones plugin authors are shown: a real request's messages
 //! are kept as a fixture in the SDK (`sdk/tests/fixtures/claude-messages.txt`, which its parser's
-//! tests and its README use), and the builder must still write exactly that and parse back to the
-//! transcript it came from.
+//! tests read and its README shows), and the builder must still write exactly that and parse back
+//! to the transcript it came from.
 
 use studio_text::markup::{self, Who};
 
@@ -79,6 +79,16 @@ fn the_builder_still_writes_the_sdks_fixture() {
         built, FIXTURE,
         "the host's LLM messages changed: update sdk/tests/fixtures/claude-messages.txt, the SDK's \
          parser and the message format in sdk/README.md and the WIT docs. Built:\n{built}"
+    );
+}
+
+#[test]
+fn the_sdk_readme_shows_the_fixture_as_it_is() {
+    let readme = include_str!("../../../sdk/README.md");
+    assert!(
+        readme.contains(&format!("```text\n{FIXTURE}```")),
+        "sdk/README.md (\"What an LLM plugin receives\") must show \
+         sdk/tests/fixtures/claude-messages.txt verbatim"
     );
 }
 
