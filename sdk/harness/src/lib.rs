@@ -31,21 +31,41 @@
 //! assert!(text.contains("buses & bikes or cars"), "answers Ana's line, unescaped: {text}");
 //! ```
 //!
+//! The same contract checks as `voice-studio plugin check` run from a test, and fail it with the
+//! report when the plugin breaks the contract:
+//!
+//! ```no_run
+//! use studio_plugin_harness::Harness;
+//!
+//! let report = Harness::new("mock-llm").check_contract().expect("the checks ran");
+//! assert!(!report.failed(), "{}", report.render());
+//! ```
+//!
 //! Do not call it from inside an async runtime: it runs its own.
+//!
+//! The harness needs the plugin runtime only (wasmtime and the host capabilities), not the server
+//! and not the voice-studio workspace's plugins. Feature `speech` adds [`speech`] (real speech
+//! from espeak-ng and sox, through voice-studio's test kit); feature `workspace-plugins` makes the
+//! runtime's build compile every plugin of the voice-studio workspace first, which its own
+//! plugins' tests use.
+
+mod locate;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use studio_plugin_runtime::conformance::{self, CheckOptions};
 use studio_plugin_runtime::{
-    BUILT_PLUGIN_DIR, LlmHandle, LlmRole, PluginHost, PluginHostError, PluginHostOptions,
-    PolicyHandle, RoleSlot, SttHandle, SttInput, TtsHandle,
+    LlmHandle, LlmRole, PluginHost, PluginHostError, PluginHostOptions, PolicyHandle, RoleSlot,
+    SttHandle, SttInput, TtsHandle,
 };
 use tokio::sync::mpsc;
 
+pub use studio_plugin_runtime::conformance::{Check, Outcome, Report};
 pub use studio_plugin_runtime::wit;
 pub use studio_plugin_runtime::{CallError, Capability, PluginInfoSummary, PluginKind};
-use studio_test_kit::manifest::Manifest;
 /// Real speech for STT plugin tests (espeak-ng + sox, 48 kHz mono s16le), from the test kit.
+#[cfg(feature = "speech")]
 pub use studio_test_kit::speech;
 
 /// Why the harness could not load or drive a plugin.
@@ -77,25 +97,34 @@ pub enum HarnessError {
 /// Builds a plugin-under-test: which file, and what `plugins.toml` would grant it.
 #[derive(Debug, Clone)]
 pub struct Harness {
-    path: PathBuf,
+    source: Source,
     table: toml::Table,
     config: toml::Table,
     secrets: Vec<(String, String)>,
 }
 
+/// Which component: a file, or a crate name to look up in the build's target folder.
+#[derive(Debug, Clone)]
+enum Source {
+    Path(PathBuf),
+    Built(String),
+}
+
 impl Harness {
-    /// A plugin by path (anything with a `/` or ending in `.wasm`) or by crate name, looked up in
-    /// the folder the host's build puts first-party plugins in (`<target>/plugins/<name>.wasm`).
-    /// By default it is granted `log`, `clock` and `config`.
+    /// A plugin by path (anything with a `/` or ending in `.wasm`) or by crate name. A name is
+    /// looked up where cargo builds it for this test run: `<target>/wasm32-wasip2/{release,debug}/
+    /// <name>.wasm` and `<target>/plugins/<name>.wasm` (where voice-studio's own build copies its
+    /// plugins), with `<target>` from `CARGO_TARGET_DIR` when it is set, else the folder the test
+    /// runs from; the newest file wins. By default it is granted `log`, `clock` and `config`.
     pub fn new(path_or_built_name: impl AsRef<str>) -> Harness {
         let given = path_or_built_name.as_ref();
-        let path = if given.contains('/') || given.ends_with(".wasm") {
-            PathBuf::from(given)
+        let source = if given.contains('/') || given.ends_with(".wasm") {
+            Source::Path(PathBuf::from(given))
         } else {
-            Path::new(BUILT_PLUGIN_DIR).join(format!("{given}.wasm"))
+            Source::Built(given.to_string())
         };
         let mut harness = Harness {
-            path,
+            source,
             table: toml::Table::new(),
             config: toml::Table::new(),
             secrets: Vec::new(),
@@ -162,22 +191,82 @@ impl Harness {
         self
     }
 
+    /// The component's file: the path given, or the newest build of the crate name.
+    fn path(&self) -> Result<PathBuf, HarnessError> {
+        match &self.source {
+            Source::Path(path) if path.is_file() => Ok(path.clone()),
+            Source::Path(path) => Err(HarnessError::Setup(format!(
+                "{} does not exist; build the plugin (`cargo build --release --target wasm32-wasip2`) or fix the path",
+                path.display()
+            ))),
+            Source::Built(name) => locate::built_plugin(name).map_err(|looked| {
+                let looked: Vec<String> = looked.iter().map(|p| p.display().to_string()).collect();
+                HarnessError::Setup(format!(
+                    "no built {name}.wasm; build the plugin first (`cargo build --release --target wasm32-wasip2`) or give its path. Looked in: {}",
+                    looked.join(", ")
+                ))
+            }),
+        }
+    }
+
+    /// Runs the role's contract checks (`voice-studio plugin check`) on the plugin with these
+    /// grants and config, and returns the report; `report.failed()` says whether it broke the
+    /// contract, `report.render()` shows why.
+    pub fn check_contract(&self) -> Result<Report, HarnessError> {
+        let options = self.check_options()?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| HarnessError::Setup(format!("tokio runtime: {e}")))?;
+        runtime
+            .block_on(conformance::check(&options))
+            .map_err(|e| HarnessError::Setup(e.to_string()))
+    }
+
+    /// What the checks are told: the file and this harness's grants, limits and config.
+    fn check_options(&self) -> Result<CheckOptions, HarnessError> {
+        let strings = |key: &str| -> Vec<String> {
+            match self.table.get(key) {
+                Some(toml::Value::Array(list)) => list
+                    .iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect(),
+                _ => Vec::new(),
+            }
+        };
+        let grants = strings("capabilities")
+            .iter()
+            .filter_map(|name| {
+                toml::Value::String(name.clone())
+                    .try_into::<Capability>()
+                    .ok()
+            })
+            .collect();
+        let integer = |key: &str| self.table.get(key).and_then(toml::Value::as_integer);
+        Ok(CheckOptions {
+            path: self.path()?,
+            config: self.config.clone(),
+            grants: Some(grants),
+            allowed_hosts: strings("allowed_hosts"),
+            allowed_executables: strings("allowed_executables"),
+            secrets: self.secrets.clone(),
+            memory_limit_mb: integer("memory_limit_mb").and_then(|v| u32::try_from(v).ok()),
+            cpu_limit_ms: integer("cpu_limit_ms").and_then(|v| u64::try_from(v).ok()),
+            ..CheckOptions::default()
+        })
+    }
+
     /// Loads the plugin into a real host: compiles (or loads from the shared compile cache),
     /// checks `describe()`, and assigns it the role it says it fills.
     pub fn load(self) -> Result<PluginUnderTest, HarnessError> {
-        if !self.path.is_file() {
-            return Err(HarnessError::Setup(format!(
-                "{} does not exist; build the plugins (`cargo build` at the workspace root) or give a path",
-                self.path.display()
-            )));
-        }
+        let path = self.path()?;
         let folder =
             tempfile::tempdir().map_err(|e| HarnessError::Setup(format!("temp folder: {e}")))?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| HarnessError::Setup(format!("tokio runtime: {e}")))?;
-        let manifest = write_manifest(folder.path(), &self.plugin_table(), None)?;
+        let manifest = write_manifest(folder.path(), &self.plugin_table(&path), None)?;
         let options = PluginHostOptions {
             manifest_path: manifest.clone(),
             plugin_dir_override: None,
@@ -205,7 +294,7 @@ impl Harness {
             PluginKind::Llm => "claude",
             PluginKind::Policy => "policy",
         };
-        write_manifest(folder.path(), &self.plugin_table(), Some(role))?;
+        write_manifest(folder.path(), &self.plugin_table(&path), Some(role))?;
         let events = runtime.block_on(host.reload());
         if let Some(error) = events.into_iter().find_map(|e| e.error) {
             return Err(HarnessError::Setup(error));
@@ -222,11 +311,11 @@ impl Harness {
         })
     }
 
-    fn plugin_table(&self) -> toml::Table {
+    fn plugin_table(&self, path: &Path) -> toml::Table {
         let mut table = self.table.clone();
         table.insert(
             "path".into(),
-            toml::Value::String(self.path.display().to_string()),
+            toml::Value::String(path.display().to_string()),
         );
         if !self.secrets.is_empty() {
             let names = self
@@ -255,18 +344,27 @@ fn push_string(table: &mut toml::Table, key: &str, value: &str) {
     }
 }
 
+/// Writes `folder/plugins.toml` declaring `plugin` (and giving it `role`) and returns its path.
 fn write_manifest(
     folder: &Path,
     plugin: &toml::Table,
     role: Option<&str>,
 ) -> Result<PathBuf, HarnessError> {
-    let mut manifest = Manifest::empty().plugin_table(PLUGIN, plugin.clone());
+    let mut plugins = toml::Table::new();
+    plugins.insert(PLUGIN.into(), toml::Value::Table(plugin.clone()));
+    let mut root = toml::Table::new();
     if let Some(role) = role {
-        manifest = manifest.role(role, PLUGIN);
+        let mut roles = toml::Table::new();
+        roles.insert(role.into(), toml::Value::String(PLUGIN.into()));
+        root.insert("roles".into(), toml::Value::Table(roles));
     }
-    manifest
-        .try_write(folder)
-        .map_err(|e| HarnessError::Setup(format!("writing plugins.toml: {e}")))
+    root.insert("plugins".into(), toml::Value::Table(plugins));
+    let text = toml::to_string(&root)
+        .map_err(|e| HarnessError::Setup(format!("writing plugins.toml: {e}")))?;
+    let path = folder.join("plugins.toml");
+    std::fs::write(&path, text)
+        .map_err(|e| HarnessError::Setup(format!("writing {}: {e}", path.display())))?;
+    Ok(path)
 }
 
 /// The LLM slot the plugin under test fills: the harness gives an LLM plugin claude's role.

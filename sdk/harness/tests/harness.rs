@@ -1,6 +1,6 @@
 //! The harness drives real built plugins of every role through the real host runtime.
 
-use studio_plugin_harness::{Capability, Harness, HarnessError, PluginKind, wit};
+use studio_plugin_harness::{Capability, Harness, HarnessError, Outcome, PluginKind, wit};
 
 fn floor() -> wit::FloorState {
     wit::FloorState {
@@ -155,6 +155,48 @@ fn a_missing_file_says_how_to_build_it() {
         .err()
         .expect("missing");
     assert!(err.to_string().contains("cargo build"), "{err}");
+}
+
+#[test]
+fn the_contract_checks_pass_for_a_sound_plugin_of_each_role() {
+    for name in ["mock-tts", "frame-counter", "echo-policy"] {
+        let report = Harness::new(name).check_contract().expect("the checks ran");
+        assert!(!report.failed(), "{name}:\n{}", report.render());
+        let streaming = report
+            .checks
+            .iter()
+            .find(|c| c.name.ends_with("streaming") || c.name == "policy decisions")
+            .expect("a streaming check");
+        assert_eq!(streaming.outcome, Outcome::Pass, "{}", report.render());
+    }
+}
+
+#[test]
+fn the_contract_checks_report_a_broken_component_as_failed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let junk = dir.path().join("junk.wasm");
+    std::fs::write(&junk, b"\0asm but no component").expect("write");
+    let report = Harness::new(junk.display().to_string())
+        .check_contract()
+        .expect("the checks ran");
+    assert!(report.failed(), "{}", report.render());
+    assert_eq!(report.check("load").map(|c| c.outcome), Some(Outcome::Fail));
+}
+
+#[test]
+fn grants_narrower_than_the_declaration_warn_but_do_not_fail() {
+    let report = Harness::new("fault-injector")
+        .capabilities([Capability::Log, Capability::Config])
+        .check_contract()
+        .expect("the checks ran");
+    assert!(!report.failed(), "{}", report.render());
+    // It declares http, websocket and process; the grant above leaves them out.
+    assert_eq!(
+        report.check("capabilities").map(|c| c.outcome),
+        Some(Outcome::Warn),
+        "{}",
+        report.render()
+    );
 }
 
 /// A request's messages as the studio writes them (the SDK's fixture of a real one, its last line
