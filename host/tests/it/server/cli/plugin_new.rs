@@ -34,15 +34,14 @@ fn target_dir() -> PathBuf {
 
 /// `voice-studio plugin new NAME --role ROLE --dir DIR` in `cwd`.
 fn plugin_new(cwd: &Path, args: &[&str]) -> Output {
-    let output = Command::new(env!("CARGO_BIN_EXE_voice-studio"))
+    Command::new(env!("CARGO_BIN_EXE_voice-studio"))
         .arg("plugin")
         .arg("new")
         .args(args)
         .current_dir(cwd)
         .stdin(Stdio::null())
         .output()
-        .expect("run voice-studio");
-    output
+        .expect("run voice-studio")
 }
 
 fn text(output: &Output) -> String {
