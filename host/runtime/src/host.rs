@@ -400,6 +400,7 @@ impl PluginHost {
             }
         };
         self.stats.send_modify(|s| s.reloads += 1);
+        metrics::reload_pass();
         for event in &events {
             metrics::reloaded(event);
             // Nobody listening is fine: the registry is already updated.

@@ -30,7 +30,7 @@
 //! registry -> embedded, engine, error, grant, manifest, secrets, version
 //! metrics  -> bindings, error, manifest, registry          what `/metrics` counts of plugins
 //! call     -> bindings, cancel, capabilities, error, manifest, metrics, registry, sandbox, version
-//! watch    -> error                                       sends reload requests on a channel
+//! watch    -> error, metrics                              sends reload requests on a channel
 //! host     -> call, engine, error, manifest, metrics, redact, registry, secrets, version, watch
 //! conformance -> call, cancel, capabilities, engine, error, host, manifest, version, wit
 //!                          `plugin check`: a role's contract run against one component

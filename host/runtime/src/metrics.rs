@@ -1,6 +1,7 @@
 //! The runtime's Prometheus metrics, all in one place: plugin calls, their errors by kind, traps,
-//! fallbacks and reloads. Recorded through the `metrics` facade; the host installs the recorder
-//! and serves `/metrics` (until it does, these calls cost a lookup and record nothing).
+//! fallbacks, reloads, reload passes and the watcher's batches. Recorded through the `metrics`
+//! facade; the host installs the recorder and serves `/metrics` (until it does, these calls cost a
+//! lookup and record nothing).
 //!
 //! Labels stay bounded: `role` is one of the five role slots, `plugin` a name from
 //! `plugins.toml`, `kind` and `outcome` come from fixed lists below. No session id, no free text.
@@ -22,6 +23,10 @@ pub const PLUGIN_TRAPS: &str = "studio_plugin_traps_total";
 pub const PLUGIN_FALLBACKS: &str = "studio_plugin_fallbacks_total";
 /// Reload results per plugin (`plugins.toml` for a refused manifest), by outcome.
 pub const PLUGIN_RELOADS: &str = "studio_plugin_reloads_total";
+/// Reload passes run (hot reload or on request), whether or not they swapped anything.
+pub const PLUGIN_RELOAD_PASSES: &str = "studio_plugin_reload_passes_total";
+/// Settled batches of file events the hot reload watcher compared, by outcome.
+pub const PLUGIN_WATCH_BATCHES: &str = "studio_plugin_watch_batches_total";
 
 /// Gives every runtime metric its help text; call once after the recorder is installed.
 pub fn describe() {
@@ -44,6 +49,14 @@ pub fn describe() {
     describe_counter!(
         PLUGIN_RELOADS,
         "Plugin reload results (hot reload or on request), by plugin and outcome (swapped, refused)."
+    );
+    describe_counter!(
+        PLUGIN_RELOAD_PASSES,
+        "Reload passes run (hot reload or on request); it grows only when plugins.toml or a plugin file's contents change."
+    );
+    describe_counter!(
+        PLUGIN_WATCH_BATCHES,
+        "Settled batches of file events about plugins.toml or a plugin file, by outcome: changed (a file's contents changed: a reload) or unchanged (touched or rewritten with the same bytes)."
     );
 }
 
@@ -84,6 +97,17 @@ pub(crate) fn call_failed(slot: RoleSlot, error: &CallError) {
 /// A failed call on `slot` to `plugin` moves on to the next plugin of its fallback list.
 pub(crate) fn fell_back(slot: RoleSlot, plugin: &str) {
     counter!(PLUGIN_FALLBACKS, "role" => slot.name(), "plugin" => plugin.to_owned()).increment(1);
+}
+
+/// A reload pass ran (whatever it found).
+pub(crate) fn reload_pass() {
+    counter!(PLUGIN_RELOAD_PASSES).increment(1);
+}
+
+/// The watcher compared a settled batch of events; `changed`: a file's contents had changed.
+pub(crate) fn watch_batch(changed: bool) {
+    let outcome = if changed { "changed" } else { "unchanged" };
+    counter!(PLUGIN_WATCH_BATCHES, "outcome" => outcome).increment(1);
 }
 
 /// A reload swapped a plugin in or was refused.

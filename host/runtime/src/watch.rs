@@ -26,6 +26,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, watch};
 
 use super::error::PluginHostError;
+use super::metrics;
 
 /// How long the watched files must be quiet before a reload.
 pub(crate) const DEBOUNCE: Duration = Duration::from_millis(100);
@@ -233,6 +234,7 @@ impl PluginWatcher {
                     s.settled += 1;
                     s.changed += u64::from(!changed.is_empty());
                 });
+                metrics::watch_batch(!changed.is_empty());
                 if changed.is_empty() {
                     tracing::debug!("plugin files were touched but their contents did not change");
                     continue;

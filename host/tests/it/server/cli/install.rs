@@ -13,6 +13,8 @@ use crate::support::plugins::built;
 use crate::support::server::{Server, ServerSetup, TEST_MANIFEST};
 
 const NOTE: &str = "# The operator's own notes: keep them.";
+/// The server's `STUDIO_ADMIN_TOKEN`, for `/metrics`.
+const ADMIN_TOKEN: &str = "install-test-admin-token-0123456789abcdef";
 
 /// A studio folder with its own plugin folder (PLUGIN_DIR) holding copies of the test plugins,
 /// and a plugins.toml with a comment.
@@ -59,6 +61,34 @@ fn served(server: &Server) -> Vec<(String, Option<String>)> {
         .collect()
 }
 
+/// A sample from `/metrics`, `name` with its labels as the exposition writes them (0 when absent).
+fn metric(server: &Server, name: &str) -> f64 {
+    let bearer = format!("Bearer {ADMIN_TOKEN}");
+    let metrics = server_get(server, "/metrics", &bearer);
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .map_or(0.0, |v| v.trim().parse().expect("a number"))
+}
+
+fn reload_passes(server: &Server) -> f64 {
+    metric(server, "studio_plugin_reload_passes_total")
+}
+
+fn watch_batches(server: &Server, outcome: &str) -> f64 {
+    metric(
+        server,
+        &format!("studio_plugin_watch_batches_total{{outcome=\"{outcome}\"}}"),
+    )
+}
+
+fn server_get(server: &Server, path: &str, bearer: &str) -> String {
+    let response =
+        crate::support::server::http(server.addr, "GET", path, &[("Authorization", bearer)], None);
+    assert_eq!(response.status, 200, "{}", response.body);
+    response.body
+}
+
 /// Waits until `/health` satisfies `wanted`; the bound guards against a hang, it is not a timing
 /// check.
 fn until_served(server: &Server, what: &str, wanted: impl Fn(&[(String, Option<String>)]) -> bool) {
@@ -78,8 +108,43 @@ fn until_served(server: &Server, what: &str, wanted: impl Fn(&[(String, Option<S
 
 #[test]
 fn install_serves_on_a_running_server_and_remove_takes_it_out() {
-    let server = studio().var("PLUGINS_WATCH", "true").start();
+    let server = studio()
+        .var("PLUGINS_WATCH", "true")
+        .var("STUDIO_ADMIN_TOKEN", ADMIN_TOKEN)
+        .start();
     assert!(!served(&server).iter().any(|(name, _)| name == "shouter"));
+    // Reading plugins.toml and the plugins (as `cat` or a backup does) and touching them without
+    // changing a byte reload nothing; each reload counted below is a real change.
+    let watched = [
+        server.setup.path().join("plugins.toml"),
+        installed(&server.setup, "fault-injector"),
+        installed(&server.setup, "frame-counter"),
+    ];
+    for _ in 0..50 {
+        for file in &watched {
+            std::fs::read(file).expect("read a watched file");
+        }
+    }
+    let later = std::time::SystemTime::now() + Duration::from_secs(5);
+    for file in &watched {
+        std::fs::File::options()
+            .write(true)
+            .open(file)
+            .and_then(|f| f.set_modified(later))
+            .expect("touch");
+    }
+    // The watcher has looked at the touches (a bound against a hang, not a timing check) and
+    // found nothing changed: no reload asked for, none run.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while watch_batches(&server, "unchanged") + watch_batches(&server, "changed") < 1.0 {
+        assert!(
+            Instant::now() < deadline,
+            "the watcher never looked at the touches"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(watch_batches(&server, "changed"), 0.0);
+    assert_eq!(reload_passes(&server), 0.0);
 
     let component = built("fault-injector-next");
     let out = run_in(
@@ -131,6 +196,9 @@ fn install_serves_on_a_running_server_and_remove_takes_it_out() {
     until_served(&server, "the installed plugin is served", |plugins| {
         plugins.contains(&("shouter".into(), Some("2.0.0".into())))
     });
+    // One pass for the install (the new plugins.toml; the new file was not watched yet), none for
+    // the reads and touches before it, none for the install's own reads afterwards.
+    assert_eq!(reload_passes(&server), 1.0);
     // `plugins --json` (what an operator runs) agrees.
     let listed = run_in(&server.setup, &["plugins", "--json"]);
     assert!(
@@ -148,6 +216,7 @@ fn install_serves_on_a_running_server_and_remove_takes_it_out() {
     until_served(&server, "the removed plugin is gone", |plugins| {
         !plugins.iter().any(|(name, _)| name == "shouter")
     });
+    assert_eq!(reload_passes(&server), 2.0);
     // The rest kept serving through both swaps.
     assert_eq!(server.get("/ready").status, 200);
 }
