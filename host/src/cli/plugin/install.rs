@@ -365,10 +365,10 @@ fn print_plan(
         .collect();
     if !asked.is_empty() {
         println!(
-            "not granted:   {} (describe() asks for {}; add --grant {} to grant it)",
+            "not granted:   {} (describe() asks for {them}; add --grant {} to grant {them})",
             asked.join(", "),
-            if asked.len() == 1 { "it" } else { "them" },
-            asked.join(" --grant ")
+            asked.join(" --grant "),
+            them = if asked.len() == 1 { "it" } else { "them" },
         );
     }
     let unasked: Vec<&String> = granted

@@ -1,9 +1,9 @@
 //! `plugin install` and `plugin remove` on the real binary: a component installed next to a
 //! running server (with hot reload on) is served without a restart and removed the same way; the
-//! grants are shown before they are given and `describe()`'s unmet asks are named; plugins.toml
-//! keeps the operator's comments; and every refusal (no confirmation, not a component, a name
-//! with a path, no editable plugins.toml, a role still using the plugin) exits 2 and changes
-//! nothing.
+//! grants are shown before they are given (and asked about on a terminal) and `describe()`'s unmet
+//! asks are named; plugins.toml keeps the operator's comments; reading or touching the watched
+//! files reloads nothing; and every refusal (no confirmation, not a component, a name with a
+//! path, no editable plugins.toml, a role still using the plugin) exits 2 and changes nothing.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -357,4 +357,63 @@ fn refusals_exit_2_and_change_nothing() {
         "{}",
         text(&out.stderr)
     );
+}
+
+/// On a terminal install asks before it grants: "n" (or anything but yes) changes nothing, "y"
+/// installs. The terminal is a real pseudo-terminal from `script` (util-linux, in every Debian).
+#[test]
+fn on_a_terminal_it_asks_and_only_yes_installs() {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+
+    let setup = studio();
+    let before = manifest(&setup);
+    let component = arg(&built("fault-injector-next"));
+    let command = [
+        env!("CARGO_BIN_EXE_voice-studio"),
+        "plugin",
+        "install",
+        &component,
+        "--name",
+        "shouter",
+        "--grant",
+        "log",
+    ]
+    .map(|word| format!("'{word}'"))
+    .join(" ");
+    let answer = |reply: &str| {
+        let mut child = Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .current_dir(setup.path())
+            .env_clear()
+            .envs(setup.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("`script` (util-linux) is missing: run .ci/setup");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(reply.as_bytes())
+            .expect("answer");
+        let out = child.wait_with_output().expect("script");
+        (out.status.code(), text(&out.stdout))
+    };
+
+    let (code, shown) = answer("n\n");
+    assert_eq!(code, Some(2), "{shown}");
+    assert!(
+        shown.contains("Install it with these grants? [y/N]"),
+        "{shown}"
+    );
+    assert!(shown.contains("not confirmed"), "{shown}");
+    assert_eq!(manifest(&setup), before, "a refusal changed plugins.toml");
+    assert!(!installed(&setup, "shouter").exists());
+
+    let (code, shown) = answer("y\n");
+    assert_eq!(code, Some(0), "{shown}");
+    assert!(installed(&setup, "shouter").exists(), "{shown}");
+    assert!(manifest(&setup).contains("[plugins.shouter]"));
 }
