@@ -28,6 +28,8 @@ pub use process_rules::{
 use variables::{declared_lookup, expand_config, expand_variables};
 
 /// Memory a plugin instance may grow to when neither the plugin nor `[studio]` says otherwise.
+/// It holds a Python plugin too: `plugins/whisper-py` (CPython inside the component) peaked at
+/// 16 MiB on a 29 s utterance and runs in as little as 17 (the `python_plugin` bench).
 pub const DEFAULT_MEMORY_LIMIT_MB: u32 = 64;
 /// Guest CPU time one call may use when neither the plugin nor `[studio]` says otherwise.
 pub const DEFAULT_CPU_LIMIT_MS: u64 = 1000;

@@ -9,7 +9,8 @@ interpolated linearly. Going up needs no filter.
 
 The filter's taps are computed when the module is imported, which componentize-py does at build
 time: the running plugin starts with them in its memory snapshot. Each output sample costs one
-`sum(map(mul, ...))` over the taps, the cheapest inner loop CPython has (measured in the README).
+dot product over the taps (`math.sumprod`, in C since CPython 3.12), the cheapest inner
+loop CPython has; the README gives the guest CPU it costs.
 """
 
 import math
@@ -48,9 +49,26 @@ def _taps_for(from_rate: int, to_rate: int) -> List[float]:
     return _CACHE[key]
 
 
+try:
+    # CPython 3.12+ (componentize-py runs 3.14): the dot product in C, twice as fast.
+    from math import sumprod as _dot
+except ImportError:  # an older python3 running the unit tests natively
+
+    def _dot(p: Sequence[float], q: Sequence[float]) -> float:
+        return sum(map(mul, p, q))
+
+
 def _clamp(value: float) -> int:
     rounded = int(round(value))
     return 32767 if rounded > 32767 else -32768 if rounded < -32768 else rounded
+
+
+def _samples(values: List[float]) -> array:
+    """Rounded to 16-bit samples; the rare value past full scale (filter overshoot) is clamped."""
+    try:
+        return array("h", map(round, values))
+    except OverflowError:
+        return array("h", map(_clamp, values))
 
 
 class Resampler:
@@ -91,7 +109,7 @@ class Resampler:
         self._window.extend(samples)
         filtered = self._run_filter(final=False)
         if not self._interpolate:
-            return array("h", [_clamp(v) for v in filtered])
+            return _samples(filtered)
         self._pending.extend(filtered)
         return self._interpolated(final=False)
 
@@ -103,7 +121,7 @@ class Resampler:
             self._window.extend([0] * self._delay)
             filtered = self._run_filter(final=True)
             if not self._interpolate:
-                return array("h", [_clamp(v) for v in filtered])
+                return _samples(filtered)
             self._pending.extend(filtered)
         return self._interpolated(final=True)
 
@@ -113,13 +131,12 @@ class Resampler:
         taps, count, step = self._taps, len(self._taps), self._step
         window = self._window
         # The window starts at input index `_filtered_next - delay`.
-        out = []
-        at = 0
-        while at + count <= len(window) and (not final or self._filtered_next < self._fed):
-            out.append(sum(map(mul, taps, window[at : at + count])))
-            at += step
-            self._filtered_next += step
-        del window[:at]
+        n = (len(window) - count) // step + 1 if len(window) >= count else 0
+        if final:
+            n = min(n, max(0, -(-(self._fed - self._filtered_next) // step)))
+        out = [_dot(taps, window[at : at + count]) for at in range(0, n * step, step)]
+        del window[: n * step]
+        self._filtered_next += n * step
         return out
 
     def _interpolated(self, final: bool) -> array:

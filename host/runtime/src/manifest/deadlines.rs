@@ -30,7 +30,9 @@ pub const DEFAULT_LLM_LINE_MS: u64 = 60_000;
 /// How long an STT call may stay away from its input when plugins.toml does not say.
 pub const DEFAULT_STT_IDLE_MS: u64 = 30_000;
 /// Guest CPU credited per second of audio served when plugins.toml does not say: a fifth of a
-/// core, some hundred times what the shipped adapters use, far below a plugin that spins.
+/// core, some hundred times what the shipped adapters use, far below a plugin that spins. A
+/// Python plugin fits as well: `plugins/whisper-py` burns about 48 ms per second of speech,
+/// resampling in pure Python (the `python_plugin` bench).
 pub const DEFAULT_CPU_PER_AUDIO_SECOND_MS: u64 = 200;
 /// Guest CPU credited per piece of text an LLM pushes when plugins.toml does not say.
 pub const DEFAULT_CPU_PER_EVENT_MS: u64 = 20;
