@@ -5,6 +5,7 @@ mod contract;
 mod deadlines;
 mod faults;
 mod http;
+mod javascript;
 mod network;
 mod process;
 mod python;
