@@ -7,6 +7,8 @@
 //! Run with `cargo bench -p voice-studio --bench python_plugin`; prints a markdown table. Needs
 //! componentize-py (`.ci/setup`).
 
+// The integration tests' build of the plugin; the bench builds but does not pre-compile it.
+#[allow(dead_code)]
 #[path = "../tests/it/plugins/python/component.rs"]
 mod component;
 

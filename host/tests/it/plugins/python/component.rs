@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use voice_studio::plugins::BUILT_PLUGIN_DIR;
+use voice_studio::plugins::{BUILT_PLUGIN_DIR, PluginHost, PluginHostOptions};
 
 /// The plugin's folder.
 pub fn source_dir() -> PathBuf {
@@ -62,6 +62,40 @@ pub fn whisper_py() -> PathBuf {
     BUILT.get_or_init(build).clone()
 }
 
+/// The built component, compiled once into the shared compile cache (`<target>/plugin-cache`,
+/// which the tests' hosts and a checkout's `voice-studio` use): compiling it takes 11-30 s and
+/// some 400 MB, so tests that start at once wait for one compile instead of each running its own.
+pub async fn whisper_py_compiled() -> PathBuf {
+    static COMPILED: tokio::sync::OnceCell<PathBuf> = tokio::sync::OnceCell::const_new();
+    COMPILED
+        .get_or_init(|| async {
+            let wasm = whisper_py();
+            let dir = tempfile::tempdir().expect("tempdir");
+            let manifest = dir.path().join("plugins.toml");
+            std::fs::write(
+                &manifest,
+                format!(
+                    "[plugins.whisper-py]\npath = {:?}\ncapabilities = [\"log\", \"config\", \"http\"]\n",
+                    wasm.display().to_string()
+                ),
+            )
+            .expect("write plugins.toml");
+            let inspection = PluginHost::inspect(PluginHostOptions {
+                manifest_path: manifest,
+                cache_dir: None,
+                watch: false,
+                ..Default::default()
+            })
+            .await
+            .expect("the runtime inspects the component");
+            let status = &inspection.plugins[0];
+            assert_eq!(status.last_error, None, "{status:?}");
+            wasm
+        })
+        .await
+        .clone()
+}
+
 fn build() -> PathBuf {
     let tool = componentize_py();
     let version = Command::new(&tool)
@@ -98,6 +132,14 @@ fn build() -> PathBuf {
         built.status,
         String::from_utf8_lossy(&built.stderr)
     );
+    // Earlier builds (18 MB each) are of sources that are gone.
+    let folder = out.parent().expect("the output's folder");
+    for entry in std::fs::read_dir(folder).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("whisper-py-") && name.ends_with(".wasm") && entry.path() != out {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
     out
 }
 

@@ -29,7 +29,11 @@ const NAME: &str = "whisper-py";
 /// `[plugins.whisper-py]` table after `path`), with the default limits.
 async fn python_host(table: &str) -> (Studio, Arc<PluginHost>) {
     let studio = Studio::with_plugins(&[]);
-    std::fs::copy(component::whisper_py(), studio.plugin_path(NAME)).expect("copy the component");
+    std::fs::copy(
+        component::whisper_py_compiled().await,
+        studio.plugin_path(NAME),
+    )
+    .expect("copy the component");
     studio.write_manifest(&format!(
         "[roles]\nstt = \"{NAME}\"\n[plugins.{NAME}]\npath = \"{NAME}.wasm\"\n{table}\n"
     ));
@@ -238,7 +242,7 @@ endpoint = "http://127.0.0.1:2/transcribe"
 async fn a_live_turn_hears_the_human_through_the_python_plugin_and_claude_answers() {
     const SAID: &str = "Claude, what do you make of today's topic?";
     let fake = whisper::start(&[SAID]).await;
-    let plugin = component::whisper_py();
+    let plugin = component::whisper_py_compiled().await;
     let manifest = Manifest::quick_mocks()
         .role("stt", NAME)
         .plugin(NAME, &["log", "config", "http"])
@@ -289,7 +293,7 @@ async fn a_live_turn_hears_the_human_through_the_python_plugin_and_claude_answer
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_python_component_passes_plugin_check_on_the_real_binary() {
     let fake = whisper::start(&["Checked."]).await;
-    let plugin = component::whisper_py();
+    let plugin = component::whisper_py_compiled().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let endpoint = format!("endpoint={}", fake.endpoint());
     let args = [
