@@ -119,6 +119,13 @@ fn build() -> PathBuf {
         String::from_utf8_lossy(&built.stdout),
         String::from_utf8_lossy(&built.stderr)
     );
+    // Builds of earlier sources are 12 MB each and never used again.
+    for old in files(out.parent().expect("js-plugins folder")) {
+        let name = old.file_name().map(|n| n.to_string_lossy().into_owned());
+        if old != out && name.is_some_and(|n| n.starts_with("policy-js-") && n.ends_with(".wasm")) {
+            let _ = std::fs::remove_file(&old);
+        }
+    }
     out
 }
 
