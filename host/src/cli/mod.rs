@@ -24,15 +24,17 @@ use voice_studio::plugins::{PluginHostOptions, RoleSlot, catalog};
 /// also `check`'s "some problem found".
 pub const EXIT_CONFIG: u8 = 2;
 
-/// `--version`: the server's version, the plugin contract it speaks and the plugins built into it.
+/// `--version`: the server's version, the plugin contract it speaks (and every contract version it
+/// loads) and the plugins built into it.
 pub static LONG_VERSION: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     let plugins: Vec<&str> = voice_studio::plugins::embedded_plugins()
         .map(|p| p.name)
         .collect();
     format!(
-        "{version}\nplugin contract: {contract}\nbuilt-in plugins ({version} each): {plugins}",
+        "{version}\nplugin contract: {contract} (loads versions {supported})\nbuilt-in plugins ({version} each): {plugins}",
         version = env!("CARGO_PKG_VERSION"),
         contract = voice_studio::plugins::WIT_CONTRACT,
+        supported = voice_studio::plugins::SUPPORTED_CONTRACTS.join(", "),
         plugins = plugins.join(", "),
     )
 });

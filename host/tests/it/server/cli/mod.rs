@@ -133,6 +133,11 @@ fn version_names_the_contract_and_the_built_in_plugins() {
         "{stdout}"
     );
     assert!(voice_studio::plugins::WIT_CONTRACT.starts_with("studio:plugin@"));
+    let supported = voice_studio::plugins::SUPPORTED_CONTRACTS.join(", ");
+    assert!(
+        stdout.contains(&format!("(loads versions {supported})")),
+        "{stdout}"
+    );
     for plugin in ["mock-stt", "mock-tts", "mock-llm", "host-led", "anthropic"] {
         assert!(stdout.contains(plugin), "{plugin} missing: {stdout}");
     }
