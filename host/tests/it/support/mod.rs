@@ -1,3 +1,4 @@
+pub mod foreign_build;
 pub mod fuzz;
 pub mod plugins;
 pub mod recording;

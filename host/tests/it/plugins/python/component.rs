@@ -3,42 +3,17 @@
 //! the plugin's sources, its build script, the WIT contract and the componentize-py version, so an
 //! unchanged plugin is not rebuilt and a changed one always is.
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use voice_studio::plugins::{BUILT_PLUGIN_DIR, PluginHost, PluginHostOptions};
+use voice_studio::plugins::{PluginHost, PluginHostOptions};
+
+use crate::support::foreign_build::{cached_build, files, repo, target_dir, wit_dir};
 
 /// The plugin's folder.
 pub fn source_dir() -> PathBuf {
     repo().join("plugins").join("whisper-py")
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the host crate sits in the workspace")
-        .to_path_buf()
-}
-
-/// The build's target folder (the parent of `<target>/plugins`).
-fn target_dir() -> PathBuf {
-    Path::new(BUILT_PLUGIN_DIR)
-        .parent()
-        .expect("BUILT_PLUGIN_DIR is <target>/plugins")
-        .to_path_buf()
-}
-
-/// The 0.1.0 contract: its versioned folder when there is one, else `wit/` (as build.sh picks).
-fn wit_dir() -> PathBuf {
-    let versioned = repo().join("wit").join("v0.1.0");
-    if versioned.is_dir() {
-        versioned
-    } else {
-        repo().join("wit")
-    }
 }
 
 /// componentize-py: `$COMPONENTIZE_PY`, else where `.ci/setup` installs it. Panics with the fix
@@ -107,65 +82,38 @@ fn build() -> PathBuf {
         "{} --version failed: run .ci/setup",
         tool.display()
     );
-    let mut hasher = DefaultHasher::new();
-    version.stdout.hash(&mut hasher);
-    for file in files(&source_dir()).into_iter().chain(files(&wit_dir())) {
-        file.strip_prefix(repo()).unwrap_or(&file).hash(&mut hasher);
-        std::fs::read(&file)
-            .unwrap_or_else(|e| panic!("read {}: {e}", file.display()))
-            .hash(&mut hasher);
-    }
-    let out = target_dir()
-        .join("python-plugins")
-        .join(format!("whisper-py-{:016x}.wasm", hasher.finish()));
-    if out.is_file() {
-        return out;
-    }
-    let built = Command::new(source_dir().join("build.sh"))
-        .arg(&out)
-        .env("COMPONENTIZE_PY", &tool)
-        .output()
-        .expect("plugins/whisper-py/build.sh runs");
-    assert!(
-        built.status.success() && out.is_file(),
-        "building plugins/whisper-py failed ({}):\n{}",
-        built.status,
-        String::from_utf8_lossy(&built.stderr)
-    );
-    // Earlier builds (18 MB each) are of sources that are gone.
-    let folder = out.parent().expect("the output's folder");
-    for entry in std::fs::read_dir(folder).into_iter().flatten().flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with("whisper-py-") && name.ends_with(".wasm") && entry.path() != out {
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
-    out
+    let sources = files(&source_dir(), &is_source)
+        .into_iter()
+        .chain(files(&wit_dir(), &is_source));
+    cached_build(
+        "python-plugins",
+        "whisper-py",
+        Some(&version.stdout),
+        sources,
+        |out| {
+            let built = Command::new(source_dir().join("build.sh"))
+                .arg(out)
+                .env("COMPONENTIZE_PY", &tool)
+                .output()
+                .expect("plugins/whisper-py/build.sh runs");
+            assert!(
+                built.status.success() && out.is_file(),
+                "building plugins/whisper-py failed ({}):\n{}",
+                built.status,
+                String::from_utf8_lossy(&built.stderr)
+            );
+        },
+    )
 }
 
-/// The source files under `dir` (Python, shell, WIT), sorted, skipping caches.
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut folders = vec![dir.to_path_buf()];
-    while let Some(folder) = folders.pop() {
-        let entries =
-            std::fs::read_dir(&folder).unwrap_or_else(|e| panic!("{}: {e}", folder.display()));
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let name = entry.file_name();
-            if name.to_string_lossy().starts_with(['.', '_']) && name != "__init__.py" {
-                continue;
-            }
-            if path.is_dir() {
-                folders.push(path);
-            } else if path
-                .extension()
-                .is_some_and(|e| e == "py" || e == "sh" || e == "wit")
-            {
-                found.push(path);
-            }
-        }
+/// The build's inputs: Python, shell and WIT files, and the folders that hold them (not caches).
+fn is_source(path: &Path) -> bool {
+    let name = path.file_name().unwrap_or_default();
+    if name.to_string_lossy().starts_with(['.', '_']) && name != "__init__.py" {
+        return false;
     }
-    found.sort();
-    found
+    path.is_dir()
+        || path
+            .extension()
+            .is_some_and(|e| e == "py" || e == "sh" || e == "wit")
 }
