@@ -3,22 +3,10 @@
 //! component) are reported as failures with exit status 1; bad usage exits 2.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-/// Runs `plugin check` with `args` in an empty folder.
-fn check(args: &[&str]) -> Output {
-    let dir = tempfile::tempdir().expect("tempdir");
-    Command::new(env!("CARGO_BIN_EXE_voice-studio"))
-        .arg("plugin")
-        .arg("check")
-        .args(args)
-        .current_dir(dir.path())
-        .stdin(Stdio::null())
-        .output()
-        .expect("run voice-studio plugin check")
-}
+use crate::support::plugin_check::{detail, outcome, report, run as check};
 
 fn built(name: &str) -> String {
     Path::new(voice_studio::plugins::BUILT_PLUGIN_DIR)
@@ -33,35 +21,7 @@ fn run_report(name: &str, args: &[&str]) -> (i32, Value) {
     let mut all = vec![file.as_str(), "--json"];
     all.extend_from_slice(args);
     let output = check(&all);
-    let text = String::from_utf8_lossy(&output.stdout);
-    let report: Value = serde_json::from_str(&text).unwrap_or_else(|e| {
-        panic!(
-            "not a JSON report ({e}): {text}\nstderr: {}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
-    (output.status.code().expect("exit code"), report)
-}
-
-/// The outcome of the check `name` in `report`.
-fn outcome<'a>(report: &'a Value, name: &str) -> &'a str {
-    report["checks"]
-        .as_array()
-        .expect("checks")
-        .iter()
-        .find(|c| c["name"] == name)
-        .and_then(|c| c["outcome"].as_str())
-        .unwrap_or_else(|| panic!("no check {name} in {report:#}"))
-}
-
-fn detail<'a>(report: &'a Value, name: &str) -> &'a str {
-    report["checks"]
-        .as_array()
-        .expect("checks")
-        .iter()
-        .find(|c| c["name"] == name)
-        .and_then(|c| c["detail"].as_str())
-        .unwrap_or_default()
+    (output.status.code().expect("exit code"), report(&output))
 }
 
 #[test]

@@ -6,10 +6,10 @@ use crate::support;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::support::plugins::Studio;
+use crate::support::plugins::{Studio, floor};
 use tokio::sync::mpsc;
 use voice_studio::plugins::wit::{
-    Decision, FloorEvent, FloorState, Respond, Speaker, SttRequest, TranscriptKind, TtsRequest,
+    Decision, FloorEvent, Respond, Speaker, SttRequest, TranscriptKind, TtsRequest,
 };
 use voice_studio::plugins::{PluginHost, PluginHostOptions, RoleSlot, SttInput};
 use voice_studio::speakers::Ai;
@@ -24,21 +24,6 @@ async fn shipped_host(cache: &Path) -> Arc<PluginHost> {
     })
     .await
     .expect("the shipped plugins.toml starts")
-}
-
-fn floor(memory: &str) -> FloorState {
-    FloorState {
-        now_ms: 10_000,
-        autopilot: false,
-        holder: None,
-        human_speaking: false,
-        last_speaker: Some(Speaker::You),
-        ai_turns_in_a_row: 0,
-        max_ai_turns: 4,
-        thinking: None,
-        autopilot_since_ms: None,
-        memory: memory.to_string(),
-    }
 }
 
 /// 20 ms frames of 48 kHz audio: `speech_ms` of a loud 220 Hz tone, then `quiet_ms` of silence.

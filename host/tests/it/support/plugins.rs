@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use tokio::sync::mpsc;
-use voice_studio::plugins::wit::{ChatMessage, ChatRole, LlmRequest, Speaker};
+use voice_studio::plugins::wit::{ChatMessage, ChatRole, FloorState, LlmRequest, Speaker};
 use voice_studio::plugins::{
     BUILT_PLUGIN_DIR, CallError, LlmHandle, PluginHost, PluginHostOptions,
 };
@@ -86,6 +86,22 @@ pub fn request(model: &str, text: &str) -> LlmRequest {
         }],
         max_tokens: 64,
         temperature: None,
+    }
+}
+
+/// A policy's floor with nobody speaking, the human having spoken last, and `memory`.
+pub fn floor(memory: &str) -> FloorState {
+    FloorState {
+        now_ms: 10_000,
+        autopilot: false,
+        holder: None,
+        human_speaking: false,
+        last_speaker: Some(Speaker::You),
+        ai_turns_in_a_row: 0,
+        max_ai_turns: 4,
+        thinking: None,
+        autopilot_since_ms: None,
+        memory: memory.to_string(),
     }
 }
 

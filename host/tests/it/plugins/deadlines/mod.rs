@@ -10,10 +10,10 @@ use crate::support;
 use std::future::Future;
 use std::time::Duration;
 
-use crate::support::plugins::{Studio, complete};
+use crate::support::plugins::{Studio, complete, floor};
 use tokio::sync::mpsc;
 use voice_studio::plugins::wit::{
-    Decision, FloorEvent, FloorState, Respond, Speaker, SttRequest, Transcript, TranscriptKind,
+    Decision, FloorEvent, Respond, Speaker, SttRequest, Transcript, TranscriptKind,
 };
 use voice_studio::plugins::{CallError, PluginKind, SttHandle, SttInput};
 use voice_studio::speakers::Ai;
@@ -26,21 +26,6 @@ async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
     tokio::time::timeout(PATIENCE, future)
         .await
         .unwrap_or_else(|_| panic!("{what} was never cut"))
-}
-
-fn floor() -> FloorState {
-    FloorState {
-        now_ms: 10_000,
-        autopilot: false,
-        holder: None,
-        human_speaking: false,
-        last_speaker: Some(Speaker::You),
-        ai_turns_in_a_row: 0,
-        max_ai_turns: 4,
-        thinking: None,
-        autopilot_since_ms: None,
-        memory: String::new(),
-    }
 }
 
 fn responds(decisions: &[Decision], speaker: Speaker) -> bool {
@@ -77,7 +62,7 @@ async fn a_sleeping_policy_is_cut_at_its_deadline_naming_the_plugin_and_the_key(
     let error = within(
         "a sleeping decide",
         policy.decide(
-            floor(),
+            floor(""),
             FloorEvent::HumanSaid("Claude, sleep on it.".into()),
         ),
     )
@@ -98,7 +83,7 @@ async fn a_sleeping_policy_is_cut_at_its_deadline_naming_the_plugin_and_the_key(
     // The instance that slept was thrown away; a fresh one decides the next event.
     let decisions = within(
         "the next decide",
-        policy.decide(floor(), FloorEvent::HumanSaid("Claude, hello.".into())),
+        policy.decide(floor(""), FloorEvent::HumanSaid("Claude, hello.".into())),
     )
     .await
     .expect("the next decide works");
@@ -114,7 +99,7 @@ async fn a_sleeping_policy_falls_back_and_the_fallback_decides_the_same_event() 
     let decisions = within(
         "a sleeping decide",
         policy.decide(
-            floor(),
+            floor(""),
             FloorEvent::HumanSaid("Guest, do you ever sleep?".into()),
         ),
     )
@@ -131,7 +116,7 @@ async fn a_spinning_policy_is_cut_at_its_deadline_long_before_its_cpu_limit() {
     // cpu_limit_ms is 10 minutes: only the deadline can stop this one in time.
     let error = within(
         "a spinning decide",
-        policy.decide(floor(), FloorEvent::HumanSaid("Claude, spin.".into())),
+        policy.decide(floor(""), FloorEvent::HumanSaid("Claude, spin.".into())),
     )
     .await
     .expect_err("the spinning decide is cut");

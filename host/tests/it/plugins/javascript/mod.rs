@@ -17,24 +17,9 @@ use voice_studio::plugins::{
 };
 use voice_studio::speakers::Speaker as Who;
 
-use crate::support::plugins::Studio;
+use crate::support::plugin_check;
+use crate::support::plugins::{Studio, floor};
 use crate::support::studio::{RigOptions, StudioRig, final_caption, silence, stream, until};
-
-/// The floor with nobody speaking.
-fn floor(memory: &str) -> FloorState {
-    FloorState {
-        now_ms: 10_000,
-        autopilot: false,
-        holder: None,
-        human_speaking: false,
-        last_speaker: Some(Speaker::You),
-        ai_turns_in_a_row: 0,
-        max_ai_turns: 4,
-        thinking: None,
-        autopilot_since_ms: None,
-        memory: memory.to_string(),
-    }
-}
 
 /// A studio folder whose policy is the built JavaScript plugin, with `extra` in its table.
 fn studio_with_policy_js(extra: &str) -> Studio {
@@ -325,36 +310,15 @@ async fn a_memory_limit_below_the_engines_snapshot_refuses_the_load_and_says_so(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_javascript_component_passes_plugin_check_on_the_real_binary() {
     let plugin = component::policy_js();
-    let dir = tempfile::tempdir().expect("tempdir");
+    let plugin = plugin.to_str().expect("a UTF-8 path");
     let output = {
         // The check compiles the component too (through the default compile cache).
         let _one_at_a_time = loading().lock().await;
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_voice-studio"))
-            .args(["plugin", "check"])
-            .arg(&plugin)
-            .args(["--role", "policy", "--json"])
-            .current_dir(dir.path())
-            .stdin(std::process::Stdio::null())
-            .output()
-            .await
-            .expect("run voice-studio plugin check")
+        plugin_check::run_async(&[plugin, "--role", "policy", "--json"]).await
     };
-    let text = String::from_utf8_lossy(&output.stdout);
-    let report: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| {
-        panic!(
-            "not a JSON report ({e}): {text}\nstderr: {}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
+    let report = plugin_check::report(&output);
     assert_eq!(output.status.code(), Some(0), "{report:#}");
     assert_eq!(report["plugin"]["name"], "policy-js");
-    let outcome = |name: &str| {
-        report["checks"]
-            .as_array()
-            .and_then(|checks| checks.iter().find(|c| c["name"] == name))
-            .and_then(|c| c["outcome"].as_str())
-            .unwrap_or_else(|| panic!("no check {name} in {report:#}"))
-    };
     for check in [
         "load",
         "describe",
@@ -363,7 +327,11 @@ async fn the_javascript_component_passes_plugin_check_on_the_real_binary() {
         "policy decisions",
         "limits",
     ] {
-        assert_eq!(outcome(check), "pass", "{check}: {report:#}");
+        assert_eq!(
+            plugin_check::outcome(&report, check),
+            "pass",
+            "{check}: {report:#}"
+        );
     }
 }
 

@@ -19,6 +19,7 @@ use voice_studio::plugins::{
 };
 use voice_studio::speakers::Speaker as Voice;
 
+use crate::support::plugin_check;
 use crate::support::plugins::Studio;
 use crate::support::studio::{StudioRig, final_caption, silence, stream, until};
 
@@ -294,11 +295,8 @@ async fn a_live_turn_hears_the_human_through_the_python_plugin_and_claude_answer
 async fn the_python_component_passes_plugin_check_on_the_real_binary() {
     let fake = whisper::start(&["Checked."]).await;
     let plugin = component::whisper_py_compiled().await;
-    let dir = tempfile::tempdir().expect("tempdir");
     let endpoint = format!("endpoint={}", fake.endpoint());
-    let args = [
-        "plugin",
-        "check",
+    let output = plugin_check::run_async(&[
         plugin.to_str().expect("a UTF-8 path"),
         "--role",
         "stt",
@@ -307,30 +305,12 @@ async fn the_python_component_passes_plugin_check_on_the_real_binary() {
         "--config",
         endpoint.as_str(),
         "--json",
-    ];
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_voice-studio"))
-        .args(args)
-        .current_dir(dir.path())
-        .stdin(std::process::Stdio::null())
-        .output()
-        .await
-        .expect("run voice-studio plugin check");
-    let text = String::from_utf8_lossy(&output.stdout);
-    let report: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| {
-        panic!(
-            "not a JSON report ({e}): {text}\nstderr: {}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
+    ])
+    .await;
+    let report = plugin_check::report(&output);
     assert_eq!(output.status.code(), Some(0), "{report:#}");
     assert_eq!(report["plugin"]["name"], NAME);
-    let outcome = |name: &str| {
-        report["checks"]
-            .as_array()
-            .and_then(|checks| checks.iter().find(|c| c["name"] == name))
-            .and_then(|c| c["outcome"].as_str())
-            .unwrap_or_else(|| panic!("no check {name} in {report:#}"))
-    };
+    let outcome = |name: &str| plugin_check::outcome(&report, name);
     for check in ["load", "describe", "contract", "stt cancellation", "limits"] {
         assert_eq!(outcome(check), "pass", "{check}: {report:#}");
     }
