@@ -4,4 +4,5 @@ pub mod plugin_check;
 pub mod plugins;
 pub mod recording;
 pub mod server;
+pub mod stt;
 pub mod studio;

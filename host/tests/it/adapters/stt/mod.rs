@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::support::plugins::Studio;
+use crate::support::stt::{Mic, TONE_HZ, crossings_per_second, le_samples, microphone, transcribe};
 use studio_test_kit::fakes::Fault;
 use tokio::sync::mpsc;
 use voice_studio::plugins::wit::{PluginError, Speaker, SttRequest, Transcript, TranscriptKind};
@@ -14,54 +15,6 @@ use voice_studio::plugins::{CallError, PluginHost, SttInput};
 
 // ---------------------------------------------------------------------------------------------
 // Microphone audio and running one STT call.
-
-/// Samples per 20 ms frame at the studio's 48 kHz.
-const FRAME: usize = 960;
-/// The test tone: a frequency a wrong sample rate would move.
-const TONE_HZ: f64 = 440.0;
-
-/// What the microphone does next.
-#[derive(Debug, Clone, Copy)]
-enum Mic {
-    /// A 440 Hz tone for this many ms.
-    Tone(usize),
-    /// Silence for this many ms.
-    Quiet(usize),
-    /// The host's VAD hears speech begin.
-    Started,
-    /// The host's VAD hears speech end.
-    Ended,
-}
-
-/// 20 ms frames and hints for a script, the tone's phase running on across frames.
-fn microphone(script: &[Mic]) -> Vec<SttInput> {
-    let mut out = Vec::new();
-    let mut n = 0u64;
-    for step in script {
-        match *step {
-            Mic::Tone(ms) | Mic::Quiet(ms) => {
-                let loud = matches!(step, Mic::Tone(_));
-                for _ in 0..ms / 20 {
-                    let frame = (0..FRAME)
-                        .map(|_| {
-                            n += 1;
-                            if loud {
-                                let t = n as f64 / 48_000.0;
-                                ((t * TONE_HZ * std::f64::consts::TAU).sin() * 9_000.0) as i16
-                            } else {
-                                0
-                            }
-                        })
-                        .collect();
-                    out.push(SttInput::Audio(frame));
-                }
-            }
-            Mic::Started => out.push(SttInput::SpeechStarted),
-            Mic::Ended => out.push(SttInput::SpeechEnded),
-        }
-    }
-    out
-}
 
 /// One utterance as the host's VAD reports it: the hint comes 100 ms after the speech begins,
 /// and the end hint after 300 ms of quiet. With the adapters' 300 ms pre-roll the utterance is
@@ -110,35 +63,9 @@ async fn run_request(
     script: &[Mic],
     request: SttRequest,
 ) -> (Result<(), CallError>, Vec<Transcript>) {
-    let mut stt = host.stt();
-    let (in_tx, in_rx) = mpsc::channel(64);
-    let (out_tx, mut out_rx) = mpsc::channel(256);
-    let inputs = microphone(script);
-    let feeder = tokio::spawn(async move {
-        for input in inputs {
-            // A plugin that failed stops reading; the rest of the audio has nowhere to go.
-            if in_tx.send(input).await.is_err() {
-                return;
-            }
-        }
-        let _ = in_tx.send(SttInput::End).await;
-    });
-    let collector = tokio::spawn(async move {
-        let mut all = Vec::new();
-        while let Some(t) = out_rx.recv().await {
-            all.push(t);
-        }
-        all
-    });
-    let result = tokio::time::timeout(
-        Duration::from_secs(60),
-        stt.transcribe(request, in_rx, out_tx),
-    )
-    .await
-    .expect("an STT call never hangs");
-    feeder.abort();
-    let transcripts = collector.await.expect("collector");
-    (result, transcripts)
+    let mut inputs = microphone(script);
+    inputs.push(SttInput::End);
+    transcribe(host, request, inputs).await
 }
 
 fn finals(transcripts: &[Transcript]) -> Vec<(String, u64, u64)> {
@@ -156,15 +83,6 @@ fn plugin_error(result: Result<(), CallError>) -> PluginError {
     }
 }
 
-/// Zero crossings per second of `samples` at `rate`: 2 x the tone's frequency when the rate is right.
-fn crossings_per_second(samples: &[i16], rate: u32) -> f64 {
-    let crossings = samples
-        .windows(2)
-        .filter(|w| (w[0] < 0) != (w[1] < 0))
-        .count();
-    crossings as f64 * f64::from(rate) / samples.len() as f64
-}
-
 /// The loud part of some samples (the tone, without the silence around it).
 fn loud(samples: &[i16]) -> &[i16] {
     let first = samples
@@ -176,14 +94,6 @@ fn loud(samples: &[i16]) -> &[i16] {
         .rposition(|s| s.unsigned_abs() > 1000)
         .unwrap_or(0);
     &samples[first..=last.max(first)]
-}
-
-/// Bare s16le bytes as samples.
-fn le_samples(bytes: &[u8]) -> Vec<i16> {
-    bytes
-        .chunks_exact(2)
-        .map(|b| i16::from_le_bytes([b[0], b[1]]))
-        .collect()
 }
 
 /// Asserts that 16 kHz `samples` still carry the 440 Hz test tone (a wrong rate would move it).

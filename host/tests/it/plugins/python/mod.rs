@@ -5,13 +5,11 @@
 mod component;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use studio_test_kit::fakes::Fault;
 use studio_test_kit::fakes::whisper::{self, multipart_parts, parse_wav};
 use studio_test_kit::manifest::Manifest;
 use studio_test_kit::speech::speech;
-use tokio::sync::mpsc;
 use voice_studio::gateway::protocol::OrbState;
 use voice_studio::plugins::wit::{PluginError, Speaker, SttRequest, Transcript, TranscriptKind};
 use voice_studio::plugins::{
@@ -21,6 +19,7 @@ use voice_studio::speakers::Speaker as Voice;
 
 use crate::support::plugin_check;
 use crate::support::plugins::Studio;
+use crate::support::stt::{self, Mic, crossings_per_second, le_samples, microphone};
 use crate::support::studio::{StudioRig, final_caption, silence, stream, until};
 
 /// The plugin's name, in `plugins.toml` and in its own `describe()`.
@@ -63,31 +62,17 @@ retry_base_ms = 20
     )
 }
 
-/// 20 ms frames at 48 kHz: `lead_ms` of quiet, then a 440 Hz tone of `tone_ms` with the host's
-/// VAD hints around it (start 100 ms in, end after 300 ms of quiet), then the end of the stream.
+/// `lead_ms` of quiet, then a 440 Hz tone of `tone_ms` with the host's VAD hints around it
+/// (start 100 ms in, end after 300 ms of quiet), then the end of the stream.
 fn one_utterance(lead_ms: usize, tone_ms: usize) -> Vec<SttInput> {
-    let frame = |loud: bool, n: &mut u64| -> SttInput {
-        SttInput::Audio(
-            (0..960)
-                .map(|_| {
-                    *n += 1;
-                    let t = *n as f64 / 48_000.0;
-                    if loud {
-                        ((t * 440.0 * std::f64::consts::TAU).sin() * 9_000.0) as i16
-                    } else {
-                        0
-                    }
-                })
-                .collect(),
-        )
-    };
-    let mut n = 0;
-    let mut out: Vec<SttInput> = (0..lead_ms / 20).map(|_| frame(false, &mut n)).collect();
-    out.extend((0..5).map(|_| frame(true, &mut n)));
-    out.push(SttInput::SpeechStarted);
-    out.extend((0..(tone_ms - 100) / 20).map(|_| frame(true, &mut n)));
-    out.extend((0..15).map(|_| frame(false, &mut n)));
-    out.push(SttInput::SpeechEnded);
+    let mut out = microphone(&[
+        Mic::Quiet(lead_ms),
+        Mic::Tone(100),
+        Mic::Started,
+        Mic::Tone(tone_ms - 100),
+        Mic::Quiet(300),
+        Mic::Ended,
+    ]);
     out.push(SttInput::End);
     out
 }
@@ -97,45 +82,12 @@ async fn transcribe(
     host: &Arc<PluginHost>,
     inputs: Vec<SttInput>,
 ) -> (Result<(), CallError>, Vec<Transcript>) {
-    let mut stt = host.stt();
-    let (in_tx, in_rx) = mpsc::channel(64);
-    let (out_tx, mut out_rx) = mpsc::channel(64);
-    let feeder = tokio::spawn(async move {
-        for input in inputs {
-            if in_tx.send(input).await.is_err() {
-                return;
-            }
-        }
-    });
-    let collector = tokio::spawn(async move {
-        let mut all = Vec::new();
-        while let Some(t) = out_rx.recv().await {
-            all.push(t);
-        }
-        all
-    });
     let request = SttRequest {
         speaker: Speaker::You,
         language: "en-US".into(),
         key_terms: vec!["Claude".into()],
     };
-    let result = tokio::time::timeout(
-        Duration::from_secs(120),
-        stt.transcribe(request, in_rx, out_tx),
-    )
-    .await
-    .expect("an STT call never hangs");
-    feeder.abort();
-    (result, collector.await.expect("collector"))
-}
-
-/// Zero crossings per second of `samples` at `rate` (twice the tone's frequency).
-fn crossings_per_second(samples: &[i16], rate: u32) -> f64 {
-    let crossings = samples
-        .windows(2)
-        .filter(|w| (w[0] < 0) != (w[1] < 0))
-        .count();
-    crossings as f64 * f64::from(rate) / samples.len() as f64
+    stt::transcribe(host, request, inputs).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -185,11 +137,7 @@ async fn raw_flavour_sends_16_khz_pcm_through_the_host_and_pushes_the_text() {
         Some("application/octet-stream")
     );
     assert_eq!(request.body.len(), 1500 * 32, "1500 ms of 16 kHz s16le");
-    let samples: Vec<i16> = request
-        .body
-        .chunks_exact(2)
-        .map(|b| i16::from_le_bytes([b[0], b[1]]))
-        .collect();
+    let samples = le_samples(&request.body);
     // The utterance runs from 300 to 1800 ms of the stream and the tone from 500 to 1500 ms: well
     // inside it, it is still 440 Hz at 16 kHz.
     let tone = &samples[16 * 250..16 * 1150];
