@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::support::plugins::{Studio, built, complete};
+use crate::support::plugins::{Studio, built, complete, touch};
 use tokio::sync::broadcast;
 use voice_studio::plugins::{PluginHost, ReloadEvent};
 use voice_studio::speakers::Ai;
@@ -309,14 +309,7 @@ async fn reading_or_touching_the_watched_files_reloads_nothing_and_a_change_relo
     }
     // Touch: a new modification time, the same bytes. Its events are the watcher's next batch,
     // after every read above.
-    let later = std::time::SystemTime::now() + Duration::from_secs(5);
-    for file in &watched {
-        std::fs::File::options()
-            .write(true)
-            .open(file)
-            .and_then(|f| f.set_modified(later))
-            .expect("touch");
-    }
+    touch(&watched);
     // A bound against a hang, not a timing check.
     tokio::time::timeout(
         Duration::from_secs(60),

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::{run_in, text};
-use crate::support::plugins::built;
+use crate::support::plugins::{built, touch};
 use crate::support::server::{Server, ServerSetup, TEST_MANIFEST};
 
 const NOTE: &str = "# The operator's own notes: keep them.";
@@ -125,14 +125,7 @@ fn install_serves_on_a_running_server_and_remove_takes_it_out() {
             std::fs::read(file).expect("read a watched file");
         }
     }
-    let later = std::time::SystemTime::now() + Duration::from_secs(5);
-    for file in &watched {
-        std::fs::File::options()
-            .write(true)
-            .open(file)
-            .and_then(|f| f.set_modified(later))
-            .expect("touch");
-    }
+    touch(&watched);
     // The watcher has looked at the touches (a bound against a hang, not a timing check) and
     // found nothing changed: no reload asked for, none run.
     let deadline = Instant::now() + Duration::from_secs(60);
