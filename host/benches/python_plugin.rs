@@ -11,6 +11,12 @@
 #[allow(dead_code)]
 #[path = "../tests/it/plugins/python/component.rs"]
 mod component;
+#[path = "../tests/it/support/foreign_build.rs"]
+mod foreign_build;
+/// What `component` uses from the test suite's support folder, at the path it names.
+mod support {
+    pub(crate) use super::foreign_build;
+}
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
