@@ -10,6 +10,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod files;
+
+use files::{foreign_values, js_files, python_files, rust_files};
+
 /// `plugin new` options.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -118,19 +122,6 @@ impl fmt::Display for Lang {
     }
 }
 
-/// One file of a project: its path inside the project and its template text.
-struct File {
-    path: String,
-    text: &'static str,
-}
-
-fn file(path: impl Into<String>, text: &'static str) -> File {
-    File {
-        path: path.into(),
-        text,
-    }
-}
-
 pub fn run(args: &Args) -> ExitCode {
     match scaffold(args) {
         Ok(dir) => {
@@ -172,20 +163,13 @@ fn scaffold(args: &Args) -> Result<PathBuf, String> {
             values.push(("checkout", checkout.display().to_string()));
             rust_files(args.role)
         }
-        Lang::Python if args.role == Role::Llm => python_files(),
-        Lang::Js if args.role == Role::Policy => js_files(),
-        Lang::Python | Lang::Js => {
-            return Err(format!(
-                "{} projects are available for --role {} in this version; \
-                 for a {} plugin use --lang rust",
-                args.lang,
-                if args.lang == Lang::Python {
-                    "llm"
-                } else {
-                    "policy"
-                },
-                args.role
-            ));
+        Lang::Python => {
+            values.extend(foreign_values(args.role, args.lang, &args.name));
+            python_files(args.role)
+        }
+        Lang::Js => {
+            values.extend(foreign_values(args.role, args.lang, &args.name));
+            js_files(args.role)
         }
     };
     std::fs::create_dir_all(&dir)
@@ -207,101 +191,6 @@ fn scaffold(args: &Args) -> Result<PathBuf, String> {
         }
     }
     Ok(dir)
-}
-
-fn rust_files(role: Role) -> Vec<File> {
-    let (lib, test) = match role {
-        Role::Stt => (
-            include_str!("templates/rust/src/stt.rs"),
-            include_str!("templates/rust/tests/stt.rs"),
-        ),
-        Role::Tts => (
-            include_str!("templates/rust/src/tts.rs"),
-            include_str!("templates/rust/tests/tts.rs"),
-        ),
-        Role::Llm => (
-            include_str!("templates/rust/src/llm.rs"),
-            include_str!("templates/rust/tests/llm.rs"),
-        ),
-        Role::Policy => (
-            include_str!("templates/rust/src/policy.rs"),
-            include_str!("templates/rust/tests/policy.rs"),
-        ),
-    };
-    vec![
-        file("Cargo.toml", include_str!("templates/rust/Cargo.toml.in")),
-        file("README.md", include_str!("templates/rust/README.md.in")),
-        file(".gitignore", include_str!("templates/rust/gitignore.in")),
-        file("src/lib.rs", lib),
-        file("tests/component.rs", test),
-        file(
-            "tests/common/mod.rs",
-            include_str!("templates/rust/tests/common.rs"),
-        ),
-    ]
-}
-
-/// The contract's WIT files, written into Python and JavaScript projects (their build tools read
-/// the WIT; a Rust project gets it through the SDK).
-fn wit_files() -> Vec<File> {
-    vec![
-        file(
-            "wit/types.wit",
-            include_str!("../../../../wit/v0.1.0/types.wit"),
-        ),
-        file(
-            "wit/capabilities.wit",
-            include_str!("../../../../wit/v0.1.0/capabilities.wit"),
-        ),
-        file(
-            "wit/roles.wit",
-            include_str!("../../../../wit/v0.1.0/roles.wit"),
-        ),
-        file(
-            "wit/worlds.wit",
-            include_str!("../../../../wit/v0.1.0/worlds.wit"),
-        ),
-    ]
-}
-
-/// A Python LLM plugin (componentize-py).
-fn python_files() -> Vec<File> {
-    let mut files = vec![
-        file("README.md", include_str!("templates/python/README.md.in")),
-        file(".gitignore", include_str!("templates/python/gitignore.in")),
-        file("app.py", include_str!("templates/python/app.py")),
-        file("reply.py", include_str!("templates/python/reply.py")),
-        file("tests/__init__.py", ""),
-        file(
-            "tests/test_reply.py",
-            include_str!("templates/python/tests/test_reply.py"),
-        ),
-        file("build.sh", include_str!("templates/python/build.sh")),
-        file(
-            "wit/plugin.wit",
-            include_str!("templates/python/plugin.wit"),
-        ),
-    ];
-    files.extend(wit_files());
-    files
-}
-
-/// A JavaScript policy plugin (componentize-js).
-fn js_files() -> Vec<File> {
-    let mut files = vec![
-        file("README.md", include_str!("templates/js/README.md.in")),
-        file(".gitignore", include_str!("templates/js/gitignore.in")),
-        file("package.json", include_str!("templates/js/package.json.in")),
-        file("build.mjs", include_str!("templates/js/build.mjs")),
-        file("src/plugin.js", include_str!("templates/js/src/plugin.js")),
-        file("src/rules.js", include_str!("templates/js/src/rules.js")),
-        file(
-            "test/rules.test.js",
-            include_str!("templates/js/test/rules.test.js"),
-        ),
-    ];
-    files.extend(wit_files());
-    files
 }
 
 #[cfg(unix)]
@@ -517,13 +406,18 @@ mod tests {
                 "sdk",
                 "harness",
                 "checkout",
+                "logic",
+                "settings_note",
+                "websocket_note",
             ]
             .into_iter()
             .map(|k| (k, "x".to_owned()))
             .collect();
             let mut files = rust_files(role);
-            files.extend(python_files());
-            files.extend(js_files());
+            files.extend(python_files(role));
+            files.extend(js_files(role));
+            let mut values = values.clone();
+            values.extend(foreign_values(role, Lang::Python, "x"));
             for f in files {
                 let text = fill(f.text, &values);
                 assert!(!text.contains("{{"), "{role} {}: {text}", f.path);

@@ -1,8 +1,8 @@
 //! `voice-studio plugin new`: the real binary writes a project for each role, the project builds
 //! to a component and passes its own `cargo test` (unit tests, then the component in the
 //! harness), and the studio's runtime loads the component and reads the right `describe()`. The
-//! Python (LLM) and JavaScript (policy) projects build with the tools `.ci/setup` installs into
-//! `<target>/tools` and load the same way.
+//! Python and JavaScript projects (every role in both) pass their own unit tests, build with the
+//! tools `.ci/setup` installs into `<target>/tools` and pass `voice-studio plugin check`.
 //!
 //! The generated Rust projects share this workspace's target folder (`CARGO_TARGET_DIR`) and a
 //! copy of its `Cargo.lock`, so their dependencies resolve to the versions already built here
@@ -256,8 +256,9 @@ fn plugin_new_without_an_sdk_says_how_to_point_at_one() {
     assert!(help.status.success(), "{}", text(&help));
 }
 
-/// Runs `program` in `dir` and fails the test with its output when it fails.
-fn run_tool(dir: &Path, program: &Path, args: &[&str], env: &[(&str, &Path)]) {
+/// Runs `program` in `dir` and fails the test with its output when it fails; returns the seconds.
+fn run_tool(dir: &Path, program: &Path, args: &[&str], env: &[(&str, &Path)]) -> f64 {
+    let started = Instant::now();
     let mut command = Command::new(program);
     command.args(args).current_dir(dir).stdin(Stdio::null());
     for (key, value) in env {
@@ -272,14 +273,16 @@ fn run_tool(dir: &Path, program: &Path, args: &[&str], env: &[(&str, &Path)]) {
         program.display(),
         text(&output)
     );
+    started.elapsed().as_secs_f64()
 }
 
-/// Writes a foreign-language project and checks it carries the contract's WIT.
+/// Writes a foreign-language project and checks it carries the contract's WIT, its own world and
+/// a README with every step.
 fn generate_foreign(parent: &Path, name: &str, role: &str, lang: &str) -> PathBuf {
     let output = plugin_new(parent, &[name, "--role", role, "--lang", lang]);
     assert!(output.status.success(), "{}", text(&output));
     let project = parent.join(name);
-    for wit in ["types", "capabilities", "roles", "worlds"] {
+    for wit in ["types", "capabilities", "roles", "worlds", "plugin"] {
         let file = project.join(format!("wit/{wit}.wit"));
         let contract = std::fs::read_to_string(&file).expect("the contract's WIT is written");
         assert!(
@@ -288,57 +291,115 @@ fn generate_foreign(parent: &Path, name: &str, role: &str, lang: &str) -> PathBu
             file.display()
         );
     }
+    let world = std::fs::read_to_string(project.join("wit/plugin.wit")).expect("plugin.wit");
+    assert!(world.contains(&format!("export {role};")), "{world}");
     let readme = std::fs::read_to_string(project.join("README.md")).expect("README");
+    for step in [
+        "## Build",
+        "voice-studio plugin check",
+        "voice-studio plugin install",
+        "Try it in a studio",
+    ] {
+        assert!(readme.contains(step), "{name}'s README lacks {step:?}");
+    }
     assert!(!readme.contains("{{"), "a placeholder is left: {readme}");
-    assert!(readme.contains("voice-studio plugin install"), "{readme}");
     project
 }
 
-#[test]
-fn a_python_llm_project_builds_with_componentize_py_and_loads_in_the_studio_runtime() {
-    let tool = target_dir().join("tools/python/bin/componentize-py");
+/// `voice-studio plugin check WASM --role ROLE`, with a compile cache of its own: it must pass
+/// (warnings allowed). Returns the seconds it took.
+fn plugin_check(wasm: &Path, name: &str, role: &str) -> f64 {
+    let started = Instant::now();
+    let cache = tempfile::tempdir().expect("tempdir");
+    let output = Command::new(env!("CARGO_BIN_EXE_voice-studio"))
+        .args(["plugin", "check"])
+        .arg(wasm)
+        .args(["--role", role])
+        .env("PLUGIN_CACHE_DIR", cache.path())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run voice-studio plugin check");
+    let report = text(&output);
+    assert!(output.status.success(), "{name}: {report}");
     assert!(
-        tool.is_file(),
-        "componentize-py is missing ({}): run .ci/setup",
-        tool.display()
+        report.contains(&format!("{name} 0.1.0 ({role} plugin, contract 0.1.0)")),
+        "{report}"
     );
-    let parent = tempfile::tempdir().expect("tempdir");
-    let name = "new-python-llm";
-    let project = generate_foreign(parent.path(), name, "llm", "python");
-    // build.sh runs the unit tests first, then componentize-py.
-    run_tool(
-        &project,
-        &project.join("build.sh"),
-        &[],
-        &[("COMPONENTIZE_PY", &tool)],
-    );
-    let wasm = project.join(format!("dist/{name}.wasm"));
-    assert_eq!(
-        describe(&wasm, name, "[\"log\", \"config\"]"),
-        (PluginKind::Llm, name.to_owned(), "0.1.0".to_owned())
-    );
+    assert!(report.contains(" 0 failed"), "{report}");
+    started.elapsed().as_secs_f64()
 }
 
+/// The module that holds a foreign project's logic (and names its test file).
+fn logic_module(role: &str) -> &'static str {
+    match role {
+        "stt" => "listener",
+        "tts" => "tones",
+        "llm" => "reply",
+        _ => "rules",
+    }
+}
+
+const ROLES: [&str; 4] = ["stt", "tts", "llm", "policy"];
+
+/// Python and JavaScript projects for every role: each is generated by the real binary, passes
+/// its own unit tests with plain `python3 -m unittest` / `node --test`, builds with the tools
+/// `.ci/setup` installs into `<target>/tools` (the test fails when one is missing), and passes
+/// `voice-studio plugin check` for its role (describe, streaming, cancellation, limits and the
+/// capabilities it imports). One test, run sequentially: each build and each check's first
+/// compile take seconds to tens of seconds, and a 2-core CI runner gains nothing from running
+/// them side by side. `plugin check` rather than a bare load: it costs the same (the component
+/// is compiled either way) and proves the role works, not only that `describe()` answers.
 #[test]
-fn a_javascript_policy_project_builds_with_componentize_js_and_loads_in_the_studio_runtime() {
-    let tools = target_dir().join("tools/js");
+fn python_and_javascript_projects_for_every_role_build_and_pass_plugin_check() {
+    let componentize_py = target_dir().join("tools/python/bin/componentize-py");
     assert!(
-        tools
+        componentize_py.is_file(),
+        "componentize-py is missing ({}): run .ci/setup",
+        componentize_py.display()
+    );
+    let js_tools = target_dir().join("tools/js");
+    assert!(
+        js_tools
             .join("node_modules/@bytecodealliance/componentize-js/package.json")
             .is_file(),
         "componentize-js is missing in {}: run .ci/setup",
-        tools.display()
+        js_tools.display()
     );
+    let js_tools_arg = js_tools.to_string_lossy().into_owned();
     let parent = tempfile::tempdir().expect("tempdir");
-    let name = "new-js-policy";
-    let project = generate_foreign(parent.path(), name, "policy", "js");
-    let node = Path::new("node");
-    run_tool(&project, node, &["--test", "test/"], &[]);
-    let tools_arg = tools.to_string_lossy().into_owned();
-    run_tool(&project, node, &["build.mjs", "--tools", &tools_arg], &[]);
-    let wasm = project.join(format!("dist/{name}.wasm"));
-    assert_eq!(
-        describe(&wasm, name, "[\"log\"]"),
-        (PluginKind::Policy, name.to_owned(), "0.1.0".to_owned())
-    );
+    let mut times = Vec::new();
+    for role in ROLES {
+        let logic = logic_module(role);
+
+        let name = format!("new-python-{role}");
+        let project = generate_foreign(parent.path(), &name, role, "python");
+        assert!(project.join(format!("{logic}.py")).is_file());
+        // build.sh runs the unit tests (`python3 -m unittest`) first, then componentize-py.
+        let build = run_tool(
+            &project,
+            &project.join("build.sh"),
+            &[],
+            &[("COMPONENTIZE_PY", &componentize_py)],
+        );
+        let check = plugin_check(&project.join(format!("dist/{name}.wasm")), &name, role);
+        times.push(format!(
+            "python {role}: build {build:.0} s, check {check:.0} s"
+        ));
+
+        let name = format!("new-js-{role}");
+        let project = generate_foreign(parent.path(), &name, role, "js");
+        let node = Path::new("node");
+        let test_file = format!("test/{logic}.test.js");
+        run_tool(&project, node, &["--test", &test_file], &[]);
+        let build = run_tool(
+            &project,
+            node,
+            &["build.mjs", "--tools", &js_tools_arg],
+            &[],
+        );
+        let check = plugin_check(&project.join(format!("dist/{name}.wasm")), &name, role);
+        times.push(format!("js {role}: build {build:.0} s, check {check:.0} s"));
+    }
+    // Timings for the log (CI time matters), not assertions.
+    eprintln!("plugin new, Python and JavaScript: {}", times.join("; "));
 }

@@ -1,14 +1,14 @@
 #!/usr/bin/env node
-// Builds src/plugin.js into dist/{{name}}.wasm, a WebAssembly component of the contract's
-// `policy-plugin` world (wit/), with componentize-js.
+// Builds src/plugin.js into dist/{{name}}.wasm, a WebAssembly component of wit/plugin.wit's world
+// (the contract's `{{role}}-plugin` world, trimmed to the imports it uses), with componentize-js.
 //
 //   node build.mjs [--out FILE] [--tools DIR]
 //
 // --tools  the folder whose node_modules holds componentize-js (default: this folder, after
 //          `npm install`)
 //
-// Every WASI feature is left out, so the component imports only the host's `log` (a policy may
-// import nothing else).
+// Every WASI feature is left out, so the component imports only the host's interfaces that
+// wit/plugin.wit names (a policy may import `log` and nothing else).
 
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
@@ -35,7 +35,7 @@ const { componentize } = await import(
 const { component } = await componentize({
   sourcePath: join(here, "src", "plugin.js"),
   witPath: join(here, "wit"),
-  worldName: "policy-plugin",
+  worldName: "plugin",
   disableFeatures: ["stdio", "random", "clocks", "http", "fetch-event"],
 });
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds dist/{{name}}.wasm: runs the unit tests with python3, then componentize-py turns app.py
-# (and reply.py) into a WebAssembly component of `wit/plugin.wit`'s world (the contract's `llm-plugin` world, trimmed to the imports it uses).
+# (and {{logic}}.py) into a WebAssembly component of `wit/plugin.wit`'s world (the contract's
+# `{{role}}-plugin` world, trimmed to the imports it uses).
 #
 #   ./build.sh [OUT.wasm]
 #
