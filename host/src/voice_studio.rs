@@ -15,6 +15,7 @@ pub mod recording;
 pub mod session;
 pub mod speakers;
 pub mod timestamp;
+pub mod transcript;
 
 /// The plugin runtime (its own crate, `host/runtime`, so the plugin harness can use it without the
 /// server): engine, registry, hot reload, capabilities, limits and per-role call handles.
