@@ -23,7 +23,7 @@ mod socket;
 
 pub use http::serve_metrics;
 pub use plugins_view::{PluginSummary, PluginsView};
-pub use socket::{InOrder, InOrderMarker, MAX_AUDIO_CHUNK_BYTES, check_audio_chunk};
+pub use socket::{InOrder, InOrderMarker, MAX_AUDIO_CHUNK_BYTES, MAX_SAY_CHARS, check_audio_chunk};
 
 use std::future::Future;
 use std::sync::Arc;

@@ -93,7 +93,7 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         confidence: Option<f32>,
     },
-    /// A final transcript of an utterance.
+    /// A final transcript of an utterance, or a line the human typed (`text.say`).
     #[serde(rename = "stt.final")]
     SttFinal {
         /// Whose speech.
@@ -103,6 +103,9 @@ pub enum Event {
         /// Recognizer confidence 0..1.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         confidence: Option<f32>,
+        /// Typed, not spoken (no recognizer heard it).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        typed: bool,
     },
     /// An LLM request was sent for an AI's next line.
     #[serde(rename = "llm.start")]

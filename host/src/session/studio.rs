@@ -361,6 +361,23 @@ impl Studio {
                     ),
                 }
             }
+            StudioCommand::Say { client, text, to } => {
+                if self.room.state.participant(client).is_none() {
+                    self.room.send_error(
+                        client,
+                        ErrorCode::NotInStudio,
+                        "send hello before text.say",
+                    );
+                    return;
+                }
+                // A typed line opens the floor like the first spoken one.
+                if self.floor.is_none() {
+                    self.open_floor().await;
+                }
+                if let Some(floor) = self.floor.as_mut() {
+                    floor.hear_typed(&mut self.room, text, to).await;
+                }
+            }
             StudioCommand::Snapshot(reply) => {
                 // The asker may have given up waiting; nothing to do then.
                 let _ = reply.send(self.room.state.snapshot());

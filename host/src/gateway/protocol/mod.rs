@@ -22,6 +22,8 @@ pub mod client_events {
     /// Ours: `client.end-session`: end the episode now; the studio finishes its recording and
     /// sends `recording.ready`, then `session.end`.
     pub const END_SESSION: &str = "client.end-session";
+    /// Ours: `text.say {text, to?}`: a line the human typed, taken as their final transcript.
+    pub const TEXT_SAY: &str = "text.say";
 }
 
 /// Event names, server to client.
@@ -342,6 +344,18 @@ pub struct Hello {
     pub token: Option<String>,
 }
 
+/// Ours: `text.say {text, to?}`: a line the human typed instead of speaking it. The studio takes
+/// it as the human's final transcript (caption, transcript, recording, turn policy); `to` names
+/// the AI it is for, as a spoken line does by starting with the AI's name.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct TextSay {
+    /// What the human says (at most `MAX_SAY_CHARS` characters once trimmed).
+    pub text: String,
+    /// The AI addressed; absent: whoever the line names, as if spoken.
+    #[serde(default)]
+    pub to: Option<crate::speakers::Ai>,
+}
+
 /// Ours: `error {code, message}`; the connection stays usable.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorPayload {
@@ -401,6 +415,8 @@ pub enum ErrorCode {
     AutopilotLimit,
     /// Too little free disk space to start a recording; the studio goes on without one.
     DiskSpaceLow,
+    /// A `text.say` line is longer than the limit; nothing was said.
+    TextTooLong,
 }
 
 impl ErrorPayload {

@@ -1,13 +1,52 @@
 //! The pure checks of client input: a `hello`'s name, format and episode, an audio chunk against
 //! its declared format. Public so the fuzz bench drives exactly what the handlers run.
 
-use crate::gateway::protocol::{AudioEncoding, ErrorCode, Hello, InputFormat};
+use crate::gateway::protocol::{AudioEncoding, ErrorCode, Hello, InputFormat, TextSay};
 use crate::session::{JoinError, StudioSendError};
+use crate::speakers::Ai;
 
 /// Largest accepted `audio.chunk`: one second of 48 kHz mono s16 (the browser sends ~20-100 ms).
 pub const MAX_AUDIO_CHUNK_BYTES: usize = 96_000;
 /// Longest accepted `participantName`.
 pub const MAX_PARTICIPANT_NAME_CHARS: usize = 100;
+/// Longest accepted `text.say` line, in characters: a long spoken turn is ~150 words; this leaves
+/// room for a pasted question without letting a client fill the AIs' prompts.
+pub const MAX_SAY_CHARS: usize = 1_000;
+
+/// A `text.say` line after [`check_text_say`]: one line of text, its addressee.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedSay {
+    /// The text, trimmed, with every run of whitespace (newlines too) made one space.
+    pub text: String,
+    /// The AI it is for, if the client named one.
+    pub to: Option<Ai>,
+}
+
+/// Validates a decoded `text.say`: not empty, at most [`MAX_SAY_CHARS`], no control characters.
+/// Newlines and tabs become spaces: a caption and a transcript line are one line.
+pub fn check_text_say(say: &TextSay) -> Result<CheckedSay, (ErrorCode, String)> {
+    let text = say.text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if text.is_empty() {
+        return Err((
+            ErrorCode::BadPayload,
+            "text.say needs {text: \"...\"} with something to say".into(),
+        ));
+    }
+    let chars = text.chars().count();
+    if chars > MAX_SAY_CHARS {
+        return Err((
+            ErrorCode::TextTooLong,
+            format!("text.say has {chars} characters; say at most {MAX_SAY_CHARS} at a time"),
+        ));
+    }
+    if text.chars().any(char::is_control) {
+        return Err((
+            ErrorCode::BadPayload,
+            "text.say text must not hold control characters".into(),
+        ));
+    }
+    Ok(CheckedSay { text, to: say.to })
+}
 
 /// What a valid `hello` asks for, after [`check_hello`].
 #[derive(Debug, Clone, PartialEq)]
@@ -134,6 +173,30 @@ mod tests {
             ..InputFormat::default()
         };
         assert!(check_audio_chunk(&[0; 77], &opus).is_ok());
+    }
+
+    #[test]
+    fn typed_lines_are_one_trimmed_line_within_the_limit() {
+        let say = |text: &str| {
+            check_text_say(&TextSay {
+                text: text.into(),
+                to: Some(Ai::Guest),
+            })
+        };
+        assert_eq!(
+            say("  Guest,\n what do\tyou think?  "),
+            Ok(CheckedSay {
+                text: "Guest, what do you think?".into(),
+                to: Some(Ai::Guest)
+            })
+        );
+        assert_eq!(say(" \n ").map_err(|e| e.0), Err(ErrorCode::BadPayload));
+        assert_eq!(say("a\u{7}b").map_err(|e| e.0), Err(ErrorCode::BadPayload));
+        assert!(say(&"é".repeat(MAX_SAY_CHARS)).is_ok());
+        assert_eq!(
+            say(&"é".repeat(MAX_SAY_CHARS + 1)).map_err(|e| e.0),
+            Err(ErrorCode::TextTooLong)
+        );
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The events of a client in a studio: `audio.chunk`, `client.toggle-autopilot`,
-//! `client.request-state`, `client.end-session`, and any unknown event. A viewer only watches:
+//! `client.request-state`, `client.end-session`, `text.say`, and any unknown event. A viewer only watches:
 //! its audio and control events are refused.
 
 use std::sync::Arc;
@@ -8,12 +8,12 @@ use std::time::Instant;
 use socketioxide::handler::Value;
 
 use super::audience::client_id;
-use super::checks::check_audio_chunk;
+use super::checks::{check_audio_chunk, check_text_say};
 use super::client::{
     Client, JoinedStudio, admit, decode, decode_event, emit, send_error, studio_unreachable,
 };
 use crate::gateway::access::Role;
-use crate::gateway::protocol::{BinaryPayload, ErrorCode, StudioSnapshot, server_events};
+use crate::gateway::protocol::{BinaryPayload, ErrorCode, StudioSnapshot, TextSay, server_events};
 use crate::gateway::rate::{Admission, ClientGate, EventKind, media_duration};
 use crate::session::StudioCommand;
 
@@ -172,6 +172,40 @@ pub(super) fn on_end_session(socket: &Client, _value: &mut Value) {
     }
 }
 
+/// `text.say {text, to?}`: a typed line, through the control bucket like any control event.
+pub(super) fn on_text_say(socket: &Client, value: &mut Value) {
+    if !admit(socket, EventKind::Control) {
+        return;
+    }
+    let say = match decode::<TextSay>(socket, value) {
+        Ok(say) => say,
+        Err(_) => {
+            return send_error(
+                socket,
+                ErrorCode::BadPayload,
+                "text.say needs one object {text: string, to?: \"claude\" | \"guest\"}",
+            );
+        }
+    };
+    let say = match check_text_say(&say) {
+        Ok(say) => say,
+        Err((code, message)) => return send_error(socket, code, &message),
+    };
+    let Some(joined) = socket.extensions.get::<JoinedStudio>() else {
+        return send_error(socket, ErrorCode::NotInStudio, "send hello before text.say");
+    };
+    if joined.role == Role::Viewer {
+        return refuse_viewer(socket, "text.say");
+    }
+    if let Err(e) = joined.studio.send(StudioCommand::Say {
+        client: client_id(socket.id),
+        text: say.text,
+        to: say.to,
+    }) {
+        studio_unreachable(socket, e);
+    }
+}
+
 pub(super) fn on_unknown_event(socket: &Client, value: &mut Value) {
     if !admit(socket, EventKind::Control) {
         return;
@@ -182,7 +216,7 @@ pub(super) fn on_unknown_event(socket: &Client, value: &mut Value) {
         socket,
         ErrorCode::UnknownEvent,
         &format!(
-            "`{shown}` is not an event of this server; see docs/PROTOCOL.md (hello, audio.chunk, client.toggle-autopilot, client.request-state, client.end-session)"
+            "`{shown}` is not an event of this server; see docs/PROTOCOL.md (hello, audio.chunk, client.toggle-autopilot, client.request-state, client.end-session, text.say)"
         ),
     );
 }

@@ -7,7 +7,8 @@
 //!
 //! - this file: registering the namespace, the greeting, the handshake token;
 //! - [`hello`]: joining a studio (access, the studio to join, moving between studios);
-//! - [`events`]: the events of a client in a studio (audio, autopilot, state, end, unknown);
+//! - [`events`]: the events of a client in a studio (audio, autopilot, state, end, typed lines,
+//!   unknown);
 //! - [`checks`]: the pure checks of client input, shared with the fuzz bench;
 //! - [`client`]: what a connected client carries and how it is answered;
 //! - [`in_order`]: the handler wrapper that keeps events in arrival order.
@@ -22,7 +23,8 @@ mod in_order;
 
 pub use audience::{SocketAudience, client_id};
 pub use checks::{
-    CheckedHello, MAX_AUDIO_CHUNK_BYTES, MAX_PARTICIPANT_NAME_CHARS, check_audio_chunk, check_hello,
+    CheckedHello, MAX_AUDIO_CHUNK_BYTES, MAX_PARTICIPANT_NAME_CHARS, MAX_SAY_CHARS,
+    check_audio_chunk, check_hello,
 };
 pub use in_order::{InOrder, InOrderMarker};
 
@@ -145,6 +147,7 @@ fn install_handlers(
         client_events::END_SESSION,
         InOrder::new(events::on_end_session),
     );
+    socket.on(client_events::TEXT_SAY, InOrder::new(events::on_text_say));
     socket.on_fallback(InOrder::new(events::on_unknown_event));
     socket.on_disconnect(async |socket: SocketRef| {
         tracing::info!(client = %socket.id, "client disconnected");

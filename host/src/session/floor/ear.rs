@@ -67,6 +67,9 @@ pub(super) struct Ear {
     pub(super) speech_end: Option<(Instant, Instant)>,
     /// How many utterances were final (caption ids).
     utterance: u64,
+    /// How many lines were typed (`text.say`; caption ids of their own, so a typed line never
+    /// replaces a spoken utterance's partial caption).
+    typed: u64,
 }
 
 impl Ear {
@@ -90,7 +93,25 @@ impl Ear {
             final_at: None,
             speech_end: None,
             utterance: 0,
+            typed: 0,
         }
+    }
+
+    /// A typed line arrived at `at`: the line that answers it measures from there, not from an
+    /// earlier utterance's end of speech or recognizer.
+    pub(super) fn typed_line(&mut self, at: Instant) {
+        self.typed += 1;
+        self.final_at = Some(at);
+        self.last_stt_final = None;
+        if !self.human_speaking {
+            self.speech_offset_ms = None;
+            self.speech_end = None;
+        }
+    }
+
+    /// How many lines were typed.
+    pub(super) fn typed_lines(&self) -> u64 {
+        self.typed
     }
 
     /// When silence must be filled in for a quiet microphone: only while an utterance is open
@@ -363,39 +384,76 @@ impl Floor {
                 if text.is_empty() {
                     return;
                 }
-                crate::metrics::human_turn();
-                self.talk
-                    .transcript
-                    .push(Line::said(Speaker::You, text.clone()));
-                self.talk.last_speaker = Some(Speaker::You);
-                self.talk.ai_turns_in_a_row = 0;
-                if let Some(recorder) = self.tape.recorder.as_mut()
-                    && let Err(error) =
-                        recorder.caption(Speaker::You, start_ms, now_ms.max(start_ms), &text)
-                {
-                    self.recording_error(room, error);
-                }
                 tracing::info!(episode = %room.episode_id, stt_final_ms = ?stt_final.map(millis), text = %text, "stt.final");
-                self.record(
-                    room,
-                    &Event::SttFinal {
-                        speaker: Speaker::You,
-                        text: text.clone(),
-                        confidence: transcript.confidence,
-                    },
-                );
-                room.show_caption(Caption {
+                let line = HumanLine {
                     id,
-                    speaker: Speaker::You,
-                    text: text.clone(),
-                    timestamp: super::epoch_ms(),
-                    is_final: Some(true),
-                    start_ms: Some(start_ms),
-                    end_ms: Some(now_ms.max(start_ms)),
-                })
-                .await;
-                self.queue(FloorEvent::HumanSaid(text));
+                    text,
+                    start_ms,
+                    end_ms: now_ms.max(start_ms),
+                    confidence: transcript.confidence,
+                    typed: false,
+                };
+                self.human_final(room, line).await;
             }
         }
     }
+
+    /// The human's final line, spoken (a final transcript) or typed (`text.say`): into the
+    /// transcript the prompts read, the recording (`stt.final`, a WebVTT cue), a final caption,
+    /// and the policy (`human-said`).
+    pub(super) async fn human_final(&mut self, room: &mut Room, line: HumanLine) {
+        let HumanLine {
+            id,
+            text,
+            start_ms,
+            end_ms,
+            confidence,
+            typed,
+        } = line;
+        crate::metrics::human_turn();
+        self.talk
+            .transcript
+            .push(Line::said(Speaker::You, text.clone()));
+        self.talk.last_speaker = Some(Speaker::You);
+        self.talk.ai_turns_in_a_row = 0;
+        if let Some(recorder) = self.tape.recorder.as_mut()
+            && let Err(error) = recorder.caption(Speaker::You, start_ms, end_ms, &text)
+        {
+            self.recording_error(room, error);
+        }
+        self.record(
+            room,
+            &Event::SttFinal {
+                speaker: Speaker::You,
+                text: text.clone(),
+                confidence,
+                typed,
+            },
+        );
+        room.show_caption(Caption {
+            id,
+            speaker: Speaker::You,
+            text: text.clone(),
+            timestamp: super::epoch_ms(),
+            is_final: Some(true),
+            start_ms: Some(start_ms),
+            end_ms: Some(end_ms),
+        })
+        .await;
+        self.queue(FloorEvent::HumanSaid(text));
+    }
+}
+
+/// A final line of the human's, for [`Floor::human_final`].
+pub(super) struct HumanLine {
+    /// The caption's id.
+    pub(super) id: String,
+    pub(super) text: String,
+    /// On the session clock.
+    pub(super) start_ms: u64,
+    pub(super) end_ms: u64,
+    /// The recognizer's confidence (none for a typed line).
+    pub(super) confidence: Option<f32>,
+    /// Typed with `text.say`, not spoken.
+    pub(super) typed: bool,
 }

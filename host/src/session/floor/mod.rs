@@ -21,6 +21,7 @@ mod speak;
 mod spoken;
 mod timings;
 mod traced;
+mod typed;
 mod voices;
 
 pub(super) use recording::recording_ready;

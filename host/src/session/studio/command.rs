@@ -45,6 +45,15 @@ pub enum StudioCommand {
         /// The chunk, in the client's input format.
         chunk: Vec<u8>,
     },
+    /// A client typed a line (`text.say`), already checked: the human's final line.
+    Say {
+        /// The client.
+        client: ClientId,
+        /// One line of text.
+        text: String,
+        /// The AI it is addressed to, if the client named one.
+        to: Option<crate::speakers::Ai>,
+    },
     /// Sends the studio's current state back (for admin views and tests).
     Snapshot(oneshot::Sender<StudioSnapshot>),
     /// Sends back how much microphone audio the studio has taken (for tests and admin views).

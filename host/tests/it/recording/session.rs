@@ -129,6 +129,7 @@ fn events_jsonl_has_one_parsable_event_per_line_on_the_session_clock() {
                 speaker: Speaker::You,
                 text: "Claude, what \"now\"?\nline two".to_owned(),
                 confidence: None,
+                typed: false,
             },
         ),
         (

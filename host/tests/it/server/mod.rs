@@ -12,3 +12,4 @@ mod openapi;
 mod rate_limits;
 mod shutdown;
 mod socketio;
+mod text_say;
