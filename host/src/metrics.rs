@@ -57,6 +57,8 @@ pub const RECORDINGS: &str = "studio_recordings_total";
 pub const RECORDING_BYTES: &str = "studio_recording_bytes_total";
 /// Recording failures, by kind (counter).
 pub const RECORDING_FAILURES: &str = "studio_recording_failures_total";
+/// Episode store writes dropped: its queue was full or a batch failed (counter).
+pub const STORE_WRITES_DROPPED: &str = "studio_store_writes_dropped_total";
 
 /// Histogram buckets in seconds: 5 ms to 10 s, finest where a voice studio's latencies live.
 pub const LATENCY_BUCKETS: [f64; 16] = [
@@ -204,6 +206,10 @@ fn describe() {
     );
     describe_counter!(RECORDINGS, "Recordings finished.");
     describe_counter!(
+        STORE_WRITES_DROPPED,
+        "Episode store writes dropped (its queue was full, or a batch failed); the recording's files still hold them."
+    );
+    describe_counter!(
         RECORDING_BYTES,
         Unit::Bytes,
         "Bytes written to recordings (tracks, captions, event log, session.yml), counted as the files grow."
@@ -339,6 +345,11 @@ pub fn recording_finished(summary: &RecordingSummary, counted: u64) {
     counter!(RECORDINGS).increment(1);
     let bytes: u64 = summary.files.iter().map(|file| file.bytes).sum();
     counter!(RECORDING_BYTES).increment(bytes.saturating_sub(counted));
+}
+
+/// An episode store write was dropped (see `store::EpisodeFeed`).
+pub fn store_write_dropped() {
+    counter!(STORE_WRITES_DROPPED).increment(1);
 }
 
 /// A recording failed with `error` (counted once per recording: its first failure).

@@ -14,6 +14,7 @@ pub mod prompt;
 pub mod recording;
 pub mod session;
 pub mod speakers;
+pub mod store;
 pub mod timestamp;
 pub mod transcript;
 

@@ -129,7 +129,8 @@ async fn serve(config: Arc<Config>) -> Result<(), Failure> {
         Ok(false) => {}
         Err(e) => tracing::warn!("the built-in example briefing does not parse: {e}"),
     }
-    let gateway = Gateway::with_turn_loop(config.clone(), plugins.clone(), briefings);
+    let store = open_store(&folders.data_dir, &folders.recording_dir)?;
+    let gateway = Gateway::with_turn_loop(config.clone(), plugins.clone(), briefings, store);
     // Signals are heard before the banner says the server is up: a SIGTERM sent the moment the
     // banner appears must reach the graceful path, not the default action.
     let (stop_tx, mut stop_rx) = watch::channel(false);
@@ -288,4 +289,33 @@ mod test_hooks {
             tracing::error!(error = %e, "test hook: cannot start");
         }
     }
+}
+
+/// Opens the episode store in `DATA_DIR` and brings it up to date with the disk: what a killed
+/// process left live becomes interrupted, and recordings it does not know are read in.
+fn open_store(
+    data_dir: &std::path::Path,
+    recording_dir: &std::path::Path,
+) -> Result<voice_studio::store::EpisodeStore, Failure> {
+    let store = voice_studio::store::EpisodeStore::open(data_dir).map_err(|e| {
+        Failure::Config(format!(
+            "DATA_DIR: {e}. Fix: point DATA_DIR at a writable folder on a local disk (or move the damaged studio.db aside; recordings are read in again)"
+        ))
+    })?;
+    match store.recover(recording_dir) {
+        Ok(recovery) => {
+            for problem in &recovery.problems {
+                tracing::warn!("episode store import: {problem}");
+            }
+            tracing::info!(
+                db = %store.path().display(),
+                interrupted = recovery.interrupted,
+                imported = recovery.imported,
+                "episode store ready"
+            );
+        }
+        // The listing may miss old or interrupted episodes; studios still record and are kept.
+        Err(e) => tracing::error!("episode store: recovery at start failed: {e}"),
+    }
+    Ok(store)
 }

@@ -11,6 +11,9 @@ use super::Reader;
 pub struct Folders {
     /// `RECORDING_DIR`: one folder per episode is written here (checked writable at start).
     pub recording_dir: PathBuf,
+    /// `DATA_DIR`: where the episode store (`studio.db`) lives; unset: `RECORDING_DIR`, so one
+    /// folder holds the recordings and their index.
+    pub data_dir: PathBuf,
     /// `BRIEFINGS_DIR`: episode briefings (Markdown with front matter).
     pub briefings_dir: PathBuf,
     /// `PLUGINS_TOML`: the role map and per-plugin settings.
@@ -46,6 +49,19 @@ impl Folders {
                 "point RECORDING_DIR at a folder this user can create and write",
             );
         }
+        let data_dir = match r.optional_path("DATA_DIR") {
+            Some(dir) => {
+                if let Err(reason) = ensure_writable_dir(&dir) {
+                    r.problem(
+                        "DATA_DIR",
+                        format!("`{}` is not a writable folder ({reason})", dir.display()),
+                        "point DATA_DIR at a folder this user can create and write (on a local disk: SQLite's locks need one), or unset it to keep studio.db in RECORDING_DIR",
+                    );
+                }
+                dir
+            }
+            None => recording_dir.clone(),
+        };
         let briefings_dir = r.path("BRIEFINGS_DIR", "briefings");
         if briefings_dir.exists() && !briefings_dir.is_dir() {
             r.problem(
@@ -76,6 +92,7 @@ impl Folders {
         }
         Self {
             recording_dir,
+            data_dir,
             briefings_dir,
             plugins_toml,
             built_in_plugins_toml,

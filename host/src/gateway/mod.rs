@@ -42,6 +42,7 @@ use crate::briefings::BriefingStore;
 use crate::config::{Config, LiveConfig};
 use crate::plugins::PluginHost;
 use crate::session::{StudioRegistry, TurnLoopSetup};
+use crate::store::EpisodeStore;
 
 /// Largest accepted HTTP body: 1 MiB, far above any settings payload.
 pub const MAX_HTTP_BODY_BYTES: usize = 1024 * 1024;
@@ -72,6 +73,8 @@ pub struct GatewayState {
     pub admin_lockout: admin::AdminLockout,
     /// Signs and checks the recording links of `recording.ready`.
     pub download_links: download_links::DownloadLinks,
+    /// Past and live episodes, their transcripts and turns (`studio.db`).
+    pub store: EpisodeStore,
 }
 
 /// The assembled server: the router (with Socket.IO inside) and the handles needed to stop it.
@@ -83,17 +86,22 @@ pub struct Gateway {
 
 impl Gateway {
     /// Builds routes, CORS, tracing and the Socket.IO namespace; its studios keep state but
-    /// run no turn loop (see [`Gateway::with_turn_loop`]).
+    /// run no turn loop (see [`Gateway::with_turn_loop`]), and record nothing: its episode store
+    /// is an empty one in memory.
     pub fn new(config: Arc<Config>, plugins: Arc<dyn PluginsView>) -> Self {
-        Self::build(config, plugins, None)
+        // Opening an in-memory database fails only when SQLite cannot allocate.
+        let store = EpisodeStore::open_in_memory().expect("an in-memory episode store");
+        Self::build(config, plugins, None, store)
     }
 
     /// Like [`Gateway::new`], with studios that run the turn loop on `plugins`: they listen,
     /// answer, speak and record into `RECORDING_DIR`.
+    /// Sessions are kept in `store` (see [`crate::store`]).
     pub fn with_turn_loop(
         config: Arc<Config>,
         plugins: Arc<PluginHost>,
         briefings: BriefingStore,
+        store: EpisodeStore,
     ) -> Self {
         let setup = TurnLoopSetup {
             plugins: plugins.clone(),
@@ -103,14 +111,16 @@ impl Gateway {
             turn_gap: config.studio.turn_gap,
             language: "en-US".to_owned(),
             recorder: crate::recording::WriterOptions::default(),
+            store: Some(store.clone()),
         };
-        Self::build(config, plugins, Some(setup))
+        Self::build(config, plugins, Some(setup), store)
     }
 
     fn build(
         config: Arc<Config>,
         plugins: Arc<dyn PluginsView>,
         turn_loop: Option<TurnLoopSetup>,
+        store: EpisodeStore,
     ) -> Self {
         let live = Arc::new(LiveConfig::new(&config));
         // One process-wide recorder, whatever number of gateways a process builds (tests build many).
@@ -162,6 +172,7 @@ impl Gateway {
             shutting_down: AtomicBool::new(false),
             admin_lockout: admin::AdminLockout::default(),
             download_links,
+            store,
         });
         let origins = Arc::new(origin::OriginPolicy::new(
             &config.server.cors_origins,

@@ -37,8 +37,28 @@ pub struct RecordedEpisode {
     pub bytes: u64,
     /// One per speaker, in the order you, claude, guest.
     pub tracks: Vec<RecordedTrack>,
+    /// The briefing's title, from `session.yml`.
+    pub title: Option<String>,
+    /// The briefing's id (its file's stem), when it came from a file.
+    pub briefing: Option<String>,
+    /// The plugins that served each role.
+    pub plugins: Vec<RecordedPlugin>,
     /// Why the folder could not be read as a recording, if so.
     pub problem: Option<String>,
+}
+
+/// A plugin that served a role, as `session.yml` records it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RecordedPlugin {
+    /// The role (`stt`, `tts`, `claude`, `guest`, `policy`).
+    pub role: String,
+    /// The plugin's name.
+    pub name: String,
+    /// Its version.
+    pub version: String,
+    /// SHA-256 of its `.wasm`.
+    pub hash: String,
 }
 
 /// One speaker's track as `session.yml` records it.
@@ -72,6 +92,18 @@ struct SessionFile {
     tracks: BTreeMap<String, TrackFile>,
     #[serde(default)]
     turns: BTreeMap<String, u64>,
+    #[serde(default)]
+    briefing: Option<BriefingFile>,
+    #[serde(default)]
+    plugins: Vec<RecordedPlugin>,
+}
+
+#[derive(Deserialize)]
+struct BriefingFile {
+    #[serde(default)]
+    path: String,
+    #[serde(default)]
+    title: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -128,6 +160,9 @@ fn read_recording(path: &Path, folder: String) -> RecordedEpisode {
         finished: false,
         bytes: folder_bytes(path),
         tracks: Vec::new(),
+        title: None,
+        briefing: None,
+        plugins: Vec::new(),
         problem: None,
     };
     let session = match read_session(&path.join("session.yml")) {
@@ -157,6 +192,15 @@ fn read_recording(path: &Path, folder: String) -> RecordedEpisode {
             })
         })
         .collect();
+    if let Some(briefing) = session.briefing {
+        // "built-in" (no file) names no briefing; a file's stem is its briefing id.
+        episode.briefing = Some(Path::new(&briefing.path))
+            .filter(|p| p.extension().is_some_and(|e| e == "md"))
+            .and_then(|p| p.file_stem())
+            .map(|stem| stem.to_string_lossy().into_owned());
+        episode.title = briefing.title;
+    }
+    episode.plugins = session.plugins;
     episode.episode = session.episode;
     episode.session = session.session;
     episode.started_at = session.started_at;

@@ -18,7 +18,7 @@ mod writer;
 
 pub use error::RecordingError;
 pub use events::{Event, EventLog, TurnMetrics};
-pub use listing::{RecordedEpisode, RecordedTrack, list_recordings};
+pub use listing::{RecordedEpisode, RecordedPlugin, RecordedTrack, list_recordings};
 pub use manifest::{BriefingRecord, PluginRecord};
 pub use recorder::{RecordedFile, Recorder, RecorderConfig, RecordingSummary, folder_name};
 pub use space::free_bytes;

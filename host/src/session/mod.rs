@@ -135,6 +135,8 @@ pub struct TurnLoopSetup {
     pub language: String,
     /// How each session's recording writer thread runs (sync schedule, queue, finish deadline).
     pub recorder: crate::recording::WriterOptions,
+    /// Where sessions are kept (transcript, turns, start and end); `None`: nowhere.
+    pub store: Option<crate::store::EpisodeStore>,
 }
 
 struct StudioEntry {

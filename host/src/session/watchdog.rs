@@ -301,7 +301,8 @@ capabilities = ["log"]
         .await
         .expect("plugins start");
         let briefings = BriefingStore::open(dir.join("briefings")).expect("briefings");
-        let gateway = Gateway::with_turn_loop(Arc::new(config), plugins, briefings);
+        let store = crate::store::EpisodeStore::open_in_memory().expect("episode store");
+        let gateway = Gateway::with_turn_loop(Arc::new(config), plugins, briefings, store);
         let registry = gateway.registry().clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -17,6 +17,7 @@ use voice_studio::session::{
     ClientId, NoClients, Participant, StudioCommand, StudioHandle, StudioRegistry, TurnLoopSetup,
 };
 use voice_studio::speakers::Speaker;
+use voice_studio::store::EpisodeStore;
 
 /// Longest any condition may take to come true before the test fails (not a timing assertion:
 /// a generous bound so a broken loop fails instead of hanging).
@@ -57,6 +58,8 @@ pub struct StudioRig {
     pub manifest_path: PathBuf,
     /// Where the studios record.
     pub recordings: PathBuf,
+    /// The episode store the studios feed (`studio.db` in the rig's folder).
+    pub store: EpisodeStore,
     /// Holds the manifest, briefings and (by default) recordings until the rig is dropped.
     _dir: tempfile::TempDir,
 }
@@ -88,6 +91,7 @@ impl StudioRig {
         })
         .await
         .expect("plugins start");
+        let store = EpisodeStore::open(&dir.path().join("data")).expect("episode store");
         let setup = TurnLoopSetup {
             plugins: plugins.clone(),
             briefings: BriefingStore::open(dir.path().join("briefings")).expect("briefings"),
@@ -96,6 +100,7 @@ impl StudioRig {
             turn_gap: Duration::from_millis(50),
             language: "en-US".into(),
             recorder: options.writer,
+            store: Some(store.clone()),
         };
         let live = Arc::new(LiveConfig::new(&config));
         let registry =
@@ -106,6 +111,7 @@ impl StudioRig {
             live,
             manifest_path: toml,
             recordings,
+            store,
             _dir: dir,
         }
     }

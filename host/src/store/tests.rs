@@ -1,0 +1,183 @@
+//! The store's queries on a real file: a fed session listed and read back, the listing's order
+//! and pages, bindings, migrations, and the start-up recovery and import.
+
+use std::path::Path;
+
+use super::*;
+use crate::recording::TurnMetrics;
+use crate::transcript::TranscriptLine;
+
+fn start(session: &str, episode: &str, started_at_ms: u64, dir: Option<&Path>) -> SessionStart {
+    SessionStart {
+        session_id: session.into(),
+        episode_id: episode.into(),
+        recording_dir: dir.map(Path::to_path_buf),
+        started_at_ms,
+        title: Some("A title".into()),
+        briefing: Some("brief".into()),
+        plugins: vec![EpisodePlugin {
+            role: "stt".into(),
+            name: "mock-stt".into(),
+            version: "0.1.0".into(),
+            hash: "ab".into(),
+        }],
+    }
+}
+
+fn line(speaker: Speaker, start_ms: u64, text: &str) -> TranscriptLine {
+    TranscriptLine {
+        speaker,
+        start_ms,
+        end_ms: start_ms + 500,
+        text: text.into(),
+        interrupted: false,
+    }
+}
+
+#[test]
+fn a_fed_session_is_listed_with_its_transcript_in_time_order_and_its_turns() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = EpisodeStore::open(dir.path()).expect("open");
+    let mut feed = store.session(start("s-1", "ep-1", 1_700_000_000_000, None));
+    feed.line(line(Speaker::Claude, 2_000, "second"));
+    feed.line(line(Speaker::You, 1_000, "first"));
+    feed.turn(
+        Speaker::Claude,
+        2_500,
+        &TurnMetrics {
+            llm_first_token_ms: Some(120),
+            interrupted: true,
+            ..TurnMetrics::default()
+        },
+    );
+    store.flush();
+    let listed = store.episodes(ListQuery::default()).expect("list");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        listed[0].id, "s-1",
+        "an unrecorded session keeps its session id"
+    );
+    assert_eq!(listed[0].state, EpisodeState::Live);
+    assert_eq!(listed[0].lines, 2);
+    assert_eq!(listed[0].duration_ms, 2_500);
+    assert_eq!(listed[0].plugins[0].name, "mock-stt");
+    let lines = store.transcript("s-1").expect("read").expect("known");
+    let texts: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
+    assert_eq!(texts, ["first", "second"]);
+    feed.end(3_000);
+    store.flush();
+    let detail = store.episode("s-1").expect("read").expect("known");
+    assert_eq!(detail.episode.state, EpisodeState::Ended);
+    assert_eq!(detail.episode.duration_ms, 3_000);
+    assert_eq!(
+        detail.episode.ended_at.as_deref(),
+        Some("2023-11-14T22:13:23.000Z")
+    );
+    assert_eq!(detail.turns.len(), 1);
+    assert_eq!(detail.turns[0].metrics.llm_first_token_ms, Some(120));
+    assert!(detail.turns[0].metrics.interrupted);
+    assert!(store.episode("nope").expect("read").is_none());
+    assert!(store.transcript("nope").expect("read").is_none());
+}
+
+#[test]
+fn the_listing_is_newest_first_and_pages_with_before() {
+    let store = EpisodeStore::open_in_memory().expect("open");
+    for (n, at) in [(1, 1_000), (2, 3_000), (3, 2_000)] {
+        drop(store.session(start(&format!("s-{n}"), "ep", at, None)));
+    }
+    store.flush();
+    let ids = |q| -> Vec<String> {
+        store
+            .episodes(q)
+            .expect("list")
+            .into_iter()
+            .map(|e| e.id)
+            .collect()
+    };
+    assert_eq!(ids(ListQuery::default()), ["s-2", "s-3", "s-1"]);
+    assert_eq!(
+        ids(ListQuery {
+            limit: 1,
+            before_ms: None
+        }),
+        ["s-2"]
+    );
+    assert_eq!(
+        ids(ListQuery {
+            limit: 5,
+            before_ms: Some(3_000)
+        }),
+        ["s-3", "s-1"]
+    );
+}
+
+#[test]
+fn a_binding_names_the_briefing_and_a_later_one_replaces_it() {
+    let store = EpisodeStore::open_in_memory().expect("open");
+    assert_eq!(store.bound_briefing("ep-x").expect("read"), None);
+    store.bind_briefing("ep-x", "one").expect("bind");
+    store.bind_briefing("ep-x", "two").expect("bind");
+    assert_eq!(
+        store.bound_briefing("ep-x").expect("read").as_deref(),
+        Some("two")
+    );
+}
+
+#[test]
+fn migrations_are_valid_and_an_existing_file_opens_at_the_same_version() {
+    open::migrations().validate().expect("valid migrations");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = EpisodeStore::open(dir.path()).expect("create");
+    drop(store.session(start("s-1", "ep", 1, None)));
+    store.flush();
+    drop(store);
+    let conn = Connection::open(dir.path().join(DB_FILE)).expect("raw");
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .expect("version");
+    assert_eq!(usize::try_from(version).ok(), Some(open::schema_version()));
+    drop(conn);
+    let again = EpisodeStore::open(dir.path()).expect("reopen");
+    assert_eq!(again.episodes(ListQuery::default()).expect("list").len(), 1);
+}
+
+#[test]
+fn a_file_from_a_newer_schema_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let conn = Connection::open(dir.path().join(DB_FILE)).expect("raw");
+    conn.pragma_update(None, "user_version", 99)
+        .expect("version");
+    drop(conn);
+    assert!(matches!(
+        EpisodeStore::open(dir.path()),
+        Err(StoreError::Migration { .. })
+    ));
+}
+
+#[test]
+fn iso_times_and_caption_files_read_back() {
+    assert_eq!(
+        import::parse_iso8601_ms("2023-11-14T22:13:23.000Z"),
+        Some(1_700_000_003_000)
+    );
+    assert_eq!(
+        import::parse_iso8601_ms("1970-01-01T00:00:00.005Z"),
+        Some(5)
+    );
+    assert_eq!(import::parse_iso8601_ms("yesterday"), None);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let vtt = dir.path().join("claude.vtt");
+    std::fs::write(
+        &vtt,
+        "WEBVTT\n\nclaude-1\n00:00:01.250 --> 00:00:02.000\nTom &amp; Jerry &lt;3\n\nclaude-2\n01:00:00.000 --> 01:00:01.500\ntwo\nlines\n\n",
+    )
+    .expect("vtt");
+    assert_eq!(
+        import::read_cues(&vtt),
+        [
+            (1_250, 2_000, "Tom & Jerry <3".to_owned()),
+            (3_600_000, 3_601_500, "two lines".to_owned())
+        ]
+    );
+}
