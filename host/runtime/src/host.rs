@@ -271,6 +271,11 @@ impl PluginHost {
         statuses(&self.snapshot())
     }
 
+    /// Each called plugin's health since the start: calls, errors, traps and the last error.
+    pub fn health(&self) -> std::collections::BTreeMap<String, super::health::PluginHealth> {
+        self.registry.health.snapshot()
+    }
+
     /// The plugin `plugins.toml` names for `slot` now (what a fallback stands in for).
     pub fn role_plugin(&self, slot: RoleSlot) -> Option<String> {
         self.snapshot().manifest.roles.get(&slot).cloned()

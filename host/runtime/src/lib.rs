@@ -27,7 +27,8 @@
 //! sandbox  -> capabilities, cpu_meter, grant, plugin_log  the store's data and its limits
 //! engine   -> bindings, capabilities, compile_cache, error, manifest, sandbox
 //! version  -> bindings, embedded, engine, grant, manifest, sandbox  one loaded plugin version
-//! registry -> embedded, engine, error, grant, manifest, secrets, version
+//! health   -> bindings, error                             each plugin's calls and last error
+//! registry -> embedded, engine, error, grant, health, manifest, secrets, version
 //! metrics  -> bindings, error, manifest, registry          what `/metrics` counts of plugins
 //! call     -> bindings, cancel, capabilities, error, manifest, metrics, registry, sandbox, version
 //! watch    -> error, metrics                              sends reload requests on a channel
@@ -53,6 +54,7 @@ mod embedded;
 mod engine;
 mod error;
 mod grant;
+mod health;
 mod host;
 pub mod manifest;
 pub mod metrics;
@@ -89,6 +91,7 @@ pub use embedded::{
     is_embedded,
 };
 pub use error::{CallError, PluginHostError, describe_plugin_error};
+pub use health::PluginHealth;
 pub use host::{Inspection, LlmRole, PluginHost, PluginHostOptions, PluginStatus};
 pub use manifest::{Capability, Manifest, ManifestError, PluginKind, RoleSlot};
 pub use plugin_log::{BURST_LINES, LINES_PER_SECOND, MAX_LINE_BYTES};

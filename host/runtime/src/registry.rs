@@ -15,6 +15,7 @@ use super::embedded::is_embedded;
 use super::engine::{CacheOutcome, PluginEngine, sha256_hex};
 use super::error::PluginHostError;
 use super::grant::Grant;
+use super::health::HealthBook;
 use super::manifest::{Manifest, PluginEntry, RoleSlot};
 use super::secrets::SecretStore;
 use super::version::{LoadedCode, PluginVersion, load_code};
@@ -47,6 +48,8 @@ pub(crate) struct Setup {
 pub(crate) struct Registry {
     pub(crate) engine: Arc<PluginEngine>,
     setup: RwLock<Arc<Setup>>,
+    /// Each plugin's calls, errors and last error, for the admin view (kept across reloads).
+    pub(crate) health: HealthBook,
 }
 
 impl Registry {
@@ -90,6 +93,7 @@ impl Registry {
                 versions,
                 errors,
             })),
+            health: HealthBook::default(),
         }
     }
 

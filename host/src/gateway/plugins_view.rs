@@ -2,6 +2,8 @@
 //! for `/ready`, and a way to hand keys from the settings API to the plugins. A trait keeps the
 //! routes independent of how the runtime is built (and testable against any implementation).
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 /// One loaded plugin as `/health` shows it.
@@ -29,6 +31,10 @@ pub trait PluginsView: Send + Sync + 'static {
     /// Makes `value` the secret `name` (an environment variable name such as
     /// `ANTHROPIC_API_KEY`) for the plugins that declare it; the next call uses it.
     fn set_secret(&self, name: &str, value: &str);
+    /// Each called plugin's calls, errors, traps and last error, by plugin name.
+    fn health(&self) -> BTreeMap<String, crate::plugins::PluginHealth> {
+        BTreeMap::new()
+    }
 }
 
 impl PluginsView for crate::plugins::PluginHost {
@@ -61,5 +67,9 @@ impl PluginsView for crate::plugins::PluginHost {
 
     fn set_secret(&self, name: &str, value: &str) {
         crate::plugins::PluginHost::set_secret(self, name, value);
+    }
+
+    fn health(&self) -> BTreeMap<String, crate::plugins::PluginHealth> {
+        crate::plugins::PluginHost::health(self)
     }
 }

@@ -84,12 +84,14 @@ impl<W: WorldInstance> Seat<W> {
     /// when the call ended cleanly.
     pub(super) async fn checkout(&mut self, attempt: usize) -> Result<Live<W>, CallError> {
         let slot = self.slot;
+        let registry = self.registry.clone();
         let unavailable = |plugin: &str, message: String| {
             let error = CallError::Load {
                 plugin: plugin.to_string(),
                 message,
             };
             metrics::call_ended(slot, plugin, Err(&error));
+            registry.health.call_ended(plugin, Err(&error));
             error
         };
         let setup = self.registry.snapshot();
@@ -209,6 +211,7 @@ impl<W: WorldInstance> Seat<W> {
         }
         tracing::warn!(plugin = error.plugin(), role = %self.slot, "plugin call passed its deadline; its instance is thrown away: {error}");
         metrics::call_ended(self.slot, error.plugin(), Err(&error));
+        self.registry.health.call_ended(error.plugin(), Err(&error));
         error
     }
 
@@ -223,6 +226,9 @@ impl<W: WorldInstance> Seat<W> {
         let plugin = live.version.name().to_string();
         let result = self.settle_uncounted(attempt, live, outcome);
         metrics::call_ended(self.slot, &plugin, result.as_ref().map(|_| ()));
+        self.registry
+            .health
+            .call_ended(&plugin, result.as_ref().map(|_| ()));
         result
     }
 

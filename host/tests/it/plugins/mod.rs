@@ -4,6 +4,7 @@ mod check;
 mod contract;
 mod deadlines;
 mod faults;
+mod health;
 mod http;
 mod javascript;
 mod network;
