@@ -144,6 +144,9 @@ pub struct RuntimeConfig {
     /// The guest's voice.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub guest_voice: Option<VoiceConfig>,
+    /// Claude's voice (absent: the TTS plugin's default for claude).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub claude_voice: Option<VoiceConfig>,
 }
 
 /// A validated `POST /api/config/guest` body: only the fields it carried change.
@@ -159,6 +162,8 @@ pub struct RuntimeConfigUpdate {
     pub tts_provider: Option<TtsProvider>,
     /// New guest voice.
     pub guest_voice: Option<VoiceConfig>,
+    /// New voice for claude.
+    pub claude_voice: Option<VoiceConfig>,
 }
 
 /// A settings payload that cannot be applied, naming the offending field.
@@ -264,37 +269,42 @@ impl RuntimeConfigUpdate {
         let guest_model = opt_string(map, "guestModel", "", MAX_NAME_CHARS)?;
         let guest_system_instructions =
             opt_string(map, "guestSystemInstructions", "", MAX_INSTRUCTIONS_CHARS)?;
-        let guest_voice = match map.get("guestVoice") {
-            None | Some(Value::Null) => None,
-            Some(voice) => {
-                let v = object(voice, "guestVoice")?;
-                let provider = match v.get("provider") {
-                    Some(Value::String(p)) if p == "google" => VoiceProvider::Google,
-                    Some(Value::String(p)) if p == "coqui" => VoiceProvider::Coqui,
-                    _ => {
-                        return Err(SettingsError::new(
-                            "guestVoice.provider",
-                            "must be \"google\" or \"coqui\"",
-                        ));
-                    }
-                };
-                Some(VoiceConfig {
-                    provider,
-                    google_voice: opt_string(v, "googleVoice", "guestVoice.", MAX_NAME_CHARS)?,
-                    coqui_speaker: opt_string(v, "coquiSpeaker", "guestVoice.", MAX_NAME_CHARS)?,
-                    speaking_rate: opt_number(v, "speakingRate", "guestVoice.", 0.25..=4.0)?,
-                    pitch: opt_number(v, "pitch", "guestVoice.", -20.0..=20.0)?,
-                })
-            }
-        };
         Ok(Self {
             guest_provider,
             guest_model,
             guest_system_instructions,
             tts_provider,
-            guest_voice,
+            guest_voice: voice(map, "guestVoice")?,
+            claude_voice: voice(map, "claudeVoice")?,
         })
     }
+}
+
+/// A `VoiceConfig` field (`guestVoice`, `claudeVoice`), validated; absent or `null`: unchanged.
+fn voice(map: &Map<String, Value>, field: &str) -> Result<Option<VoiceConfig>, SettingsError> {
+    let voice = match map.get(field) {
+        None | Some(Value::Null) => return Ok(None),
+        Some(voice) => voice,
+    };
+    let v = object(voice, field)?;
+    let prefix = format!("{field}.");
+    let provider = match v.get("provider") {
+        Some(Value::String(p)) if p == "google" => VoiceProvider::Google,
+        Some(Value::String(p)) if p == "coqui" => VoiceProvider::Coqui,
+        _ => {
+            return Err(SettingsError::new(
+                format!("{prefix}provider"),
+                "must be \"google\" or \"coqui\"",
+            ));
+        }
+    };
+    Ok(Some(VoiceConfig {
+        provider,
+        google_voice: opt_string(v, "googleVoice", &prefix, MAX_NAME_CHARS)?,
+        coqui_speaker: opt_string(v, "coquiSpeaker", &prefix, MAX_NAME_CHARS)?,
+        speaking_rate: opt_number(v, "speakingRate", &prefix, 0.25..=4.0)?,
+        pitch: opt_number(v, "pitch", &prefix, -20.0..=20.0)?,
+    }))
 }
 
 /// One field of the frontend's `ApiKeysPayload` and the environment variable (secret name) it sets.
@@ -389,6 +399,7 @@ impl LiveConfig {
             guest_system_instructions: None,
             tts_provider: config.providers.tts,
             guest_voice: None,
+            claude_voice: None,
         };
         let keys: KeyStatus = API_KEY_FIELDS
             .iter()
@@ -427,6 +438,9 @@ impl LiveConfig {
             }
             if let Some(v) = update.guest_voice {
                 rc.guest_voice = Some(v);
+            }
+            if let Some(v) = update.claude_voice {
+                rc.claude_voice = Some(v);
             }
         });
         self.runtime()
@@ -479,6 +493,27 @@ mod tests {
             update.guest_voice.and_then(|v| v.google_voice).as_deref(),
             Some("en-US-Neural2-A")
         );
+    }
+
+    #[test]
+    fn claudes_voice_is_set_apart_from_the_guests_and_named_when_bad() {
+        let update = RuntimeConfigUpdate::from_json(&json!({
+            "claudeVoice": {"provider": "google", "googleVoice": "en-GB-Neural2-B"}
+        }))
+        .expect("valid");
+        assert_eq!(update.guest_voice, None);
+        assert_eq!(
+            update.claude_voice.and_then(|v| v.google_voice).as_deref(),
+            Some("en-GB-Neural2-B")
+        );
+        let err = RuntimeConfigUpdate::from_json(&json!({"claudeVoice": {"provider": "piper"}}))
+            .expect_err("unknown voice service");
+        assert_eq!(err.field, "claudeVoice.provider");
+        let err = RuntimeConfigUpdate::from_json(
+            &json!({"claudeVoice": {"provider": "coqui", "speakingRate": 9}}),
+        )
+        .expect_err("rate out of range");
+        assert_eq!(err.field, "claudeVoice.speakingRate");
     }
 
     #[test]

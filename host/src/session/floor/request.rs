@@ -65,17 +65,16 @@ fn chosen_model(settings: &RuntimeConfig, ai: Ai) -> String {
 /// The TTS voice the settings choose for `ai`. The frontend's guest voice names it in one
 /// of two fields, after the voice service it was picked for (`googleVoice`, or `coquiSpeaker`
 /// for a speaker id); the TTS request carries one opaque voice name which the configured TTS
-/// plugin interprets (a voice name, a speaker id). The first field set wins; claude keeps the
-/// plugin's default.
+/// plugin interprets (a voice name, a speaker id). The first field set wins; an AI without a
+/// voice keeps the plugin's default.
 fn chosen_voice(settings: &RuntimeConfig, ai: Ai) -> String {
-    match ai {
-        Ai::Guest => settings
-            .guest_voice
-            .as_ref()
-            .and_then(|v| v.google_voice.clone().or_else(|| v.coqui_speaker.clone()))
-            .unwrap_or_default(),
-        Ai::Claude => String::new(),
-    }
+    let voice = match ai {
+        Ai::Guest => settings.guest_voice.as_ref(),
+        Ai::Claude => settings.claude_voice.as_ref(),
+    };
+    voice
+        .and_then(|v| v.google_voice.clone().or_else(|| v.coqui_speaker.clone()))
+        .unwrap_or_default()
 }
 
 /// The prompt as the plugin contract's LLM request.
@@ -97,5 +96,39 @@ fn llm_request(model: &str, prompt: PromptRequest) -> LlmRequest {
             .collect(),
         max_tokens: prompt.max_tokens,
         temperature: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{GuestProvider, TtsProvider, VoiceConfig, VoiceProvider};
+
+    fn voice(name: &str) -> VoiceConfig {
+        VoiceConfig {
+            provider: VoiceProvider::Google,
+            google_voice: Some(name.to_owned()),
+            coqui_speaker: None,
+            speaking_rate: None,
+            pitch: None,
+        }
+    }
+
+    #[test]
+    fn each_ai_speaks_with_its_own_voice_or_the_plugins_default() {
+        let mut settings = RuntimeConfig {
+            guest_provider: GuestProvider::Groq,
+            guest_model: None,
+            guest_system_instructions: None,
+            tts_provider: TtsProvider::Google,
+            guest_voice: None,
+            claude_voice: None,
+        };
+        assert_eq!(chosen_voice(&settings, Ai::Claude), "");
+        assert_eq!(chosen_voice(&settings, Ai::Guest), "");
+        settings.claude_voice = Some(voice("en-GB-Neural2-B"));
+        settings.guest_voice = Some(voice("en-US-Neural2-A"));
+        assert_eq!(chosen_voice(&settings, Ai::Claude), "en-GB-Neural2-B");
+        assert_eq!(chosen_voice(&settings, Ai::Guest), "en-US-Neural2-A");
     }
 }

@@ -183,6 +183,9 @@ pub struct RuntimeConfig {
     /// The guest's voice.
     #[schema(required = false)]
     pub guest_voice: Option<Voice>,
+    /// Claude's voice (absent: the TTS plugin's default for claude).
+    #[schema(required = false)]
+    pub claude_voice: Option<Voice>,
 }
 
 /// Who speaks a voice.
@@ -236,6 +239,9 @@ pub struct RuntimeConfigUpdate {
     /// The guest's voice.
     #[schema(required = false)]
     pub guest_voice: Option<Voice>,
+    /// Claude's voice (absent: the TTS plugin's default for claude).
+    #[schema(required = false)]
+    pub claude_voice: Option<Voice>,
 }
 
 /// `POST /api/config/guest`'s answer.
