@@ -13,7 +13,7 @@ mod handle;
 
 #[cfg(test)]
 pub use command::Stall;
-pub use command::{StudioCommand, StudioSendError};
+pub use command::{StudioCommand, StudioSendError, StudioStatus};
 pub(super) use handle::Inbox;
 pub use handle::StudioHandle;
 
@@ -384,6 +384,20 @@ impl Studio {
             }
             StudioCommand::AudioIn(reply) => {
                 let _ = reply.send(self.room.state.audio_in());
+            }
+            StudioCommand::Status(reply) => {
+                let state = &self.room.state;
+                let mut clients: Vec<String> = state
+                    .clients()
+                    .filter_map(|c| state.participant(c).map(|p| p.name.clone()))
+                    .collect();
+                clients.sort();
+                let _ = reply.send(StudioStatus {
+                    snapshot: state.snapshot(),
+                    clients,
+                    recording: self.floor.is_some(),
+                    clock: self.room.started.elapsed(),
+                });
             }
             StudioCommand::End(_) | StudioCommand::EndSession { .. } => {}
             #[cfg(test)]

@@ -58,6 +58,8 @@ pub enum StudioCommand {
     Snapshot(oneshot::Sender<StudioSnapshot>),
     /// Sends back how much microphone audio the studio has taken (for tests and admin views).
     AudioIn(oneshot::Sender<AudioInStats>),
+    /// Sends back what the admin view shows of the studio (its clients, orbs, autopilot, clock).
+    Status(oneshot::Sender<StudioStatus>),
     /// A client ended the episode (`client.end-session`): the recording is finished and sent
     /// as `recording.ready`, then the studio ends.
     EndSession {
@@ -72,6 +74,19 @@ pub enum StudioCommand {
     /// Makes the actor stop answering, to prove the watchdog ends a stuck studio alone.
     #[cfg(test)]
     StallForTest(Stall),
+}
+
+/// What the admin view shows of a running studio.
+#[derive(Debug, Clone)]
+pub struct StudioStatus {
+    /// Orbs (who speaks, listens or thinks), autopilot and the shared screen.
+    pub snapshot: StudioSnapshot,
+    /// The names its clients said `hello` with.
+    pub clients: Vec<String>,
+    /// Whether its floor is open (it listens, answers and records).
+    pub recording: bool,
+    /// How long its clock has run (from the recording's start once the floor opened).
+    pub clock: std::time::Duration,
 }
 
 /// How a test makes a studio actor stop answering.

@@ -137,6 +137,13 @@ impl StudioHandle {
         rx.await.map_err(|_| StudioSendError::Ended)
     }
 
+    /// What the admin view shows of the studio, after everything queued before.
+    pub async fn status(&self) -> Result<super::command::StudioStatus, StudioSendError> {
+        let (tx, rx) = oneshot::channel();
+        self.deliver(StudioCommand::Status(tx)).await?;
+        rx.await.map_err(|_| StudioSendError::Ended)
+    }
+
     /// Whether the studio is still running.
     pub fn is_running(&self) -> bool {
         !self.tx.is_closed() && !self.life.is_ended()
