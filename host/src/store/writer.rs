@@ -9,8 +9,9 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
@@ -23,6 +24,8 @@ use crate::transcript::TranscriptLine;
 pub const WRITE_QUEUE: usize = 4096;
 /// Writes applied in one transaction at most.
 const BATCH: usize = 256;
+/// How often the thread looks for the recording folder of a session that has none yet.
+const FOLDER_RETRY: Duration = Duration::from_millis(200);
 
 /// What a session tells the store when it starts.
 #[derive(Debug, Clone)]
@@ -165,9 +168,26 @@ struct Live {
 
 fn run(path: &Path, conn: &Mutex<Connection>, rx: &Receiver<Write>) {
     let mut sessions: HashMap<Arc<str>, Live> = HashMap::new();
-    // Ends when every sender (the store and all feeds) is gone.
-    while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
+    loop {
+        // A session's folder is made by its recording thread beside this one: while one is
+        // not found yet, look again every FOLDER_RETRY even without writes.
+        let unresolved = sessions
+            .values()
+            .any(|live| live.folder.is_none() && live.recording_dir.is_some());
+        let first = if unresolved {
+            match rx.recv_timeout(FOLDER_RETRY) {
+                Ok(write) => Some(write),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        } else {
+            // Ends when every sender (the store and all feeds) is gone.
+            match rx.recv() {
+                Ok(write) => Some(write),
+                Err(_) => break,
+            }
+        };
+        let mut batch: Vec<Write> = first.into_iter().collect();
         while batch.len() < BATCH {
             match rx.try_recv() {
                 Ok(write) => batch.push(write),
@@ -181,6 +201,11 @@ fn run(path: &Path, conn: &Mutex<Connection>, rx: &Receiver<Write>) {
                 match write {
                     Write::Flush(done) => flushes.push(done),
                     write => apply(&tx, &mut sessions, write)?,
+                }
+            }
+            for (session, live) in &mut sessions {
+                if live.folder.is_none() {
+                    resolve_folder(&tx, session, live)?;
                 }
             }
             tx.commit()

@@ -7,6 +7,7 @@
 //! - `recording`: tracks, captions, the event log and crash safety;
 //! - `server`: the real server process over HTTP and Socket.IO: access, doors, limits, config;
 //! - `session`: the studio's turn loop and its limits;
+//! - `store`: the episode store (`studio.db`) fed by sessions, over the listing API, across restarts;
 //! - `studio`: whole episodes end to end;
 //! - `support`: what the areas share (servers, plugin hosts, recordings, speech, the fuzzer).
 
@@ -15,5 +16,6 @@ mod plugins;
 mod recording;
 mod server;
 mod session;
+mod store;
 mod studio;
 mod support;

@@ -416,11 +416,7 @@ impl Floor {
             .push(Line::said(Speaker::You, text.clone()));
         self.talk.last_speaker = Some(Speaker::You);
         self.talk.ai_turns_in_a_row = 0;
-        if let Some(recorder) = self.tape.recorder.as_mut()
-            && let Err(error) = recorder.caption(Speaker::You, start_ms, end_ms, &text)
-        {
-            self.recording_error(room, error);
-        }
+        self.transcribed(room, Speaker::You, (start_ms, end_ms), &text, false);
         self.record(
             room,
             &Event::SttFinal {

@@ -54,6 +54,29 @@ const NOTE_QUEUE: usize = 1024;
 const ERROR_ORB_FOR: Duration = Duration::from_millis(1500);
 
 /// Milliseconds since the Unix epoch, for the wire's wall-clock stamps.
+/// The briefing an episode's studio loads: the one the episode was minted with
+/// (`POST /api/episodes` with `briefing`), else the briefing named like the episode. The
+/// store's lookup runs off the actor's thread (SQLite is synchronous).
+async fn bound_briefing(setup: &TurnLoopSetup, episode_id: &str) -> String {
+    let Some(store) = setup.store.clone() else {
+        return episode_id.to_owned();
+    };
+    let id = episode_id.to_owned();
+    let bound = tokio::task::spawn_blocking(move || store.bound_briefing(&id)).await;
+    match bound {
+        Ok(Ok(Some(briefing))) => briefing,
+        Ok(Ok(None)) => episode_id.to_owned(),
+        Ok(Err(error)) => {
+            tracing::warn!(episode = %episode_id, %error, "briefing binding unreadable; the episode's own briefing is used");
+            episode_id.to_owned()
+        }
+        Err(error) => {
+            tracing::warn!(episode = %episode_id, %error, "briefing binding lookup failed");
+            episode_id.to_owned()
+        }
+    }
+}
+
 fn epoch_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -115,11 +138,12 @@ impl Floor {
     ) -> (Floor, Vec<String>) {
         let mut problems = Vec::new();
         let (notes_tx, notes_rx) = mpsc::channel(NOTE_QUEUE);
-        let briefing = match setup.briefings.load(episode_id).await {
+        let briefing_id = bound_briefing(&setup, episode_id).await;
+        let briefing = match setup.briefings.load(&briefing_id).await {
             Ok(b) => b,
             Err(error) => {
                 problems.push(format!(
-                    "the briefing of episode {episode_id} could not be read ({error}); the built-in briefing is used"
+                    "the briefing {briefing_id} of episode {episode_id} could not be read ({error}); the built-in briefing is used"
                 ));
                 setup.briefings.built_in()
             }
@@ -130,6 +154,7 @@ impl Floor {
             &setup,
             episode_id,
             generation,
+            &briefing_id,
             &briefing,
             &notes_tx,
             min_free_mb,
@@ -397,14 +422,26 @@ impl Floor {
             }
             line.task.abort();
             let text = line.spoken.heard_after(stop.played_ms);
-            let Some(recorder) = self.tape.recorder.as_mut() else {
-                continue;
-            };
             let start_ms = line.caption_start_ms.unwrap_or(end_ms).min(end_ms);
             let metrics = TurnMetrics {
                 duration_ms: Some(stop.played_ms),
                 interrupted: true,
                 ..TurnMetrics::default()
+            };
+            if let Some(feed) = self.tape.feed.as_mut() {
+                if !text.is_empty() {
+                    feed.line(crate::transcript::TranscriptLine {
+                        speaker: voice.speaker,
+                        start_ms,
+                        end_ms,
+                        text: text.clone(),
+                        interrupted: true,
+                    });
+                }
+                feed.turn(voice.speaker, end_ms, &metrics);
+            }
+            let Some(recorder) = self.tape.recorder.as_mut() else {
+                continue;
             };
             let written = if text.is_empty() {
                 Ok(())

@@ -173,11 +173,13 @@ impl Floor {
         }
         let start_ms = line.caption_start_ms.unwrap_or(now_ms);
         if !text.is_empty() {
-            if let Some(recorder) = self.tape.recorder.as_mut()
-                && let Err(error) = recorder.caption(speaker, start_ms, now_ms.max(start_ms), &text)
-            {
-                self.recording_error(room, error);
-            }
+            self.transcribed(
+                room,
+                speaker,
+                (start_ms, now_ms.max(start_ms)),
+                &text,
+                interrupted,
+            );
             room.show_caption(Caption {
                 id: line.caption_id.clone(),
                 speaker,

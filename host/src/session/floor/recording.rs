@@ -16,6 +16,9 @@ use crate::recording::{
 };
 use crate::session::TurnLoopSetup;
 use crate::session::room::Room;
+use crate::speakers::Speaker;
+use crate::store::{EpisodeFeed, EpisodePlugin, SessionStart};
+use crate::transcript::TranscriptLine;
 
 /// The session's recording, as the floor holds it.
 pub(super) struct Tape {
@@ -26,39 +29,108 @@ pub(super) struct Tape {
     pub(super) failed: bool,
     /// Session time the silent tracks were last filled up to.
     pub(super) recorded_until_ms: u64,
+    /// The session's writes to the episode store (lines, turns, its end), fed without waiting;
+    /// `None` when there is no store or the session was handed off.
+    pub(super) feed: Option<EpisodeFeed>,
 }
 
 impl Tape {
     /// Starts the recording of a new session, unless the disk is low on space; what went wrong
     /// is pushed to `problems`.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one call site, Floor::open, which has each of these at hand"
+    )]
     pub(super) fn start(
         setup: &TurnLoopSetup,
         episode_id: &str,
         generation: u64,
+        briefing_id: &str,
         briefing: &Briefing,
         notes_tx: &mpsc::Sender<Note>,
         min_free_mb: u64,
         problems: &mut Vec<String>,
     ) -> Tape {
+        let session_id = format!("{episode_id}-{}-{generation}", super::epoch_ms());
         let (recorder, failed) =
             if let Some(message) = disk_space_low(&setup.recording_dir, min_free_mb) {
                 problems.push(message);
                 (None, false)
             } else {
-                start_recorder(setup, episode_id, generation, briefing, notes_tx, problems)
+                start_recorder(
+                    setup,
+                    episode_id,
+                    &session_id,
+                    briefing_id,
+                    briefing,
+                    notes_tx,
+                    problems,
+                )
             };
+        let feed = setup.store.as_ref().map(|store| {
+            let briefing_file = setup.briefings.path_of(briefing_id).is_file();
+            store.session(SessionStart {
+                session_id,
+                episode_id: episode_id.to_owned(),
+                recording_dir: recorder.as_ref().map(|_| setup.recording_dir.clone()),
+                started_at_ms: super::epoch_ms(),
+                title: briefing.title.clone(),
+                briefing: briefing_file.then(|| briefing_id.to_owned()),
+                plugins: plugin_records(setup)
+                    .into_iter()
+                    .map(|p| EpisodePlugin {
+                        role: p.role,
+                        name: p.name,
+                        version: p.version,
+                        hash: p.hash,
+                    })
+                    .collect(),
+            })
+        });
         Tape {
             recorder,
             failed,
             recorded_until_ms: 0,
+            feed,
         }
     }
 }
 
 impl Floor {
-    /// Writes an event to the recording, reporting the first failure to the clients.
+    /// A final line of the transcript: its caption in the recording and its line in the
+    /// episode store, neither waited for.
+    pub(super) fn transcribed(
+        &mut self,
+        room: &mut Room,
+        speaker: Speaker,
+        (start_ms, end_ms): (u64, u64),
+        text: &str,
+        interrupted: bool,
+    ) {
+        if let Some(feed) = self.tape.feed.as_mut() {
+            feed.line(TranscriptLine {
+                speaker,
+                start_ms,
+                end_ms,
+                text: text.to_owned(),
+                interrupted,
+            });
+        }
+        if let Some(recorder) = self.tape.recorder.as_mut()
+            && let Err(error) = recorder.caption(speaker, start_ms, end_ms, text)
+        {
+            self.recording_error(room, error);
+        }
+    }
+
+    /// Writes an event to the recording (and a turn's metrics to the episode store),
+    /// reporting the first failure to the clients.
     pub(super) fn record(&mut self, room: &mut Room, event: &Event) {
         let t = room.clock_ms();
+        if let (Some(feed), Event::TurnEnd { speaker, metrics }) = (self.tape.feed.as_mut(), event)
+        {
+            feed.turn(*speaker, t, metrics);
+        }
         let Some(recorder) = self.tape.recorder.as_mut() else {
             return;
         };
@@ -116,6 +188,9 @@ impl Floor {
     pub(in crate::session) fn hand_off(&mut self, room: &mut Room) -> Option<FinishingRecording> {
         let end_ms = room.clock_ms();
         self.close(end_ms);
+        if let Some(feed) = self.tape.feed.take() {
+            feed.end(end_ms);
+        }
         if let Some(task) = self.ear.stt_task.take() {
             // The STT call sees its input end and returns; nothing waits for it.
             drop(task);
@@ -135,13 +210,13 @@ impl Floor {
 fn start_recorder(
     setup: &TurnLoopSetup,
     episode_id: &str,
-    generation: u64,
+    session_id: &str,
+    briefing_id: &str,
     briefing: &Briefing,
     notes_tx: &mpsc::Sender<Note>,
     problems: &mut Vec<String>,
 ) -> (Option<RecordingWriter>, bool) {
-    let session_id = format!("{episode_id}-{}-{generation}", super::epoch_ms());
-    let mut config = RecorderConfig::new(&setup.recording_dir, episode_id, &session_id);
+    let mut config = RecorderConfig::new(&setup.recording_dir, episode_id, session_id);
     let plugins = plugin_records(setup);
     config.session_config = serde_json::json!({
         "roles": plugins.iter().map(|p| serde_json::json!({"role": p.role, "plugin": p.name, "version": p.version})).collect::<Vec<_>>(),
@@ -159,7 +234,7 @@ fn start_recorder(
     let mut recorder = RecordingWriter::start(config, move || {
         let _ = wake.try_send(Note::RecordingTrouble);
     });
-    let briefing_path = setup.briefings.path_of(episode_id);
+    let briefing_path = setup.briefings.path_of(briefing_id);
     let record = BriefingRecord {
         path: if briefing_path.is_file() {
             briefing_path.display().to_string()
