@@ -35,6 +35,11 @@ struct MintRequest {
     #[serde(default)]
     #[schema(minimum = 60, maximum = 31_536_000)]
     ttl_seconds: Option<u64>,
+    /// The briefing (its id: the file name in BRIEFINGS_DIR without `.md`) the episode's
+    /// studio loads; absent: the briefing named like the episode, else the built-in one.
+    #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9_.-]{1,128}$", example = "ai-safety")]
+    briefing: Option<String>,
 }
 
 /// `POST /api/episodes`: `{episodeId, expiresAt, host: {token, url}, viewer: {token, url}}`.
@@ -49,8 +54,10 @@ struct MintRequest {
         (status = 200, description = "A new episode with a random id, and its host and viewer \
             links (https when the request carried X-Forwarded-Proto: https)",
             body = schemas::MintedEpisode),
-        (status = 400, description = "ttlSeconds out of range, or a body that is not \
-            {\"ttlSeconds\"?: number}", body = schemas::Refusal),
+        (status = 400, description = "ttlSeconds out of range, a briefing that is not a \
+            briefing id, or a body that is not {\"ttlSeconds\"?: number, \"briefing\"?: string}",
+            body = schemas::Refusal),
+        (status = 500, description = "The briefing binding could not be kept", body = schemas::Refusal),
         schemas::AdminRefusals,
         schemas::JsonBodyRefusals,
     ),
@@ -92,7 +99,30 @@ pub async fn mint_episode(
             );
         }
     };
+    if let Some(briefing) = &request.briefing
+        && !valid_briefing_id(briefing)
+    {
+        return refusal(
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+            "briefing must be a briefing id: 1-128 letters, digits, '-', '_' or '.', not only dots",
+        );
+    }
     let episode_id = format!("ep-{}", random_id(EPISODE_ID_BYTES));
+    if let Some(briefing) = request.briefing.clone() {
+        let store = state.store.clone();
+        let id = episode_id.clone();
+        // SQLite is synchronous: off the async workers.
+        let bound = tokio::task::spawn_blocking(move || store.bind_briefing(&id, &briefing)).await;
+        if !matches!(bound, Ok(Ok(()))) {
+            tracing::error!(episode = %episode_id, ?bound, "binding the briefing failed");
+            return refusal(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the episode's briefing could not be kept (episode store); the server log says why",
+            );
+        }
+    }
     let access = &state.access;
     let host = access.mint(Role::Host, Some(&episode_id), ttl);
     let viewer = access.mint(Role::Viewer, Some(&episode_id), ttl);
@@ -130,9 +160,18 @@ fn parse_request(headers: &HeaderMap, body: &[u8]) -> Result<MintRequest, Respon
         refusal(
             StatusCode::BAD_REQUEST,
             "bad-request",
-            &format!("the body must be {{\"ttlSeconds\"?: number}} ({e})"),
+            &format!("the body must be {{\"ttlSeconds\"?: number, \"briefing\"?: string}} ({e})"),
         )
     })
+}
+
+/// A briefing id as the briefings folder names files: no path separators, not only dots.
+fn valid_briefing_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !id.chars().all(|c| c == '.')
 }
 
 /// Where the console is, as the caller reached this server: `http(s)://<Host>`, or a relative

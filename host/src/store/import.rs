@@ -322,7 +322,7 @@ fn parse_vtt_time(text: &str) -> Option<u64> {
 }
 
 /// Epoch ms of an ISO 8601 UTC time as the recorder writes it (`2026-11-26T09:22:26.123Z`).
-pub(super) fn parse_iso8601_ms(text: &str) -> Option<u64> {
+pub fn parse_iso8601_ms(text: &str) -> Option<u64> {
     let text = text.strip_suffix('Z')?;
     let (date, time) = text.split_once('T')?;
     let mut date = date.split('-');

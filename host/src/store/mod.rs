@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
-pub use import::Recovery;
+pub use import::{Recovery, parse_iso8601_ms};
 pub use queries::ListQuery;
 pub use writer::{EpisodeFeed, SessionStart};
 
@@ -133,16 +133,20 @@ pub struct Episode {
     /// The studio's episode id.
     pub episode_id: String,
     /// The briefing's title.
+    #[schema(required = false)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// The briefing's id, when the session knew it.
+    #[schema(required = false)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub briefing: Option<String>,
     /// Live, ended or interrupted.
     pub state: EpisodeState,
     /// When it started (ISO 8601, UTC).
+    #[schema(example = "2026-12-03T10:00:00.000Z")]
     pub started_at: String,
     /// When it ended (absent while live, and for an interrupted session).
+    #[schema(required = false)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ended_at: Option<String>,
     /// Its length in ms (for a live or interrupted session: as far as it got).

@@ -68,7 +68,7 @@ struct ApiDoc;
 
 /// Every HTTP route of the gateway, documented.
 pub fn routes() -> OpenApiRouter<Arc<GatewayState>> {
-    use super::{health, metrics, recordings, settings};
+    use super::{episode_list, health, metrics, recordings, settings};
     use crate::gateway::{console, episodes};
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::health))
@@ -76,7 +76,8 @@ pub fn routes() -> OpenApiRouter<Arc<GatewayState>> {
         .routes(routes!(settings::get_config))
         .routes(routes!(settings::post_keys))
         .routes(routes!(settings::post_guest))
-        .routes(routes!(episodes::mint_episode))
+        .routes(routes!(episodes::mint_episode, episode_list::list_episodes))
+        .routes(routes!(episode_list::get_episode))
         .routes(routes!(recordings::recording_file))
         .routes(routes!(metrics::metrics))
         .routes(routes!(console::index))
