@@ -11,6 +11,7 @@ mod listing;
 mod manifest;
 mod recorder;
 mod space;
+pub mod stems;
 mod track;
 mod vtt;
 mod webm;

@@ -10,6 +10,7 @@ mod metrics;
 pub mod openapi;
 mod recordings;
 mod settings;
+mod stems;
 
 pub use file_serving::byte_range;
 pub use metrics::serve_metrics;

@@ -68,7 +68,7 @@ struct ApiDoc;
 
 /// Every HTTP route of the gateway, documented.
 pub fn routes() -> OpenApiRouter<Arc<GatewayState>> {
-    use super::{episode_list, health, metrics, recordings, settings};
+    use super::{episode_list, health, metrics, recordings, settings, stems};
     use crate::gateway::{console, episodes};
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::health))
@@ -79,6 +79,7 @@ pub fn routes() -> OpenApiRouter<Arc<GatewayState>> {
         .routes(routes!(episodes::mint_episode, episode_list::list_episodes))
         .routes(routes!(episode_list::get_episode))
         .routes(routes!(recordings::recording_file))
+        .routes(routes!(stems::make_stems))
         .routes(routes!(metrics::metrics))
         .routes(routes!(console::index))
         .routes(routes!(console::console_file))

@@ -20,7 +20,7 @@ use crate::gateway::download_links::unix_now;
 
 /// The files a recording folder holds, with their content types: only these are served, so
 /// nothing else that might sit in `RECORDING_DIR` (or be linked into it) can be fetched.
-const RECORDING_FILES: [(&str, &str); 8] = [
+const RECORDING_FILES: [(&str, &str); 12] = [
     ("you.webm", "audio/webm"),
     ("claude.webm", "audio/webm"),
     ("guest.webm", "audio/webm"),
@@ -29,6 +29,11 @@ const RECORDING_FILES: [(&str, &str); 8] = [
     ("guest.vtt", "text/vtt; charset=utf-8"),
     ("events.jsonl", "application/x-ndjson"),
     ("session.yml", "application/yaml"),
+    // The stems and mixdown `POST /api/episodes/{id}/stems` makes.
+    ("you.wav", "audio/wav"),
+    ("claude.wav", "audio/wav"),
+    ("guest.wav", "audio/wav"),
+    ("mix.wav", "audio/wav"),
 ];
 
 /// Longest episode folder name (an episode id is at most 128 characters, plus a `-N` suffix).
@@ -61,7 +66,7 @@ fn no_such_recording() -> Response {
             a later take", pattern = "^[A-Za-z0-9_-][A-Za-z0-9._-]{0,159}$",
             example = "ep-n2h36sy3cctr6reel4ikle7afm"),
         ("file" = String, Path, description = "One of the files a recording holds",
-            pattern = "^(you|claude|guest)\\.(webm|vtt)$|^events\\.jsonl$|^session\\.yml$",
+            pattern = "^(you|claude|guest)\\.(webm|vtt|wav)$|^mix\\.wav$|^events\\.jsonl$|^session\\.yml$",
             example = "you.webm"),
         ("exp" = Option<String>, Query, description = "A signed link's expiry (unix seconds)"),
         ("sig" = Option<String>, Query, description = "A signed link's signature (hex)"),
@@ -72,12 +77,14 @@ fn no_such_recording() -> Response {
         (status = 200, description = "The whole file (Cache-Control: no-cache: a live \
             recording grows)", content(
             (schemas::FileBytes = "audio/webm"),
+            (schemas::FileBytes = "audio/wav"),
             (schemas::FileBytes = "text/vtt; charset=utf-8"),
             (schemas::FileBytes = "application/x-ndjson"),
             (schemas::FileBytes = "application/yaml"),
         ), headers(("Accept-Ranges" = String, description = "`bytes`"))),
         (status = 206, description = "The range asked for", content(
             (schemas::FileBytes = "audio/webm"),
+            (schemas::FileBytes = "audio/wav"),
             (schemas::FileBytes = "text/vtt; charset=utf-8"),
             (schemas::FileBytes = "application/x-ndjson"),
             (schemas::FileBytes = "application/yaml"),
@@ -214,7 +221,7 @@ async fn may_download(
 /// Whether `folder` holds a recording of `episode`: its name is the episode's folder name or
 /// that name with a `-N` take suffix, and its `session.yml` (when written) names the episode. The
 /// second check matters because `show-2` may be take 2 of `show` or take 1 of `show-2`.
-async fn folder_of_episode(root: &Path, folder: &str, episode: &str) -> bool {
+pub(super) async fn folder_of_episode(root: &Path, folder: &str, episode: &str) -> bool {
     let Ok(base) = crate::recording::folder_name(episode) else {
         return false;
     };

@@ -3,4 +3,5 @@ mod crash;
 mod errors;
 mod offload;
 mod session;
+mod stems;
 mod webm;
