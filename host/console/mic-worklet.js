@@ -1,21 +1,22 @@
 // The microphone's capture step, running on the audio thread: mono input at the context's rate
-// in, PCM s16le 48 kHz mono out, in 20 ms frames (960 samples), posted to the page with their
-// level. The host's default input format is exactly this, so the page sends no `inputFormat`
-// conversion hints beyond naming it.
-
-const OUT_RATE = 48000;
-const FRAME_SAMPLES = 960; // 20 ms at 48 kHz
+// in, PCM s16le mono out in 20 ms frames, posted to the page with their level.
+//
+// The frames go out at the context's own rate (`processorOptions.outRate`, which the page
+// declares in hello.inputFormat), and the host resamples them with its windowed-sinc resampler.
+// Only a rate the host does not take (e.g. 96 kHz) is converted here, to 48 kHz, by linear
+// interpolation: the fallback, not the rule.
 
 class MicFrames extends AudioWorkletProcessor {
-  constructor() {
+  constructor(options) {
     super();
-    // `sampleRate` is the worklet global: the AudioContext's rate. Browsers pick the device's
-    // rate (often 44.1 or 48 kHz); Firefox refuses a microphone in a context of another rate, so
-    // the page keeps the default and we resample here.
-    this.step = sampleRate / OUT_RATE;
+    const wanted = options && options.processorOptions && options.processorOptions.outRate;
+    // `sampleRate` is the worklet global: the AudioContext's rate.
+    this.outRate = wanted || sampleRate;
+    this.step = sampleRate / this.outRate;
+    this.frameSamples = Math.round(this.outRate / 50); // 20 ms
     this.pos = 0; // read position in input samples; -1 is the last sample of the previous block
     this.prev = 0;
-    this.frame = new Int16Array(FRAME_SAMPLES);
+    this.frame = new Int16Array(this.frameSamples);
     this.filled = 0;
     this.sumSquares = 0;
   }
@@ -24,12 +25,12 @@ class MicFrames extends AudioWorkletProcessor {
     const s = Math.max(-1, Math.min(1, sample));
     this.frame[this.filled++] = s < 0 ? s * 0x8000 : s * 0x7fff;
     this.sumSquares += s * s;
-    if (this.filled === FRAME_SAMPLES) {
-      const rms = Math.sqrt(this.sumSquares / FRAME_SAMPLES);
+    if (this.filled === this.frameSamples) {
+      const rms = Math.sqrt(this.sumSquares / this.frameSamples);
       const pcm = this.frame.buffer;
       // Transfer, not copy: the page sends this buffer as the audio.chunk payload as it is.
       this.port.postMessage({ pcm, rms }, [pcm]);
-      this.frame = new Int16Array(FRAME_SAMPLES);
+      this.frame = new Int16Array(this.frameSamples);
       this.filled = 0;
       this.sumSquares = 0;
     }
@@ -44,8 +45,8 @@ class MicFrames extends AudioWorkletProcessor {
       for (let i = 0; i < n; i++) this.push(input[i]);
       return true;
     }
-    // Linear interpolation between neighbours; enough for speech going to a recogniser, and it
-    // keeps no state beyond one sample, so frames stay exactly 20 ms long.
+    // Linear interpolation between neighbours, keeping one sample of state so frames stay
+    // exactly 20 ms long.
     while (this.pos < n - 1) {
       const i = Math.floor(this.pos);
       const frac = this.pos - i;

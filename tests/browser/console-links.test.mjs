@@ -109,7 +109,7 @@ try {
   const viewer = await open(episode.viewer.url);
   const viewerJoined = await until(viewer, (st) => st.joined);
   const controlsHidden = await viewer.evaluate(() =>
-    ["mute", "level", "autopilot", "end-episode"].every((id) => {
+    ["mute", "level-you", "mic-device", "headphones", "autopilot", "end-episode", "say-text"].every((id) => {
       const el = document.getElementById(id);
       return el.offsetParent === null;
     }),
@@ -131,8 +131,9 @@ try {
   );
   await host.locator("#autopilot").uncheck();
 
-  // 3. A page without a token says plainly to ask for a link, and joins nothing.
-  const stranger = await open(`${url}/`);
+  // 3. A studio page without a token says plainly to ask for a link, and joins nothing. (`/`
+  // without an episode is the producer's home, which asks for the admin token instead.)
+  const stranger = await open(`${url}/?episode=no-link-here`);
   const strangerRefused = await until(stranger, (st) => st.access === "unauthorized");
   const strangerText = await stranger.locator("#connection").textContent();
   s = await state(stranger);

@@ -91,10 +91,62 @@ try {
   const shown = await page.locator("#episode-id").textContent();
   report("page-connects", joined && shown === episodeId, `episode shown: ${shown}`);
 
-  // 2. The fake microphone streams as audio.chunk.
+  // 2. The fake microphone streams as audio.chunk, at the AudioContext's own rate (the host
+  // resamples it), and the picker lists Chromium's fake device.
   const streaming = await until((s) => s.micState === "live" && s.chunksSent >= 25, SHORT);
   let s = await state();
-  report("microphone-streams", streaming, `micState=${s.micState} chunksSent=${s.chunksSent}`);
+  const contextRate = await page.evaluate(() => new AudioContext().sampleRate);
+  report(
+    "microphone-streams",
+    streaming && s.micRate === contextRate,
+    `micState=${s.micState} chunksSent=${s.chunksSent} micRate=${s.micRate} contextRate=${contextRate}`,
+  );
+  const options = await page.locator("#mic-device option").allTextContents();
+  report(
+    "picker-lists-the-fake-device",
+    s.micDevices.length > 0 && options.length === s.micDevices.length && options.some((o) => /fake/i.test(o)),
+    `devices=${JSON.stringify(s.micDevices.map((d) => d.label))} options=${JSON.stringify(options)}`,
+  );
+
+  // 2b. Headphone mode reopens the microphone with the browser's processing off, and the choice
+  // is remembered; the microphone streams again.
+  const speakerMode = s.micConstraints;
+  await page.locator("#headphones").check();
+  const reopened = await until(
+    (st) =>
+      st.micConstraints &&
+      st.micConstraints.echoCancellation === false &&
+      st.micConstraints.noiseSuppression === false &&
+      st.micConstraints.autoGainControl === false,
+    SHORT,
+  );
+  const chunksAt = (await state()).chunksSent;
+  const streamsAgain = await until((st, n) => st.chunksSent >= n + 25, SHORT, chunksAt);
+  s = await state();
+  const stored = await page.evaluate(() => localStorage.getItem("voice-studio.headphones"));
+  report(
+    "headphone-mode-changes-the-constraints",
+    reopened &&
+      streamsAgain &&
+      speakerMode.echoCancellation === true &&
+      speakerMode.noiseSuppression === true &&
+      speakerMode.autoGainControl === true &&
+      s.micSettings &&
+      s.micSettings.echoCancellation === false &&
+      stored === "true",
+    `before=${JSON.stringify(speakerMode)} after=${JSON.stringify(s.micConstraints)} applied=${JSON.stringify(s.micSettings)} stored=${stored}`,
+  );
+
+  // 2c. The recording clock runs once the studio records.
+  const since = (await state()).elapsedMs;
+  const running = await until((st, a) => st.recordingSince !== null && st.elapsedMs >= a + 1500, SHORT, since);
+  const shownTime = await page.locator("#rec-time").textContent();
+  const recLabel = await page.locator("#rec-label").textContent();
+  report(
+    "recording-timer-runs",
+    running && shownTime !== "00:00" && recLabel === "Recording",
+    `elapsedMs ${since} -> ${(await state()).elapsedMs}, shown ${shownTime} (${recLabel})`,
+  );
 
   // 3. The spoken WAV becomes a final caption of `you`.
   const heard = await until(
@@ -121,8 +173,16 @@ try {
     `history=${s.orbHistory.claude.join(">")} framesReceived=${s.framesReceived.claude} framesScheduled=${s.framesScheduled.claude}`,
   );
 
-  // The screenshot is taken mid-conversation: after claude's first reply, with captions shown.
-  await page.screenshot({ path: screenshot, fullPage: true });
+  // 4b. Claude's meter moves with its voice (read from the played audio by an AnalyserNode);
+  // the guest, silent so far, stays at rest.
+  const meterMoved = await until((st) => st.levelPeaks.claude > 0.2, LONG);
+  s = await state();
+  report(
+    "meter-moves-for-the-ai-that-speaks",
+    meterMoved && s.levelPeaks.guest === 0,
+    `peaks=${JSON.stringify(s.levelPeaks)}`,
+  );
+
 
   // 5. Barge-in: the looping speech talks over claude's long answer; the server's audio.stop
   // reaches the page while claude's frames are still scheduled, and the page drops them.
@@ -158,7 +218,9 @@ try {
   // Mute between sentences, as a person would: muting mid-sentence leaves that utterance open
   // (no more audio reaches the recogniser), which would hold the floor for the human.
   const between = await until((st) => st.orbs.you !== "listening", LONG);
-  await page.locator("#mute").click();
+  // The M shortcut mutes (focus on the page, not in a field).
+  await page.locator("#episode-title").click();
+  await page.keyboard.press("m");
   const pressed = await page.locator("#mute").getAttribute("aria-pressed");
   const atMute = (await state()).chunksSent;
   // Two seconds is a hundred 20 ms frames that must not be sent.
@@ -170,10 +232,52 @@ try {
     `unmuted grew from ${before}; at mute ${atMute}, two seconds later ${afterMute}`,
   );
 
+  // 7b. Shortcuts: typing an M in the text box does not unmute; holding Space talks while
+  // muted and lets go on release.
+  await page.locator("#say-text").fill("");
+  await page.locator("#say-text").press("m");
+  const stillMuted = (await state()).muted;
+  await page.locator("#say-text").fill("");
+  await page.locator("#episode-title").click();
+  await page.keyboard.down("Space");
+  const talking = await until((st) => !st.muted, SHORT);
+  await page.keyboard.up("Space");
+  const mutedAgain = await until((st) => st.muted, SHORT);
+  s = await state();
+  report(
+    "shortcuts-work-but-not-while-typing",
+    pressed === "true" && stillMuted && talking && mutedAgain,
+    `shortcuts=${JSON.stringify(s.shortcuts)} stillMutedWhileTyping=${stillMuted}`,
+  );
+
+  // 7c. A typed line to the guest: captioned as the human's, and the guest answers it.
+  const typed = "what should listeners take away from today?";
+  await page.locator("#say-to").selectOption("guest");
+  await page.locator("#say-text").fill(typed);
+  await page.locator("#say-text").press("Enter");
+  const answered = await until(
+    (st, a) => {
+      const i = st.captions.findIndex((c) => c.speaker === "you" && c.final && c.text === a);
+      return i >= 0 && st.captions.slice(i + 1).some((c) => c.speaker === "guest" && c.final && c.text.length > 0);
+    },
+    LONG,
+    `Guest, ${typed}`,
+  );
+  s = await state();
+  report(
+    "typed-line-gets-an-ai-answer",
+    answered && (await page.locator("#say-text").inputValue()) === "",
+    `said=${JSON.stringify(s.said)} last captions=${JSON.stringify(s.captions.slice(-3))}`,
+  );
+  // The studio picture: after a typed line and the guest's answer, meters and clock running.
+  await page.screenshot({ path: screenshot, fullPage: true });
+
   // 8. Autopilot, with the human quiet (muted): the toggle reaches the server (every client
   // gets the snapshot back) and the AIs talk on their own, so guest speaks. The fake microphone
   // loops its speech, so unmuted the human would hold the floor.
-  await page.locator("#autopilot").check();
+  // The A shortcut switches autopilot.
+  await page.locator("#episode-title").click();
+  await page.keyboard.press("a");
   const autopilotOn = await until((st) => st.autopilot, SHORT);
   const guestSpoke = await until(
     (st) => st.orbHistory.guest.includes("speaking") && st.framesScheduled.guest > 0,
@@ -185,14 +289,33 @@ try {
     autopilotOn && guestSpoke,
     `history=${s.orbHistory.guest.join(">")} framesScheduled=${s.framesScheduled.guest} stops=${JSON.stringify(s.stops)}`,
   );
-  await page.locator("#autopilot").uncheck();
+  await page.keyboard.press("a");
+  await until((st) => !st.autopilot, SHORT);
 
   await page.locator("#mute").click();
   const resumed = await until((st, n) => st.chunksSent > n, SHORT, afterMute);
   report("unmute-resumes-chunks", resumed);
 
-  // 9. End the episode; every recorded file downloads, WebM files start with the EBML magic.
+  // 9. End asks first: E opens the dialog with "Keep recording" focused; Escape keeps the
+  // studio going. Then the button, the dialog's End episode, and the episode ends.
+  await page.locator("#episode-title").click();
+  await page.keyboard.press("e");
+  const asked = await page.locator("#end-dialog").evaluate((d) => d.open);
+  const focused = await page.evaluate(() => document.activeElement && document.activeElement.id);
+  await page.keyboard.press("Escape");
+  await page.waitForTimeout(500);
+  s = await state();
+  const keptGoing = !(await page.locator("#end-dialog").evaluate((d) => d.open)) && !s.ended && s.endConfirmed === 0;
   await page.locator("#end-episode").click();
+  await page.locator("#end-confirm").click();
+  const ended = await until((st) => st.ended && st.endConfirmed === 1, LONG);
+  report(
+    "end-asks-before-ending",
+    asked && focused === "end-cancel" && keptGoing && ended,
+    `asked=${asked} focused=${focused} keptGoing=${keptGoing} ended=${ended} endAsked=${(await state()).endAsked}`,
+  );
+
+  // 9b. Every recorded file downloads, WebM files start with the EBML magic.
   const ready = await until((st) => st.recordingFiles.length > 0, LONG);
   s = await state();
   if (!ready) {

@@ -44,6 +44,32 @@ const FILES: &[ConsoleFile] = &[
         content_type: "text/css; charset=utf-8",
         body: include_str!("../../console/console.css"),
     },
+    // The studio page's modules (console.js imports them).
+    ConsoleFile {
+        name: "studio-page.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../console/studio-page.js"),
+    },
+    ConsoleFile {
+        name: "studio-voices.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../console/studio-voices.js"),
+    },
+    ConsoleFile {
+        name: "studio-mic.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../console/studio-mic.js"),
+    },
+    ConsoleFile {
+        name: "studio-captions.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../console/studio-captions.js"),
+    },
+    ConsoleFile {
+        name: "studio-controls.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../console/studio-controls.js"),
+    },
 ];
 
 /// `GET /`: the console page.
@@ -123,12 +149,15 @@ mod tests {
             assert!(FILES.iter().any(|f| f.name == name), "{name} not embedded");
         }
         assert!(INDEX_HTML.contains("/vendor/socket.io.min.js"));
-        let script = FILES
-            .iter()
-            .find(|f| f.name == "console.js")
-            .map(|f| f.body)
-            .unwrap_or_default();
-        assert!(script.contains("/console/mic-worklet.js"));
+        let script = |name: &str| {
+            FILES
+                .iter()
+                .find(|f| f.name == name)
+                .map(|f| f.body)
+                .unwrap_or_default()
+        };
+        assert!(INDEX_HTML.contains(r#"<script type="module" src="/console/console.js">"#));
+        assert!(script("studio-mic.js").contains("/console/mic-worklet.js"));
         assert!(SOCKET_IO_CLIENT.starts_with("/*!\n * Socket.IO v4.8."));
     }
 }

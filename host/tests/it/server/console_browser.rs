@@ -4,7 +4,7 @@
 //! `tests/browser/console.test.mjs`; this test prepares the speech, installs the pinned
 //! playwright-core (`npm ci`, once), starts the server and runs the script. The script takes a
 //! screenshot mid-conversation into the setup's temp folder; with `UPDATE_SCREENSHOT=1` it goes to
-//! `docs/console.png` instead (so a test run does not rewrite a tracked file).
+//! `docs/screenshots/studio.png` instead (so a test run does not rewrite a tracked file).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -68,9 +68,12 @@ fn console_page_talks_with_the_studio_in_a_real_browser() {
         "Claude, what do you make of today's topic? Tell me in a few words.",
     );
     let screenshot = if std::env::var_os("UPDATE_SCREENSHOT").is_some_and(|v| v == "1") {
-        repo_root().join("docs").join("console.png")
+        repo_root()
+            .join("docs")
+            .join("screenshots")
+            .join("studio.png")
     } else {
-        setup.path().join("console.png")
+        setup.path().join("studio.png")
     };
     let server = setup.start();
 
@@ -94,7 +97,20 @@ fn console_page_talks_with_the_studio_in_a_real_browser() {
         tail(&log, 60)
     );
     // Guard against a script that ran no checks (it would also exit 0).
-    assert!(stdout.contains("CHECK page-connects PASS"), "{stdout}");
+    for check in [
+        "page-connects",
+        "microphone-streams",
+        "picker-lists-the-fake-device",
+        "headphone-mode-changes-the-constraints",
+        "recording-timer-runs",
+        "meter-moves-for-the-ai-that-speaks",
+        "shortcuts-work-but-not-while-typing",
+        "typed-line-gets-an-ai-answer",
+        "end-asks-before-ending",
+        "recording-downloads",
+    ] {
+        assert!(stdout.contains(&format!("CHECK {check} PASS")), "{stdout}");
+    }
     assert!(!stdout.contains(" FAIL"), "{stdout}");
     assert_eq!(status.code(), Some(0), "{log}");
 }
@@ -166,6 +182,20 @@ fn console_files_are_served_with_their_types_and_unknown_ones_are_not() {
         ("/console/console.js", "text/javascript; charset=utf-8"),
         ("/console/mic-worklet.js", "text/javascript; charset=utf-8"),
         ("/console/console.css", "text/css; charset=utf-8"),
+        ("/console/studio-page.js", "text/javascript; charset=utf-8"),
+        (
+            "/console/studio-voices.js",
+            "text/javascript; charset=utf-8",
+        ),
+        ("/console/studio-mic.js", "text/javascript; charset=utf-8"),
+        (
+            "/console/studio-captions.js",
+            "text/javascript; charset=utf-8",
+        ),
+        (
+            "/console/studio-controls.js",
+            "text/javascript; charset=utf-8",
+        ),
         ("/vendor/socket.io.min.js", "text/javascript; charset=utf-8"),
     ] {
         let file = server.get(path);
