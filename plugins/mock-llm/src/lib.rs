@@ -1,12 +1,18 @@
 //! `mock-llm`: the offline language model. Its replies are deterministic but in character: claude
-//! hosts (reacts and asks questions), the guest argues (takes positions), both refer to the
-//! briefing's topic and to the last thing said to them, follow the showrunner's segment cues, and
-//! handle thinking mode. The reply streams word by word at `token_delay_ms`, and stops at once when
-//! the studio cancels it.
+//! hosts (reacts and asks questions), the guest argues (takes positions), both follow the briefing
+//! (its topic, the must-cover items, their own position) and the last thing said to them, follow
+//! the showrunner's segment cues, and handle thinking mode. It reads the conversation with the
+//! SDK's transcript reader, so studio notes are never answered or quoted, and what it says is
+//! whole sentences without markup. The reply streams word by word at `token_delay_ms`, and stops
+//! at once when the studio cancels it.
 
 #![deny(missing_docs)]
 
+mod briefing;
+mod heard;
 mod reply;
+mod stance;
+mod text;
 
 use std::time::Duration;
 use studio_plugin::{

@@ -1,279 +1,522 @@
 //! Composing the mock's replies. Pure: a request in, text out, the same text for the same request.
+//!
+//! A reply is a few whole sentences from small template sets: a reaction to the last line (a
+//! short quote of a whole sentence of it, or what it was about), something of substance (a
+//! must-cover item of the briefing, or a point of this AI's own position), and for claude a
+//! question to pass the floor on. The segment cue of the moment shapes it; the input seeds the
+//! choice among templates, and a sentence the AI already said is not said again.
 
-use studio_plugin::transcript::{self, Who};
+use crate::briefing::{Briefing, Item, Segment};
+use crate::heard::{Heard, LastLine};
+use crate::stance::{self, Kind, Point};
+use crate::text::{fnv, sentence, words};
 use studio_plugin::{LlmRequest, Speaker};
 
-/// Replies are kept within this many words, like a spoken line.
-pub const MIN_WORDS: usize = 20;
-/// The longest reply in words.
-pub const MAX_WORDS: usize = 40;
+/// Replies are kept within this many words, like a spoken line, when whole sentences allow.
+pub const MIN_WORDS: usize = 15;
+/// The longest reply in words (one sentence over it is kept whole rather than cut).
+pub const MAX_WORDS: usize = 45;
 
-/// What the reply can lean on, read from the request.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Context {
-    /// The briefing's topic (or title), or a neutral phrase.
-    pub topic: String,
-    /// Who said the last line to this AI, if it was in an envelope.
-    pub last_name: Option<String>,
-    /// The last line said to this AI, envelope removed.
-    pub last_line: Option<String>,
-    /// The system prompt, lower-cased, to look for cues.
-    pub system: String,
-}
+/// Phrases in the last line that ask for careful thought.
+const HARD: [&str; 6] = [
+    "tough question",
+    "hard question",
+    "difficult question",
+    "think carefully",
+    "tricky one",
+    "tough one",
+];
 
-/// Reads the topic, the last line and the cues from `request`.
-pub fn context(request: &LlmRequest) -> Context {
-    // The newest line someone else said, from the studio's envelopes (a user message may hold
-    // several, and studio notes).
-    let last = transcript::last_said(&request.messages);
-    let last_name = last.as_ref().and_then(|line| match &line.who {
-        Who::Named(name) => Some(name.clone()),
-        _ => None,
-    });
-    Context {
-        topic: topic(&request.system),
-        last_name,
-        last_line: last.map(|line| line.text).filter(|t| !t.is_empty()),
-        system: request.system.to_lowercase(),
-    }
-}
-
-/// The briefing's `topic:` line, else its `title:` line, else its first Markdown heading.
-pub fn topic(system: &str) -> String {
-    let field = |name: &str| {
-        system.lines().find_map(|line| {
-            let line = line.trim().trim_start_matches(['-', '*', ' ']);
-            let (key, value) = line.split_once(':')?;
-            let value = value.trim().trim_matches(['"', '\'']).trim();
-            (key.trim().eq_ignore_ascii_case(name) && !value.is_empty()).then(|| value.to_owned())
-        })
-    };
-    let heading = || {
-        system.lines().find_map(|line| {
-            let title = line
-                .trim()
-                .strip_prefix('#')?
-                .trim_start_matches('#')
-                .trim();
-            (!title.is_empty()).then(|| title.to_owned())
-        })
-    };
-    // A topic phrased as a question ("Should cities ban cars?") reads badly after "on"; the title
-    // is a noun phrase, so it wins then.
-    let topic = field("topic");
-    let is_question = topic
-        .as_deref()
-        .is_some_and(|t| t.trim_end().ends_with('?'));
-    let found = match (topic, field("title")) {
-        (Some(_), Some(title)) if is_question => Some(title),
-        (topic, title) => topic.or(title).or_else(heading),
-    };
-    found
-        .map(|t| {
-            let t = clip_words(t.trim_end_matches(['.', '!', '?']), 8);
-            match t.strip_prefix("The ") {
-                Some(rest) => format!("the {rest}"),
-                None => t,
-            }
-        })
-        .unwrap_or_else(|| "today's topic".to_owned())
-}
-
-/// The reply for `request`: 20-40 words in the speaker's voice.
+/// The reply for `request`: whole sentences in the speaker's voice.
 pub fn compose(request: &LlmRequest) -> String {
-    let context = context(request);
-    let seed = fnv(&format!(
-        "{}|{}|{}",
-        request.speaker.name(),
-        request.messages.len(),
-        context.last_line.as_deref().unwrap_or("")
-    ));
-    let mut sentences = Vec::new();
-    // Phrases of the host's thinking-mode cue only: the standing studio rules also mention a
-    // "considered answer" (telling the AI it may ask to think), which must not count.
-    let thinking_done = ["seconds to prepare", "time to think", "thinking mode"]
-        .iter()
-        .any(|c| context.system.contains(c));
-    if thinking_done {
-        sentences.push("I've thought it over.".to_owned());
-    } else if request.speaker == Speaker::Guest
-        && asks_for_hard_thinking(context.last_line.as_deref())
-    {
-        return fit(vec![
-            "That's a hard one, and I'd rather not answer it off the cuff.".to_owned(),
-            format!(
-                "Can I think for a minute about {} before I commit to a position?",
-                context.topic
-            ),
-        ]);
-    }
-    if let Some(cue) = segment_sentence(request.speaker, &context) {
-        sentences.push(cue);
-    }
-    let quote = context
-        .last_line
-        .as_deref()
-        .map(|line| clip_words(first_clause(line), 8));
-    let name = context
-        .last_name
-        .clone()
-        .filter(|n| !n.eq_ignore_ascii_case(request.speaker.name()));
-    sentences.extend(match request.speaker {
-        Speaker::Guest => guest_lines(seed, &context.topic, quote.as_deref()),
-        Speaker::Claude | Speaker::You => {
-            claude_lines(seed, &context.topic, quote.as_deref(), name.as_deref())
-        }
-    });
-    fit(sentences)
+    let talk = Talk::new(request);
+    let mut parts = talk.parts();
+    fit(&mut parts, &talk);
+    let text: Vec<String> = parts.into_iter().map(|p| p.text).collect();
+    text.join(" ")
 }
 
-/// Whether the last line calls for careful thought ("a tough one", "think carefully").
-fn asks_for_hard_thinking(line: Option<&str>) -> bool {
-    let Some(line) = line else { return false };
-    let line = line.to_lowercase();
-    [
-        "tough question",
-        "hard question",
-        "difficult question",
-        "think carefully",
-        "tricky one",
-        "tough one",
-    ]
-    .iter()
-    .any(|p| line.contains(p))
+/// One sentence of a reply and how much it matters when the reply is too long.
+#[derive(Debug, Clone)]
+struct Part {
+    text: String,
+    /// Dropped first when the reply is too long: 0 is kept whatever happens.
+    drop_order: u8,
 }
 
-/// A sentence for the showrunner's segment cue in the system prompt, if there is one.
-fn segment_sentence(speaker: Speaker, context: &Context) -> Option<String> {
-    let system = &context.system;
-    let topic = &context.topic;
-    let line = match speaker {
-        Speaker::Guest if system.contains("steelman") => {
-            "Fine, let me argue the other side as well as I can.".to_owned()
+fn part(text: String, drop_order: u8) -> Part {
+    Part { text, drop_order }
+}
+
+/// What one reply is built from.
+struct Talk {
+    speaker: Speaker,
+    briefing: Briefing,
+    heard: Heard,
+    subject: String,
+    items: Vec<Item>,
+    points: Vec<Point>,
+    /// How many lines this AI said before: walks through items and points.
+    turn: usize,
+    seed: u64,
+}
+
+impl Talk {
+    fn new(request: &LlmRequest) -> Talk {
+        let briefing = Briefing::read(&request.system, request.speaker);
+        let heard = Heard::read(&request.messages);
+        let points = briefing
+            .position
+            .as_deref()
+            .map(stance::points)
+            .unwrap_or_default();
+        let seed = heard.seed ^ fnv(request.speaker.name()).rotate_left(17);
+        Talk {
+            speaker: request.speaker,
+            subject: briefing.subject(),
+            items: briefing.subjects_to_cover(),
+            points,
+            turn: heard.own.len(),
+            seed,
+            briefing,
+            heard,
         }
-        Speaker::Guest if system.contains("verdict") => format!("My verdict on {topic} is simple."),
-        Speaker::Guest if system.contains("goodbye") || system.contains("outro") => {
-            "Thanks for having me, this was fun.".to_owned()
+    }
+
+    fn is_guest(&self) -> bool {
+        self.speaker == Speaker::Guest
+    }
+
+    /// The other AI's name, as the persona gives it.
+    fn other(&self) -> String {
+        self.briefing
+            .other
+            .clone()
+            .unwrap_or_else(|| if self.is_guest() { "Claude" } else { "Guest" }.to_owned())
+    }
+
+    /// One of `options`, chosen by the seed and the turn, skipping those already said.
+    fn pick(&self, slot: &str, options: &[String]) -> Option<String> {
+        if options.is_empty() {
+            return None;
         }
-        Speaker::Claude | Speaker::You if system.contains("cold open") => {
-            format!("Welcome to the show: today it's {topic}, and our guest has opinions.")
-        }
-        Speaker::Claude | Speaker::You if system.contains("steelman") => {
-            "Let me steelman your position before I poke at it.".to_owned()
-        }
-        Speaker::Claude | Speaker::You if system.contains("verdict") => {
-            "We're near the end, so I want a clear verdict.".to_owned()
-        }
-        Speaker::Claude | Speaker::You
-            if system.contains("outro") || system.contains("close the show") =>
+        let start = usize::try_from((self.seed ^ fnv(slot)) % options.len() as u64).unwrap_or(0);
+        let start = (start + self.turn) % options.len();
+        (0..options.len())
+            .map(|i| &options[(start + i) % options.len()])
+            .find(|o| !self.heard.said_before(o))
+            .or(options.get(start))
+            .cloned()
+    }
+
+    fn parts(&self) -> Vec<Part> {
+        let last = self.heard.last.as_ref();
+        if self.is_guest()
+            && !self.briefing.prepared
+            && let Some(last) = last
+            && HARD.iter().any(|h| last.said.contains(h))
         {
-            "That's our show, thank you for listening, and thank you to our guest.".to_owned()
+            return vec![
+                part(
+                    "That's a hard one, and I'd rather not answer it off the cuff.".into(),
+                    0,
+                ),
+                part(
+                    sentence(
+                        &format!(
+                            "Can I think for a minute about {} before I commit to a position",
+                            self.subject
+                        ),
+                        '?',
+                    ),
+                    0,
+                ),
+            ];
         }
-        _ => return None,
-    };
-    Some(line)
-}
+        let mut parts = Vec::new();
+        if self.briefing.prepared {
+            parts.push(part("I've thought it over.".into(), 0));
+        }
+        match (self.speaker, self.briefing.segment) {
+            (_, Some(segment)) => self.segment(segment, &mut parts),
+            _ => {
+                if let Some(react) = self.react() {
+                    parts.push(part(react, 2));
+                } else if self.turn == 0 && !self.is_guest() {
+                    parts.push(part(self.welcome(), 2));
+                }
+                parts.push(part(self.substance(0), 1));
+                if !self.is_guest() {
+                    parts.push(part(self.question(&parts), 0));
+                } else if let Some(close) = self.guest_close() {
+                    parts.push(part(close, 3));
+                }
+            }
+        }
+        parts
+    }
 
-fn claude_lines(seed: u64, topic: &str, quote: Option<&str>, name: Option<&str>) -> Vec<String> {
-    let to = name.map(|n| format!("{n}, ")).unwrap_or_default();
-    match (quote, seed % 3) {
-        (Some(q), 0) => vec![
-            format!("{to}you said \"{q}\", and that is worth unpacking."),
-            format!("When it comes to {topic}, what is the strongest evidence for it, and what would change your mind?"),
-        ],
-        (Some(q), 1) => vec![
-            format!("So the claim on the table is \"{q}\"."),
-            format!("Let me push a little on {topic}: who loses if that's right, and how would we even know?"),
-        ],
-        (Some(q), _) => vec![
-            format!("Interesting, {to}\"{q}\" is a bold way to put it."),
-            format!("For listeners new to {topic}, can you explain the core idea plainly, and then where the real disagreement lies?"),
-        ],
-        (None, _) => vec![
-            format!("Let's get into {topic}."),
-            "I want to start with the basics: what's actually at stake here, and why should anyone listening care about it today?".to_owned(),
-        ],
+    /// A reaction to the last line: a quote of one of its whole sentences, or what it was about.
+    fn react(&self) -> Option<String> {
+        let last: &LastLine = self.heard.last.as_ref()?;
+        let to = &last.name;
+        // A word of the subject says nothing new ("what you said about conversation").
+        let about = last
+            .about
+            .as_ref()
+            .filter(|a| !self.subject.to_lowercase().contains(&a.to_lowercase()));
+        let options: Vec<String> = match (&last.quote, about, self.is_guest()) {
+            (Some(q), _, false) if last.quote_asks => vec![
+                format!("{to}, you asked \"{q}?\", and it's a fair question."),
+                format!(
+                    "Good question, {to}, and it goes to the heart of {}.",
+                    self.subject
+                ),
+                format!("That's exactly what a listener would want to know, {to}."),
+                format!("I'm glad you asked that, {to}."),
+            ],
+            (Some(q), _, false) => vec![
+                format!("{to}, you said \"{q}\", and that is worth unpacking."),
+                format!("So the claim on the table is \"{q}\"."),
+                format!("Interesting, {to}: \"{q}\" is a bold way to put it."),
+                format!("Let's stay with that for a moment: \"{q}\"."),
+                format!("{to}, \"{q}\" is going to need some evidence."),
+            ],
+            (Some(q), _, true) if last.quote_asks => vec![
+                format!("{to}, you asked \"{q}?\", so here is a straight answer."),
+                format!("Fair question, {to}, and I'll answer it directly."),
+                format!("That's the right question to ask, {to}."),
+                format!("I'm glad you asked, {to}."),
+            ],
+            (Some(q), _, true) => vec![
+                format!("I hear you on \"{q}\", but I don't buy it."),
+                format!("Honestly, {to}, \"{q}\" is only half right."),
+                format!("I disagree with the premise of \"{q}\"."),
+                format!("{to}, \"{q}\" sounds reasonable until you look at the details."),
+            ],
+            (None, _, true) if last.asks => vec![
+                format!("Fair question, {to}, and I'll answer it directly."),
+                format!("That's the right question to ask, {to}."),
+                format!("I'm glad you asked, {to}."),
+            ],
+            (None, Some(about), false) => vec![
+                format!("{to}, I want to come back to what you said about {about}."),
+                format!("You mentioned {about}, {to}, and that deserves a closer look."),
+                format!("{to}, let's not skip past {about}."),
+            ],
+            (None, Some(about), true) => vec![
+                format!("On {about}, {to}, I see it differently."),
+                format!("You raise {about}, and that is exactly where my case is strongest."),
+                format!("{to}, you mentioned {about}, so let me answer that."),
+            ],
+            (None, None, false) => vec![
+                format!("{to}, let me pick up where you left off."),
+                format!("Thanks, {to}."),
+            ],
+            (None, None, true) => vec![
+                format!("{to}, let me pick up where you left off."),
+                format!("Thanks, {to}, I'll take that."),
+            ],
+        };
+        self.pick("react", &options).map(|s| sentence(&s, '.'))
+    }
+
+    fn welcome(&self) -> String {
+        let subject = &self.subject;
+        let options = [
+            format!("Welcome to the show: today we're talking about {subject}."),
+            format!("Hello and welcome, this episode is all about {subject}."),
+        ];
+        self.pick("welcome", &options)
+            .unwrap_or_else(|| options[0].clone())
+    }
+
+    /// Something of substance: a must-cover item or a point of the AI's position, taking turns
+    /// (claude leads with the items, the guest with its position); `shift` picks the next one.
+    fn substance(&self, shift: usize) -> String {
+        let turn = self.turn + shift;
+        let item_first = turn.is_multiple_of(2) != self.is_guest();
+        let item = (!self.items.is_empty()).then(|| &self.items[turn / 2 % self.items.len()]);
+        let point = (!self.points.is_empty()).then(|| &self.points[turn / 2 % self.points.len()]);
+        let said = match (item_first, item, point) {
+            (true, Some(item), _) | (false, Some(item), None) => self.item(item),
+            (_, _, Some(point)) => self.point(point),
+            (_, None, None) => self.generic(),
+        };
+        sentence(&said, '.')
+    }
+
+    fn item(&self, item: &Item) -> String {
+        let text = &item.text;
+        let options: Vec<String> = match (item.asks, self.is_guest()) {
+            (true, false) => vec![
+                format!("One question every listener will have: {text}?"),
+                format!("We still owe the listener an answer on {text}."),
+            ],
+            (false, false) => vec![
+                format!("I want us to get to {text}."),
+                format!("We can't leave out {text}."),
+            ],
+            (true, true) => vec![
+                format!("People always ask {text}, and the honest answer supports my case."),
+                format!("Look at {text}, and the picture is clearer than people think."),
+            ],
+            (false, true) => vec![
+                format!("Take {text}: that is where my case is strongest."),
+                format!("On {text}, the evidence is on my side."),
+            ],
+        };
+        self.pick("item", &options).unwrap_or_default()
+    }
+
+    fn point(&self, point: &Point) -> String {
+        let what = &point.what;
+        let options: Vec<String> = match point.kind {
+            Kind::Claim => vec![
+                format!("My view is simple: {what}."),
+                format!("Here's what I keep coming back to: {what}."),
+                format!("I'll say it plainly: {what}."),
+            ],
+            Kind::Doubt => vec![
+                format!("But I doubt that {what}."),
+                format!("I'm still not convinced that {what}."),
+            ],
+            Kind::Grant => vec![
+                format!("I'll grant that {what}."),
+                format!("To be fair, {what}."),
+            ],
+            Kind::Prefer => vec![
+                format!("I'd rather see {what}."),
+                format!("What I'd back is {what}."),
+            ],
+        };
+        self.pick("point", &options).unwrap_or_default()
+    }
+
+    fn generic(&self) -> String {
+        let subject = &self.subject;
+        let options: Vec<String> = if self.is_guest() {
+            vec![
+                format!("On {subject}, the practical effects matter far more than the theory."),
+                format!(
+                    "Anyone who has looked closely at {subject} knows the hard part is incentives, not technology."
+                ),
+                format!(
+                    "The long-run evidence on {subject} points one way, and I'd stake my reputation on it."
+                ),
+                format!(
+                    "People underestimate how quickly things change once {subject} is taken seriously."
+                ),
+                format!(
+                    "My view on {subject} is simple: start small, measure honestly, and keep what works."
+                ),
+                "The people who gain the most are rarely the ones who speak up first.".to_owned(),
+            ]
+        } else {
+            vec![
+                format!("When it comes to {subject}, the details matter more than the slogans."),
+                format!("There's more to {subject} than the headlines suggest."),
+                format!("Listeners deserve a clear picture of {subject}."),
+                "I want the listener to leave with one concrete example, not just a slogan."
+                    .to_owned(),
+                "The interesting part is always who pays and who benefits.".to_owned(),
+                "Let's keep this practical for the listener.".to_owned(),
+            ]
+        };
+        self.pick("generic", &options).unwrap_or_default()
+    }
+
+    /// Claude passes the floor on with a question to the guest.
+    fn question(&self, before: &[Part]) -> String {
+        let to = self.other();
+        let subject = &self.subject;
+        let mut options = vec![
+            "what is the strongest evidence for your view, and what would change your mind?"
+                .to_owned(),
+            "who loses if you're right, and how would we even know?".to_owned(),
+            "can you give the listener one concrete example?".to_owned(),
+            format!("where exactly do you stand on {subject}?"),
+        ];
+        if let Some(question) = self.briefing.question() {
+            options.push(format!("in a sentence: {question}?"));
+        }
+        let question = self.pick("question", &options).unwrap_or_default();
+        // Named once is enough in one line.
+        if before.iter().any(|p| p.text.contains(&to)) {
+            sentence(&question, '?')
+        } else {
+            sentence(&format!("{to}, {question}"), '?')
+        }
+    }
+
+    fn guest_close(&self) -> Option<String> {
+        let to = self.other();
+        let options = [
+            "That's where I stand, and I'm happy to be challenged on it.".to_owned(),
+            "I'd bet on that every single time.".to_owned(),
+            format!("{to}, tell me where you see it differently."),
+            "Show me a better plan and I'll change my mind.".to_owned(),
+        ];
+        self.pick("close", &options)
+    }
+
+    /// The lines the showrunner's segments ask for.
+    fn segment(&self, segment: Segment, parts: &mut Vec<Part>) {
+        let other = self.other();
+        let subject = &self.subject;
+        let guest = self.is_guest();
+        let react = |parts: &mut Vec<Part>| {
+            if let Some(react) = self.react() {
+                parts.push(part(react, 2));
+            }
+        };
+        match (segment, guest) {
+            (Segment::ColdOpen, false) => {
+                parts.push(part(self.welcome(), 0));
+                parts.push(part(
+                    format!("{other} is here to make the case, and I'll be asking the awkward questions."),
+                    2,
+                ));
+                parts.push(part(self.question(parts), 0));
+            }
+            (Segment::ColdOpen, true) => {
+                parts.push(part(
+                    "Thanks for having me, it's good to be here.".into(),
+                    0,
+                ));
+                parts.push(part(self.substance(1), 1));
+            }
+            (Segment::Stance, false) => {
+                react(parts);
+                parts.push(part(
+                    sentence(
+                        &format!("{other}, let's hear your position on {subject}"),
+                        '.',
+                    ),
+                    0,
+                ));
+                parts.push(part("What is your strongest reason?".into(), 1));
+            }
+            (Segment::Stance, true) | (Segment::CrossExam, true) => {
+                react(parts);
+                if segment == Segment::CrossExam {
+                    parts.push(part("I'll stand by what I said.".into(), 3));
+                }
+                parts.push(part(self.substance(1), 0));
+            }
+            (Segment::CrossExam, false) => {
+                react(parts);
+                parts.push(part(self.substance(1), 1));
+                parts.push(part(self.question(parts), 0));
+            }
+            (Segment::Steelman, false) => {
+                parts.push(part(
+                    "Let me steelman your position before I poke at it.".into(),
+                    0,
+                ));
+                parts.push(part(
+                    "The best case for it is that the benefits arrive quickly and the costs can be managed.".into(),
+                    1,
+                ));
+                parts.push(part(format!("{other}, is that fair to your view?"), 0));
+            }
+            (Segment::Steelman, true) => {
+                parts.push(part(
+                    "Fine, let me argue the other side as well as I can.".into(),
+                    0,
+                ));
+                parts.push(part(
+                    "The strongest objection is that the costs land on the people with the fewest alternatives.".into(),
+                    1,
+                ));
+                parts.push(part(
+                    "I don't agree with it, but it deserves a hearing.".into(),
+                    2,
+                ));
+            }
+            (Segment::Verdict, false) => {
+                parts.push(part(
+                    "We're near the end, so I want a clear verdict.".into(),
+                    0,
+                ));
+                parts.push(part(
+                    format!("{other}, in a sentence or two, where do you land on {subject}?"),
+                    0,
+                ));
+            }
+            (Segment::Verdict, true) => {
+                parts.push(part(format!("My verdict on {subject} is simple."), 0));
+                parts.push(part(self.substance(0), 0));
+                parts.push(part("That's my final word.".into(), 2));
+            }
+            (Segment::Outro, false) => {
+                parts.push(part(
+                    "That's our show, thank you for listening, and thank you to our guest.".into(),
+                    0,
+                ));
+                let host = self
+                    .briefing
+                    .host
+                    .clone()
+                    .unwrap_or_else(|| "everyone".into());
+                parts.push(part(
+                    format!("Thanks to you too, {host}, and see you next time."),
+                    1,
+                ));
+            }
+            (Segment::Outro, true) => {
+                parts.push(part("Thanks for having me, this was fun.".into(), 0));
+                parts.push(part(
+                    format!("I hope the listeners go away arguing about {subject}."),
+                    1,
+                ));
+            }
+        }
+        for p in parts.iter_mut() {
+            p.text = sentence(&p.text, '.');
+        }
     }
 }
 
-fn guest_lines(seed: u64, topic: &str, quote: Option<&str>) -> Vec<String> {
-    match (quote, seed % 3) {
-        (Some(q), 0) => vec![
-            format!("Here's my view: \"{q}\" misses the point."),
-            format!("On {topic}, the practical effects matter far more than the theory, and I'd bet on that every single time."),
-        ],
-        (Some(q), 1) => vec![
-            format!("I disagree with the premise of \"{q}\"."),
-            format!("Anyone who has worked on {topic} knows the hard part is incentives, not technology; fix those and the rest follows."),
-        ],
-        (Some(q), _) => vec![
-            format!("Honestly, \"{q}\" is only half right."),
-            format!("The long-run data on {topic} point the other way, and I'd stake my reputation on that reading."),
-        ],
-        (None, _) => vec![
-            format!("My position on {topic} is clear."),
-            "The conventional wisdom is wrong, the evidence is stronger than people think, and the costs of waiting keep growing.".to_owned(),
-        ],
+/// Brings the reply within [`MIN_WORDS`]..=[`MAX_WORDS`] by whole sentences: the least needed
+/// go first when it is long; more substance, then a closing remark, when it is short.
+fn fit(parts: &mut Vec<Part>, talk: &Talk) {
+    let count = |parts: &[Part]| parts.iter().map(|p| words(&p.text)).sum::<usize>();
+    while count(parts) > MAX_WORDS {
+        let Some((at, _)) = parts
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.drop_order > 0)
+            .max_by_key(|(i, p)| (p.drop_order, *i))
+        else {
+            break;
+        };
+        parts.remove(at);
     }
-}
-
-/// Joins sentences and brings the reply within 20-40 words: a closing remark when short, cut at a
-/// sentence (or word) boundary when long.
-fn fit(mut sentences: Vec<String>) -> String {
+    let mut shift = 1;
+    while count(parts) < MIN_WORDS && shift <= 2 {
+        let more = talk.substance(shift);
+        shift += 1;
+        if parts.iter().all(|p| p.text != more) && count(parts) + words(&more) <= MAX_WORDS {
+            // Before claude's closing question, which passes the floor on.
+            let at = if talk.is_guest() {
+                parts.len()
+            } else {
+                parts.len().saturating_sub(1)
+            };
+            parts.insert(at, part(more, 3));
+        }
+    }
     const CLOSERS: [&str; 2] = [
         "That's the heart of it, as far as I can see.",
         "I'm curious where you land on that.",
     ];
-    let count = |s: &[String]| {
-        s.iter()
-            .map(|x| x.split_whitespace().count())
-            .sum::<usize>()
-    };
-    let mut closer = 0;
-    while count(&sentences) < MIN_WORDS {
-        sentences.push(CLOSERS[closer % CLOSERS.len()].to_owned());
-        closer += 1;
-    }
-    while count(&sentences) > MAX_WORDS
-        && sentences.len() > 1
-        && count(&sentences[..sentences.len() - 1]) >= MIN_WORDS
-    {
-        sentences.pop();
-    }
-    let text = sentences.join(" ");
-    let words: Vec<&str> = text.split_whitespace().collect();
-    if words.len() <= MAX_WORDS {
-        return text;
-    }
-    let mut cut = words[..MAX_WORDS].join(" ");
-    cut = cut.trim_end_matches([',', ';', ':']).to_owned();
-    if !cut.ends_with(['.', '?', '!']) {
-        cut.push('.');
-    }
-    cut
-}
-
-/// The first clause of a line (up to a comma or sentence mark), for quoting.
-fn first_clause(line: &str) -> &str {
-    let trimmed = line.trim();
-    // Skip a leading address ("Claude, ...") so the quote is the substance.
-    let body = match trimmed.split_once(',') {
-        Some((head, rest)) if head.split_whitespace().count() <= 2 && !rest.trim().is_empty() => {
-            rest.trim()
+    for closer in CLOSERS {
+        if count(parts) >= MIN_WORDS {
+            break;
         }
-        _ => trimmed,
-    };
-    let end = body.find(['.', '?', '!', ';', ',']).unwrap_or(body.len());
-    let clause = body[..end].trim();
-    if clause.is_empty() { body } else { clause }
-}
-
-/// At most `max` words of `text`.
-fn clip_words(text: &str, max: usize) -> String {
-    text.split_whitespace()
-        .take(max)
-        .collect::<Vec<_>>()
-        .join(" ")
+        parts.push(part(closer.to_owned(), 3));
+    }
 }
 
 /// Splits the reply into streamed tokens (words with their leading space), cut at `max_tokens`.
@@ -309,254 +552,5 @@ pub fn prompt_tokens(request: &LlmRequest) -> u32 {
     u32::try_from(words).unwrap_or(u32::MAX)
 }
 
-/// FNV-1a: a stable hash, so the choice of phrasing does not change between builds.
-fn fnv(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use studio_plugin::{ChatMessage, ChatRole};
-
-    const BRIEFING: &str = "You are Claude, the co-host.\n---\ntitle: \"The Future of Cities\"\ntopic: Should cities ban private cars downtown?\ntone: lively\n---\n## Claude's position\nCurious.";
-
-    fn request(speaker: Speaker, system: &str, messages: &[(ChatRole, &str)]) -> LlmRequest {
-        LlmRequest {
-            speaker,
-            model: String::new(),
-            system: system.to_owned(),
-            messages: messages
-                .iter()
-                .map(|(r, c)| ChatMessage::new(*r, *c))
-                .collect(),
-            max_tokens: 300,
-            temperature: None,
-        }
-    }
-
-    fn words(text: &str) -> usize {
-        text.split_whitespace().count()
-    }
-
-    #[test]
-    fn the_rule_that_allows_asking_to_think_is_not_a_thinking_cue() {
-        let system = format!(
-            "{BRIEFING}\n- If a question deserves a considered answer, you may say only \
-             \"Can I think for a minute?\"; the studio then gives you time to prepare."
-        );
-        let req = request(
-            Speaker::Claude,
-            &system,
-            &[(
-                ChatRole::User,
-                "<speaker name=\"Basil\">Claude, what do you think?</speaker>",
-            )],
-        );
-        assert!(
-            !compose(&req).starts_with("I've thought it over."),
-            "{}",
-            compose(&req)
-        );
-        let prepared = format!(
-            "{system}\n# Right now\nYou have had 30 seconds to prepare a considered answer."
-        );
-        let req = request(
-            Speaker::Claude,
-            &prepared,
-            &[(
-                ChatRole::User,
-                "<speaker name=\"Basil\">Claude, what do you think?</speaker>",
-            )],
-        );
-        assert!(
-            compose(&req).starts_with("I've thought it over."),
-            "{}",
-            compose(&req)
-        );
-    }
-
-    #[test]
-    fn the_topic_comes_from_the_briefing() {
-        assert_eq!(topic(BRIEFING), "the Future of Cities");
-        assert_eq!(
-            topic("topic: Deep sea mining\ntitle: Oceans"),
-            "Deep sea mining"
-        );
-        assert_eq!(
-            topic("topic: Is rent control good?\n"),
-            "Is rent control good"
-        );
-        assert_eq!(topic("title: Rivers\n"), "Rivers");
-        assert_eq!(topic("# Deep Sea Mining\nSome text"), "Deep Sea Mining");
-        assert_eq!(topic("no briefing here"), "today's topic");
-    }
-
-    #[test]
-    fn claude_quotes_the_last_line_without_its_envelope_and_asks_a_question() {
-        let req = request(
-            Speaker::Claude,
-            BRIEFING,
-            &[(
-                ChatRole::User,
-                "<speaker name=\"Basil\">Claude, bikes are the answer to congestion, surely?</speaker>",
-            )],
-        );
-        let reply = compose(&req);
-        assert!(
-            reply.contains("bikes are the answer to congestion"),
-            "{reply}"
-        );
-        assert!(!reply.contains("<speaker"), "{reply}");
-        assert!(reply.contains('?'), "claude asks: {reply}");
-        assert!(reply.contains("the Future of Cities"), "{reply}");
-        assert!(
-            (MIN_WORDS..=MAX_WORDS).contains(&words(&reply)),
-            "{} words: {reply}",
-            words(&reply)
-        );
-    }
-
-    #[test]
-    fn the_last_line_is_the_newest_envelope_of_a_message_that_holds_several() {
-        // As the studio sends it: a note and two lines in one user message, escaped.
-        let req = request(
-            Speaker::Claude,
-            BRIEFING,
-            &[(
-                ChatRole::User,
-                "<studio>2 earlier lines left out.</studio>\n\
-                 <speaker name=\"Guest\">Buses &amp; bikes.</speaker>\n\
-                 <speaker name=\"Basil\">Claude, can buses &amp; bikes replace cars?</speaker>",
-            )],
-        );
-        let context = context(&req);
-        assert_eq!(context.last_name.as_deref(), Some("Basil"));
-        assert_eq!(
-            context.last_line.as_deref(),
-            Some("Claude, can buses & bikes replace cars?")
-        );
-        let reply = compose(&req);
-        assert!(reply.contains("can buses & bikes replace cars"), "{reply}");
-        assert!(!reply.contains("&amp;") && !reply.contains('<'), "{reply}");
-    }
-
-    #[test]
-    fn the_guest_takes_a_position_on_the_topic() {
-        let req = request(
-            Speaker::Guest,
-            BRIEFING,
-            &[(
-                ChatRole::User,
-                "<speaker name=\"claude\">So, is a car ban fair to commuters?</speaker>",
-            )],
-        );
-        let reply = compose(&req);
-        assert!(reply.contains("is a car ban fair to commuters"), "{reply}");
-        assert!(reply.contains("the Future of Cities"), "{reply}");
-        assert!(
-            ["misses the point", "disagree", "half right"]
-                .iter()
-                .any(|p| reply.contains(p)),
-            "{reply}"
-        );
-        assert!((MIN_WORDS..=MAX_WORDS).contains(&words(&reply)), "{reply}");
-    }
-
-    #[test]
-    fn claude_and_guest_sound_different_for_the_same_line() {
-        let messages = [(
-            ChatRole::User,
-            "<speaker name=\"Basil\">What about delivery vans?</speaker>",
-        )];
-        assert_ne!(
-            compose(&request(Speaker::Claude, BRIEFING, &messages)),
-            compose(&request(Speaker::Guest, BRIEFING, &messages))
-        );
-    }
-
-    #[test]
-    fn replies_are_deterministic_and_always_20_to_40_words() {
-        let long = "word ".repeat(200);
-        let cases = [
-            request(Speaker::Claude, "", &[]),
-            request(Speaker::Guest, "", &[]),
-            request(Speaker::Claude, BRIEFING, &[(ChatRole::User, "hi")]),
-            request(
-                Speaker::Guest,
-                &format!("topic: {long}"),
-                &[(ChatRole::User, long.as_str())],
-            ),
-            request(
-                Speaker::Claude,
-                "cold open. steelman. verdict.",
-                &[(ChatRole::User, "<speaker name=\"g\">x</speaker>")],
-            ),
-        ];
-        for req in &cases {
-            let reply = compose(req);
-            assert_eq!(reply, compose(req));
-            assert!(
-                (MIN_WORDS..=MAX_WORDS).contains(&words(&reply)),
-                "{} words: {reply}",
-                words(&reply)
-            );
-        }
-    }
-
-    #[test]
-    fn the_guest_asks_for_time_on_a_hard_question() {
-        let req = request(
-            Speaker::Guest,
-            BRIEFING,
-            &[(
-                ChatRole::User,
-                "<speaker name=\"Basil\">Guest, here's a tough question for you.</speaker>",
-            )],
-        );
-        let reply = compose(&req);
-        assert!(
-            studio_plugin::turns::ai_thinking_request(&reply).is_some(),
-            "{reply}"
-        );
-    }
-
-    #[test]
-    fn after_thinking_mode_the_answer_says_so() {
-        let system =
-            format!("{BRIEFING}\nYou were given time to think. Give your considered answer now.");
-        let req = request(
-            Speaker::Guest,
-            &system,
-            &[(
-                ChatRole::User,
-                "<speaker name=\"Basil\">Guest, here's a tough question for you.</speaker>",
-            )],
-        );
-        let reply = compose(&req);
-        assert!(reply.starts_with("I've thought it over."), "{reply}");
-        assert!(
-            studio_plugin::turns::ai_thinking_request(&reply).is_none(),
-            "{reply}"
-        );
-    }
-
-    #[test]
-    fn segment_cues_shape_the_line() {
-        let system = format!("{BRIEFING}\nCold open: hook the audience and introduce the guest.");
-        let reply = compose(&request(Speaker::Claude, &system, &[]));
-        assert!(reply.starts_with("Welcome to the show"), "{reply}");
-    }
-
-    #[test]
-    fn tokens_carry_their_spaces_and_respect_max_tokens() {
-        let (tokens, reason) = tokens("one two three", 300);
-        assert_eq!(tokens, vec!["one", " two", " three"]);
-        assert_eq!(reason, "end_turn");
-        assert_eq!(tokens.concat(), "one two three");
-        let (cut, reason) = super::tokens("one two three", 2);
-        assert_eq!((cut.len(), reason), (2, "max_tokens"));
-    }
-}
+mod tests;

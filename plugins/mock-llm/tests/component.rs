@@ -11,7 +11,8 @@ fn plugin() -> PluginUnderTest {
         .expect("mock-llm loads in the host")
 }
 
-const BRIEFING: &str = "You are the guest.\n---\ntitle: The Future of Cities\ntopic: Should cities ban cars downtown?\n---";
+/// The system prompt's episode part, as the studio writes it.
+const BRIEFING: &str = "You are Guest, the AI guest on a live spoken conversation show recorded in a studio. Basil is the human host and Claude is the AI co-host.\n\n# The episode\nTitle: The Future of Cities\nTopic: Should cities ban cars downtown?\nMust cover:\n- Deliveries and disabled access\n\n# Your position\nYou argue that downtown streets are too valuable for parking.\n";
 
 fn request(speaker: Speaker, line: &str, max_tokens: u32) -> LlmRequest {
     LlmRequest {
@@ -37,16 +38,20 @@ fn describes_itself_as_a_language_model() {
 }
 
 #[test]
-fn the_guest_answers_the_last_line_about_the_briefing_topic() {
-    let line = "<speaker name=\"claude\">So, is a car ban fair to commuters?</speaker>";
+fn the_guest_answers_the_last_line_from_its_position() {
+    let line = "<speaker name=\"Claude\">A car ban is unfair to commuters.</speaker>";
     let (text, completion) = plugin()
         .complete(request(Speaker::Guest, line, 300))
         .expect("completes");
-    assert!(text.contains("is a car ban fair to commuters"), "{text}");
-    assert!(text.contains("the Future of Cities"), "{text}");
-    assert!(!text.contains("<speaker"), "{text}");
+    assert!(text.contains("A car ban is unfair to commuters"), "{text}");
+    assert!(
+        text.contains("downtown streets are too valuable for parking"),
+        "{text}"
+    );
+    assert!(!text.contains('<'), "{text}");
+    assert!(text.ends_with(['.', '?', '!']), "{text}");
     let words = text.split_whitespace().count();
-    assert!((20..=40).contains(&words), "{words} words: {text}");
+    assert!((15..=45).contains(&words), "{words} words: {text}");
     assert_eq!(completion.stop_reason, "end_turn");
     assert_eq!(
         completion.output_tokens,
@@ -55,12 +60,14 @@ fn the_guest_answers_the_last_line_about_the_briefing_topic() {
 }
 
 #[test]
-fn claude_hosts_with_a_question() {
-    let line = "<speaker name=\"Basil\">Claude, what about delivery vans?</speaker>";
+fn an_opening_note_is_never_read_aloud() {
+    let note = "<studio>The recording has started. You speak first.</studio>";
     let (text, _) = plugin()
-        .complete(request(Speaker::Claude, line, 300))
+        .complete(request(Speaker::Claude, note, 300))
         .expect("completes");
-    assert!(text.contains('?'), "{text}");
+    assert!(!text.contains("recording has started"), "{text}");
+    assert!(!text.contains('<'), "{text}");
+    assert!(text.ends_with('?'), "claude hosts with a question: {text}");
 }
 
 #[test]
