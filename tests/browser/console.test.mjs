@@ -59,10 +59,12 @@ page.on("pageerror", (e) => pageLog.push(`pageerror: ${e.message}`));
 
 const state = () => page.evaluate(() => JSON.parse(JSON.stringify(window.studioConsole)));
 
-// Waits until `predicate(window.studioConsole)` holds; false on timeout.
-async function until(predicate, timeout, arg) {
+// Waits until `predicate(window.studioConsole)` holds on `page`; false on timeout.
+const until = (predicate, timeout, arg) => untilOn(page, predicate, timeout, arg);
+
+async function untilOn(on, predicate, timeout, arg) {
   try {
-    await page.waitForFunction(
+    await on.waitForFunction(
       ([source, a]) => {
         // eslint-disable-next-line no-new-func
         const f = new Function("s", "a", `return (${source})(s, a);`);
@@ -255,6 +257,9 @@ try {
   await page.locator("#say-to").selectOption("guest");
   await page.locator("#say-text").fill(typed);
   await page.locator("#say-text").press("Enter");
+  // The studio picture: the guest answering the typed line, its meter up, the clock running.
+  await until((st) => st.orbs.guest === "speaking" && st.levels.guest > 0.2, LONG);
+  await page.screenshot({ path: screenshot, fullPage: true });
   const answered = await until(
     (st, a) => {
       const i = st.captions.findIndex((c) => c.speaker === "you" && c.final && c.text === a);
@@ -269,8 +274,6 @@ try {
     answered && (await page.locator("#say-text").inputValue()) === "",
     `said=${JSON.stringify(s.said)} last captions=${JSON.stringify(s.captions.slice(-3))}`,
   );
-  // The studio picture: after a typed line and the guest's answer, meters and clock running.
-  await page.screenshot({ path: screenshot, fullPage: true });
 
   // 8. Autopilot, with the human quiet (muted): the toggle reaches the server (every client
   // gets the snapshot back) and the AIs talk on their own, so guest speaks. The fake microphone
@@ -348,6 +351,32 @@ try {
       fetched.map((f) => `${f.href} ${f.status} ${f.size}B ${f.magic}`).join("; "),
     );
   }
+
+  // 10. A microphone whose AudioContext runs at 44.1 kHz is sent at 44.1 kHz (hello declares it,
+  // the host resamples) and the host hears it: the speech becomes a final caption.
+  const page44 = await context.newPage();
+  page44.on("pageerror", (e) => pageLog.push(`pageerror (44.1 kHz): ${e.message}`));
+  await page44.addInitScript(() => {
+    const Native = window.AudioContext;
+    window.AudioContext = class extends Native {
+      constructor(options) {
+        super({ ...(options || {}), sampleRate: 44100 });
+      }
+    };
+  });
+  await page44.goto(`${url}/?episode=${encodeURIComponent(`${episodeId}-44k1`)}`);
+  const heard44 = await untilOn(
+    page44,
+    (st) => st.micRate === 44100 && st.captions.some((c) => c.speaker === "you" && c.final && c.text.length > 0),
+    LONG,
+  );
+  const s44 = await page44.evaluate(() => JSON.parse(JSON.stringify(window.studioConsole)));
+  report(
+    "microphone-at-44k1-is-heard",
+    heard44 && s44.errors.length === 0,
+    `micRate=${s44.micRate} chunksSent=${s44.chunksSent} captions=${JSON.stringify(s44.captions.slice(0, 2))} errors=${JSON.stringify(s44.errors)}`,
+  );
+  await page44.close();
 } catch (e) {
   report("script", false, e.stack || String(e));
 } finally {
