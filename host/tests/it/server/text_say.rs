@@ -1,8 +1,8 @@
 //! `text.say`, a line the human types instead of speaking, on the real binary with the mock
 //! plugins and a Socket.IO client over a real WebSocket: the line is captioned as the human's
 //! final line, an AI answers it as if it had been spoken, and it is recorded (`stt.final` with
-//! `typed`, a `you.vtt` cue). Bad lines get their error, a viewer-free open server still gates the
-//! event through the client's control bucket, and a client outside a studio is told to say hello.
+//! `typed`, a `you.vtt` cue). Bad lines get their error, the event passes the client's control
+//! bucket, a client outside a studio is told to say hello, and a viewer is refused.
 
 use std::time::Duration;
 
@@ -11,6 +11,8 @@ use studio_test_kit::manifest::Manifest;
 
 use crate::server::flood::client::{Client, Incoming, loopback};
 use crate::support::server::ServerSetup;
+use voice_studio::config::AccessMode;
+use voice_studio::gateway::access::{Access, Role};
 
 /// Guards against a hung server; never a timing assertion.
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -181,6 +183,50 @@ async fn typed_lines_need_a_studio_and_pass_the_control_bucket() {
             .is_some_and(|m| m.contains("CONTROL_EVENT_RATE")),
         "{limited}"
     );
+    client.close();
+    let (status, log) = server.terminate();
+    assert_eq!(status.code(), Some(0), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_cannot_type_a_line() {
+    const SECRET: &str = "text-say-test-secret-0123456789abcdef-0123";
+    let server = ServerSetup::new()
+        .manifest(&manifest())
+        .var("STUDIO_TOKEN_SECRET", SECRET)
+        .start();
+    let ttl = Duration::from_secs(600);
+    let access = Access::with_key(AccessMode::Token, SECRET.as_bytes().to_vec(), ttl);
+    let viewer = access.mint(Role::Viewer, Some("typed-by-viewer"), ttl);
+    let mut client = Client::connect(loopback(1), server.addr)
+        .await
+        .expect("the client connects");
+    client
+        .join(
+            json!({"token": viewer, "participantName": "viewer"}),
+            PATIENCE,
+        )
+        .await
+        .expect("the viewer joins");
+    client.emit("text.say", json!({"text": "Claude, over to you."}));
+    let error = expect(&mut client, "forbidden", |name, p| {
+        error_code(name, p).is_some()
+    })
+    .await;
+    assert_eq!(error["code"], "forbidden", "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("text.say")),
+        "{error}"
+    );
+    // Nothing reached the studio: asked for its state, it has no caption.
+    client.emit("client.request-state", Value::Null);
+    let snapshot = expect(&mut client, "state.snapshot", |name, _| {
+        name == "state.snapshot"
+    })
+    .await;
+    assert_eq!(snapshot["captions"], json!([]), "{snapshot}");
     client.close();
     let (status, log) = server.terminate();
     assert_eq!(status.code(), Some(0), "{log}");
