@@ -124,7 +124,7 @@ pub struct EpisodePlugin {
 }
 
 /// One episode (one recorded session), as the listing shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Episode {
     /// The recording folder's name (`<episode>` or `<episode>-N` for a later take); the session
@@ -157,6 +157,11 @@ pub struct Episode {
     pub plugins: Vec<EpisodePlugin>,
     /// How many transcript lines it has.
     pub lines: u64,
+    /// Each turn's metrics in time order: only in `GET /api/episodes/{id}` (see
+    /// [`EpisodeDetail`]), not in the listing.
+    #[schema(required = false)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub turns: Option<Vec<TurnRecord>>,
 }
 
 /// One turn's measurements, as `events.jsonl`'s `turn.end` logs them.
@@ -174,14 +179,22 @@ pub struct TurnRecord {
 }
 
 /// One episode with its turns.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EpisodeDetail {
-    /// The episode.
-    #[serde(flatten)]
+    /// The episode (its `turns` unset: they are below).
     pub episode: Episode,
     /// Each turn's metrics, in time order.
     pub turns: Vec<TurnRecord>,
+}
+
+impl EpisodeDetail {
+    /// The episode with its turns in it, as `GET /api/episodes/{id}` answers.
+    pub fn into_episode(self) -> Episode {
+        Episode {
+            turns: Some(self.turns),
+            ..self.episode
+        }
+    }
 }
 
 /// The episode store. Clones share one database and one writer thread.

@@ -225,6 +225,7 @@ fn episode_row(row: &Row<'_>) -> rusqlite::Result<(i64, Episode)> {
         files,
         plugins: serde_json::from_str::<Vec<EpisodePlugin>>(&plugins).unwrap_or_default(),
         lines: u64::try_from(lines).unwrap_or(0),
+        turns: None,
     };
     Ok((id, episode))
 }

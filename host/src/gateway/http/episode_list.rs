@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 
 use super::openapi::schemas;
 use crate::gateway::{GatewayState, admin};
-use crate::store::{Episode, EpisodeDetail, ListQuery, StoreError};
+use crate::store::{Episode, ListQuery, StoreError};
 
 /// Most episodes one page may ask for.
 const MAX_LIMIT: u32 = 500;
@@ -76,10 +76,11 @@ pub async fn list_episodes(
     path = "/api/episodes/{id}",
     tag = "episodes",
     security(("admin_token" = [])),
-    params(("id" = String, Path, description = "The episode's id from the listing: its \
-        recording folder's name (`<episode>` or `<episode>-N` for a later take)")),
+    params(("id" = String, Path, example = "ep-n2h36sy3cctr6reel4ikle7afm",
+        description = "The episode's id from the listing: its recording folder's name \
+        (`<episode>` or `<episode>-N` for a later take)")),
     responses(
-        (status = 200, description = "The episode and each turn's metrics", body = EpisodeDetail),
+        (status = 200, description = "The episode and each turn's metrics", body = Episode),
         (status = 404, description = "No episode has this id", body = schemas::Refusal),
         (status = 500, description = "The episode store could not be read", body = schemas::Refusal),
         schemas::AdminRefusals,
@@ -97,7 +98,7 @@ pub async fn get_episode(
     let store = state.store.clone();
     let lookup = id.clone();
     match tokio::task::spawn_blocking(move || store.episode(&lookup)).await {
-        Ok(Ok(Some(detail))) => Json(detail).into_response(),
+        Ok(Ok(Some(detail))) => Json(detail.into_episode()).into_response(),
         Ok(Ok(None)) => refusal(
             StatusCode::NOT_FOUND,
             "not-found",
