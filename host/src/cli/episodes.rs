@@ -13,9 +13,22 @@ pub struct Args {
     /// Print JSON (an array of episodes) for scripts instead of a table.
     #[arg(long)]
     json: bool,
+    #[command(subcommand)]
+    command: Option<EpisodesCommand>,
+}
+
+/// What `episodes` does besides listing.
+#[derive(Debug, clap::Subcommand)]
+enum EpisodesCommand {
+    /// Makes a recording's stems in its folder: each track as WAV (16-bit, 48 kHz, mono) on the
+    /// session's timeline, and mix.wav; kept, so a second run lists them.
+    Stems(super::stems::Args),
 }
 
 pub fn run(args: &Args) -> ExitCode {
+    if let Some(EpisodesCommand::Stems(stems)) = &args.command {
+        return super::stems::run(stems);
+    }
     super::init_quiet_tracing();
     // Only RECORDING_DIR matters here: other settings' problems are `check`'s business.
     let source = match ConfigSource::from_env_and_dotenv(Path::new(".env")) {

@@ -8,6 +8,7 @@ pub mod init;
 pub mod plugin;
 pub mod plugins;
 pub mod serve;
+pub mod stems;
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;

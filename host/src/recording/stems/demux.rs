@@ -39,9 +39,17 @@ pub(crate) struct DemuxedTrack {
 /// into memory, since the demuxer measures the rest of the stream before each block and a
 /// buffered file would drop its buffer each time).
 pub(crate) fn read_track(path: &Path, max_bytes: u64) -> Result<DemuxedTrack, StemsError> {
-    let len = std::fs::metadata(path)
-        .map_err(|e| StemsError::io(path, e))?
-        .len();
+    let len = match std::fs::metadata(path) {
+        Ok(meta) => meta.len(),
+        // A recording always holds its three tracks: one gone is a damaged recording.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(StemsError::Unreadable {
+                file: path.to_path_buf(),
+                message: "the track is missing".into(),
+            });
+        }
+        Err(e) => return Err(StemsError::io(path, e)),
+    };
     if len > max_bytes {
         return Err(StemsError::TooLarge {
             file: path.to_path_buf(),

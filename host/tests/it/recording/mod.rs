@@ -4,4 +4,5 @@ mod errors;
 mod offload;
 mod session;
 mod stems;
+mod stems_http;
 mod webm;
