@@ -64,15 +64,18 @@ async function show() {
   } catch (error) {
     if (mine !== generation) return;
     const message = error instanceof ApiError ? error.message : `This page failed: ${error.message}`;
+    const locked = error instanceof ApiError && error.status === 401;
     main.replaceChildren(
-      el("h1", {}, "Something went wrong"),
-      el("p", { class: "status error", role: "alert" }, message),
+      el("h1", {}, locked ? "Sign in to continue" : "Something went wrong"),
+      el("p", { class: locked ? "hint" : "status error", role: locked ? null : "alert" }, message),
     );
   }
   const heading = main.querySelector("h1");
   document.title = `${heading ? heading.textContent : "voice-studio"} – voice-studio`;
-  // Focus moves to the new page's heading, so a screen reader starts reading there.
-  if (heading) {
+  // Focus moves to the new page's heading, so a screen reader starts reading there (unless the
+  // page is asking for the token: then the token field keeps it).
+  const signingIn = !document.getElementById("signin").hidden;
+  if (heading && !signingIn) {
     heading.tabIndex = -1;
     heading.focus();
   }

@@ -2,7 +2,7 @@
 // when) and every plugin's health (GET /api/plugins: roles, version, hash, calls, errors, traps
 // and the last error). Refreshed on request, so a screen reader is not interrupted by a timer.
 
-import { announce, el, formatDate, speakerName } from "/console/producer-api.js";
+import { adminToken, announce, el, formatDate, speakerName } from "/console/producer-api.js";
 
 export async function render({ api, navigate }) {
   const [studios, plugins] = await Promise.all([api("/api/studios"), api("/api/plugins")]);
@@ -12,7 +12,8 @@ export async function render({ api, navigate }) {
     el(
       "tr",
       { "data-episode": s.episodeId },
-      el("th", { scope: "row" }, el("a", { href: `/?episode=${encodeURIComponent(s.episodeId)}` }, s.episodeId)),
+      // On an open server anyone may join a studio by its id; with tokens only its links open it.
+      el("th", { scope: "row" }, adminToken() ? s.episodeId : el("a", { href: `/?episode=${encodeURIComponent(s.episodeId)}` }, s.episodeId)),
       el("td", {}, s.clients && s.clients.length ? s.clients.join(", ") : "nobody"),
       el(
         "td",

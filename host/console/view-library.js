@@ -154,8 +154,7 @@ async function episode({ api }, id) {
           { "data-speaker": line.speaker },
           el("span", { class: "who" }, speakerName(line.speaker)),
           el("span", { class: "when" }, formatDuration(line.startMs)),
-          el("span", { class: "text" }, line.text),
-          line.interrupted ? el("span", { class: "cut" }, " (cut off)") : null,
+          el("span", { class: "text" }, line.text, line.interrupted ? el("span", { class: "cut" }, " (cut off)") : null),
         ),
       );
     }

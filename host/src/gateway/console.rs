@@ -1,11 +1,13 @@
-//! The studio console: the page at `/` that is a studio's microphone, speakers and view.
+//! The console: the studio page (a studio's microphone, speakers and view) and the producer's
+//! pages (home, briefings, settings, the episode library and the admin view).
 //!
 //! Its files (`host/console/`) are embedded in the binary, so the server needs no folder beside
 //! it and the page always matches the protocol the binary speaks. Routes (registered with the
-//! others in `http/openapi.rs`): `/`, `/console/{file}` and `/vendor/socket.io.min.js` (the pinned
-//! official Socket.IO browser client).
+//! others in `http/openapi.rs`): `/` (the studio with `?episode=` or `?token=`, else the
+//! producer's home), `/console/{file}` and `/vendor/socket.io.min.js` (the pinned official
+//! Socket.IO browser client).
 
-use axum::extract::Path;
+use axum::extract::{Path, RawQuery};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
@@ -20,6 +22,7 @@ struct ConsoleFile {
 }
 
 const INDEX_HTML: &str = include_str!("../../console/index.html");
+const PRODUCER_HTML: &str = include_str!("../../console/producer.html");
 const SOCKET_IO_CLIENT: &str = include_str!("../../console/vendor/socket.io.min.js");
 
 /// The files under `/console/`.
@@ -70,19 +73,83 @@ const FILES: &[ConsoleFile] = &[
         content_type: "text/javascript; charset=utf-8",
         body: include_str!("../../console/studio-controls.js"),
     },
+    // The producer's pages: one shell, a shared fetch module and one module per view.
+    ConsoleFile {
+        name: "producer.html",
+        content_type: "text/html; charset=utf-8",
+        body: PRODUCER_HTML,
+    },
+    ConsoleFile {
+        name: "producer.css",
+        content_type: "text/css; charset=utf-8",
+        body: include_str!("../../console/producer.css"),
+    },
+    ConsoleFile {
+        name: "producer.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../console/producer.js"),
+    },
+    ConsoleFile {
+        name: "producer-api.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../console/producer-api.js"),
+    },
+    ConsoleFile {
+        name: "view-home.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../console/view-home.js"),
+    },
+    ConsoleFile {
+        name: "view-briefings.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../console/view-briefings.js"),
+    },
+    ConsoleFile {
+        name: "view-settings.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../console/view-settings.js"),
+    },
+    ConsoleFile {
+        name: "view-library.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../console/view-library.js"),
+    },
+    ConsoleFile {
+        name: "view-admin.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../console/view-admin.js"),
+    },
 ];
 
-/// `GET /`: the console page.
+/// `GET /`: the studio page for an episode, else the producer's home.
 #[utoipa::path(
     get,
     path = "/",
     tag = "console",
-    responses((status = 200, description = "The studio console: `/?episode=<id>` joins that \
-        episode, a link's `#token=` carries its access", content_type = "text/html; charset=utf-8",
+    params(
+        ("episode" = Option<String>, Query, description = "Opens the studio of this episode"),
+        ("token" = Option<String>, Query, description = "A host or viewer token: opens its \
+            episode's studio (links carry it as `#token=`, which the home page hands on)"),
+    ),
+    responses((status = 200, description = "The studio console with `?episode=<id>` (or \
+        `?token=`); without either the producer's home (start an episode from a briefing, \
+        briefings, settings, past episodes, live studios)", content_type = "text/html; charset=utf-8",
         body = String)),
 )]
-pub(super) async fn index() -> Response {
-    respond("text/html; charset=utf-8", INDEX_HTML)
+pub(super) async fn index(RawQuery(query): RawQuery) -> Response {
+    if opens_a_studio(query.as_deref().unwrap_or("")) {
+        respond("text/html; charset=utf-8", INDEX_HTML)
+    } else {
+        respond("text/html; charset=utf-8", PRODUCER_HTML)
+    }
+}
+
+/// Whether a query names a studio to open: an `episode` or a `token` parameter.
+fn opens_a_studio(query: &str) -> bool {
+    query
+        .split('&')
+        .filter_map(|pair| pair.split('=').next())
+        .any(|key| key == "episode" || key == "token")
 }
 
 /// `GET /console/{file}`: the page's scripts and style.
@@ -159,5 +226,28 @@ mod tests {
         assert!(INDEX_HTML.contains(r#"<script type="module" src="/console/console.js">"#));
         assert!(script("studio-mic.js").contains("/console/mic-worklet.js"));
         assert!(SOCKET_IO_CLIENT.starts_with("/*!\n * Socket.IO v4.8."));
+    }
+
+    #[test]
+    fn every_module_the_producer_pages_import_is_embedded() {
+        let embedded = |name: &str| FILES.iter().any(|f| f.name == name);
+        assert!(PRODUCER_HTML.contains("/console/producer.js"));
+        assert!(PRODUCER_HTML.contains("/console/producer.css"));
+        for file in FILES.iter().filter(|f| f.name.ends_with(".js")) {
+            for import in file.body.split("from \"/console/").skip(1) {
+                let name = import.split('"').next().unwrap_or_default();
+                assert!(embedded(name), "{} imports {name}, not embedded", file.name);
+            }
+        }
+    }
+
+    #[test]
+    fn only_an_episode_or_a_token_opens_the_studio() {
+        assert!(opens_a_studio("episode=ep-1"));
+        assert!(opens_a_studio("x=1&token=abc"));
+        assert!(opens_a_studio("episode"));
+        assert!(!opens_a_studio(""));
+        assert!(!opens_a_studio("view=library"));
+        assert!(!opens_a_studio("episodes=1"));
     }
 }

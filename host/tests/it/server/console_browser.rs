@@ -172,13 +172,20 @@ fn tail(log: &str, lines: usize) -> String {
 #[test]
 fn console_files_are_served_with_their_types_and_unknown_ones_are_not() {
     let server = ServerSetup::new().start();
-    let page = server.get("/");
-    assert_eq!(page.status, 200);
-    assert_eq!(
-        page.header("content-type"),
-        Some("text/html; charset=utf-8")
-    );
-    assert!(page.body.contains("/console/console.js"), "{}", page.body);
+    // `/` with an episode (or a token) is the studio; without, the producer's home.
+    for studio in ["/?episode=console-files", "/?token=x"] {
+        let page = server.get(studio);
+        assert_eq!(page.status, 200);
+        assert_eq!(
+            page.header("content-type"),
+            Some("text/html; charset=utf-8")
+        );
+        assert!(page.body.contains("/console/console.js"), "{}", page.body);
+    }
+    let home = server.get("/");
+    assert_eq!(home.status, 200);
+    assert!(home.body.contains("/console/producer.js"), "{}", home.body);
+    assert!(!home.body.contains("/console/console.js"), "{}", home.body);
     for (path, content_type) in [
         ("/console/console.js", "text/javascript; charset=utf-8"),
         ("/console/mic-worklet.js", "text/javascript; charset=utf-8"),
@@ -198,6 +205,21 @@ fn console_files_are_served_with_their_types_and_unknown_ones_are_not() {
             "text/javascript; charset=utf-8",
         ),
         ("/vendor/socket.io.min.js", "text/javascript; charset=utf-8"),
+        ("/console/producer.html", "text/html; charset=utf-8"),
+        ("/console/producer.css", "text/css; charset=utf-8"),
+        ("/console/producer.js", "text/javascript; charset=utf-8"),
+        ("/console/producer-api.js", "text/javascript; charset=utf-8"),
+        ("/console/view-home.js", "text/javascript; charset=utf-8"),
+        (
+            "/console/view-briefings.js",
+            "text/javascript; charset=utf-8",
+        ),
+        (
+            "/console/view-settings.js",
+            "text/javascript; charset=utf-8",
+        ),
+        ("/console/view-library.js", "text/javascript; charset=utf-8"),
+        ("/console/view-admin.js", "text/javascript; charset=utf-8"),
     ] {
         let file = server.get(path);
         assert_eq!(file.status, 200, "{path}");
