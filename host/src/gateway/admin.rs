@@ -150,6 +150,25 @@ pub fn presents_credentials(headers: &HeaderMap) -> bool {
     headers.contains_key(header::AUTHORIZATION)
 }
 
+/// Whether the request holds the admin scope (an open development server on loopback, or the
+/// `STUDIO_ADMIN_TOKEN` bearer), checked without counting a miss: for doors that admit other
+/// proofs too, where a bearer that is not the admin token (a host's link token) is no guess.
+pub fn holds_admin(state: &GatewayState, headers: &HeaderMap) -> bool {
+    if open_without_token(state) {
+        return true;
+    }
+    let Some(token) = &state.config.server.admin_token else {
+        return false;
+    };
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|presented| {
+            constant_time_eq(presented.trim().as_bytes(), token.expose().as_bytes())
+        })
+}
+
 /// Admits the request to the admin scope or answers why not: `401` (missing or wrong bearer),
 /// `429` (too many wrong ones from `peer`), `403` (no `STUDIO_ADMIN_TOKEN` where one is needed).
 #[allow(

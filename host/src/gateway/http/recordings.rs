@@ -60,7 +60,8 @@ fn no_such_recording() -> Response {
     get,
     path = "/recordings/{folder}/{file}",
     tag = "recordings",
-    security(("signed_link" = []), ("episode_token" = []), ("episode_token_query" = [])),
+    security(("signed_link" = []), ("episode_token" = []), ("episode_token_query" = []),
+        ("admin_token" = [])),
     params(
         ("folder" = String, Path, description = "The episode's folder: its id, or `<id>-N` for \
             a later take", pattern = "^[A-Za-z0-9_-][A-Za-z0-9._-]{0,159}$",
@@ -186,8 +187,9 @@ pub async fn recording_file(
     response
 }
 
-/// Whether the request may read `folder/file`: a valid signed link for exactly that file, or an
-/// admin token, or a host/viewer token whose episode recorded into `folder`.
+/// Whether the request may read `folder/file`: a valid signed link for exactly that file, or the
+/// admin scope (see `admin::holds_admin`), or an admin token, or a host/viewer token whose
+/// episode recorded into `folder`.
 async fn may_download(
     state: &GatewayState,
     root: &Path,
@@ -200,6 +202,10 @@ async fn may_download(
         return state
             .download_links
             .verify(folder, file, exp, sig, unix_now());
+    }
+    // The producer's episode library plays and downloads every recording under the admin scope.
+    if crate::gateway::admin::holds_admin(state, headers) {
+        return true;
     }
     let bearer = headers
         .get(header::AUTHORIZATION)
