@@ -21,3 +21,82 @@ pub struct TranscriptLine {
     /// Whether barge-in cut the line.
     pub interrupted: bool,
 }
+
+mod cues;
+pub mod json;
+pub mod markdown;
+pub mod srt;
+pub mod vtt;
+
+/// The name a transcript shows for a speaker: the human is the show's host.
+pub fn speaker_label(speaker: Speaker) -> &'static str {
+    match speaker {
+        Speaker::You => "Host",
+        Speaker::Claude => "Claude",
+        Speaker::Guest => "Guest",
+    }
+}
+
+/// The lines of all speakers merged in time order: by start, then end, then speaker (so equal
+/// times always come out the same way).
+pub fn in_time_order(lines: &[TranscriptLine]) -> Vec<&TranscriptLine> {
+    let mut merged: Vec<&TranscriptLine> = lines.iter().collect();
+    merged.sort_by_key(|l| (l.start_ms, l.end_ms, l.speaker.slot()));
+    merged
+}
+
+/// A format the transcript is rendered in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `{"episode", "lines"}`.
+    Json,
+    /// Paragraphs with names and times.
+    Markdown,
+    /// SubRip subtitles.
+    Srt,
+    /// WebVTT captions.
+    Vtt,
+}
+
+impl Format {
+    /// Every format, in the order the API lists them.
+    pub const ALL: [Format; 4] = [Format::Json, Format::Markdown, Format::Srt, Format::Vtt];
+
+    /// The format a `?format=` value names (`json`, `md`, `srt`, `vtt`), ignoring case.
+    pub fn from_name(name: &str) -> Option<Format> {
+        Format::ALL
+            .into_iter()
+            .find(|f| f.name().eq_ignore_ascii_case(name))
+    }
+
+    /// The `?format=` value, which is also the file extension.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::Markdown => "md",
+            Format::Srt => "srt",
+            Format::Vtt => "vtt",
+        }
+    }
+
+    /// The media type served.
+    pub const fn content_type(self) -> &'static str {
+        match self {
+            Format::Json => "application/json",
+            Format::Markdown => "text/markdown; charset=utf-8",
+            Format::Srt => "application/x-subrip; charset=utf-8",
+            Format::Vtt => "text/vtt; charset=utf-8",
+        }
+    }
+
+    /// The transcript of `episode` (a recording folder name; `title` heads the Markdown) in this
+    /// format.
+    pub fn render(self, episode: &str, title: Option<&str>, lines: &[TranscriptLine]) -> String {
+        match self {
+            Format::Json => json::render(episode, lines),
+            Format::Markdown => markdown::render(episode, title, lines),
+            Format::Srt => srt::render(lines),
+            Format::Vtt => vtt::render(lines),
+        }
+    }
+}
