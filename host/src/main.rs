@@ -37,7 +37,7 @@ enum Command {
     /// The plugins: which serves each role, versions, where each comes from (built in or a
     /// folder), sha256, what plugins.toml grants it, and the fallback chains.
     Plugins(cli::plugins::Args),
-    /// The recorded episodes in RECORDING_DIR: start, duration, size, tracks, finished or not.
+    /// The episodes of the episode store (studio.db), newest first: state, start, duration, lines, size.
     Episodes(cli::episodes::Args),
     /// Write editable copies of the built-in plugins.toml, example briefing and .env.example,
     /// and an empty recordings folder, into DIR (default: the working folder).

@@ -1,18 +1,24 @@
-//! `voice-studio episodes`: the recorded episodes in `RECORDING_DIR`, read from each folder's
-//! `session.yml` (and `events.jsonl` for a session that did not finish). Reads only.
+//! `voice-studio episodes`: the episodes of the episode store (`studio.db` in `DATA_DIR`), newest
+//! first, after importing the recording folders in `RECORDING_DIR` it has not seen (recorded
+//! before the store existed). Safe beside a running server: it marks nothing interrupted (only a
+//! starting server does), and SQLite's locks keep the two apart.
 
 use std::path::Path;
 use std::process::ExitCode;
 
 use voice_studio::config::{Config, ConfigSource};
-use voice_studio::recording::{RecordedEpisode, list_recordings};
+use voice_studio::store::{Episode, EpisodeStore, ListQuery};
 
 /// `episodes` options.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Print JSON (an array of episodes) for scripts instead of a table.
+    /// Print JSON (an array of episodes, as GET /api/episodes has them) for scripts instead of a
+    /// table.
     #[arg(long)]
     json: bool,
+    /// At most this many episodes, newest first.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=500))]
+    limit: u32,
     #[command(subcommand)]
     command: Option<EpisodesCommand>,
 }
@@ -30,7 +36,7 @@ pub fn run(args: &Args) -> ExitCode {
         return super::stems::run(stems);
     }
     super::init_quiet_tracing();
-    // Only RECORDING_DIR matters here: other settings' problems are `check`'s business.
+    // Only DATA_DIR and RECORDING_DIR matter here: other settings' problems are `check`'s business.
     let source = match ConfigSource::from_env_and_dotenv(Path::new(".env")) {
         Ok(source) => source,
         Err(e) => {
@@ -39,15 +45,32 @@ pub fn run(args: &Args) -> ExitCode {
         }
     };
     let (config, _) = Config::with_problems(&source);
-    let dir = &config.folders.recording_dir;
-    let episodes = match list_recordings(dir) {
-        Ok(episodes) => episodes,
+    let folders = &config.folders;
+    let store = match EpisodeStore::open(&folders.data_dir) {
+        Ok(store) => store,
         Err(e) => {
             eprintln!(
-                "voice-studio: cannot read RECORDING_DIR {}: {e}. Fix: point RECORDING_DIR at the recordings folder",
-                dir.display()
+                "voice-studio: {e}. Fix: point DATA_DIR at the folder that holds studio.db (unset: RECORDING_DIR)"
             );
             return ExitCode::from(super::EXIT_CONFIG);
+        }
+    };
+    match store.import_recordings(&folders.recording_dir) {
+        Ok(recovery) => {
+            for problem in &recovery.problems {
+                eprintln!("voice-studio: not an episode: {problem}");
+            }
+        }
+        Err(e) => eprintln!("voice-studio: recordings not imported: {e}"),
+    }
+    let episodes = match store.episodes(ListQuery {
+        limit: args.limit,
+        before_ms: None,
+    }) {
+        Ok(episodes) => episodes,
+        Err(e) => {
+            eprintln!("voice-studio: {e}");
+            return ExitCode::FAILURE;
         }
     };
     if args.json {
@@ -59,49 +82,40 @@ pub fn run(args: &Args) -> ExitCode {
             }
         }
     } else {
-        print!("{}", table(dir, &episodes));
+        print!("{}", table(store.path(), &episodes));
     }
     ExitCode::SUCCESS
 }
 
-fn table(dir: &Path, episodes: &[RecordedEpisode]) -> String {
+fn table(db: &Path, episodes: &[Episode]) -> String {
     if episodes.is_empty() {
-        return format!("No recorded episodes in {}\n", dir.display());
+        return format!("No episodes in {}\n", db.display());
     }
     let mut rows = vec![
         [
-            "FOLDER", "EPISODE", "STARTED", "DURATION", "SIZE", "TRACKS", "FINISHED",
+            "ID", "EPISODE", "TITLE", "STATE", "STARTED", "DURATION", "LINES", "SIZE",
         ]
         .map(str::to_owned),
     ];
     for e in episodes {
-        let tracks: Vec<String> = e
-            .tracks
-            .iter()
-            .map(|t| format!("{} {}", t.speaker, duration(Some(t.duration_ms))))
-            .collect();
         rows.push([
-            e.folder.clone(),
-            e.episode.clone().unwrap_or_else(|| "?".into()),
-            e.started_at.clone().unwrap_or_else(|| "?".into()),
+            e.id.clone(),
+            e.episode_id.clone(),
+            e.title.clone().unwrap_or_else(|| "-".into()),
+            e.state.as_str().to_owned(),
+            e.started_at.clone(),
             duration(e.duration_ms),
-            size(e.bytes),
-            if tracks.is_empty() {
-                e.problem.clone().unwrap_or_else(|| "-".into())
-            } else {
-                tracks.join(", ")
-            },
-            if e.finished { "yes" } else { "no" }.into(),
+            e.lines.to_string(),
+            size(e.files.iter().map(|f| f.bytes).sum()),
         ]);
     }
-    let mut out = format!("Recordings in {}\n", dir.display());
+    let mut out = format!("Episodes in {} (newest first)\n", db.display());
     out.push_str(&super::plugins::render_table(&rows));
     out
 }
 
 /// `1:02:03`, `2:03` or `4.2 s`.
-fn duration(ms: Option<u64>) -> String {
-    let Some(ms) = ms else { return "?".into() };
+fn duration(ms: u64) -> String {
     let seconds = ms / 1000;
     match seconds {
         0..60 => format!("{:.1} s", ms as f64 / 1000.0),

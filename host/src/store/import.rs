@@ -40,6 +40,20 @@ impl EpisodeStore {
     /// Runs once at start, before any studio opens: marks what a killed process left `live` as
     /// `interrupted`, and imports the folders of `recording_dir` the store does not hold.
     pub fn recover(&self, recording_dir: &Path) -> Result<Recovery, StoreError> {
+        self.bring_up_to_date(recording_dir, true)
+    }
+
+    /// Imports the folders of `recording_dir` the store does not hold, and only that: safe while
+    /// a server runs on the same file (its live sessions stay live), for `voice-studio episodes`.
+    pub fn import_recordings(&self, recording_dir: &Path) -> Result<Recovery, StoreError> {
+        self.bring_up_to_date(recording_dir, false)
+    }
+
+    fn bring_up_to_date(
+        &self,
+        recording_dir: &Path,
+        interrupt: bool,
+    ) -> Result<Recovery, StoreError> {
         self.flush();
         let mut recovery = Recovery::default();
         let recordings = match list_recordings(recording_dir) {
@@ -54,8 +68,10 @@ impl EpisodeStore {
         };
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(|e| self.sqlite(e))?;
-        recovery.interrupted =
-            interrupt_live(&tx, recording_dir, &recordings).map_err(|e| self.sqlite(e))?;
+        if interrupt {
+            recovery.interrupted =
+                interrupt_live(&tx, recording_dir, &recordings).map_err(|e| self.sqlite(e))?;
+        }
         let (sessions, folders) = known(&tx).map_err(|e| self.sqlite(e))?;
         for recording in &recordings {
             if folders.contains(&recording.folder)

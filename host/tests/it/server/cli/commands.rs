@@ -162,26 +162,27 @@ async fn episodes_shows_a_recorded_session_with_its_duration() {
         .expect("run");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let episodes: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    // The store (studio.db in DATA_DIR, here RECORDING_DIR) did not know the folder: imported.
     let episode = episodes
         .as_array()
-        .and_then(|all| all.iter().find(|e| e["episode"] == "ep-cli"))
+        .and_then(|all| all.iter().find(|e| e["episodeId"] == "ep-cli"))
         .unwrap_or_else(|| panic!("ep-cli not listed: {episodes:#}"));
-    assert_eq!(episode["finished"], true, "{episode:#}");
+    assert_eq!(episode["state"], "ended", "{episode:#}");
+    assert_eq!(episode["id"], "ep-cli", "{episode:#}");
     assert!(
         episode["durationMs"].as_u64().is_some_and(|ms| ms > 0),
         "{episode:#}"
     );
-    assert!(
-        episode["bytes"].as_u64().is_some_and(|b| b > 0),
-        "{episode:#}"
-    );
-    let speakers: Vec<&str> = episode["tracks"]
+    let files: Vec<&str> = episode["files"]
         .as_array()
-        .expect("tracks")
+        .expect("files")
         .iter()
-        .filter_map(|t| t["speaker"].as_str())
+        .filter(|f| f["bytes"].as_u64().is_some_and(|b| b > 0))
+        .filter_map(|f| f["name"].as_str())
         .collect();
-    assert_eq!(speakers, ["you", "claude", "guest"]);
+    for track in ["you.webm", "claude.webm", "guest.webm"] {
+        assert!(files.contains(&track), "{track} in {files:?}");
+    }
     assert!(
         episode["startedAt"]
             .as_str()
