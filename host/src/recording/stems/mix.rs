@@ -105,7 +105,7 @@ fn for_each_block(
         let views: Vec<&[i16]> = blocks.iter().zip(&lens).map(|(b, n)| &b[..*n]).collect();
         each(&views)?;
         blocks_done += 1;
-        if blocks_done % 100 == 0 && Instant::now() > deadline {
+        if blocks_done.is_multiple_of(100) && Instant::now() > deadline {
             return Err(StemsError::TimedOut);
         }
     }
