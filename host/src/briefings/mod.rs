@@ -24,9 +24,16 @@
 //! Background for both AIs.
 //! ```
 //! Unknown front matter keys are errors, so a misspelt key is reported rather than ignored.
+//!
+//! The briefings API edits the folder through [`folder`] (atomic writes of text the loader
+//! accepts) and [`BriefingFields`] (a briefing as named fields, written as a file the loader
+//! reads back to the same fields).
 
 mod briefing;
+mod fields;
+pub mod folder;
 mod store;
 
 pub use briefing::{Briefing, BriefingParseError, Section};
+pub use fields::{BriefingFields, FieldsError, SectionFields, Stances};
 pub use store::{BriefingError, BriefingEvent, BriefingStore, MAX_BRIEFING_BYTES};

@@ -346,7 +346,7 @@ fn episode_of(path: &Path) -> Option<String> {
 
 /// Accepts ids that name a file directly inside the folder and nothing else (no `/`, no `..`,
 /// no hidden files such as editors' swap files).
-fn check_episode_id(id: &str) -> Result<(), BriefingError> {
+pub(super) fn check_episode_id(id: &str) -> Result<(), BriefingError> {
     let valid = id.len() <= MAX_EPISODE_ID
         && id.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
         && id

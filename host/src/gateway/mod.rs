@@ -2,7 +2,9 @@
 //!
 //! Routes (one table, `http/openapi.rs`, documented at `GET /openapi.json`): `GET /health`,
 //! `GET /ready`, `GET /api/config`, `POST /api/config/keys`, `POST /api/config/guest`,
-//! `POST /api/episodes`, `GET /recordings/{folder}/{file}`, the console's files,
+//! `POST /api/episodes`, the transcript `GET /api/episodes/{id}/transcript`, the briefings
+//! `GET`/`POST /api/briefings` and `GET`/`PUT /api/briefings/{id}`,
+//! `GET /recordings/{folder}/{file}`, the console's files,
 //! `GET /metrics` (admin token; or without one on `METRICS_ADDR`, see [`serve_metrics`]);
 //! Socket.IO namespace `/` at `/socket.io/` (see `docs/PROTOCOL.md`).
 
@@ -246,11 +248,11 @@ impl Gateway {
     }
 }
 
-/// CORS for the browser's settings calls (the frontend posts JSON from another origin, so it
+/// CORS for the browser's API calls (a frontend on another origin posts or puts JSON, so it
 /// needs preflight answers for `content-type` and `authorization`).
 fn cors(origins: &[String]) -> CorsLayer {
     let layer = CorsLayer::new()
-        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::OPTIONS])
         .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION]);
     if origins.iter().any(|o| o == "*") {
         // Credentials cannot be combined with a wildcard origin.

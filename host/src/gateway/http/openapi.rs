@@ -57,6 +57,7 @@ request body that has not arrived within `HTTP_BODY_TIMEOUT_SECONDS` gets `408`,
         (name = "health", description = "Liveness and readiness"),
         (name = "settings", description = "The studio frontend's settings API (changes apply live)"),
         (name = "episodes", description = "Episodes and their host and viewer links"),
+        (name = "briefings", description = "Episode briefings: the Markdown files in BRIEFINGS_DIR"),
         (name = "recordings", description = "Recorded episodes' files"),
         (name = "metrics", description = "Prometheus metrics (admin only on this port)"),
         (name = "console", description = "The studio console (a browser page embedded in the binary)"),
@@ -68,7 +69,7 @@ struct ApiDoc;
 
 /// Every HTTP route of the gateway, documented.
 pub fn routes() -> OpenApiRouter<Arc<GatewayState>> {
-    use super::{episode_list, health, metrics, recordings, settings, stems};
+    use super::{briefings, episode_list, health, metrics, recordings, settings, stems};
     use crate::gateway::{console, episodes};
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::health))
@@ -78,6 +79,8 @@ pub fn routes() -> OpenApiRouter<Arc<GatewayState>> {
         .routes(routes!(settings::post_guest))
         .routes(routes!(episodes::mint_episode, episode_list::list_episodes))
         .routes(routes!(episode_list::get_episode))
+        .routes(routes!(briefings::list_briefings, briefings::create_briefing))
+        .routes(routes!(briefings::get_briefing, briefings::put_briefing))
         .routes(routes!(recordings::recording_file))
         .routes(routes!(stems::make_stems))
         .routes(routes!(metrics::metrics))

@@ -1,4 +1,5 @@
 mod access;
+mod briefings;
 mod cli;
 mod config;
 mod console_browser;

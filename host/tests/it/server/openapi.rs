@@ -48,6 +48,14 @@ fn every_documented_operation_answers_on_the_live_server_as_documented() {
         b"\x1a\x45\xdf\xa3 a recorded track",
     )
     .expect("track");
+    // A briefing, so the routes of one briefing have something to serve.
+    let briefings = setup.path().join("briefings");
+    std::fs::create_dir_all(&briefings).expect("briefings folder");
+    std::fs::write(
+        briefings.join("cars-in-city-centres.md"),
+        include_str!("../../../../briefings/cars-in-city-centres.md"),
+    )
+    .expect("briefing");
     let server = setup.start();
     let (spec, doc) = fetch_document(&server);
     assert_eq!(spec.info.title, "voice-studio");
