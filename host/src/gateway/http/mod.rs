@@ -12,6 +12,7 @@ pub mod openapi;
 mod recordings;
 mod settings;
 mod stems;
+mod transcript;
 
 pub use file_serving::byte_range;
 pub use metrics::serve_metrics;

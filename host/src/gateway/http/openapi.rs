@@ -69,7 +69,9 @@ struct ApiDoc;
 
 /// Every HTTP route of the gateway, documented.
 pub fn routes() -> OpenApiRouter<Arc<GatewayState>> {
-    use super::{briefings, episode_list, health, metrics, recordings, settings, stems};
+    use super::{
+        briefings, episode_list, health, metrics, recordings, settings, stems, transcript,
+    };
     use crate::gateway::{console, episodes};
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::health))
@@ -79,7 +81,11 @@ pub fn routes() -> OpenApiRouter<Arc<GatewayState>> {
         .routes(routes!(settings::post_guest))
         .routes(routes!(episodes::mint_episode, episode_list::list_episodes))
         .routes(routes!(episode_list::get_episode))
-        .routes(routes!(briefings::list_briefings, briefings::create_briefing))
+        .routes(routes!(transcript::episode_transcript))
+        .routes(routes!(
+            briefings::list_briefings,
+            briefings::create_briefing
+        ))
         .routes(routes!(briefings::get_briefing, briefings::put_briefing))
         .routes(routes!(recordings::recording_file))
         .routes(routes!(stems::make_stems))

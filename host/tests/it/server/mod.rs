@@ -14,3 +14,4 @@ mod rate_limits;
 mod shutdown;
 mod socketio;
 mod text_say;
+mod transcript;
