@@ -295,6 +295,24 @@ describe("live studio", { skip: !LIVE && "set STUDIO_LIVE=1 (cargo test -p voice
     assert.ok(framesOf(host, "guest").length > 0 && framesOf(host, "claude").length > 0);
   });
 
+  test("text.say: a typed line to the guest is everyone's caption and the guest answers it", async () => {
+    const episodeId = uniqueEpisode("typed");
+    const host = await joinedClient(URL, episodeId, "Basil", open);
+    const display = await joinedClient(URL, episodeId, "Display", open);
+    host.socket.emit("text.say", { text: "what do you make of\n today's topic?", to: "guest" });
+    const [line] = await host.next("caption", finalCaption("you"));
+    assert.equal(line.text, "Guest, what do you make of today's topic?");
+    assert.match(line.id, /^you-typed-/);
+    const [seen] = await display.next("caption", (c) => c.id === line.id);
+    assert.deepEqual(seen, line);
+    const [answer] = await host.next("turn.end", (t) => t.speaker !== "you", 60_000);
+    assert.equal(answer.speaker, "guest");
+    assert.ok(answer.text.length > 0);
+    host.socket.emit("text.say", { text: "x".repeat(1001) });
+    const [error] = await host.next("error", (e) => e.code === "text-too-long");
+    assert.match(error.message, /1000/);
+  });
+
   test("two clients of one episode see the same captions", async () => {
     const episodeId = uniqueEpisode("shared");
     const micClient = await joinedClient(URL, episodeId, "Basil", open);
