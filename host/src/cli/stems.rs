@@ -3,15 +3,12 @@
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::{Duration, SystemTime};
 
 use voice_studio::config::{Config, ConfigSource};
 use voice_studio::gateway::decoders::is_recording_folder_name;
-use voice_studio::recording::stems::{StemLimits, kept_stems, make_stems, recording_state};
-
-/// A track written to this recently belongs to a session still recording (the recorder writes
-/// every second, silence included).
-const LIVE_WITHIN: Duration = Duration::from_secs(5);
+use voice_studio::recording::stems::{
+    StemLimits, kept_stems, make_stems, recording_state, tracks_being_written,
+};
 
 /// `episodes stems` options.
 #[derive(Debug, clap::Args)]
@@ -44,9 +41,7 @@ pub fn run(args: &Args) -> ExitCode {
     // A server on this machine may still be recording it; its files change every second.
     let live = kept_stems(&folder).is_none()
         && recording_state(&folder).is_ok_and(|state| !state.finished)
-        && ["you.webm", "claude.webm", "guest.webm"]
-            .iter()
-            .any(|track| written_within(&folder.join(track), LIVE_WITHIN));
+        && tracks_being_written(&folder);
     if live {
         eprintln!(
             "voice-studio: {} is still being recorded; end the episode first",
@@ -94,14 +89,4 @@ pub fn run(args: &Args) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
-}
-
-fn written_within(path: &Path, within: Duration) -> bool {
-    std::fs::metadata(path)
-        .and_then(|m| m.modified())
-        .is_ok_and(|at| {
-            SystemTime::now()
-                .duration_since(at)
-                .is_ok_and(|age| age < within)
-        })
 }

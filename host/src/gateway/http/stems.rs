@@ -20,6 +20,7 @@ use crate::gateway::access::Role;
 use crate::gateway::admin;
 use crate::recording::stems::{
     RecordingState, StemLimits, StemsError, make_stems_blocking, recording_state,
+    tracks_being_written,
 };
 
 /// The answer: the four files, each with its download path.
@@ -117,7 +118,13 @@ pub async fn make_stems(
             );
         }
     };
-    if is_live(&state, &recorded) {
+    let folder_written = {
+        let folder = folder.clone();
+        tokio::task::spawn_blocking(move || tracks_being_written(&folder))
+            .await
+            .unwrap_or(true)
+    };
+    if is_live(&state, &recorded, folder_written) {
         return refusal(
             StatusCode::CONFLICT,
             "live",
@@ -139,14 +146,17 @@ pub async fn make_stems(
     }
 }
 
-/// A recording is live while its session has not finished and its episode runs in this server;
-/// an unfinished one whose episode is not running was cut off by a crash and is made into stems.
-fn is_live(state: &GatewayState, recorded: &RecordingState) -> bool {
+/// A recording is live while its session has not finished and its episode runs in this server,
+/// or its tracks are still being written (a studio ending, whose recorder is finishing, or another
+/// server on the same folder); an unfinished one that is neither was cut off by a crash and is
+/// made into stems.
+fn is_live(state: &GatewayState, recorded: &RecordingState, folder_written: bool) -> bool {
     !recorded.finished
-        && recorded
-            .episode
-            .as_deref()
-            .is_some_and(|episode| state.registry.get(episode).is_some())
+        && (folder_written
+            || recorded
+                .episode
+                .as_deref()
+                .is_some_and(|episode| state.registry.get(episode).is_some()))
 }
 
 /// Admits an admin, or a host token of the episode that recorded into `folder`.

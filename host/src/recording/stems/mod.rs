@@ -185,6 +185,20 @@ pub fn recording_state(folder: &Path) -> Result<RecordingState, StemsError> {
     })
 }
 
+/// How recently a track must have been written for its recording to count as still going on:
+/// the recorder writes each track every second, silence included, until the session ends.
+pub const LIVE_WITHIN: Duration = Duration::from_secs(5);
+
+/// Whether a track in `folder` was written within [`LIVE_WITHIN`]: a recording still going on (or
+/// being finished) in some process, whose files are not whole yet.
+pub fn tracks_being_written(folder: &Path) -> bool {
+    Speaker::ALL.iter().any(|speaker| {
+        std::fs::metadata(folder.join(format!("{}.webm", speaker.file_stem())))
+            .and_then(|m| m.modified())
+            .is_ok_and(|at| at.elapsed().is_ok_and(|age| age < LIVE_WITHIN))
+    })
+}
+
 /// The stems already made in `folder`, if all four are there.
 pub fn kept_stems(folder: &Path) -> Option<Vec<StemFile>> {
     STEM_FILES
@@ -305,6 +319,23 @@ fn folder_lock(folder: &Path) -> Arc<Mutex<()>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_track_written_seconds_ago_is_being_written_and_an_old_one_is_not() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        assert!(!tracks_being_written(dir.path()), "no tracks at all");
+        let track = dir.path().join("claude.webm");
+        std::fs::write(&track, b"cluster").unwrap_or_else(|e| panic!("{e}"));
+        assert!(tracks_being_written(dir.path()));
+        let file = std::fs::File::options()
+            .write(true)
+            .open(&track)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let minute_ago = std::time::SystemTime::now() - Duration::from_secs(60);
+        file.set_modified(minute_ago)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(!tracks_being_written(dir.path()));
+    }
 
     #[test]
     fn a_folder_without_session_yml_is_not_a_recording() {
