@@ -5,6 +5,10 @@
 //! ([`crate::briefings::Briefing::parse`]), written atomically, and picked up by the briefing
 //! store's watcher like an edit by hand. A briefing sent as fields is written as the Markdown file
 //! the loader reads back to the same fields.
+//!
+//! A folder missing at start is created by the first write; the store watches only a folder that
+//! existed when the server started, so until a restart its new briefings are read when an episode
+//! first loads them, and later edits of one already loaded wait for the restart.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
