@@ -2,8 +2,9 @@
 //! 48 kHz, mono) and `mix.wav`, the three summed on the session's timeline, made on request in
 //! the recording folder and kept there.
 //!
-//! WAV and not FLAC: the stems are for editors, which all take WAV, and no maintained pure-Rust
-//! FLAC encoder was worth a dependency for a file that is made once and downloaded.
+//! WAV and not FLAC: the stems are for editors, which all take WAV; FLAC would roughly halve the
+//! files but needs an encoder dependency (the pure-Rust `flacenc`) for files made once and
+//! downloaded, so it was left out.
 //!
 //! Every stem is as long as the session (the longest track) and starts at session time 0: a word
 //! at `t` in one track is at `t` in its stem and in the mix. A track cut off by a crash gives

@@ -133,6 +133,28 @@ fn the_episodes_host_makes_the_stems_and_downloads_them_as_wav() {
     assert_eq!(status, 400);
 }
 
+#[test]
+fn a_track_that_is_not_webm_is_refused_naming_the_file_and_not_the_disk() {
+    let setup = ServerSetup::new()
+        .var("STUDIO_TOKEN_SECRET", SECRET)
+        .var("STUDIO_ADMIN_TOKEN", ADMIN);
+    record(&setup.recording_dir());
+    let folder = setup.recording_dir().join(EPISODE);
+    std::fs::write(folder.join("guest.webm"), b"\x1a\x45\xdf\xa3 not a track").expect("damage");
+    let server = setup.start();
+    let (status, body) = post_stems(&server, EPISODE, Some(&format!("Bearer {ADMIN}")));
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["code"], "unprocessable", "{body}");
+    let error = body["error"].as_str().unwrap_or_default();
+    assert!(error.contains("guest.webm"), "{error}");
+    let dir = server.setup.recording_dir().display().to_string();
+    assert!(!error.contains(&dir), "the server's path leaked: {error}");
+    // Nothing half-made is kept.
+    for name in ["you.wav", "claude.wav", "guest.wav", "mix.wav"] {
+        assert!(!folder.join(name).exists(), "{name}");
+    }
+}
+
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
