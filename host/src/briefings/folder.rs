@@ -286,6 +286,34 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
+    #[tokio::test]
+    async fn the_store_reloads_a_written_briefing_and_never_sees_the_temporary_file() {
+        use crate::briefings::{BriefingEvent, BriefingStore};
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "tea", GOOD, WriteMode::CreateOrReplace).unwrap();
+        let store = BriefingStore::open(dir.path()).unwrap();
+        assert_eq!(store.load("tea").await.unwrap().topic, "Tea");
+        let mut events = store.subscribe();
+        let coffee = "---\ntopic: Coffee\n---\n";
+        write(dir.path(), "tea", coffee, WriteMode::CreateOrReplace).unwrap();
+        // The long limit only keeps a broken watcher from hanging the run.
+        let event = tokio::time::timeout(std::time::Duration::from_secs(20), events.recv())
+            .await
+            .expect("no briefing event within 20 s")
+            .expect("events");
+        match event {
+            BriefingEvent::Reloaded {
+                episode_id,
+                briefing,
+            } => assert_eq!(
+                (episode_id.as_str(), briefing.topic.as_str()),
+                ("tea", "Coffee")
+            ),
+            other => panic!("expected the reload of tea, got {other:?}"),
+        }
+        assert_eq!(store.load("tea").await.unwrap().topic, "Coffee");
+    }
+
     #[test]
     fn creating_refuses_an_existing_briefing() {
         let dir = tempfile::tempdir().unwrap();
