@@ -112,6 +112,9 @@ fn known(tx: &Transaction<'_>) -> rusqlite::Result<(HashSet<String>, HashSet<Str
     Ok((sessions, folders))
 }
 
+/// A row left live: id, session id, episode id, folder, recording folder.
+type LiveRow = (i64, String, String, Option<String>, Option<String>);
+
 /// Marks every `live` row `interrupted`: its folder found if it was not yet, its length the
 /// furthest of what the store and the folder's event log hold, its files as they are on disk.
 fn interrupt_live(
@@ -122,7 +125,7 @@ fn interrupt_live(
     let mut statement = tx.prepare(
         "SELECT id, session_id, episode_id, folder, recording_dir FROM episodes WHERE state = 'live'",
     )?;
-    let live: Vec<(i64, String, String, Option<String>, Option<String>)> = statement
+    let live: Vec<LiveRow> = statement
         .query_map([], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
         })?
