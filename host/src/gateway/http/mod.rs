@@ -3,6 +3,7 @@
 //! ([`recordings`], with [`file_serving`] for the disk side), and the Prometheus `/metrics`
 //! ([`metrics`](mod@metrics)).
 
+mod admin_views;
 mod briefings;
 mod episode_list;
 mod file_serving;

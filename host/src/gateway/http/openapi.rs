@@ -59,6 +59,7 @@ request body that has not arrived within `HTTP_BODY_TIMEOUT_SECONDS` gets `408`,
         (name = "episodes", description = "Episodes and their host and viewer links"),
         (name = "briefings", description = "Episode briefings: the Markdown files in BRIEFINGS_DIR"),
         (name = "recordings", description = "Recorded episodes' files"),
+        (name = "admin", description = "What the producer's admin view reads: live studios and plugin health"),
         (name = "metrics", description = "Prometheus metrics (admin only on this port)"),
         (name = "console", description = "The studio console (a browser page embedded in the binary)"),
         (name = "meta", description = "This document"),
@@ -70,7 +71,8 @@ struct ApiDoc;
 /// Every HTTP route of the gateway, documented.
 pub fn routes() -> OpenApiRouter<Arc<GatewayState>> {
     use super::{
-        briefings, episode_list, health, metrics, recordings, settings, stems, transcript,
+        admin_views, briefings, episode_list, health, metrics, recordings, settings, stems,
+        transcript,
     };
     use crate::gateway::{console, episodes};
     OpenApiRouter::with_openapi(ApiDoc::openapi())
@@ -90,6 +92,8 @@ pub fn routes() -> OpenApiRouter<Arc<GatewayState>> {
         .routes(routes!(recordings::recording_file))
         .routes(routes!(stems::make_stems))
         .routes(routes!(metrics::metrics))
+        .routes(routes!(admin_views::studios))
+        .routes(routes!(admin_views::plugins))
         .routes(routes!(console::index))
         .routes(routes!(console::console_file))
         .routes(routes!(console::socket_io_client))

@@ -60,8 +60,8 @@ fn no_such_recording() -> Response {
     get,
     path = "/recordings/{folder}/{file}",
     tag = "recordings",
-    security(("signed_link" = []), ("episode_token" = []), ("episode_token_query" = []),
-        ("admin_token" = [])),
+    security(("signed_link" = []), ("admin_token" = []), ("episode_token" = []),
+        ("episode_token_query" = [])),
     params(
         ("folder" = String, Path, description = "The episode's folder: its id, or `<id>-N` for \
             a later take", pattern = "^[A-Za-z0-9_-][A-Za-z0-9._-]{0,159}$",

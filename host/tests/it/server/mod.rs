@@ -1,4 +1,5 @@
 mod access;
+mod admin_views;
 mod briefings;
 mod cli;
 mod config;
@@ -7,9 +8,11 @@ mod doors;
 pub(crate) mod flood;
 mod fuzz;
 mod http;
+mod library_door;
 mod limits;
 mod metrics;
 mod openapi;
+mod producer_browser;
 mod rate_limits;
 mod shutdown;
 mod socketio;
