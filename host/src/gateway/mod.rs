@@ -4,7 +4,8 @@
 //! `GET /ready`, `GET /api/config`, `POST /api/config/keys`, `POST /api/config/guest`,
 //! `POST /api/episodes`, the transcript `GET /api/episodes/{id}/transcript`, the briefings
 //! `GET`/`POST /api/briefings` and `GET`/`PUT /api/briefings/{id}`,
-//! `GET /recordings/{folder}/{file}`, the console's files,
+//! the admin view's `GET /api/studios` and `GET /api/plugins`,
+//! `GET /recordings/{folder}/{file}`, the console's files (the studio and the producer's pages),
 //! `GET /metrics` (admin token; or without one on `METRICS_ADDR`, see [`serve_metrics`]);
 //! Socket.IO namespace `/` at `/socket.io/` (see `docs/PROTOCOL.md`).
 
