@@ -1,7 +1,8 @@
 //! The episode store in the real binary, over `GET /api/episodes` and `GET /api/episodes/{id}`:
 //! a recording an older server left (a folder the store never saw) is imported at start and
 //! still there, once, after a restart; a server killed with SIGKILL while a studio records leaves
-//! an episode that the next start lists as `interrupted`, with its files.
+//! an episode that the next start lists as `interrupted`, with its files; an episode minted with
+//! a briefing is recorded with that briefing.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -96,24 +97,22 @@ fn an_older_recording_is_imported_at_start_and_kept_once_across_a_restart() {
     assert_eq!(second.get("/api/episodes?limit=0").status, 400);
 }
 
-#[test]
-fn a_session_cut_by_sigkill_is_listed_interrupted_with_its_files_after_a_restart() {
+/// A socket.io-client in `episode` streaming silence until the server goes away; returns once
+/// it has sent two seconds (the floor is open and the recording on disk).
+fn stream_two_seconds(server: &Server, episode: &str) -> std::process::Child {
     let dir = e2e_dir();
     install_client(&dir);
-    let shared = tempfile::tempdir().expect("tempdir");
-    let server = server_on(shared.path());
     let mut client = Command::new("node")
         .arg(dir.join("store-client.mjs"))
         .env("STUDIO_URL", server.url())
-        .env("STUDIO_EPISODE", "ep-killed")
+        .env("STUDIO_EPISODE", episode)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
         .expect("run node");
-    let mut lines = BufReader::new(client.stdout.take().expect("stdout")).lines();
-    // Two seconds of microphone audio: the floor is open and the recording on disk.
+    let lines = BufReader::new(client.stdout.take().expect("stdout")).lines();
     let mut seen = Vec::new();
-    for line in lines.by_ref() {
+    for line in lines {
         let line = line.expect("client output");
         seen.push(line.clone());
         if line == "SENT 100" {
@@ -125,6 +124,14 @@ fn a_session_cut_by_sigkill_is_listed_interrupted_with_its_files_after_a_restart
         Some("SENT 100"),
         "{seen:?}"
     );
+    client
+}
+
+#[test]
+fn a_session_cut_by_sigkill_is_listed_interrupted_with_its_files_after_a_restart() {
+    let shared = tempfile::tempdir().expect("tempdir");
+    let server = server_on(shared.path());
+    let mut client = stream_two_seconds(&server, "ep-killed");
     let live = episodes(&server);
     assert_eq!(live.len(), 1, "{live:?}");
     assert_eq!(live[0]["state"], "live");
@@ -151,6 +158,63 @@ fn a_session_cut_by_sigkill_is_listed_interrupted_with_its_files_after_a_restart
     }
     let track = http(again.addr, "GET", "/api/episodes/ep-killed", &[], None);
     assert_eq!(track.status, 200, "{}", track.body);
+}
+
+#[test]
+fn an_episode_minted_with_a_briefing_records_with_that_briefing() {
+    let shared = tempfile::tempdir().expect("tempdir");
+    let briefings = shared.path().join("briefings");
+    std::fs::create_dir_all(&briefings).expect("briefings");
+    std::fs::write(
+        briefings.join("night-trains.md"),
+        "---\ntitle: Night trains\ntopic: Should Europe bring back night trains?\n---\n\nA short show.\n",
+    )
+    .expect("briefing");
+    let server = ServerSetup::new()
+        .var(
+            "RECORDING_DIR",
+            shared.path().join("recordings").display().to_string(),
+        )
+        .var("DATA_DIR", shared.path().join("data").display().to_string())
+        .var("BRIEFINGS_DIR", briefings.display().to_string())
+        .start();
+    let minted = server.post(
+        "/api/episodes",
+        "{\"briefing\":\"night-trains\"}",
+        &[("Content-Type", "application/json")],
+    );
+    assert_eq!(minted.status, 200, "{}", minted.body);
+    let episode = minted.json()["episodeId"]
+        .as_str()
+        .expect("episodeId")
+        .to_owned();
+    let bad = server.post(
+        "/api/episodes",
+        "{\"briefing\":\"../etc\"}",
+        &[("Content-Type", "application/json")],
+    );
+    assert_eq!(bad.status, 400, "{}", bad.body);
+
+    let mut client = stream_two_seconds(&server, &episode);
+    let (status, log) = server.terminate();
+    assert!(status.success(), "{log}");
+    let _ = client.wait();
+    let session = std::fs::read_to_string(
+        shared
+            .path()
+            .join("recordings")
+            .join(&episode)
+            .join("session.yml"),
+    )
+    .expect("session.yml");
+    assert!(session.contains("night-trains.md"), "{session}");
+
+    let again = server_on(shared.path());
+    let listed = episodes(&again);
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["briefing"], "night-trains");
+    assert_eq!(listed[0]["title"], "Night trains");
+    assert_eq!(listed[0]["state"], "ended");
 }
 
 #[test]
