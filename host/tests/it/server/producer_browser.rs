@@ -113,3 +113,46 @@ fn producer_pages_run_a_show_in_a_real_browser() {
     assert!(!log.contains(ADMIN), "the admin token reached the log");
     assert_eq!(status.code(), Some(0), "{log}");
 }
+
+#[test]
+fn on_an_open_loopback_server_the_producer_pages_need_no_token() {
+    assert!(
+        Path::new(CHROMIUM).exists(),
+        "{CHROMIUM} is missing: apt-get install -y chromium"
+    );
+    let browser_dir = repo_root().join("tests").join("browser");
+    install_playwright(&browser_dir);
+    let setup = ServerSetup::new();
+    let manifest = std::fs::read_to_string(repo_root().join("plugins.toml")).expect("plugins.toml");
+    std::fs::write(setup.path().join("plugins.toml"), manifest).expect("write plugins.toml");
+    let wav = setup.path().join("speech.wav");
+    Speech::new("Hello from the host.")
+        .pad(0.3, 2.5)
+        .wav(&wav)
+        .unwrap_or_else(|error| panic!("speech for the fake microphone: {error}"));
+    let server = setup.start();
+    let run = Command::new("node")
+        .arg(browser_dir.join("producer-open.test.mjs"))
+        .current_dir(&browser_dir)
+        .env("STUDIO_URL", server.url())
+        .env("SPEECH_WAV", &wav)
+        .env("CHROMIUM", CHROMIUM)
+        .output()
+        .expect("run node (is Node.js installed?)");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    println!("{stdout}");
+    let (status, log) = server.terminate();
+    assert!(
+        run.status.success(),
+        "browser checks failed:\n{stdout}\n{stderr}\nserver log:\n{log}"
+    );
+    for check in [
+        "open-home-needs-no-token",
+        "open-start-by-keyboard-joins-the-studio",
+        "open-admin-lists-the-studio",
+    ] {
+        assert!(stdout.contains(&format!("CHECK {check} PASS")), "{stdout}");
+    }
+    assert_eq!(status.code(), Some(0), "{log}");
+}
