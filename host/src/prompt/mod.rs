@@ -14,6 +14,8 @@ use crate::speakers::{Ai, Speaker};
 
 /// The streamed reply is cut into clauses for TTS by the splitter the plugins share.
 pub use studio_text::ClauseSplitter;
+/// What of the streamed reply is spoken: markup the model imitated taken out before the splitter.
+pub use studio_text::spoken::SpokenFilter;
 pub use system::THINKING_REQUEST;
 
 /// Reply budget for an ordinary line (1-3 spoken sentences fit with room to spare).

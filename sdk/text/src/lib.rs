@@ -3,9 +3,11 @@
 //! sentence per request). One set of rules on both sides; they are listed on [`ClauseSplitter`].
 //!
 //! [`markup`]: the envelopes of the chat messages the studio sends a language model, written by the
-//! host and read by plugins.
+//! host and read by plugins; [`spoken`]: a reply with any markup the model imitated taken out,
+//! as it streams, before it is split and spoken.
 
 pub mod markup;
+pub mod spoken;
 
 /// Shortest clause (in characters) that a comma, semicolon, colon or dash may end: shorter
 /// fragments sound choppy when spoken on their own.

@@ -1,5 +1,5 @@
-//! One AI line as a task: LLM tokens -> clauses -> TTS audio at the studio rate, reported to
-//! the actor as notes.
+//! One AI line as a task: LLM tokens -> speech (markup taken out) -> clauses -> TTS audio at the
+//! studio rate, reported to the actor as notes.
 
 use std::time::Instant;
 
@@ -10,7 +10,7 @@ use crate::audio::{Resampler, SAMPLE_RATE};
 use crate::observe::timeline::Wait;
 use crate::plugins::wit::{AudioChunk, LlmRequest, TtsRequest};
 use crate::plugins::{LlmHandle, TtsHandle};
-use crate::prompt::ClauseSplitter;
+use crate::prompt::{ClauseSplitter, SpokenFilter};
 use crate::speakers::Speaker;
 
 /// Everything one AI line needs, moved into its task.
@@ -52,6 +52,9 @@ pub(super) async fn speak_line(job: LineJob, notes: mpsc::Sender<Note>) {
         let call = llm.complete(request, token_tx);
         tokio::pin!(call);
         let mut splitter = ClauseSplitter::new();
+        // Markup a model imitates (an envelope, a studio note, an entity) is never spoken or
+        // captioned; the recorded reply keeps it, as the model wrote it.
+        let mut unmark = SpokenFilter::new();
         let mut reply = String::new();
         let mut first = true;
         let mut on_token = async |token: String, reply: &mut String, first: &mut bool| {
@@ -66,7 +69,7 @@ pub(super) async fn speak_line(job: LineJob, notes: mpsc::Sender<Note>) {
                     .await;
             }
             reply.push_str(&token);
-            for clause in splitter.push(&token) {
+            for clause in splitter.push(&unmark.push(&token)) {
                 // The TTS side may have given up (it failed); the reply is still logged.
                 let _ = clause_tx.send((clause, Instant::now())).await;
             }
@@ -86,6 +89,9 @@ pub(super) async fn speak_line(job: LineJob, notes: mpsc::Sender<Note>) {
         };
         while let Ok(token) = token_rx.try_recv() {
             on_token(token, &mut reply, &mut first).await;
+        }
+        for clause in splitter.push(&unmark.finish()) {
+            let _ = clause_tx.send((clause, Instant::now())).await;
         }
         if let Some(rest) = splitter.finish() {
             let _ = clause_tx.send((rest, Instant::now())).await;

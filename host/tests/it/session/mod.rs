@@ -1,2 +1,3 @@
 mod limits;
+mod spoken;
 mod turn_loop;
