@@ -181,3 +181,76 @@ fn iso_times_and_caption_files_read_back() {
         ]
     );
 }
+
+/// A recording folder as the recorder leaves it: `session.yml` (unfinished when `ended` is
+/// `None`), Claude's captions, and a `turn.end` that cut Claude's line.
+fn recording(dir: &Path, folder: &str, session: &str, ended: Option<&str>) {
+    let path = dir.join(folder);
+    std::fs::create_dir_all(&path).expect("folder");
+    let ended = ended.map_or("null".to_owned(), |e| format!("'{e}'"));
+    std::fs::write(
+        path.join("session.yml"),
+        format!("episode: ep\nsession: {session}\nstartedAt: '2026-11-26T09:22:26.123Z'\nendedAt: {ended}\n"),
+    )
+    .expect("session.yml");
+    std::fs::write(
+        path.join("claude.vtt"),
+        "WEBVTT\n\nclaude-1\n00:00:01.000 --> 00:00:02.000\nWhole line\n\nclaude-2\n00:00:03.000 --> 00:00:03.500\nCut\n\n",
+    )
+    .expect("vtt");
+    std::fs::write(
+        path.join("events.jsonl"),
+        "{\"type\":\"turn.end\",\"t\":2000,\"speaker\":\"claude\",\"metrics\":{}}\n{\"type\":\"turn.end\",\"t\":3510,\"speaker\":\"claude\",\"metrics\":{\"interrupted\":true}}\n",
+    )
+    .expect("events");
+}
+
+#[test]
+fn import_reads_a_folder_once_with_its_cut_line_and_an_unfinished_one_as_interrupted() {
+    let recordings = tempfile::tempdir().expect("tempdir");
+    recording(
+        recordings.path(),
+        "ep",
+        "s-done",
+        Some("2026-11-26T09:23:26.123Z"),
+    );
+    recording(recordings.path(), "ep-2", "s-cut", None);
+    std::fs::create_dir(recordings.path().join("not-a-recording")).expect("other");
+    let store = EpisodeStore::open_in_memory().expect("open");
+    let first = store.recover(recordings.path()).expect("recover");
+    assert_eq!(first.imported, 2);
+    assert_eq!(first.problems.len(), 1, "{:?}", first.problems);
+    let again = store.recover(recordings.path()).expect("recover");
+    assert_eq!(again.imported, 0, "a folder is imported once");
+    let done = store.episode("ep").expect("read").expect("imported");
+    assert_eq!(done.episode.state, EpisodeState::Ended);
+    assert_eq!(done.turns.len(), 2);
+    let cut = store.episode("ep-2").expect("read").expect("imported");
+    assert_eq!(cut.episode.state, EpisodeState::Interrupted);
+    let lines = store.transcript("ep").expect("read").expect("known");
+    let flags: Vec<(&str, bool)> = lines
+        .iter()
+        .map(|l| (l.text.as_str(), l.interrupted))
+        .collect();
+    assert_eq!(flags, [("Whole line", false), ("Cut", true)]);
+}
+
+#[test]
+fn only_a_starting_server_marks_what_was_live_interrupted() {
+    let recordings = tempfile::tempdir().expect("tempdir");
+    let store = EpisodeStore::open_in_memory().expect("open");
+    let mut feed = store.session(start("s-live", "ep-live", 5, Some(recordings.path())));
+    feed.line(line(Speaker::You, 100, "still here"));
+    store.flush();
+    // `voice-studio episodes` beside a running server: its session stays live.
+    store.import_recordings(recordings.path()).expect("import");
+    let listed = store.episodes(ListQuery::default()).expect("list");
+    assert_eq!(listed[0].state, EpisodeState::Live);
+    // A new server process: the previous one's live session was cut off.
+    let recovery = store.recover(recordings.path()).expect("recover");
+    assert_eq!(recovery.interrupted, 1);
+    let listed = store.episodes(ListQuery::default()).expect("list");
+    assert_eq!(listed[0].state, EpisodeState::Interrupted);
+    assert_eq!(listed[0].duration_ms, 600, "as far as it got");
+    assert_eq!(listed[0].lines, 1);
+}
