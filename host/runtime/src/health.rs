@@ -123,6 +123,6 @@ mod tests {
             "{health:?}"
         );
         assert!(health.last_error_at.is_some());
-        assert!(book.snapshot().get("other").is_none());
+        assert!(!book.snapshot().contains_key("other"));
     }
 }
