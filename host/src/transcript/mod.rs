@@ -62,11 +62,10 @@ impl Format {
     /// Every format, in the order the API lists them.
     pub const ALL: [Format; 4] = [Format::Json, Format::Markdown, Format::Srt, Format::Vtt];
 
-    /// The format a `?format=` value names (`json`, `md`, `srt`, `vtt`), ignoring case.
+    /// The format a `?format=` value names: `json`, `md`, `srt` or `vtt`, as written (the API
+    /// documents them in lower case, so no other spelling is taken).
     pub fn from_name(name: &str) -> Option<Format> {
-        Format::ALL
-            .into_iter()
-            .find(|f| f.name().eq_ignore_ascii_case(name))
+        Format::ALL.into_iter().find(|f| f.name() == name)
     }
 
     /// The `?format=` value, which is also the file extension.
@@ -98,5 +97,50 @@ impl Format {
             Format::Srt => srt::render(lines),
             Format::Vtt => vtt::render(lines),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_are_named_as_the_api_documents_them() {
+        for format in Format::ALL {
+            assert_eq!(Format::from_name(format.name()), Some(format));
+        }
+        for other in ["JSON", "markdown", "", "txt", " srt"] {
+            assert_eq!(Format::from_name(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn lines_merge_by_start_then_end_then_speaker() {
+        let line = |speaker, start_ms, end_ms| TranscriptLine {
+            speaker,
+            start_ms,
+            end_ms,
+            text: String::new(),
+            interrupted: false,
+        };
+        let lines = [
+            line(Speaker::Guest, 500, 900),
+            line(Speaker::Claude, 500, 900),
+            line(Speaker::You, 500, 700),
+            line(Speaker::You, 100, 2000),
+        ];
+        let order: Vec<(Speaker, u64)> = in_time_order(&lines)
+            .iter()
+            .map(|l| (l.speaker, l.start_ms))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                (Speaker::You, 100),
+                (Speaker::You, 500),
+                (Speaker::Claude, 500),
+                (Speaker::Guest, 500)
+            ]
+        );
     }
 }
