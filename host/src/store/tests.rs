@@ -254,3 +254,27 @@ fn only_a_starting_server_marks_what_was_live_interrupted() {
     assert_eq!(listed[0].duration_ms, 600, "as far as it got");
     assert_eq!(listed[0].lines, 1);
 }
+
+#[test]
+fn a_full_queue_drops_writes_and_never_blocks_the_session() {
+    let store = EpisodeStore::open_in_memory().expect("open");
+    let mut feed = store.session(start("s-1", "ep", 1, None));
+    // The disk "stalls": the writer thread cannot take the connection.
+    let held = lock(&store.inner.conn);
+    let sent = writer::WRITE_QUEUE as u64 + 1000;
+    for n in 0..sent {
+        feed.line(line(Speaker::You, n, "x"));
+    }
+    // Every call returned (a blocking send would never get here) and the overflow was dropped.
+    let dropped = feed.dropped();
+    assert!(dropped > 0, "nothing dropped");
+    assert!(dropped < sent, "everything dropped");
+    drop(held);
+    store.flush();
+    let kept = store.episodes(ListQuery::default()).expect("list")[0].lines;
+    assert_eq!(
+        kept + dropped,
+        sent,
+        "every line is either kept or counted as dropped"
+    );
+}
