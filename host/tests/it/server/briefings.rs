@@ -377,3 +377,28 @@ fn briefings_need_the_admin_token() {
     );
     assert_eq!(names(&server), ["cars.md"]);
 }
+
+#[test]
+fn writes_take_json_bodies_only_like_the_other_json_routes() {
+    use std::io::{Read, Write};
+    let server = server();
+    // A text/plain PUT needs no CORS preflight, so a foreign page could send one.
+    let body = json!({"markdown": TEA}).to_string();
+    let mut stream = std::net::TcpStream::connect(server.addr).expect("connect");
+    let request = format!(
+        "PUT /api/briefings/cars HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nAuthorization: Bearer {ADMIN}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+        server.addr,
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).expect("read");
+    assert!(raw.starts_with("HTTP/1.1 415"), "{raw}");
+    assert!(raw.contains("unsupported-media-type"), "{raw}");
+
+    assert_eq!(
+        std::fs::read_to_string(folder(&server).join("cars.md")).expect("cars.md"),
+        EXAMPLE
+    );
+    assert_eq!(names(&server), ["cars.md"]);
+}
