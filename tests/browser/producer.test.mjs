@@ -238,6 +238,23 @@ try {
     await shot("episode");
   }
   report("library-plays-a-track-and-shows-the-transcript", found && playable && lines > 0, detail);
+
+  // 7. Stems: made on request, they join the files and the tracks.
+  if (found) {
+    await page.locator("#make-stems").click();
+    let made = true;
+    try {
+      await page.locator("#stems-result.ok", { hasText: "mix.wav" }).waitFor({ timeout: LONG });
+    } catch {
+      made = false;
+    }
+    const stemsText = await page.locator("#stems-result").textContent();
+    const mixPlayer = await page.locator('#tracks figure', { hasText: "Mixdown" }).count();
+    const mixFile = await page.locator("#files", { hasText: "mix.wav" }).count();
+    report("library-makes-stems", made && mixPlayer === 1 && mixFile === 1, `result=${stemsText} player=${mixPlayer} file=${mixFile}`);
+  } else {
+    report("library-makes-stems", false, "no episode listed");
+  }
 } catch (e) {
   report("script", false, e.stack || String(e));
 } finally {

@@ -3,7 +3,8 @@
 //! Chromium driven by `playwright-core` with a fake microphone. The checks are in
 //! `tests/browser/producer.test.mjs`: signing in, editing a briefing (the file changes), setting
 //! a key (never shown back), starting an episode from the briefing on the home view, the admin
-//! view listing that live studio, and the library playing its track and showing its transcript.
+//! view listing that live studio, and the library playing its track, showing its transcript and
+//! making its stems.
 //! Screenshots of each view go to the setup's temp folder, or with `UPDATE_SCREENSHOT=1` to
 //! `docs/screenshots/` (so a test run does not rewrite tracked files).
 
@@ -107,6 +108,7 @@ fn producer_pages_run_a_show_in_a_real_browser() {
         "home-starts-an-episode-from-a-briefing",
         "admin-lists-the-live-studio",
         "library-plays-a-track-and-shows-the-transcript",
+        "library-makes-stems",
     ] {
         assert!(stdout.contains(&format!("CHECK {check} PASS")), "{stdout}");
     }
