@@ -66,7 +66,6 @@ fn main() {
         "test-plugins",
         "sdk/src",
         "sdk/Cargo.toml",
-        "sdk/text",
         "wit",
         "Cargo.lock",
     ] {

@@ -1,7 +1,7 @@
 //! 16-bit PCM helpers: bytes to samples and back (little-endian, as providers send them), loudness,
 //! and resampling.
 //!
-//! [`Resampler`] is the host's own converter (crate `studio-resample`): a polyphase windowed-sinc
+//! [`Resampler`] is the host's own converter (the SDK's [`crate::resample`], which the host uses too): a polyphase windowed-sinc
 //! filter with about 80 dB of stop band, so the 48 kHz microphone becomes the 16 kHz most
 //! recognizers want without folding what lies above 8 kHz back into the speech band (decimating
 //! or interpolating linearly does). Stream with [`Resampler::process`] (keep one resampler per
@@ -90,7 +90,7 @@ pub fn dbfs(samples: &[i16]) -> f32 {
 /// The level reported for digital silence: below anything a microphone produces.
 pub const SILENCE_DBFS: f32 = -120.0;
 
-pub use studio_resample::{ResampleError, Resampler};
+pub use crate::resample::{ResampleError, Resampler};
 
 /// A resampler from `from_rate` to `to_rate` Hz; rates it cannot convert (zero, above 384 kHz, or
 /// without a small common ratio, such as 44101 Hz) are an `internal` error that names them.
@@ -154,7 +154,7 @@ mod tests {
 
     #[test]
     fn the_microphone_at_16_khz_keeps_speech_and_drops_what_would_fold() {
-        use studio_resample::signal::{goertzel, sine};
+        use crate::resample::signal::{goertzel, sine};
         // 48 -> 16 kHz in 20 ms frames, as an STT plugin streams it. 15 kHz folds onto 1 kHz at
         // 16 kHz (|15 - 16|); a plain decimation would keep it at full level.
         let stream = |tone: f64| {

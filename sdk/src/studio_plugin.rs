@@ -31,41 +31,69 @@
 //! the host imports only work inside the studio (natively they panic).
 
 #![deny(missing_docs)]
+// Everything that talks to the studio (the bindings, the role traits, the host capabilities) is
+// behind the default feature `plugin-api`. Without it the crate is only `text` and `resample`: the
+// clause splitter, message markup and resampler the host shares with plugins. The host depends on
+// this crate with `default-features = false`, so one published crate carries the shared rules and
+// the server does not compile the guest bindings.
 
+pub mod resample;
+pub mod text;
+
+#[cfg(feature = "plugin-api")]
 #[doc(hidden)]
 #[path = "bindings.rs"]
 pub mod __bindings;
 
+#[cfg(feature = "plugin-api")]
 pub mod clock;
+#[cfg(feature = "plugin-api")]
 pub mod config;
+#[cfg(feature = "plugin-api")]
 pub mod google_auth;
+#[cfg(feature = "plugin-api")]
 pub mod http;
+#[cfg(feature = "plugin-api")]
 pub mod llm;
+#[cfg(feature = "plugin-api")]
 pub mod log;
+#[cfg(feature = "plugin-api")]
 pub mod pcm;
+#[cfg(feature = "plugin-api")]
 pub mod retry;
+#[cfg(feature = "plugin-api")]
 mod roles;
+#[cfg(feature = "plugin-api")]
 pub mod sse;
-pub mod text;
+#[cfg(feature = "plugin-api")]
 pub mod transcript;
+#[cfg(feature = "plugin-api")]
 pub mod turns;
+#[cfg(feature = "plugin-api")]
 mod types;
+#[cfg(feature = "plugin-api")]
 pub mod utterance;
+#[cfg(feature = "plugin-api")]
 pub mod wav;
+#[cfg(feature = "plugin-api")]
 pub mod websocket;
 
+#[cfg(feature = "plugin-api")]
 pub use roles::{
     AudioSink, LlmPlugin, Microphone, PolicyPlugin, SttPlugin, TokenSink, TranscriptSink, TtsPlugin,
 };
+#[cfg(feature = "plugin-api")]
 pub use types::*;
 
 /// JSON, re-exported so that every adapter uses the same `serde_json`.
+#[cfg(feature = "plugin-api")]
 pub use serde_json as json;
 
-/// The contract version this SDK builds plugins against; `describe()` reports it by default.
-pub const CONTRACT_VERSION: &str = "0.1.0";
-
 /// Child processes through the host (capability `process`, only `allowed_executables`).
+#[cfg(feature = "plugin-api")]
 pub mod process {
     pub use crate::__bindings::stt_world::studio::plugin::process::{Child, spawn};
 }
+
+/// The contract version this SDK builds plugins against; `describe()` reports it by default.
+pub const CONTRACT_VERSION: &str = "0.1.0";

@@ -46,12 +46,12 @@
 //!
 //! The whole format (envelopes, escaping, studio notes, names) is described in the SDK's README,
 //! section "What an LLM plugin receives"; the host writes it with the same crate
-//! (`studio_text::markup`) this module reads it with.
+//! (`text::markup`) this module reads it with.
 
-pub use studio_text::markup::{CUT_OFF, Line, Who, escape, unescape};
+pub use crate::text::markup::{CUT_OFF, Line, Who, escape, unescape};
 
+use crate::text::markup;
 use crate::{ChatMessage, ChatRole};
-use studio_text::markup;
 
 /// Every line of the conversation, in order: `user` messages unwrapped into their envelopes and
 /// notes, `assistant` messages as the AI's own lines (one per `\n`, the cut-off mark `—` read as

@@ -211,7 +211,7 @@ mod tests {
     use audiopus::{Application, Channels, SampleRate};
 
     use super::*;
-    use studio_resample::signal::{goertzel, sine, zero_crossing_frequency};
+    use studio_plugin::resample::signal::{goertzel, sine, zero_crossing_frequency};
 
     fn decode_all(format: InputFormat, chunks: &[&[u8]]) -> Vec<i16> {
         let mut decoder = InputDecoder::new(format).expect("valid format");

@@ -7,7 +7,7 @@
 //! - [`InputFormat`] and [`InputDecoder`]: what a browser may send (PCM s16le at common rates, or
 //!   Opus packets) and its decoding to frames;
 //! - [`Resampler`]: a streaming polyphase windowed-sinc converter (browser input and TTS output to
-//!   48 kHz), from the `studio-resample` crate the plugin SDK shares (plugins convert the 48 kHz
+//!   48 kHz), from the plugin SDK's `resample` module, which the host shares (plugins convert the 48 kHz
 //!   microphone to 16 kHz with it);
 //! - [`Vad`]: energy voice activity detection with an adaptive noise floor and hangover;
 //! - [`Pacer`]: releases AI audio on a real-time clock, 20 ms at a time, with barge-in `stop()`.
@@ -22,7 +22,7 @@ pub use input::{InputDecoder, InputEncoding, InputError, InputFormat};
 pub use pacer::{
     MAX_QUEUED_MS, MAX_QUEUED_SAMPLES, PacedFrame, Pacer, PacerConfig, PacerEvent, PacerStop,
 };
-pub use studio_resample::{ResampleError, Resampler};
+pub use studio_plugin::resample::{ResampleError, Resampler};
 pub use vad::{Vad, VadConfig, VadEvent};
 
 /// The studio's one sample rate: every track, frame and pacer runs at 48 kHz.

@@ -276,7 +276,7 @@ impl Biquad {
 mod tests {
 
     use super::*;
-    use studio_resample::signal::sine;
+    use studio_plugin::resample::signal::sine;
 
     /// Speech from espeak-ng at 48 kHz mono s16 (the test kit's speech).
     fn spoken(text: &str) -> Vec<i16> {

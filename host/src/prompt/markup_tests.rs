@@ -3,7 +3,7 @@
 //! tests read and its README shows), and the builder must still write exactly that and parse back
 //! to the transcript it came from.
 
-use studio_text::markup::{self, Who};
+use studio_plugin::text::markup::{self, Who};
 
 use super::*;
 

@@ -3,7 +3,7 @@
 //!
 //! Plain types only: the session converts a [`PromptRequest`] into the plugin contract's
 //! `llm-request`, so this module does not depend on the plugin bindings.
-//! [`ClauseSplitter`] (from `studio-text`, shared with the plugin SDK) cuts the streamed reply
+//! [`ClauseSplitter`] (the plugin SDK's `text` module, shared with plugins) cuts the streamed reply
 //! into clauses for TTS.
 
 mod system;
@@ -13,9 +13,9 @@ use crate::briefings::Briefing;
 use crate::speakers::{Ai, Speaker};
 
 /// The streamed reply is cut into clauses for TTS by the splitter the plugins share.
-pub use studio_text::ClauseSplitter;
+pub use studio_plugin::text::ClauseSplitter;
 /// What of the streamed reply is spoken: markup the model imitated taken out before the splitter.
-pub use studio_text::spoken::SpokenFilter;
+pub use studio_plugin::text::spoken::SpokenFilter;
 pub use system::THINKING_REQUEST;
 
 /// Reply budget for an ordinary line (1-3 spoken sentences fit with room to spare).

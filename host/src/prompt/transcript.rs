@@ -1,8 +1,8 @@
 //! The shared transcript as chat messages, from one AI's point of view.
 //!
-//! The envelopes and notes are written by `studio_text::markup`, which plugins read them with.
+//! The envelopes and notes are written by `studio_plugin::text::markup`, which plugins read them with.
 
-use studio_text::markup;
+use studio_plugin::text::markup;
 
 use super::{Cast, HistoryBudget, Line, Message, Role};
 use crate::speakers::Ai;

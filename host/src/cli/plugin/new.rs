@@ -3,8 +3,9 @@
 //! README (build, test, `plugin check`, `plugin install`, trying it in a studio).
 //!
 //! The templates are files under `templates/` (one folder per language, `common/` for what every
-//! language shares), embedded in the binary. A Rust project depends on this checkout's SDK and
-//! test harness by path: the binary knows its checkout from where it was built (`--sdk` overrides).
+//! language shares), embedded in the binary. A Rust project depends on this checkout's SDK by
+//! path (the binary knows its checkout from where it was built; `--sdk` overrides), and its
+//! component test runs this program's `plugin check`.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -156,10 +157,8 @@ fn scaffold(args: &Args) -> Result<PathBuf, String> {
     let files = match args.lang {
         Lang::Rust => {
             let sdk = find_sdk(args.sdk.as_deref())?;
-            let harness = sdk.join("harness");
             let checkout = sdk.parent().unwrap_or(&sdk).to_path_buf();
             values.push(("sdk", toml_string(&sdk)?));
-            values.push(("harness", toml_string(&harness)?));
             values.push(("checkout", checkout.display().to_string()));
             rust_files(args.role)
         }
@@ -283,8 +282,7 @@ fn find_sdk(given: Option<&Path>) -> Result<PathBuf, String> {
         None => (built_from, "of the checkout this program was built from"),
     };
     let is_sdk = std::fs::read_to_string(sdk.join("Cargo.toml"))
-        .is_ok_and(|manifest| manifest.contains("name = \"studio-plugin-sdk\""))
-        && sdk.join("harness/Cargo.toml").is_file();
+        .is_ok_and(|manifest| manifest.contains("name = \"studio-plugin-sdk\""));
     if !is_sdk {
         return Err(format!(
             "the voice-studio plugin SDK was not found at {} ({how}).\n\
@@ -404,7 +402,6 @@ mod tests {
                 "project",
                 "try_it",
                 "sdk",
-                "harness",
                 "checkout",
                 "logic",
                 "settings_note",

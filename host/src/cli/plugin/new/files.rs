@@ -17,23 +17,11 @@ fn file(path: impl Into<String>, text: &'static str) -> File {
 }
 
 pub(super) fn rust_files(role: Role) -> Vec<File> {
-    let (lib, test) = match role {
-        Role::Stt => (
-            include_str!("../templates/rust/src/stt.rs"),
-            include_str!("../templates/rust/tests/stt.rs"),
-        ),
-        Role::Tts => (
-            include_str!("../templates/rust/src/tts.rs"),
-            include_str!("../templates/rust/tests/tts.rs"),
-        ),
-        Role::Llm => (
-            include_str!("../templates/rust/src/llm.rs"),
-            include_str!("../templates/rust/tests/llm.rs"),
-        ),
-        Role::Policy => (
-            include_str!("../templates/rust/src/policy.rs"),
-            include_str!("../templates/rust/tests/policy.rs"),
-        ),
+    let lib = match role {
+        Role::Stt => include_str!("../templates/rust/src/stt.rs"),
+        Role::Tts => include_str!("../templates/rust/src/tts.rs"),
+        Role::Llm => include_str!("../templates/rust/src/llm.rs"),
+        Role::Policy => include_str!("../templates/rust/src/policy.rs"),
     };
     vec![
         file(
@@ -43,7 +31,11 @@ pub(super) fn rust_files(role: Role) -> Vec<File> {
         file("README.md", include_str!("../templates/rust/README.md.in")),
         file(".gitignore", include_str!("../templates/rust/gitignore.in")),
         file("src/lib.rs", lib),
-        file("tests/component.rs", test),
+        // One component test for every role: `voice-studio plugin check` runs the role's contract.
+        file(
+            "tests/component.rs",
+            include_str!("../templates/rust/tests/component.rs"),
+        ),
         file(
             "tests/common/mod.rs",
             include_str!("../templates/rust/tests/common.rs"),

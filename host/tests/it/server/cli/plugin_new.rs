@@ -1,12 +1,13 @@
 //! `voice-studio plugin new`: the real binary writes a project for each role, the project builds
-//! to a component and passes its own `cargo test` (unit tests, then the component in the
-//! harness), and the studio's runtime loads the component and reads the right `describe()`. The
+//! to a component and passes its own `cargo test` (unit tests, then this binary's `plugin check`
+//! on the component), and the studio's runtime loads the component and reads the right
+//! `describe()`. The
 //! Python and JavaScript projects (every role in both) pass their own unit tests, build with the
 //! tools `.ci/setup` installs into `<target>/tools` and pass `voice-studio plugin check`.
 //!
 //! The generated Rust projects share this workspace's target folder (`CARGO_TARGET_DIR`) and a
 //! copy of its `Cargo.lock`, so their dependencies resolve to the versions already built here
-//! (offline) and the harness is compiled once for all four.
+//! (offline).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -56,12 +57,25 @@ fn text(output: &Output) -> String {
 /// Runs cargo in a generated project with the workspace's target folder; returns the seconds.
 fn cargo(project: &Path, args: &[&str]) -> f64 {
     let started = Instant::now();
+    let output = cargo_output(project, args, Path::new(env!("CARGO_BIN_EXE_voice-studio")));
+    assert!(
+        output.status.success(),
+        "cargo {args:?} in {} failed:\n{}",
+        project.display(),
+        text(&output)
+    );
+    started.elapsed().as_secs_f64()
+}
+
+/// Runs cargo in a generated project; its component test runs `studio` (`VOICE_STUDIO`).
+fn cargo_output(project: &Path, args: &[&str], studio: &Path) -> Output {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
         .args(args)
         .current_dir(project)
         .env("CARGO_TARGET_DIR", target_dir())
+        .env("VOICE_STUDIO", studio)
         .stdin(Stdio::null());
     // This test's own cargo settings (its package, flags for this build) are not the project's.
     for (key, _) in std::env::vars_os() {
@@ -77,14 +91,7 @@ fn cargo(project: &Path, args: &[&str]) -> f64 {
             command.env_remove(key.as_ref());
         }
     }
-    let output = command.output().expect("run cargo");
-    assert!(
-        output.status.success(),
-        "cargo {args:?} in {} failed:\n{}",
-        project.display(),
-        text(&output)
-    );
-    started.elapsed().as_secs_f64()
+    command.output().expect("run cargo")
 }
 
 /// Writes the project for `role` into `parent/NAME` and gives it the workspace's lock file.
@@ -176,9 +183,19 @@ fn rust_projects_for_every_role_build_test_and_load_in_the_studio_runtime() {
                 "--offline",
             ],
         );
-        // Its own tests: the unit tests, then the component in the harness. With the shared
-        // target folder only the first project compiles the harness; the others take seconds.
+        // Its own tests: the unit tests, then `plugin check` on the component.
         let test = cargo(&project, &["test", "--offline"]);
+        if role == "llm" {
+            // Without the studio program the component test fails and says how to get it.
+            let missing = cargo_output(
+                &project,
+                &["test", "--offline", "--test", "component"],
+                &parent.path().join("no-such-voice-studio"),
+            );
+            let said = text(&missing);
+            assert!(!missing.status.success(), "{said}");
+            assert!(said.contains("cargo install --path host"), "{said}");
+        }
         times.push(format!("{role}: build {build:.0} s, tests {test:.0} s"));
         let wasm = target_dir()
             .join("wasm32-wasip2/release")

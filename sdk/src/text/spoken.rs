@@ -1,7 +1,7 @@
 //! What of a language model's reply may be spoken: the studio's markup taken out as the tokens
 //! stream, before the clause splitter, so neither TTS nor captions ever get it.
 //!
-//! Models see the conversation in [`markup`](crate::markup) envelopes and are told never to write
+//! Models see the conversation in [`markup`](super::markup) envelopes and are told never to write
 //! them, but some imitate them: a reply that opens with `<speaker name="Claude">`, repeats a
 //! `<studio>` note or escapes its own text. [`SpokenFilter`] drops envelope tags and any other
 //! tag, drops a studio note with its text, and reads entities back (`&amp;` as `&`; an escaped

@@ -1,5 +1,5 @@
+use super::signal::{goertzel, sine, zero_crossing_frequency};
 use super::*;
-use crate::signal::{goertzel, sine, zero_crossing_frequency};
 
 fn resample_all(from: u32, to: u32, input: &[i16], chunk: usize) -> Vec<i16> {
     let mut resampler = Resampler::new(from, to).expect("supported ratio");

@@ -1,10 +1,11 @@
-//! Streaming clause splitting, shared by the studio host (LLM reply -> TTS, so the first audio
-//! starts as soon as the first clause is complete) and by plugins (a TTS adapter that sends one
-//! sentence per request). One set of rules on both sides; they are listed on [`ClauseSplitter`].
+//! Text helpers for adapters: streaming clause splitting, shared by the studio host (LLM reply ->
+//! TTS, so the first audio starts as soon as the first clause is complete) and by plugins (a TTS
+//! adapter that sends one sentence per request). One set of rules on both sides; they are listed
+//! on [`ClauseSplitter`].
 //!
 //! [`markup`]: the envelopes of the chat messages the studio sends a language model, written by the
-//! host and read by plugins; [`spoken`]: a reply with any markup the model imitated taken out,
-//! as it streams, before it is split and spoken.
+//! host and read by plugins through [`crate::transcript`]; [`spoken`]: a reply with any markup the
+//! model imitated taken out, as it streams, before it is split and spoken.
 
 pub mod markup;
 pub mod spoken;

@@ -1,14 +1,14 @@
 //! What the resampler costs a plugin per 20 ms microphone frame, natively (no criterion: it prints
 //! a markdown table of p50/p99/mean microseconds).
 //!
-//! Run: `cargo bench -p studio-resample`. The input is a voice-like mix of tones; the filter's cost
+//! Run: `cargo bench -p studio-plugin-sdk --bench resample`. The input is a voice-like mix of tones; the filter's cost
 //! does not depend on the signal.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use studio_resample::Resampler;
-use studio_resample::signal::sine;
+use studio_plugin::resample::Resampler;
+use studio_plugin::resample::signal::sine;
 
 /// Frames timed per round (one minute of audio).
 const FRAMES: usize = 3000;
