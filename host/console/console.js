@@ -139,7 +139,8 @@ function showSharedScreen(screen) {
 // Microphone frames to the studio.
 
 function onMicFrame({ pcm }) {
-  if (studio.muted || !studio.joined || studio.ended || !socket || !socket.connected) return;
+  if (studio.muted || !studio.joined || studio.ended || studio.ending) return;
+  if (!socket || !socket.connected) return;
   socket.emit("audio.chunk", pcm);
   studio.chunksSent += 1;
   // The studio's recording opens with the first audio it takes.
@@ -218,7 +219,7 @@ function connect() {
     studio.connected = true;
     setConnection("connected", "Connected");
     // Every (re)connection says hello with the same episode id, so the page finds its studio.
-    if (!studio.ended && !REFUSALS[studio.access]) hello();
+    if (!studio.ended && !studio.ending && !REFUSALS[studio.access]) hello();
   });
   socket.on("disconnect", (reason) => {
     studio.connected = false;
@@ -258,7 +259,9 @@ function connect() {
     const words = (e && ERROR_WORDS[e.code]) || "The server reported a problem.";
     showProblem(e && e.message ? `${words} (${e.message})` : words);
     if (e && e.code === "text-too-long") $("say-status").textContent = words;
-    if (e && e.code === "not-in-studio" && !studio.ended && !REFUSALS[studio.access]) hello();
+    // Rejoin a studio the page lost, but never one it is ending: that would open a new one.
+    const rejoin = !studio.ended && !studio.ending && !REFUSALS[studio.access];
+    if (e && e.code === "not-in-studio" && rejoin) hello();
   });
   socket.on("recording.ready", showRecording);
   socket.on("session.end", endedBy);
@@ -266,11 +269,31 @@ function connect() {
 
 // Emits when connected and in the studio; says whether it could.
 function send(event, payload) {
-  if (!socket || !socket.connected || studio.ended) return false;
+  if (!socket || !socket.connected || studio.ended || studio.ending) return false;
   if (payload === undefined) socket.emit(event);
   else socket.emit(event, payload);
   return true;
 }
+
+// -------------------------------------------------------------------------------------------
+// The transcript from the episode store (every final line of the three speakers, merged), by
+// the recording's folder: the episode id until recording.ready names the folder of this take.
+
+function transcriptHref(folder, format) {
+  const query = new URLSearchParams({ format });
+  if (token) query.set("token", token);
+  return `/api/episodes/${encodeURIComponent(folder)}/transcript?${query}`;
+}
+
+function showTranscriptLinks(folder) {
+  if (!folder) return;
+  studio.transcriptFolder = folder;
+  $("full-transcript").href = transcriptHref(folder, "md");
+  for (const format of ["md", "srt", "vtt"]) {
+    $(`transcript-${format}`).href = transcriptHref(folder, format);
+  }
+}
+showTranscriptLinks(studio.episodeId);
 
 // -------------------------------------------------------------------------------------------
 // The recording's files.
@@ -293,6 +316,7 @@ function showRecording(ready) {
   $("recording").hidden = false;
   $("recording-status").textContent =
     `The recording of ${episode} is ready: ${ready.files.length} files.`;
+  showTranscriptLinks(ready.folder || episode);
   const list = $("recording-files");
   list.replaceChildren();
   ready.files.forEach((file, i) => {

@@ -1,7 +1,7 @@
 // The producer's controls in the studio: the recording clock, End episode behind a
 // confirmation, keyboard shortcuts, and a line typed to the AIs.
 
-import { $, studio } from "/console/studio-page.js";
+import { $, showProblem, studio } from "/console/studio-page.js";
 import { setMuted } from "/console/studio-mic.js";
 
 let emit = () => false;
@@ -65,8 +65,17 @@ export function askToEnd() {
 
 dialog.addEventListener("close", () => {
   if (dialog.returnValue !== "end") return;
-  if (!emit("client.end-session")) return;
+  // The next opening starts from "keep": Escape leaves returnValue as it was.
+  dialog.returnValue = "";
+  if (!emit("client.end-session")) {
+    showProblem("Not connected to the studio: the episode was not ended. Try again once connected.");
+    return;
+  }
   studio.endConfirmed += 1;
+  // Nothing more goes to a studio that is ending: audio sent now would reach it after it stopped
+  // taking events, and the page would be told it is in no studio instead of hearing it end.
+  studio.ending = true;
+  $("say-send").disabled = true;
   $("end-episode").disabled = true;
   $("recording").hidden = false;
   $("recording-status").textContent = "Ending the episode and finishing the recording…";

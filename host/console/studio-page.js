@@ -12,6 +12,8 @@ export const studio = {
   connected: false,
   joined: false,
   ended: false,
+  // End episode was confirmed; the studio finishes its recording and sends session.end.
+  ending: false,
   episodeId: null,
   micState: "starting",
   muted: false,

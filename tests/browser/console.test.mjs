@@ -315,7 +315,11 @@ try {
   report(
     "end-asks-before-ending",
     asked && focused === "end-cancel" && keptGoing && ended,
-    `asked=${asked} focused=${focused} keptGoing=${keptGoing} ended=${ended} endAsked=${(await state()).endAsked}`,
+    `asked=${asked} focused=${focused} keptGoing=${keptGoing} ended=${ended} ${JSON.stringify(
+      (({ endAsked, endConfirmed, connected, joined, reconnects, hellos, errors }) => ({
+        endAsked, endConfirmed, connected, joined, reconnects, hellos, errors: errors.slice(-3),
+      }))(await state()),
+    )}`,
   );
 
   // 9b. Every recorded file downloads, WebM files start with the EBML magic.
@@ -351,6 +355,20 @@ try {
       fetched.map((f) => `${f.href} ${f.status} ${f.size}B ${f.magic}`).join("; "),
     );
   }
+
+  // 9c. The full transcript (the episode store's, merged) holds the spoken and the typed lines.
+  const transcriptLink = await page.locator("#transcript-md").getAttribute("href");
+  const transcript = await page.evaluate(async (href) => {
+    const response = await fetch(href);
+    return { status: response.status, text: await response.text() };
+  }, transcriptLink);
+  report(
+    "full-transcript-holds-every-line",
+    transcript.status === 200 &&
+      transcript.text.includes("Guest, what should listeners take away from today?") &&
+      transcript.text.includes("Claude, what do you make of today's topic?"),
+    `${transcriptLink} ${transcript.status} ${JSON.stringify(transcript.text.slice(0, 300))}`,
+  );
 
   // 10. A microphone whose AudioContext runs at 44.1 kHz is sent at 44.1 kHz (hello declares it,
   // the host resamples) and the host hears it: the speech becomes a final caption.

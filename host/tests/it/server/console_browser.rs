@@ -108,6 +108,7 @@ fn console_page_talks_with_the_studio_in_a_real_browser() {
         "typed-line-gets-an-ai-answer",
         "end-asks-before-ending",
         "recording-downloads",
+        "full-transcript-holds-every-line",
         "microphone-at-44k1-is-heard",
     ] {
         assert!(stdout.contains(&format!("CHECK {check} PASS")), "{stdout}");
