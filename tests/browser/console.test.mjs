@@ -395,6 +395,31 @@ try {
     `micRate=${s44.micRate} chunksSent=${s44.chunksSent} captions=${JSON.stringify(s44.captions.slice(0, 2))} errors=${JSON.stringify(s44.errors)}`,
   );
   await page44.close();
+
+  // 11. Captions keep every line (no cap that drops the oldest): 120 more lines, handed to the
+  // page's caption handler as the server sends them, all stay in the list with the first one.
+  const kept = await page.evaluate(() => {
+    const st = window.studioConsole;
+    const before = st.captions.length;
+    const firstBefore = document.querySelector("#captions li .text").textContent;
+    const [onCaption] = st.socket.listeners("caption");
+    for (let i = 0; i < 120; i++) {
+      const speaker = i % 2 ? "claude" : "guest";
+      onCaption({ id: `bulk-${i}`, speaker, text: `line ${i}`, timestamp: Date.now(), final: true });
+    }
+    return {
+      before,
+      after: st.captions.length,
+      items: document.querySelectorAll("#captions li").length,
+      firstKept: document.querySelector("#captions li .text").textContent === firstBefore,
+      count: document.getElementById("caption-count").textContent,
+    };
+  });
+  report(
+    "captions-keep-every-line",
+    kept.after === kept.before + 120 && kept.items === kept.after && kept.firstKept && kept.after > 50,
+    JSON.stringify(kept),
+  );
 } catch (e) {
   report("script", false, e.stack || String(e));
 } finally {

@@ -110,6 +110,7 @@ fn console_page_talks_with_the_studio_in_a_real_browser() {
         "recording-downloads",
         "full-transcript-holds-every-line",
         "microphone-at-44k1-is-heard",
+        "captions-keep-every-line",
     ] {
         assert!(stdout.contains(&format!("CHECK {check} PASS")), "{stdout}");
     }
