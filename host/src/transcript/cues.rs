@@ -91,12 +91,20 @@ fn chunks(text: &str, prefix_width: usize) -> Vec<Vec<String>> {
         let wrapped = textwrap::wrap(rest, &options);
         let mut taken = Vec::new();
         let mut consumed = 0usize;
-        for (i, line) in wrapped.iter().take(MAX_LINES_PER_CUE).enumerate() {
+        for (i, line) in wrapped.iter().enumerate() {
             let line: &str = if i == 0 {
                 line.strip_prefix(indent.as_str()).unwrap_or(line)
             } else {
                 line
             };
+            // A word that fits a line but not beside the prefix leaves the first line empty:
+            // the cue starts with the next one (a little wider than the rest, the word whole).
+            if line.is_empty() {
+                continue;
+            }
+            if taken.len() == MAX_LINES_PER_CUE {
+                break;
+            }
             // The wrapped line is the text from `consumed` on (a broken word has no space).
             let at = rest[consumed..]
                 .find(line)
@@ -180,6 +188,19 @@ mod tests {
             .flat_map(|c| c.lines.concat().chars().collect::<Vec<_>>())
             .collect();
         assert_eq!(joined, long);
+    }
+
+    #[test]
+    fn a_word_that_does_not_fit_beside_the_name_starts_the_cue_without_an_empty_line() {
+        let word = "w".repeat(38);
+        let text = format!("{word} and then some more words");
+        let cues = cues(&[line(Speaker::Guest, 0, 1000, &text)], |_| 7);
+        for cue in &cues {
+            assert!(cue.lines.iter().all(|l| !l.is_empty()), "{cues:?}");
+        }
+        assert!(cues[0].lines[0].starts_with(&word), "{cues:?}");
+        let joined: Vec<String> = cues.iter().flat_map(|c| c.lines.clone()).collect();
+        assert_eq!(joined.join(" "), text);
     }
 
     #[test]
