@@ -50,7 +50,7 @@ pub fn run(args: &Args) -> ExitCode {
         Ok(store) => store,
         Err(e) => {
             eprintln!(
-                "voice-studio: {e}. Fix: point DATA_DIR at the folder that holds studio.db (unset: RECORDING_DIR)"
+                "voice-studio: {e}. Fix: point DATA_DIR at the folder that holds studio.db (unset: the folder that holds RECORDING_DIR)"
             );
             return ExitCode::from(super::EXIT_CONFIG);
         }

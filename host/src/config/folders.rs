@@ -11,8 +11,8 @@ use super::Reader;
 pub struct Folders {
     /// `RECORDING_DIR`: one folder per episode is written here (checked writable at start).
     pub recording_dir: PathBuf,
-    /// `DATA_DIR`: where the episode store (`studio.db`) lives; unset: `RECORDING_DIR`, so one
-    /// folder holds the recordings and their index.
+    /// `DATA_DIR`: where the episode store (`studio.db`) lives; unset: the folder that holds
+    /// `RECORDING_DIR` (beside the recordings, which keeps only recording folders).
     pub data_dir: PathBuf,
     /// `BRIEFINGS_DIR`: episode briefings (Markdown with front matter).
     pub briefings_dir: PathBuf,
@@ -55,12 +55,18 @@ impl Folders {
                     r.problem(
                         "DATA_DIR",
                         format!("`{}` is not a writable folder ({reason})", dir.display()),
-                        "point DATA_DIR at a folder this user can create and write (on a local disk: SQLite's locks need one), or unset it to keep studio.db in RECORDING_DIR",
+                        "point DATA_DIR at a folder this user can create and write (on a local disk: SQLite's locks need one), or unset it to keep studio.db beside RECORDING_DIR",
                     );
                 }
                 dir
             }
-            None => recording_dir.clone(),
+            // Beside the recordings, not in them: RECORDING_DIR holds only recording folders
+            // (copied by file tools that would catch a live database mid-write).
+            None => match recording_dir.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+                Some(_) => PathBuf::from("."),
+                None => recording_dir.clone(),
+            },
         };
         let briefings_dir = r.path("BRIEFINGS_DIR", "briefings");
         if briefings_dir.exists() && !briefings_dir.is_dir() {
@@ -131,4 +137,35 @@ pub fn ensure_writable_dir(dir: &Path) -> Result<(), String> {
     let probe = dir.join(format!(".voice-studio-write-probe-{}", std::process::id()));
     std::fs::write(&probe, b"probe").map_err(|e| e.to_string())?;
     std::fs::remove_file(&probe).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{Config, ConfigSource};
+
+    #[test]
+    fn the_episode_store_sits_beside_the_recordings_unless_data_dir_says_where() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let toml = dir.path().join("plugins.toml");
+        std::fs::write(&toml, "").expect("plugins.toml");
+        let recordings = dir.path().join("rec");
+        let pairs = |data: Option<&str>| {
+            let mut vars = vec![
+                ("PLUGINS_TOML".to_owned(), toml.display().to_string()),
+                ("RECORDING_DIR".to_owned(), recordings.display().to_string()),
+            ];
+            if let Some(data) = data {
+                vars.push(("DATA_DIR".to_owned(), data.to_owned()));
+            }
+            vars
+        };
+        let config = Config::from_source(&ConfigSource::from_pairs(pairs(None))).expect("valid");
+        assert_eq!(config.folders.data_dir, dir.path());
+        let elsewhere = dir.path().join("db");
+        let config = Config::from_source(&ConfigSource::from_pairs(pairs(Some(
+            &elsewhere.display().to_string(),
+        ))))
+        .expect("valid");
+        assert_eq!(config.folders.data_dir, elsewhere);
+    }
 }
