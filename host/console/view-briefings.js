@@ -182,6 +182,10 @@ async function editor({ api, navigate }, id) {
         navigate(`#/briefings/${encodeURIComponent(newId)}`);
       }
     } catch (error) {
+      if (error.status === 409) {
+        showError(result, `A briefing named ${idInput.value.trim()} exists already: pick another file name, or open it from the list to edit it.`);
+        return;
+      }
       const at = error.body && error.body.field ? ` (field ${error.body.field})` : "";
       showError(result, `${error.message}${at}`);
     } finally {

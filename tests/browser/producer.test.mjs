@@ -114,6 +114,21 @@ try {
     `tone in file: ${file.includes(tone)}`,
   );
 
+  // A new briefing under an existing file name is refused in words, and the message takes the focus.
+  await view("#/briefings/new");
+  await page.locator("#briefing-id").fill(BRIEFING);
+  await page.locator("#briefing-topic").fill("Anything");
+  await page.locator("#save-briefing").click();
+  await page.locator("#briefing-result.error").waitFor({ timeout: SHORT });
+  const refusal = await text("#briefing-result");
+  const refusalFocused = await page.evaluate(() => document.activeElement && document.activeElement.id);
+  const untouched = readFileSync(join(briefingsDir, `${BRIEFING}.md`), "utf8").includes(tone);
+  report(
+    "briefing-refusal-is-said-in-words",
+    /exist/i.test(refusal) && refusalFocused === "briefing-result" && untouched,
+    `message=${refusal} focus=${refusalFocused}`,
+  );
+
   // 3. Settings: a key is saved, shown only as "set", never echoed.
   const key = `sk-ant-browser-test-${Date.now()}-abcdefghijklmnop`;
   await view("#/settings");

@@ -104,6 +104,7 @@ fn producer_pages_run_a_show_in_a_real_browser() {
     for check in [
         "sign-in-asks-and-keeps-the-token-in-the-tab",
         "briefing-edit-changes-the-file",
+        "briefing-refusal-is-said-in-words",
         "key-is-set-and-not-shown-back",
         "home-starts-an-episode-from-a-briefing",
         "admin-lists-the-live-studio",
