@@ -294,7 +294,7 @@ pub async fn put_briefing(
         Ok(markdown) => markdown,
         Err(refused) => return refused,
     };
-    store(&state, id, markdown, WriteMode::CreateOrReplace).await
+    write_and_answer(&state, id, markdown, WriteMode::CreateOrReplace).await
 }
 
 /// `POST /api/briefings`: creates `<id>.md`; an existing briefing is left alone (`409`).
@@ -342,11 +342,16 @@ pub async fn create_briefing(
         Ok(markdown) => markdown,
         Err(refused) => return refused,
     };
-    store(&state, create.id, markdown, WriteMode::CreateNew).await
+    write_and_answer(&state, create.id, markdown, WriteMode::CreateNew).await
 }
 
 /// Writes the briefing and answers with it (`201` when new), or why not.
-async fn store(state: &GatewayState, id: String, markdown: String, mode: WriteMode) -> Response {
+async fn write_and_answer(
+    state: &GatewayState,
+    id: String,
+    markdown: String,
+    mode: WriteMode,
+) -> Response {
     let dir: PathBuf = state.config.folders.briefings_dir.clone();
     let written = {
         let (dir, id) = (dir.clone(), id.clone());
