@@ -8,7 +8,12 @@ import { $, AI_SPEAKERS, ERROR_WORDS, SPEAKERS, setConnection, showProblem, stud
 import { playAudioOut, stopVoice } from "/console/studio-voices.js";
 import { micRate, startMicrophone, stopMicrophone } from "/console/studio-mic.js";
 import { showCaption } from "/console/studio-captions.js";
-import { initControls, recordingStarted, recordingStopped } from "/console/studio-controls.js";
+import {
+  initControls,
+  recordingSeen,
+  recordingStarted,
+  recordingStopped,
+} from "/console/studio-controls.js";
 
 const ORB_STATES = ["idle", "listening", "thinking", "speaking", "muted", "error"];
 
@@ -157,6 +162,9 @@ function applySnapshot(snapshot) {
   const captions = Array.isArray(snapshot.captions) ? [...snapshot.captions].reverse() : [];
   studio.snapshotCaptionIds = captions.map((c) => c.id);
   captions.forEach(showCaption);
+  // The newest caption's time on the studio clock: how long the show has run at least.
+  const newest = captions[captions.length - 1];
+  if (newest) recordingSeen(newest.endMs ?? newest.startMs);
   studio.autopilot = Boolean(snapshot.autopilot);
   $("autopilot").checked = studio.autopilot;
   if (studio.autopilot) recordingStarted();
@@ -239,7 +247,10 @@ function connect() {
   });
   socket.on("state.snapshot", applySnapshot);
   socket.on("orb.state", setOrb);
-  socket.on("caption", showCaption);
+  socket.on("caption", (caption) => {
+    showCaption(caption);
+    if (caption) recordingSeen(caption.endMs ?? caption.startMs);
+  });
   socket.on("mode.thinking", (m) => showThinking(m.speaker, m.startedAt + m.durationMs));
   socket.on("mode.normal", hideThinking);
   socket.on("shared-screen.state", showSharedScreen);

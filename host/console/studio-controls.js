@@ -42,6 +42,20 @@ export function recordingStarted() {
   clock = setInterval(tick, 250);
 }
 
+/// The studio clock read `clockMs` (a caption's time) now: the recording began at least that long
+/// ago. A page that joins or reloads mid-show learns the elapsed time from the captions this way.
+export function recordingSeen(clockMs) {
+  if (typeof clockMs !== "number" || !(clockMs >= 0) || studio.ended) return;
+  const since = Date.now() - clockMs;
+  if (studio.recordingSince === null) {
+    recordingStarted();
+  }
+  if (since < studio.recordingSince) {
+    studio.recordingSince = since;
+    tick();
+  }
+}
+
 export function recordingStopped() {
   clearInterval(clock);
   clock = null;
