@@ -113,12 +113,14 @@ $("autopilot").addEventListener("change", (e) => emit("client.toggle-autopilot",
 
 let talking = false;
 
+// Inputs whose keys are not text (a checkbox, a slider) leave the letter shortcuts on.
+const KEYED_INPUTS = ["checkbox", "radio", "range", "button", "submit", "reset", "color", "file"];
+
 function typingIn(target) {
-  return Boolean(
-    target &&
-      target.closest &&
-      target.closest("input, textarea, select, [contenteditable=''], [contenteditable='true']"),
-  );
+  if (!target || !target.closest) return false;
+  const field = target.closest("input, textarea, select, [contenteditable=''], [contenteditable='true']");
+  if (!field) return false;
+  return !(field.tagName === "INPUT" && KEYED_INPUTS.includes(field.type));
 }
 
 document.addEventListener("keydown", (e) => {
@@ -126,7 +128,8 @@ document.addEventListener("keydown", (e) => {
   if (studio.role === "viewer" || studio.ended) return;
   const key = e.key.toLowerCase();
   if (key === " " || e.code === "Space") {
-    if (e.target.closest && e.target.closest("button, a, summary")) return;
+    // Space presses a focused button or ticks a focused checkbox: that, not push-to-talk.
+    if (e.target.closest && e.target.closest("button, a, summary, input")) return;
     e.preventDefault();
     // Push to talk: while held, a muted microphone is live.
     if (!e.repeat && studio.muted && !talking) {
