@@ -221,13 +221,26 @@ fn episode_row(row: &Row<'_>) -> rusqlite::Result<(i64, Episode)> {
         state: EpisodeState::parse(&state),
         started_at: iso(started),
         ended_at: ended.map(iso),
-        duration_ms: u64::try_from(duration).unwrap_or(0),
+        duration_ms: live_duration(&state, started, duration),
         files,
         plugins: serde_json::from_str::<Vec<EpisodePlugin>>(&plugins).unwrap_or_default(),
         lines: u64::try_from(lines).unwrap_or(0),
         turns: None,
     };
     Ok((id, episode))
+}
+
+/// A live episode has lasted until now; any other as long as it was recorded.
+fn live_duration(state: &str, started_at_ms: i64, stored_ms: i64) -> u64 {
+    let stored = u64::try_from(stored_ms).unwrap_or(0);
+    if EpisodeState::parse(state) != EpisodeState::Live {
+        return stored;
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    now.saturating_sub(u64::try_from(started_at_ms).unwrap_or(0))
+        .max(stored)
 }
 
 fn iso(epoch_ms: i64) -> String {

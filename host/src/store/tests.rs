@@ -59,7 +59,8 @@ fn a_fed_session_is_listed_with_its_transcript_in_time_order_and_its_turns() {
     );
     assert_eq!(listed[0].state, EpisodeState::Live);
     assert_eq!(listed[0].lines, 2);
-    assert_eq!(listed[0].duration_ms, 2_500);
+    // Live: as long as it has run (since 2023 here), at least as far as its last turn.
+    assert!(listed[0].duration_ms > 2_500, "{}", listed[0].duration_ms);
     assert_eq!(listed[0].plugins[0].name, "mock-stt");
     let lines = store.transcript("s-1").expect("read").expect("known");
     let texts: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
