@@ -23,8 +23,8 @@ mod in_order;
 
 pub use audience::{SocketAudience, client_id};
 pub use checks::{
-    CheckedHello, MAX_AUDIO_CHUNK_BYTES, MAX_PARTICIPANT_NAME_CHARS, MAX_SAY_CHARS,
-    check_audio_chunk, check_hello,
+    CheckedHello, CheckedSay, MAX_AUDIO_CHUNK_BYTES, MAX_PARTICIPANT_NAME_CHARS, MAX_SAY_CHARS,
+    check_audio_chunk, check_hello, check_text_say,
 };
 pub use in_order::{InOrder, InOrderMarker};
 

@@ -21,8 +21,9 @@ use voice_studio::audio::{InputDecoder, InputEncoding};
 use voice_studio::config::AccessMode;
 use voice_studio::gateway::access::{Access, Role};
 use voice_studio::gateway::decoders::{
-    ApiKeyField, BinaryPayload, Hello, InputFormat, RuntimeConfigUpdate, byte_range,
-    check_audio_chunk, check_hello, is_recording_folder_name, is_valid_episode_id, parse_json,
+    ApiKeyField, BinaryPayload, Hello, InputFormat, MAX_SAY_CHARS, RuntimeConfigUpdate, TextSay,
+    byte_range, check_audio_chunk, check_hello, check_text_say, is_recording_folder_name,
+    is_valid_episode_id, parse_json,
 };
 use voice_studio::gateway::protocol::AudioEncoding;
 

@@ -33,6 +33,7 @@ pub(super) const ALL_EVENTS: &[&str] = &[
     "client.toggle-autopilot",
     "client.request-state",
     "client.end-session",
+    "text.say",
 ];
 
 impl World {
@@ -142,6 +143,24 @@ impl World {
                 outcome(decoded.is_some())
             }
             "client.request-state" | "client.end-session" => Outcome::Accepted,
+            "text.say" => {
+                let Ok(say) = CommonParser.decode_value::<TextSay>(&mut value, true) else {
+                    return Outcome::Refused;
+                };
+                let Ok(checked) = check_text_say(&say) else {
+                    return Outcome::Refused;
+                };
+                // What reaches a studio is one non-empty line within the limit.
+                let text = &checked.text;
+                if text.is_empty()
+                    || text.chars().count() > MAX_SAY_CHARS
+                    || text.chars().any(char::is_control)
+                    || text != text.trim()
+                {
+                    return Outcome::Violation("text.say let through a line it must refuse");
+                }
+                Outcome::Accepted
+            }
             other => {
                 // The handler quotes at most 64 characters of an unknown name back.
                 let shown: String = other.chars().take(64).collect();
@@ -387,6 +406,23 @@ impl World {
             5 => {
                 let len = rng.length(2000, &[64, 65]);
                 format!("2{}", json!([rng.text(len), rng.json(1)]))
+            }
+            // A typed line around its limit, with whitespace and control characters.
+            6 if rng.chance(50) => {
+                let len = rng.length(2 * 1000, &[0, 999, 1000, 1001]);
+                let to = rng
+                    .pick(&[
+                        json!("claude"),
+                        json!("guest"),
+                        json!("you"),
+                        json!(null),
+                        json!(7),
+                    ])
+                    .clone();
+                format!(
+                    "2{}",
+                    json!(["text.say", {"text": rng.text(len), "to": to}])
+                )
             }
             6 => format!("2{}", json!([rng.json(2)])),
             7 => rng
