@@ -25,5 +25,7 @@ pub use recorder::{RecordedFile, Recorder, RecorderConfig, RecordingSummary, fol
 pub use space::free_bytes;
 pub use track::{FRAME_SAMPLES, OpusApplication, OpusSettings, Track, TrackSummary};
 pub use vtt::CaptionFile;
+/// WebVTT's timestamp and text escaping, shared with the transcript API's `.vtt`.
+pub(crate) use vtt::{Timestamp as VttTimestamp, escape_into as vtt_escape_into};
 pub use webm::TrackSink;
 pub use writer::{DiskFault, FinishingRecording, RecordingWriter, WriterOptions};

@@ -89,8 +89,9 @@ impl CaptionFile {
     }
 }
 
-/// A WebVTT timestamp `HH:MM:SS.mmm` of a session time in ms.
-struct Timestamp(u64);
+/// A WebVTT timestamp `HH:MM:SS.mmm` of a session time in ms (the recorder's captions and the
+/// transcript API's `.vtt`).
+pub(crate) struct Timestamp(pub(crate) u64);
 
 impl std::fmt::Display for Timestamp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -106,7 +107,8 @@ impl std::fmt::Display for Timestamp {
     }
 }
 
-fn escape_into(out: &mut String, text: &str) {
+/// Appends `text` as WebVTT cue text: `&`, `<` and `>` escaped (so no `-->` is left in it).
+pub(crate) fn escape_into(out: &mut String, text: &str) {
     for c in text.chars() {
         match c {
             '&' => out.push_str("&amp;"),

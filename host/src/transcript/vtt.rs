@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use super::TranscriptLine;
 use super::cues::cues;
+use crate::recording::{VttTimestamp, vtt_escape_into as escape_into};
 
 /// The transcript as WebVTT captions.
 ///
@@ -17,8 +18,8 @@ pub fn render(lines: &[TranscriptLine]) -> String {
             out,
             "{}\n{} --> {}",
             n + 1,
-            timestamp(cue.start_ms),
-            timestamp(cue.end_ms)
+            VttTimestamp(cue.start_ms),
+            VttTimestamp(cue.end_ms)
         );
         let last = cue.lines.len().saturating_sub(1);
         for (i, text) in cue.lines.iter().enumerate() {
@@ -37,28 +38,6 @@ pub fn render(lines: &[TranscriptLine]) -> String {
     out
 }
 
-/// `HH:MM:SS.mmm` (hours grow past 99 rather than wrap, as WebVTT allows).
-fn timestamp(ms: u64) -> String {
-    format!(
-        "{:02}:{:02}:{:02}.{:03}",
-        ms / 3_600_000,
-        ms / 60_000 % 60,
-        ms / 1000 % 60,
-        ms % 1000
-    )
-}
-
-fn escape_into(out: &mut String, text: &str) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            c => out.push(c),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,13 +51,6 @@ mod tests {
             text: text.into(),
             interrupted: false,
         }
-    }
-
-    #[test]
-    fn timestamps_use_a_dot_before_the_millis() {
-        assert_eq!(timestamp(0), "00:00:00.000");
-        assert_eq!(timestamp(3_723_045), "01:02:03.045");
-        assert_eq!(timestamp(100 * 3_600_000), "100:00:00.000");
     }
 
     #[test]

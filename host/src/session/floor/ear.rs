@@ -249,18 +249,9 @@ impl Floor {
         room.report_problems().await;
     }
 
-    async fn human_started(&mut self, room: &mut Room, onset_ms: u64) {
-        let ear = &mut self.ear;
-        ear.human_speaking = true;
-        ear.speech_onset_ms = onset_ms;
-        ear.speech_offset_ms = None;
-        ear.final_heard_ms = None;
-        ear.final_at = None;
-        ear.speech_end = None;
-        if let Some(tx) = &ear.stt_tx {
-            let _ = tx.try_send(SttInput::SpeechStarted);
-        }
-        // Barge-in first, in this same step: the pacer must not release another frame.
+    /// The human took the floor (spoke, or typed a line): every AI that is speaking stops (a
+    /// thinking AI goes on preparing), counted and recorded as a barge-in.
+    pub(super) async fn human_barges_in(&mut self, room: &mut Room) {
         let speaking: Vec<Speaker> = self
             .voices
             .iter()
@@ -280,6 +271,21 @@ impl Floor {
                 },
             );
         }
+    }
+
+    async fn human_started(&mut self, room: &mut Room, onset_ms: u64) {
+        let ear = &mut self.ear;
+        ear.human_speaking = true;
+        ear.speech_onset_ms = onset_ms;
+        ear.speech_offset_ms = None;
+        ear.final_heard_ms = None;
+        ear.final_at = None;
+        ear.speech_end = None;
+        if let Some(tx) = &ear.stt_tx {
+            let _ = tx.try_send(SttInput::SpeechStarted);
+        }
+        // Barge-in first, in this same step: the pacer must not release another frame.
+        self.human_barges_in(room).await;
         self.record(
             room,
             &Event::VadSpeechStart {

@@ -8,9 +8,8 @@ use std::time::Instant;
 use super::Floor;
 use super::ear::HumanLine;
 use crate::plugins::wit::FloorEvent;
-use crate::recording::Event;
 use crate::session::room::Room;
-use crate::speakers::{Ai, Speaker};
+use crate::speakers::Ai;
 
 impl Floor {
     /// The human typed `text` (checked by the gateway: one line, within the limit), for `to` if
@@ -23,26 +22,8 @@ impl Floor {
     ) {
         let now_ms = room.clock_ms();
         let text = addressed(text, to);
-        // As the human's voice would: whoever is speaking stops (a thinking AI goes on preparing).
-        let speaking: Vec<Speaker> = self
-            .voices
-            .iter()
-            .filter(|v| v.line.as_ref().is_some_and(|l| !l.thinking))
-            .map(|v| v.speaker)
-            .collect();
-        for speaker in &speaking {
-            self.stop_line(room, *speaker, "barge-in").await;
-            crate::metrics::barge_in(*speaker);
-        }
-        if !speaking.is_empty() {
-            self.record(
-                room,
-                &Event::BargeIn {
-                    interrupter: Speaker::You,
-                    interrupted: speaking,
-                },
-            );
-        }
+        // As the human's voice would: whoever is speaking stops.
+        self.human_barges_in(room).await;
         // The policy hears the line as an utterance that began and ended, unless the human is
         // speaking as well (then the microphone's own start and end reach it).
         if !self.ear.human_speaking {

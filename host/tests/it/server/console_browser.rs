@@ -6,63 +6,18 @@
 //! screenshot mid-conversation into the setup's temp folder; with `UPDATE_SCREENSHOT=1` it goes to
 //! `docs/screenshots/studio.png` instead (so a test run does not rewrite a tracked file).
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::support::browser::{CHROMIUM, browser_dir, repo_root, speech_wav, use_shipped_plugins};
 use crate::support::server::ServerSetup;
-use studio_test_kit::speech::Speech;
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The browser the test drives: Debian's package (`apt-get install chromium`), never a download.
-const CHROMIUM: &str = "/usr/bin/chromium";
-
-/// Installs the pinned playwright-core from the committed lock file, once.
-fn install_playwright(dir: &Path) {
-    if dir.join("node_modules").join("playwright-core").is_dir() {
-        return;
-    }
-    let install = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund"])
-        .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-        .current_dir(dir)
-        .output()
-        .expect("run npm ci (is Node.js installed?)");
-    assert!(
-        install.status.success(),
-        "npm ci failed:\n{}\n{}",
-        String::from_utf8_lossy(&install.stdout),
-        String::from_utf8_lossy(&install.stderr)
-    );
-}
-
-/// Speaks `text` with espeak-ng into a 48 kHz mono WAV, with silence after it so the fake
-/// microphone (which loops the file) leaves a pause the recogniser hears as the end of a turn.
-fn speech_wav(dir: &Path, text: &str) -> PathBuf {
-    let wav = dir.join("speech.wav");
-    Speech::new(text)
-        .words_per_minute(150)
-        .pad(0.3, 2.5)
-        .wav(&wav)
-        .unwrap_or_else(|error| panic!("speech for the fake microphone: {error}"));
-    wav
-}
 
 #[test]
 fn console_page_talks_with_the_studio_in_a_real_browser() {
-    assert!(
-        Path::new(CHROMIUM).exists(),
-        "{CHROMIUM} is missing: apt-get install -y chromium"
-    );
-    let browser_dir = repo_root().join("tests").join("browser");
-    install_playwright(&browser_dir);
+    let browser_dir = browser_dir();
 
     // The shipped role map (mock STT/TTS/LLM, host-led policy): the offline studio a user gets.
-    let manifest = std::fs::read_to_string(repo_root().join("plugins.toml")).expect("plugins.toml");
     let setup = ServerSetup::new();
-    std::fs::write(setup.path().join("plugins.toml"), manifest).expect("write plugins.toml");
+    use_shipped_plugins(setup.path());
     let wav = speech_wav(
         setup.path(),
         "Claude, what do you make of today's topic? Tell me in a few words.",
@@ -120,19 +75,13 @@ fn console_page_talks_with_the_studio_in_a_real_browser() {
 
 #[test]
 fn console_opens_host_and_viewer_links_and_says_when_a_link_is_missing_or_expired() {
-    assert!(
-        Path::new(CHROMIUM).exists(),
-        "{CHROMIUM} is missing: apt-get install -y chromium"
-    );
-    let browser_dir = repo_root().join("tests").join("browser");
-    install_playwright(&browser_dir);
+    let browser_dir = browser_dir();
     let secret = "browser-test-token-secret-0123456789abcdef";
     let admin = "browser-test-admin-token-0123456789abcdef";
-    let manifest = std::fs::read_to_string(repo_root().join("plugins.toml")).expect("plugins.toml");
     let setup = ServerSetup::new()
         .var("STUDIO_TOKEN_SECRET", secret)
         .var("STUDIO_ADMIN_TOKEN", admin);
-    std::fs::write(setup.path().join("plugins.toml"), manifest).expect("write plugins.toml");
+    use_shipped_plugins(setup.path());
     let wav = speech_wav(setup.path(), "Hello from the host.");
     let server = setup.start();
 

@@ -8,54 +8,24 @@
 //! Screenshots of each view go to the setup's temp folder, or with `UPDATE_SCREENSHOT=1` to
 //! `docs/screenshots/` (so a test run does not rewrite tracked files).
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::support::browser::{CHROMIUM, browser_dir, repo_root, speech_wav, use_shipped_plugins};
 use crate::support::server::ServerSetup;
-use studio_test_kit::speech::Speech;
 
-const CHROMIUM: &str = "/usr/bin/chromium";
 const SECRET: &str = "producer-browser-token-secret-0123456789abcdef";
 const ADMIN: &str = "producer-browser-admin-token-0123456789abcdef";
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn install_playwright(dir: &Path) {
-    if dir.join("node_modules").join("playwright-core").is_dir() {
-        return;
-    }
-    let install = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund"])
-        .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-        .current_dir(dir)
-        .output()
-        .expect("run npm ci (is Node.js installed?)");
-    assert!(
-        install.status.success(),
-        "npm ci failed:\n{}\n{}",
-        String::from_utf8_lossy(&install.stdout),
-        String::from_utf8_lossy(&install.stderr)
-    );
-}
-
 #[test]
 fn producer_pages_run_a_show_in_a_real_browser() {
-    assert!(
-        Path::new(CHROMIUM).exists(),
-        "{CHROMIUM} is missing: apt-get install -y chromium"
-    );
-    let browser_dir = repo_root().join("tests").join("browser");
-    install_playwright(&browser_dir);
+    let browser_dir = browser_dir();
 
     let setup = ServerSetup::new()
         .var("STUDIO_TOKEN_SECRET", SECRET)
         .var("STUDIO_ADMIN_TOKEN", ADMIN)
         // The studio ends soon after its page is left, so the library shows it ended.
         .var("STUDIO_GRACE_SECONDS", "1");
-    let manifest = std::fs::read_to_string(repo_root().join("plugins.toml")).expect("plugins.toml");
-    std::fs::write(setup.path().join("plugins.toml"), manifest).expect("write plugins.toml");
+    use_shipped_plugins(setup.path());
     let briefings = setup.path().join("briefings");
     std::fs::create_dir_all(&briefings).expect("briefings folder");
     std::fs::copy(
@@ -66,12 +36,10 @@ fn producer_pages_run_a_show_in_a_real_browser() {
     )
     .expect("copy the example briefing");
     let setup = setup.var("BRIEFINGS_DIR", briefings.display().to_string());
-    let wav = setup.path().join("speech.wav");
-    Speech::new("Claude, should cities ban cars from their centres? Tell me in a few words.")
-        .words_per_minute(150)
-        .pad(0.3, 2.5)
-        .wav(&wav)
-        .unwrap_or_else(|error| panic!("speech for the fake microphone: {error}"));
+    let wav = speech_wav(
+        setup.path(),
+        "Claude, should cities ban cars from their centres? Tell me in a few words.",
+    );
     let shots = if std::env::var_os("UPDATE_SCREENSHOT").is_some_and(|v| v == "1") {
         repo_root().join("docs").join("screenshots")
     } else {
@@ -119,20 +87,10 @@ fn producer_pages_run_a_show_in_a_real_browser() {
 
 #[test]
 fn on_an_open_loopback_server_the_producer_pages_need_no_token() {
-    assert!(
-        Path::new(CHROMIUM).exists(),
-        "{CHROMIUM} is missing: apt-get install -y chromium"
-    );
-    let browser_dir = repo_root().join("tests").join("browser");
-    install_playwright(&browser_dir);
+    let browser_dir = browser_dir();
     let setup = ServerSetup::new();
-    let manifest = std::fs::read_to_string(repo_root().join("plugins.toml")).expect("plugins.toml");
-    std::fs::write(setup.path().join("plugins.toml"), manifest).expect("write plugins.toml");
-    let wav = setup.path().join("speech.wav");
-    Speech::new("Hello from the host.")
-        .pad(0.3, 2.5)
-        .wav(&wav)
-        .unwrap_or_else(|error| panic!("speech for the fake microphone: {error}"));
+    use_shipped_plugins(setup.path());
+    let wav = speech_wav(setup.path(), "Hello from the host.");
     let server = setup.start();
     let run = Command::new("node")
         .arg(browser_dir.join("producer-open.test.mjs"))

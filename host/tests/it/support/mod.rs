@@ -1,3 +1,4 @@
+pub mod browser;
 pub mod foreign_build;
 pub mod fuzz;
 pub mod plugin_check;
