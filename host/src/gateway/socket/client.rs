@@ -68,9 +68,10 @@ pub(super) fn studio_unreachable(socket: &Client, e: StudioSendError) {
         StudioSendError::Busy => send_error(socket, ErrorCode::StudioBusy, &e.to_string()),
         StudioSendError::Ended => {
             // Forget the ended studio so the next event says "send hello" instead of repeating.
-            if let Some(joined) = socket.extensions.remove::<JoinedStudio>() {
-                socket.leave(joined.studio.episode_id().to_owned());
-            }
+            // The client stays in the studio's room: a studio that is ending still sends it
+            // `recording.ready` and `session.end` there (audio sent after `client.end-session`
+            // must not make it miss them), then empties the room itself.
+            socket.extensions.remove::<JoinedStudio>();
             send_error(socket, ErrorCode::StudioEnded, &e.to_string());
         }
     }

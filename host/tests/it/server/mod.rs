@@ -5,6 +5,7 @@ mod cli;
 mod config;
 mod console_browser;
 mod doors;
+mod ending;
 pub(crate) mod flood;
 mod fuzz;
 mod http;
