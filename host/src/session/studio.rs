@@ -548,8 +548,6 @@ impl Drop for Studio {
             for client in clients {
                 audience.send(client, &ServerEvent::RecordingReady(&ready));
             }
-            // As an ended studio does: nobody stays in the room of a studio that is gone.
-            audience.close(&episode).await;
         });
     }
 }
