@@ -35,6 +35,10 @@ use groups::{LiveGroup, kill_group, live_groups, register};
 
 /// Standard error kept per child.
 const STDERR_KEEP_BYTES: usize = 64 << 10;
+/// How long `wait` lets the stderr reader catch up after the child exited: the last lines a
+/// dying program writes (its error) would otherwise be missing from the plugin's error message.
+/// Bounded, because a grandchild may hold the pipe open.
+const STDERR_DRAIN: std::time::Duration = std::time::Duration::from_millis(500);
 /// Largest piece of standard output handed over in one read.
 const MAX_READ_BYTES: usize = 1 << 20;
 /// Longest wait for the child to take one write on its standard input.
@@ -56,6 +60,8 @@ pub struct ProcessChild {
     stdin: Option<ChildStdin>,
     stdout: Option<ChildStdout>,
     stderr: Arc<Mutex<VecDeque<u8>>>,
+    /// The task reading stderr into `stderr`; it ends at the pipe's end.
+    stderr_reader: Option<tokio::task::JoinHandle<()>>,
     /// Set by the watchdog when it killed the group, with the reason.
     stopped: Arc<OnceLock<String>>,
     /// The instance's count of live children, decremented on drop.
@@ -202,7 +208,7 @@ fn spawn(
     );
     live.fetch_add(1, Ordering::AcqRel);
     let stderr = Arc::new(Mutex::new(VecDeque::new()));
-    if let Some(mut pipe) = child.stderr.take() {
+    let stderr_reader = child.stderr.take().map(|mut pipe| {
         let kept = stderr.clone();
         tokio::spawn(async move {
             let mut buffer = [0u8; 4096];
@@ -212,8 +218,8 @@ fn spawn(
                 let excess = kept.len().saturating_sub(STDERR_KEEP_BYTES);
                 kept.drain(..excess);
             }
-        });
-    }
+        })
+    });
     Ok(ProcessChild {
         stdin: child.stdin.take(),
         stdout: child.stdout.take(),
@@ -221,6 +227,7 @@ fn spawn(
         program: name,
         pgid,
         stderr,
+        stderr_reader,
         stopped,
         live: live.clone(),
         _workdir: workdir,
@@ -453,6 +460,9 @@ impl process::HostChild for PluginView<'_> {
                 return Ok(Err(PluginError::Cancelled));
             }
         };
+        if let Some(reader) = child.stderr_reader.take() {
+            let _ = tokio::time::timeout(STDERR_DRAIN, reader).await;
+        }
         if let Some(stopped) = child.stopped() {
             return Ok(Err(stopped));
         }
