@@ -35,6 +35,21 @@ async function drained(c) {
   await c.next("error", (e) => e.code === "audio-not-binary" || e.code === "not-in-studio");
 }
 
+/// Waits until `count()` has stayed the same for 300 ms (at most 5 s).
+async function settled(count) {
+  const until = performance.now() + 5000;
+  let last = count();
+  let quietSince = performance.now();
+  while (performance.now() < until && performance.now() - quietSince < 300) {
+    await new Promise((resolve) => setTimeout(resolve, 25));
+    const now = count();
+    if (now !== last) {
+      last = now;
+      quietSince = performance.now();
+    }
+  }
+}
+
 function errors(c, code) {
   return c.all("error").filter((r) => r.args[0]?.code === code).map((r) => r.args[0]);
 }
@@ -76,6 +91,9 @@ describe("per-client limits", { skip: !ON && "run by cargo test -p voice-studio 
     for (let i = 0; i < 40; i += 1) c.socket.emit("client.request-state");
     await drained(c);
     const ms = performance.now() - started;
+    // The gateway has admitted or dropped all forty by now; the studio answers the admitted ones
+    // in its own time (on a busy machine after the drain's error): wait until it has gone quiet.
+    await settled(() => c.all("state.snapshot").length);
 
     const answered = c.all("state.snapshot").length - before;
     assert.ok(answered >= 20, `only ${answered} answered: the burst is 20`);
