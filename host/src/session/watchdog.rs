@@ -181,7 +181,11 @@ impl RegistryInner {
             let mut studios = lock(&self.studios);
             match studios.get(episode) {
                 // Only the studio that was found stuck, not a fresh one under the same episode.
-                Some(e) if e.handle.generation() == generation => studios.remove(episode),
+                Some(e) if e.handle.generation() == generation => {
+                    // Ended before it leaves the registry: whoever finds it gone finds it ended.
+                    e.heartbeat.end();
+                    studios.remove(episode)
+                }
                 _ => None,
             }
         };
@@ -194,7 +198,6 @@ impl RegistryInner {
             silent_ms = u64::try_from(silent_for.as_millis()).unwrap_or(u64::MAX),
             "studio stopped answering; the watchdog ends it (other studios go on)"
         );
-        entry.heartbeat.end();
         // Lands at the actor's next await; its drop finishes the recording.
         entry.actor.abort();
         let secs = silent_for.as_secs_f64();
