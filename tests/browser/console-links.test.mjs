@@ -8,10 +8,8 @@
 // can mint links and sign an expired one), SPEECH_WAV (the fake microphone), CHROMIUM.
 
 import { createHmac, randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { rmSync } from "node:fs";
+import { launchWithFakeMicrophone } from "./lib/chromium.mjs";
 
 const url = process.env.STUDIO_URL;
 const secret = process.env.STUDIO_TOKEN_SECRET;
@@ -32,23 +30,7 @@ function report(name, pass, detail = "") {
   console.log(`CHECK ${name} ${pass ? "PASS" : "FAIL"} ${detail}`.trimEnd());
 }
 
-const userDataDir = mkdtempSync(join(tmpdir(), "studio-links-chromium-"));
-const context = await chromium.launchPersistentContext(userDataDir, {
-  executablePath,
-  headless: false,
-  args: [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-    `--use-file-for-fake-audio-capture=${wav}`,
-    "--autoplay-policy=no-user-gesture-required",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-  ],
-});
+const { context, userDataDir } = await launchWithFakeMicrophone({ executablePath, wav, profilePrefix: "studio-links-chromium-" });
 const pageLog = [];
 
 async function open(link) {

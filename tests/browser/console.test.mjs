@@ -8,10 +8,8 @@
 // Environment: STUDIO_URL (http://127.0.0.1:port), SPEECH_WAV (48 kHz mono WAV), SCREENSHOT (png
 // path to write), CHROMIUM (default /usr/bin/chromium), EPISODE_ID.
 
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { rmSync } from "node:fs";
+import { launchWithFakeMicrophone } from "./lib/chromium.mjs";
 
 const url = process.env.STUDIO_URL;
 const wav = process.env.SPEECH_WAV;
@@ -33,24 +31,7 @@ function report(name, pass, detail = "") {
   console.log(`CHECK ${name} ${pass ? "PASS" : "FAIL"} ${detail}`.trimEnd());
 }
 
-const userDataDir = mkdtempSync(join(tmpdir(), "studio-console-chromium-"));
-const context = await chromium.launchPersistentContext(userDataDir, {
-  executablePath,
-  // Headless comes from the flag below ("new" headless is the real browser without a window).
-  headless: false,
-  args: [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-    `--use-file-for-fake-audio-capture=${wav}`,
-    "--autoplay-policy=no-user-gesture-required",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-  ],
-});
+const { context, userDataDir } = await launchWithFakeMicrophone({ executablePath, wav, profilePrefix: "studio-console-chromium-" });
 
 const page = context.pages()[0] || (await context.newPage());
 const pageLog = [];

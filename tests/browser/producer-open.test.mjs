@@ -6,10 +6,8 @@
 //
 // Environment: STUDIO_URL, SPEECH_WAV (48 kHz mono WAV), CHROMIUM.
 
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { rmSync } from "node:fs";
+import { launchWithFakeMicrophone } from "./lib/chromium.mjs";
 
 const url = process.env.STUDIO_URL;
 const wav = process.env.SPEECH_WAV;
@@ -26,23 +24,7 @@ function report(name, pass, detail = "") {
   console.log(`CHECK ${name} ${pass ? "PASS" : "FAIL"} ${detail}`.trimEnd());
 }
 
-const userDataDir = mkdtempSync(join(tmpdir(), "studio-producer-open-"));
-const context = await chromium.launchPersistentContext(userDataDir, {
-  executablePath,
-  headless: false,
-  args: [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-    `--use-file-for-fake-audio-capture=${wav}`,
-    "--autoplay-policy=no-user-gesture-required",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-  ],
-});
+const { context, userDataDir } = await launchWithFakeMicrophone({ executablePath, wav, profilePrefix: "studio-producer-open-" });
 const pageLog = [];
 const page = context.pages()[0] || (await context.newPage());
 page.on("console", (m) => pageLog.push(`${m.type()}: ${m.text()}`));

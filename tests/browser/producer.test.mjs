@@ -7,10 +7,9 @@
 // Environment: STUDIO_URL, STUDIO_ADMIN_TOKEN, BRIEFINGS_DIR (the server's briefings folder, with
 // cars-in-city-centres.md), SPEECH_WAV (48 kHz mono WAV), SCREENSHOT_DIR, CHROMIUM.
 
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { launchWithFakeMicrophone } from "./lib/chromium.mjs";
 
 const url = process.env.STUDIO_URL;
 const admin = process.env.STUDIO_ADMIN_TOKEN;
@@ -34,24 +33,7 @@ function report(name, pass, detail = "") {
   console.log(`CHECK ${name} ${pass ? "PASS" : "FAIL"} ${detail}`.trimEnd());
 }
 
-const userDataDir = mkdtempSync(join(tmpdir(), "studio-producer-chromium-"));
-const context = await chromium.launchPersistentContext(userDataDir, {
-  executablePath,
-  headless: false,
-  viewport: { width: 1100, height: 820 },
-  args: [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-    `--use-file-for-fake-audio-capture=${wav}`,
-    "--autoplay-policy=no-user-gesture-required",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-  ],
-});
+const { context, userDataDir } = await launchWithFakeMicrophone({ executablePath, wav, profilePrefix: "studio-producer-chromium-", viewport: { width: 1100, height: 820 } });
 const pageLog = [];
 function watch(page) {
   page.on("console", (m) => pageLog.push(`${m.type()}: ${m.text()}`));
