@@ -8,17 +8,24 @@
 //! `Err` and a wake-up callback. The thread owns the [`Recorder`], writes in order, syncs the
 //! files on a schedule and finishes the recording; the studio awaits that with a deadline.
 //!
+//! The thread takes its queue in batches: it wakes every [`BATCH_EVERY`] (or at once for
+//! `finish`, a closing handle or a queue half full), not once per write. A wake-up per 20 ms
+//! frame of every studio was a fifth of the server's CPU at 140 studios (a futex wake and a
+//! context switch each, see docs/BENCHMARKS.md "Where the time goes"); a batch of five frames
+//! costs one.
+//!
 //! Loss bounds. A process crash (`kill -9`) loses what is not yet handed to the OS: the open
-//! Cluster of each track (at most 1 s) plus the commands still queued (none while the disk keeps
-//! up; at most the queue's depth when it does not). A power loss also loses what the OS had not
+//! Cluster of each track (at most 1 s) plus the commands still queued (at most [`BATCH_EVERY`]
+//! of them while the disk keeps up; at most the queue's depth when it does not). A power loss also loses what the OS had not
 //! written yet: files are synced at most `sync_every` after a write, so at most `sync_every` +
 //! 1 s of audio per track, plus the queue. Captions and events are synced on the same schedule.
 
+use std::collections::VecDeque;
 use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
@@ -31,6 +38,9 @@ use crate::speakers::Speaker;
 
 /// Stack of a writer thread: room for libopus's encoder, which keeps its buffers on the stack.
 const WRITER_STACK: usize = 1024 * 1024;
+/// How often the thread takes what was queued: five frames of a track per wake-up. Writes reach
+/// the OS this much later at most, well inside the open Cluster's second.
+pub const BATCH_EVERY: Duration = Duration::from_millis(100);
 
 /// How the writer thread works; the same for every session of a server.
 #[derive(Debug, Clone)]
@@ -173,12 +183,29 @@ enum Command {
 /// What the studio's handle and the thread share.
 #[derive(Default)]
 struct Shared {
+    /// Commands waiting for the thread; it swaps the queue out whole, so the lock is held only
+    /// for a push or a swap, never across a write.
+    inbox: Mutex<Inbox>,
     /// Commands sent and not yet taken by the thread.
     queued: AtomicUsize,
     /// The thread met a failure (set after `failure` is filled).
     failed: AtomicBool,
     /// The thread's first failure, until the handle reports it.
     failure: Mutex<Option<RecordingError>>,
+}
+
+/// The writer thread's queue.
+#[derive(Default)]
+struct Inbox {
+    commands: VecDeque<Command>,
+    /// The studio's handle is gone: take what is left, then finish the files where they stand.
+    closed: bool,
+}
+
+impl Shared {
+    fn inbox(&self) -> std::sync::MutexGuard<'_, Inbox> {
+        self.inbox.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// The studio's side of a recording: queues writes for the writer thread without ever waiting.
@@ -188,7 +215,8 @@ struct Shared {
 /// studio sees first; later trouble is only logged, and the recording goes on where it can
 /// (a dropped frame becomes silence in its track).
 pub struct RecordingWriter {
-    commands: SyncSender<Command>,
+    /// The writer thread, to wake it before its beat; `None` when it could not start.
+    thread: Option<Thread>,
     shared: Arc<Shared>,
     dir: PathBuf,
     frame_room: usize,
@@ -206,26 +234,28 @@ impl RecordingWriter {
         let options = config.writer.clone();
         let frame_room = options.frame_queue.max(1);
         let room = frame_room + options.note_queue.max(1);
-        // One more slot than `room`: `finish` always finds its place.
-        let (commands, inbox) = mpsc::sync_channel(room + 1);
         let shared = Arc::new(Shared::default());
         let dir = config.recording_dir.clone();
         let thread_shared = shared.clone();
         let spawned = std::thread::Builder::new()
             .name("recorder".into())
             .stack_size(WRITER_STACK)
-            .spawn(move || run(config, inbox, &thread_shared, &on_failure));
-        if let Err(error) = spawned {
-            report(
-                &shared,
-                RecordingError::WriterLost {
-                    dir: dir.clone(),
-                    reason: format!("it could not start: {error}"),
-                },
-            );
-        }
+            .spawn(move || run(config, &thread_shared, &on_failure));
+        let thread = match spawned {
+            Ok(handle) => Some(handle.thread().clone()),
+            Err(error) => {
+                report(
+                    &shared,
+                    RecordingError::WriterLost {
+                        dir: dir.clone(),
+                        reason: format!("it could not start: {error}"),
+                    },
+                );
+                None
+            }
+        };
         Self {
-            commands,
+            thread,
             shared,
             dir,
             frame_room,
@@ -326,43 +356,49 @@ impl RecordingWriter {
     /// [`FinishingRecording::wait`].
     pub fn finish(self, end_ms: u64) -> FinishingRecording {
         let (reply, answer) = oneshot::channel();
-        self.shared.queued.fetch_add(1, Ordering::AcqRel);
-        let sent = self.commands.try_send(Command::Finish { end_ms, reply });
-        let lost = match sent {
-            Ok(()) => None,
-            Err(TrySendError::Full(_)) => Some("its queue is full"),
-            Err(TrySendError::Disconnected(_)) => Some("it ended"),
+        // Past the queue's room: `finish` always finds its place.
+        let lost = match &self.thread {
+            Some(thread) => {
+                self.shared.queued.fetch_add(1, Ordering::AcqRel);
+                self.shared
+                    .inbox()
+                    .commands
+                    .push_back(Command::Finish { end_ms, reply });
+                thread.unpark();
+                None
+            }
+            None => Some("it never started".to_owned()),
         };
         FinishingRecording {
             answer,
-            dir: self.dir,
+            dir: self.dir.clone(),
             within: self.finish_within,
-            lost: lost.map(str::to_owned),
+            lost,
         }
     }
 
     fn send(&mut self, command: Command) -> Result<(), RecordingError> {
         self.check()?;
-        if self.shared.queued.load(Ordering::Acquire) >= self.room {
+        let Some(thread) = &self.thread else {
+            self.dropped += 1;
+            let error = RecordingError::WriterLost {
+                dir: self.dir.clone(),
+                reason: "it never started".into(),
+            };
+            return self.report_once(error);
+        };
+        let queued = self.shared.queued.load(Ordering::Acquire);
+        if queued >= self.room {
             return self.drop_one();
         }
         self.shared.queued.fetch_add(1, Ordering::AcqRel);
-        match self.commands.try_send(command) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(_)) => {
-                self.shared.queued.fetch_sub(1, Ordering::AcqRel);
-                self.drop_one()
-            }
-            Err(TrySendError::Disconnected(_)) => {
-                self.shared.queued.fetch_sub(1, Ordering::AcqRel);
-                self.dropped += 1;
-                let error = RecordingError::WriterLost {
-                    dir: self.dir.clone(),
-                    reason: "it stopped unexpectedly".into(),
-                };
-                self.report_once(error)
-            }
+        self.shared.inbox().commands.push_back(command);
+        // A burst (a second of microphone at once, a catch-up fill) is taken before its beat,
+        // so it never reaches the frames' limit while the disk keeps up.
+        if queued + 1 == self.frame_room / 2 {
+            thread.unpark();
         }
+        Ok(())
     }
 
     fn drop_one(&mut self) -> Result<(), RecordingError> {
@@ -385,6 +421,17 @@ impl RecordingWriter {
         self.reported = true;
         crate::metrics::recording_failed(&error);
         Err(error)
+    }
+}
+
+impl Drop for RecordingWriter {
+    /// The studio's handle is gone: the thread takes what is queued and, unless `finish` was
+    /// among it, ends every file where it stands.
+    fn drop(&mut self) {
+        self.shared.inbox().closed = true;
+        if let Some(thread) = &self.thread {
+            thread.unpark();
+        }
     }
 }
 
@@ -535,14 +582,10 @@ impl Writer<'_> {
     }
 }
 
-/// The writer thread: takes commands in order, writes them, syncs on schedule, until `finish`
-/// or until the studio's handle is gone (then the files are finished where they stand).
-fn run(
-    config: RecorderConfig,
-    inbox: Receiver<Command>,
-    shared: &Shared,
-    on_failure: &(dyn Fn() + Send),
-) {
+/// The writer thread: takes commands in order, a batch per beat, writes them, syncs on
+/// schedule, until `finish` or until the studio's handle is gone (then the files are finished
+/// where they stand).
+fn run(config: RecorderConfig, shared: &Shared, on_failure: &(dyn Fn() + Send)) {
     let sync_every = config.writer.sync_every;
     let mut writer = Writer {
         recorder: None,
@@ -559,22 +602,14 @@ fn run(
     }
     // When the oldest write not yet synced was made.
     let mut unsynced_since: Option<Instant> = Some(Instant::now());
+    let mut batch = VecDeque::new();
     loop {
-        let next = match unsynced_since {
-            Some(since) => {
-                let wait = (since + sync_every).saturating_duration_since(Instant::now());
-                match inbox.recv_timeout(wait) {
-                    Ok(command) => Some(command),
-                    Err(RecvTimeoutError::Timeout) => None,
-                    Err(RecvTimeoutError::Disconnected) => break,
-                }
-            }
-            None => match inbox.recv() {
-                Ok(command) => Some(command),
-                Err(_) => break,
-            },
+        let closed = {
+            let mut inbox = shared.inbox();
+            std::mem::swap(&mut inbox.commands, &mut batch);
+            inbox.closed
         };
-        if let Some(command) = next {
+        for command in batch.drain(..) {
             shared.queued.fetch_sub(1, Ordering::AcqRel);
             if let Command::Finish { end_ms, reply } = command {
                 let result = writer.finish(end_ms);
@@ -589,6 +624,16 @@ fn run(
             writer.sync();
             unsynced_since = None;
         }
+        if closed {
+            break;
+        }
+        let wait = match unsynced_since {
+            Some(since) => {
+                BATCH_EVERY.min((since + sync_every).saturating_duration_since(Instant::now()))
+            }
+            None => BATCH_EVERY,
+        };
+        std::thread::park_timeout(wait);
     }
     // The studio dropped its handle without finishing (its task ended abruptly): end every file
     // where it stands, so the recording still has its Cues and its end.
