@@ -100,7 +100,10 @@ pub fn resampler(from_rate: u32, to_rate: u32) -> Result<Resampler, PluginError>
 
 /// Converts a float sample in -1..=1 to 16 bits, clipping anything outside.
 pub fn f32_to_i16(sample: f32) -> i16 {
-    (sample * 32767.0).round().clamp(-32768.0, 32767.0) as i16
+    // Round half away from zero by adding half with the sign and truncating; `as` saturates.
+    // `f32::round` is a software routine in wasm and a libm call on x86-64 without SSE4.1.
+    let scaled = sample * 32767.0;
+    (scaled + 0.5f32.copysign(scaled)) as i16
 }
 
 /// How many samples `ms` milliseconds take at `sample_rate`.

@@ -214,6 +214,10 @@ pub struct Synth {
     last_pulse: f32,
     formants: [Resonator; 3],
     noise: u32,
+    /// The vibrato's phasor (cos, sin) and its turn per sample: a rotation per sample instead of a
+    /// `sin` (a software routine in wasm, four of which per sample were most of this plugin's time).
+    vibrato: (f32, f32),
+    vibrato_step: (f32, f32),
 }
 
 impl Synth {
@@ -230,6 +234,11 @@ impl Synth {
             last_pulse: 0.0,
             formants: [Resonator::default(); 3],
             noise: 0x1234_5678,
+            vibrato: (1.0, 0.0),
+            vibrato_step: {
+                let turn = 2.0 * PI * VIBRATO_HZ / settings.sample_rate as f32;
+                (turn.cos(), turn.sin())
+            },
         }
     }
 
@@ -263,6 +272,9 @@ impl Synth {
             let length = match segment {
                 Segment::Syllable { samples, .. } | Segment::Pause { samples } => samples,
             };
+            if self.offset == 0 {
+                self.vibrato = (1.0, 0.0);
+            }
             if self.offset == 0
                 && let Segment::Syllable { vowel, .. } = segment
             {
@@ -310,16 +322,16 @@ impl Synth {
         let t = position as f32 / length.max(1) as f32;
         let f0 = pitch.0 + (pitch.1 - pitch.0) * t;
         // Slight vibrato keeps it from sounding like a tone generator.
-        let f0 = f0 * (1.0 + 0.012 * (2.0 * PI * 5.5 * position as f32 / self.rate).sin());
+        let f0 = f0 * (1.0 + 0.012 * self.next_vibrato());
         self.phase += f0 / self.rate;
         if self.phase >= 1.0 {
             self.phase -= 1.0;
         }
         // Rosenberg glottal pulse: open for 40% of the period, then closed; its derivative excites the tract.
         let pulse = if self.phase < 0.25 {
-            0.5 * (1.0 - (PI * self.phase / 0.25).cos())
+            0.5 * (1.0 - fast_cos(PI * self.phase / 0.25))
         } else if self.phase < 0.4 {
-            (PI * (self.phase - 0.25) / 0.3).cos()
+            fast_cos(PI * (self.phase - 0.25) / 0.3)
         } else {
             0.0
         };
@@ -344,6 +356,14 @@ impl Synth {
         out
     }
 
+    /// sin(2 pi 5.5 Hz t) at this sample of the syllable; the phasor turns one sample on.
+    fn next_vibrato(&mut self) -> f32 {
+        let (c, s) = self.vibrato;
+        let (dc, ds) = self.vibrato_step;
+        self.vibrato = (c * dc - s * ds, s * dc + c * ds);
+        s
+    }
+
     /// A pause: let the resonators ring out, no new excitation.
     fn decay(&mut self) -> f32 {
         self.last_pulse = 0.0;
@@ -359,8 +379,27 @@ impl Synth {
     }
 }
 
+/// Vibrato rate of the voice.
+const VIBRATO_HZ: f32 = 5.5;
+
+/// cos on 0..=pi by Bhaskara's rational approximation (error below 0.002): the glottal pulse's
+/// shape needs no more, and it costs a division instead of a software `cos`.
+fn fast_cos(x: f32) -> f32 {
+    let bhaskara = |x: f32| {
+        let pi2 = PI * PI;
+        (pi2 - 4.0 * x * x) / (pi2 + x * x)
+    };
+    if x <= PI / 2.0 {
+        bhaskara(x)
+    } else {
+        -bhaskara(PI - x)
+    }
+}
+
+/// A soft limiter like tanh (its [3/2] Pade approximant, exact at 0 and joined to +-1 at +-3).
 fn soft_clip(x: f32) -> f32 {
-    x.tanh()
+    let x = x.clamp(-3.0, 3.0);
+    x * (27.0 + x * x) / (27.0 + 9.0 * x * x)
 }
 
 #[cfg(test)]
