@@ -185,6 +185,29 @@ async fn idle_past(liveness: &Liveness, limit: Duration) {
     }
 }
 
+/// Runs a streaming call within `limit` of its own time: the time its pushes waited for the
+/// studio to take what they pushed (the studio takes TTS audio as it plays) does not count.
+/// `None` when the deadline passed.
+async fn within_deadline<F: std::future::Future>(
+    limit: Duration,
+    delivery: &Delivery,
+    call: F,
+) -> Option<F::Output> {
+    let start = tokio::time::Instant::now();
+    tokio::pin!(call);
+    loop {
+        let deadline = start + limit + delivery.held_back();
+        tokio::select! {
+            output = &mut call => return Some(output),
+            () = tokio::time::sleep_until(deadline) => {
+                if tokio::time::Instant::now() >= start + limit + delivery.held_back() {
+                    return None;
+                }
+            }
+        }
+    }
+}
+
 /// The body of a streaming call (TTS, LLM) on a handle: runs the call into a `$sink` feeding `$out`
 /// within the call's deadline and, when it fails before delivering anything and the error falls
 /// back, tries the next plugin of the chain. Evaluates to the result and what the last attempt's
@@ -203,7 +226,7 @@ macro_rules! stream_with_fallback {
                 &$request,
             );
             let limit = $handle.seat.deadline(&live);
-            let outcome = tokio::time::timeout(limit, async {
+            let outcome = within_deadline(limit, &delivery, async {
                 let sink = live.store.data_mut().table.push(sink)?;
                 let sink_rep = sink.rep();
                 begin_call(&mut live.store);
@@ -217,8 +240,8 @@ macro_rules! stream_with_fallback {
             })
             .await;
             let result = match outcome {
-                Ok(outcome) => $handle.seat.settle(attempt, live, outcome),
-                Err(_elapsed) => Err($handle.seat.expire(live)),
+                Some(outcome) => $handle.seat.settle(attempt, live, outcome),
+                None => Err($handle.seat.expire(live)),
             };
             match result {
                 Err(e) if !delivery.delivered() && $handle.seat.falls_back(attempt, &e) => {

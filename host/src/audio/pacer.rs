@@ -33,6 +33,9 @@ pub const MAX_QUEUED_MS: u64 = 180_000;
 /// [`MAX_QUEUED_MS`] in 48 kHz samples.
 pub const MAX_QUEUED_SAMPLES: usize = (MAX_QUEUED_MS * SAMPLE_RATE as u64 / 1000) as usize;
 
+/// How much the queue grows at a time: half a second (47 KiB).
+const GROW_SAMPLES: usize = SAMPLE_RATE as usize / 2;
+
 /// Pacing settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PacerConfig {
@@ -110,9 +113,9 @@ impl Pacer {
     pub fn new(config: PacerConfig) -> Self {
         Self {
             config,
-            // One second (94 KiB): enough for a usual TTS burst, small enough for the per-studio
-            // memory budget; a longer burst grows it once and the capacity is kept.
-            queue: VecDeque::with_capacity(SAMPLE_RATE as usize),
+            // Nothing while idle: most voices are silent most of the time. An utterance grows the
+            // queue in half-second steps and gives the memory back when it ends.
+            queue: VecDeque::new(),
             anchor: None,
             next_seq: 0,
             released_samples: 0,
@@ -135,6 +138,11 @@ impl Pacer {
         }
         let room = MAX_QUEUED_SAMPLES.saturating_sub(self.queue.len());
         let (kept, dropped) = samples.split_at(samples.len().min(room));
+        if self.queue.capacity() - self.queue.len() < kept.len() {
+            // Exact steps, not doubling: the studio keeps TTS about 1.5 s ahead of playback, and
+            // doubling would hold up to twice that per speaking voice.
+            self.queue.reserve_exact(kept.len().max(GROW_SAMPLES));
+        }
         self.queue.extend(kept);
         if !dropped.is_empty() {
             self.dropped_samples += dropped.len() as u64;
@@ -239,7 +247,8 @@ impl Pacer {
     }
 
     fn reset(&mut self) {
-        self.queue.clear();
+        // An idle voice holds no audio memory (a long line may have grown the queue).
+        self.queue = VecDeque::new();
         self.anchor = None;
         self.next_seq = 0;
         self.released_samples = 0;
@@ -422,6 +431,35 @@ mod tests {
         pacer.stop();
         pacer.push(&minute);
         assert_eq!(pacer.queued_ms(), 60_000);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_voice_holds_no_audio_memory_and_a_line_grows_it_in_steps() {
+        let mut pacer = Pacer::new(PacerConfig::default());
+        assert_eq!(pacer.queue.capacity(), 0, "a new pacer holds nothing");
+        // A TTS chunk of 100 ms reserves one step (0.5 s), not the chunk doubled again and again.
+        pacer.push(&numbered(4_800));
+        assert!(pacer.queue.capacity() >= GROW_SAMPLES);
+        assert!(pacer.queue.capacity() < 2 * GROW_SAMPLES);
+        // 1.6 s queued (the studio keeps TTS about 1.5 s ahead): four steps, not 2^n.
+        for _ in 1..16 {
+            pacer.push(&numbered(4_800));
+        }
+        assert!(pacer.queue.capacity() <= 2 * SAMPLE_RATE as usize);
+        pacer.stop();
+        assert_eq!(
+            pacer.queue.capacity(),
+            0,
+            "a stopped line gives its memory back"
+        );
+        pacer.push(&numbered(FRAME_SAMPLES));
+        pacer.finish();
+        while !matches!(pacer.next().await, PacerEvent::Finished { .. }) {}
+        assert_eq!(
+            pacer.queue.capacity(),
+            0,
+            "a finished line gives its memory back"
+        );
     }
 
     #[tokio::test(start_paused = true)]

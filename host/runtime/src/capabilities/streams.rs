@@ -101,6 +101,16 @@ pub(crate) struct Delivery {
     pieces: AtomicU32,
     /// Set when a push was refused for passing `max_tokens` or [`MAX_REPLY_CHARS`] (LLM).
     capped: AtomicBool,
+    /// Time pushes spent waiting for the studio to take what was pushed (done, and the start
+    /// of a wait going on): the studio paces TTS audio to playback, and a call's deadline does
+    /// not count the time the studio held it back.
+    held: std::sync::Mutex<Held>,
+}
+
+#[derive(Debug, Default)]
+struct Held {
+    total: std::time::Duration,
+    since: Option<std::time::Instant>,
 }
 
 impl Delivery {
@@ -117,6 +127,48 @@ impl Delivery {
     /// Non-empty pieces of text delivered.
     pub(crate) fn pieces(&self) -> u32 {
         self.pieces.load(Ordering::Relaxed)
+    }
+
+    /// How long pushes have waited for the studio so far, the wait going on included.
+    pub(crate) fn held_back(&self) -> std::time::Duration {
+        let held = self
+            .held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        held.total
+            + held
+                .since
+                .map_or(std::time::Duration::ZERO, |t| t.elapsed())
+    }
+
+    /// Sends `item` like [`deliver`]; a wait for room counts as held back.
+    async fn deliver<T>(
+        &self,
+        tx: &mpsc::Sender<T>,
+        cancel: &CallCancel,
+        item: T,
+    ) -> Result<(), PluginError> {
+        if cancel.is_cancelled() {
+            return Err(PluginError::Cancelled);
+        }
+        // The usual case: room at once, no clock read and no lock.
+        let item = match tx.try_send(item) {
+            Ok(()) => return Ok(()),
+            Err(mpsc::error::TrySendError::Closed(_)) => return Err(PluginError::Cancelled),
+            Err(mpsc::error::TrySendError::Full(item)) => item,
+        };
+        let lock = || {
+            self.held
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        lock().since = Some(std::time::Instant::now());
+        let result = deliver(tx, cancel, item).await;
+        let mut held = lock();
+        if let Some(since) = held.since.take() {
+            held.total += since.elapsed();
+        }
+        result
     }
 }
 
@@ -400,7 +452,7 @@ impl streams::HostTokenSink for PluginView<'_> {
         }
         sink.chars += text.len();
         let piece = !text.is_empty();
-        let result = deliver(&sink.tx, &sink.cancel, text).await;
+        let result = sink.delivery.deliver(&sink.tx, &sink.cancel, text).await;
         if result.is_ok() {
             sink.delivery.delivered.store(true, Ordering::Relaxed);
             if piece {
@@ -430,7 +482,7 @@ impl streams::HostAudioSink for PluginView<'_> {
             .budget()
             .audio_credit(chunk.samples.len(), chunk.sample_rate);
         let sink = self.table.get(&sink)?;
-        let result = deliver(&sink.tx, &sink.cancel, chunk).await;
+        let result = sink.delivery.deliver(&sink.tx, &sink.cancel, chunk).await;
         if result.is_ok() {
             sink.delivery.delivered.store(true, Ordering::Relaxed);
         }

@@ -57,6 +57,8 @@ impl Floor {
             line.caption_start_ms = Some(due_ms.max(now_ms));
         }
         line.released += FRAME_SAMPLES as u64;
+        line.released_shared
+            .store(line.released, std::sync::atomic::Ordering::Relaxed);
         let shown = line.spoken.clauses_started(line.released);
         let caption = (shown > line.clauses_shown).then(|| {
             line.clauses_shown = shown;

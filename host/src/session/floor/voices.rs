@@ -20,6 +20,8 @@ use crate::recording::Event;
 use crate::session::room::Room;
 use crate::speakers::Ai;
 use crate::speakers::Speaker;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 /// An AI's voice: its pacer and its line in progress.
 pub(super) struct Voice {
@@ -47,6 +49,9 @@ pub(super) struct LineInProgress {
     pub(super) produced: bool,
     /// Samples released to clients.
     pub(super) released: u64,
+    /// The same, for the line's task, which keeps its TTS at most
+    /// [`AHEAD_OF_PLAYBACK`](super::speak::AHEAD_OF_PLAYBACK) ahead.
+    pub(super) released_shared: Arc<AtomicU64>,
     /// Clauses shown in its caption so far.
     pub(super) clauses_shown: usize,
     pub(super) caption_id: String,
@@ -103,9 +108,11 @@ impl Floor {
         } else {
             Duration::ZERO
         };
+        let released_shared = Arc::new(AtomicU64::new(0));
         let job = LineJob {
             speaker,
             line: id,
+            released: released_shared.clone(),
             llm,
             tts,
             request: request.llm,
@@ -135,6 +142,7 @@ impl Floor {
             thinking: think_ms.is_some(),
             produced: false,
             released: 0,
+            released_shared,
             clauses_shown: 0,
             caption_id: format!("{}-{}-{id}", speaker.name(), room.generation),
             caption_start_ms: None,

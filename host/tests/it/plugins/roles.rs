@@ -143,6 +143,58 @@ async fn mock_tts_streams_audio_at_its_configured_rate() {
     );
 }
 
+/// The studio takes TTS audio as it plays (about 1.5 s ahead), so a clause's call may wait in
+/// its pushes for far longer than its deadline: that wait is the studio's, not the plugin's, and
+/// the call must not expire for it. Here the deadline is 400 ms and the listener takes a 100 ms
+/// chunk every 100 ms through a one-chunk channel, so the call lasts several seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tts_call_held_back_by_the_studio_outlives_its_clause_deadline() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let manifest = studio_test_kit::manifest::Manifest::shipped()
+        .plugin_dir(voice_studio::plugins::BUILT_PLUGIN_DIR)
+        .deadline("tts_clause_ms", 400)
+        .write(dir.path());
+    let host = PluginHost::start(PluginHostOptions {
+        manifest_path: manifest,
+        plugin_dir_override: None,
+        cache_dir: Some(dir.path().join("cache")),
+        watch: false,
+        ..Default::default()
+    })
+    .await
+    .expect("the manifest starts");
+    let mut tts = host.tts();
+    let (tx, mut rx) = mpsc::channel::<voice_studio::plugins::wit::AudioChunk>(1);
+    let listener = tokio::spawn(async move {
+        let mut samples = 0usize;
+        while let Some(chunk) = rx.recv().await {
+            samples += chunk.samples.len();
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        samples
+    });
+    let request = TtsRequest {
+        text: "This sentence is long enough to last a few seconds when it is spoken aloud.".into(),
+        speaker: Speaker::Claude,
+        voice: String::new(),
+        language: "en-US".into(),
+    };
+    let started = std::time::Instant::now();
+    tts.synthesize(request, tx)
+        .await
+        .expect("held back by its listener, the call still completes");
+    let samples = listener.await.expect("listener");
+    assert!(
+        started.elapsed() > std::time::Duration::from_secs(2),
+        "the listener held the call back past its deadline ({:?})",
+        started.elapsed()
+    );
+    assert!(
+        samples > 24_000 * 3,
+        "every chunk arrived: {samples} samples"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mock_llm_streams_a_reply_for_each_ai() {
     let cache = tempfile::tempdir().expect("cache dir");
