@@ -174,6 +174,13 @@ impl Vad {
     }
 
     fn band_level_dbfs(&mut self, frame: &Frame) -> f32 {
+        // Digital silence into a filter at rest comes out as silence: skip the filter (a muted
+        // or idle microphone sends such frames most of a session).
+        if self.band.iter().all(|stage| stage.state == [0.0; 2])
+            && frame.samples().iter().all(|&s| s == 0)
+        {
+            return SILENCE_DBFS;
+        }
         let mut energy = 0.0f32;
         for &sample in frame.samples() {
             let mut x = f32::from(sample);
