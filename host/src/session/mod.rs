@@ -15,6 +15,7 @@
 mod audience;
 mod floor;
 mod limits;
+mod memory;
 mod quota;
 mod room;
 mod state;

@@ -507,6 +507,7 @@ impl Studio {
             audio_bytes = stats.bytes,
             "studio ended"
         );
+        super::memory::studio_ended();
     }
 }
 
