@@ -35,7 +35,9 @@ pub(super) async fn run_client(
     let reader_log = log.clone();
     let reader = tokio::spawn(async move { read_events(rx, reader_log, pong_tx).await });
 
-    let silence = vec![0u8; FRAME_BYTES];
+    // Every frame as shared bytes, cut once: sending one allocates nothing.
+    let silence = tokio_tungstenite::tungstenite::Bytes::from(vec![0u8; FRAME_BYTES]);
+    let speech = tokio_tungstenite::tungstenite::Bytes::from(speech.as_ref().clone());
     let frames_per_turn = speech.len() / FRAME_BYTES;
     let turn_frames = (TURN_EVERY.as_millis() / FRAME.as_millis()) as usize;
     let offset_frames = (offset.as_millis() / FRAME.as_millis()) as usize;
@@ -58,20 +60,22 @@ pub(super) async fn run_client(
         // Frame `index` of the client's own timeline; turn k starts at offset + k * 8 s.
         let in_turn = (index + turn_frames - offset_frames % turn_frames) % turn_frames;
         let speaking = index >= offset_frames && in_turn < frames_per_turn;
-        let frame: &[u8] = if speaking {
+        let frame = if speaking {
             if in_turn == 0 {
                 speech_started = Some(now);
             }
-            &speech[in_turn * FRAME_BYTES..(in_turn + 1) * FRAME_BYTES]
+            speech.slice(in_turn * FRAME_BYTES..(in_turn + 1) * FRAME_BYTES)
         } else {
-            &silence
+            silence.clone()
         };
-        tx.send(Message::text(
+        // The event and its attachment in one write, as a browser's socket.io-client sends them
+        // back to back: `feed` queues, `send` flushes both.
+        tx.feed(Message::text(
             r#"451-["audio.chunk",{"_placeholder":true,"num":0}]"#,
         ))
         .await
         .map_err(|e| e.to_string())?;
-        tx.send(Message::binary(frame.to_vec()))
+        tx.send(Message::binary(frame))
             .await
             .map_err(|e| e.to_string())?;
         if speaking
@@ -88,6 +92,13 @@ pub(super) async fn run_client(
     let _ = tx.send(Message::Close(None)).await;
     reader.abort();
     Ok(())
+}
+
+/// What a client reads of an `audio.out` event's JSON part.
+#[derive(serde::Deserialize)]
+struct AudioOutHead<'a> {
+    speaker: &'a str,
+    seq: u64,
 }
 
 pub(super) type WsRead = futures::stream::SplitStream<WebSocketStream<TcpStream>>;
@@ -119,6 +130,19 @@ pub(super) async fn read_events(
                 } else {
                     continue;
                 };
+                // Most events are audio.out heads: read those without building a JSON tree, so
+                // the clients stay cheap next to the server they measure.
+                if json.starts_with(r#"["audio.out","#)
+                    && let Ok((_, head)) = serde_json::from_str::<(&str, AudioOutHead)>(json)
+                {
+                    *log.lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .seen
+                        .entry("audio.out".to_owned())
+                        .or_default() += 1;
+                    pending_audio = Some((head.speaker.to_owned(), head.seq));
+                    continue;
+                }
                 let Ok(serde_json::Value::Array(args)) = serde_json::from_str(json) else {
                     continue;
                 };

@@ -74,9 +74,9 @@ fn main() {
     );
     println!();
     println!(
-        "| studios | replies | client v2v p50 / p99 ms | host v2v p50 / p99 ms | host overhead p50 / p99 ms | barge-in: last AI frame p50 / p99 ms | audio.stop p50 / p99 ms | late frames | lost frames | server CPU % of a core (per studio) | RSS MiB (per studio) |"
+        "| studios | replies | client v2v p50 / p99 ms | host v2v p50 / p99 ms | host overhead p50 / p99 ms | barge-in: last AI frame p50 / p99 ms | audio.stop p50 / p99 ms | late frames | lost frames | server CPU % of a core (per studio) | clients' CPU % of a core | RSS MiB (per studio) | RSS MiB idle / after all ended |"
     );
-    println!("|---:|---:|---|---|---|---|---|---:|---:|---|---|");
+    println!("|---:|---:|---|---|---|---|---|---:|---:|---|---:|---|---|");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -179,6 +179,10 @@ struct ClientLog {
 struct Step {
     logs: Vec<ClientLog>,
     cpu_percent: f64,
+    /// This process's CPU (the clients, the OTLP receiver) over the same time.
+    clients_cpu_percent: f64,
+    /// The server's RSS once every studio of the step has ended.
+    rss_ended_mib: f64,
     rss_before_mib: f64,
     rss_after_mib: f64,
     studios: usize,
@@ -196,7 +200,7 @@ async fn run_step(n: usize, length: Duration, speech: Arc<Vec<u8>>, dir: &Path) 
         Ok(c) => c,
         Err(e) => fail(&format!("no OTLP receiver: {e}")),
     };
-    let mut server = Server::start(&work, &collector.endpoint());
+    let server = Server::start(&work, &collector.endpoint());
     let rss_before = server.rss_mib();
     let start = Instant::now() + Duration::from_millis(500);
     let mut tasks = Vec::with_capacity(n);
@@ -218,10 +222,15 @@ async fn run_step(n: usize, length: Duration, speech: Arc<Vec<u8>>, dir: &Path) 
     // CPU over the steady part of the step: from the first turn to the end.
     tokio::time::sleep_until((start + Duration::from_secs(1)).into()).await;
     let cpu_start = server.cpu_ticks();
+    let clients_cpu_start = process_cpu_ticks("self");
     let wall_start = Instant::now();
     tokio::time::sleep_until((start + length).into()).await;
     let cpu = server.cpu_ticks().saturating_sub(cpu_start) as f64 / ticks_per_second();
-    let cpu_percent = cpu / wall_start.elapsed().as_secs_f64() * 100.0;
+    let clients_cpu =
+        process_cpu_ticks("self").saturating_sub(clients_cpu_start) as f64 / ticks_per_second();
+    let wall = wall_start.elapsed().as_secs_f64();
+    let cpu_percent = cpu / wall * 100.0;
+    let clients_cpu_percent = clients_cpu / wall * 100.0;
     let rss_after = server.rss_mib();
     let studios = server.studios();
     let mut logs = Vec::with_capacity(n);
@@ -241,6 +250,23 @@ async fn run_step(n: usize, length: Duration, speech: Arc<Vec<u8>>, dir: &Path) 
         let log = std::mem::take(&mut *log.lock().unwrap_or_else(PoisonError::into_inner));
         logs.push(log);
     }
+    // Every client has left: the studios end after their grace second; then the server should
+    // be back near its idle size.
+    let rss_ended = tokio::task::spawn_blocking(move || {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while server.studios() > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        // Recordings finish on their own threads after the studio is gone.
+        std::thread::sleep(Duration::from_secs(2));
+        let rss = server.rss_mib();
+        (server, rss)
+    })
+    .await;
+    let (mut server, rss_ended_mib) = match rss_ended {
+        Ok(pair) => pair,
+        Err(e) => fail(&format!("waiting for the studios to end failed: {e}")),
+    };
     // The server flushes its queued spans as it stops: off the runtime's one worker, which the
     // receiver needs meanwhile.
     let stopped = tokio::task::spawn_blocking(move || server.stop()).await;
@@ -251,6 +277,8 @@ async fn run_step(n: usize, length: Duration, speech: Arc<Vec<u8>>, dir: &Path) 
     Step {
         logs,
         cpu_percent,
+        clients_cpu_percent,
+        rss_ended_mib,
         rss_before_mib: rss_before,
         rss_after_mib: rss_after,
         studios,

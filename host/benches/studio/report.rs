@@ -13,6 +13,8 @@ pub(super) struct Report {
     pub(super) late_frames: usize,
     pub(super) lost_frames: usize,
     pub(super) cpu_percent: f64,
+    pub(super) clients_cpu_percent: f64,
+    pub(super) rss_ended_mib: f64,
     pub(super) rss_before_mib: f64,
     pub(super) rss_after_mib: f64,
     pub(super) studios: usize,
@@ -33,6 +35,8 @@ impl Step {
             late_frames: 0,
             lost_frames: 0,
             cpu_percent: self.cpu_percent,
+            clients_cpu_percent: self.clients_cpu_percent,
+            rss_ended_mib: self.rss_ended_mib,
             rss_before_mib: self.rss_before_mib,
             rss_after_mib: self.rss_after_mib,
             studios: self.studios,
@@ -139,7 +143,7 @@ impl Report {
         let per = |x: f64| if n == 0 { 0.0 } else { x / n as f64 };
         let rss_growth = (self.rss_after_mib - self.rss_before_mib).max(0.0);
         println!(
-            "| {n} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0} ({:.2}) | {:.0} ({:.2}) |",
+            "| {n} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0} ({:.2}) | {:.0} | {:.0} ({:.2}) | {:.0} / {:.0} |",
             self.replies,
             pair(&self.client_v2v),
             pair(&self.host_v2v),
@@ -150,8 +154,11 @@ impl Report {
             self.lost_frames,
             self.cpu_percent,
             per(self.cpu_percent),
+            self.clients_cpu_percent,
             self.rss_after_mib,
             per(rss_growth),
+            self.rss_before_mib,
+            self.rss_ended_mib,
         );
         if self.failed_clients > 0 || self.errors > 0 || self.studios != n {
             eprintln!(

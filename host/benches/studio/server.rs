@@ -15,9 +15,27 @@ impl Server {
         if let Err(e) = std::fs::write(work.join("plugins.toml"), manifest()) {
             fail(&format!("cannot write plugins.toml: {e}"));
         }
-        let spawned = Command::new(env!("CARGO_BIN_EXE_voice-studio"))
+        // `STUDIO_BENCH_SERVER_WRAP`: a program the server runs under (a heap profiler, say).
+        let mut command = match std::env::var("STUDIO_BENCH_SERVER_WRAP") {
+            Ok(wrapper) if !wrapper.is_empty() => {
+                let mut c = Command::new(wrapper);
+                c.arg(env!("CARGO_BIN_EXE_voice-studio"));
+                c
+            }
+            _ => Command::new(env!("CARGO_BIN_EXE_voice-studio")),
+        };
+        command.env_clear();
+        // Extra variables for the server, `KEY=VALUE` separated by spaces (allocator knobs, say).
+        for pair in std::env::var("STUDIO_BENCH_SERVER_ENV")
+            .unwrap_or_default()
+            .split_whitespace()
+        {
+            if let Some((key, value)) = pair.split_once('=') {
+                command.env(key, value);
+            }
+        }
+        let spawned = command
             .current_dir(work)
-            .env_clear()
             .env("HOST", "127.0.0.1")
             .env("PORT", "0")
             .env("PLUGIN_DIR", voice_studio::plugins::BUILT_PLUGIN_DIR)
@@ -78,21 +96,7 @@ impl Server {
 
     /// utime + stime of the server process, in clock ticks.
     pub(super) fn cpu_ticks(&self) -> u64 {
-        let stat =
-            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
-        // Fields after the command name (which may hold spaces) start after the last ')'.
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .map(|(_, rest)| rest.split_whitespace().collect())
-            .unwrap_or_default();
-        let field = |i: usize| {
-            fields
-                .get(i)
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0)
-        };
-        // utime and stime are fields 14 and 15 of stat(5), i.e. 11 and 12 after the name.
-        field(11) + field(12)
+        process_cpu_ticks(&self.child.id().to_string())
     }
 
     pub(super) fn rss_mib(&self) -> f64 {
@@ -160,4 +164,22 @@ pub(super) fn ticks_per_second() -> f64 {
         .ok()
         .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
         .unwrap_or(100.0)
+}
+
+/// utime + stime of process `pid` (`self` for this one), in clock ticks.
+pub(super) fn process_cpu_ticks(pid: &str) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let field = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime are fields 14 and 15 of stat(5), i.e. 11 and 12 after the name.
+    field(11) + field(12)
 }
