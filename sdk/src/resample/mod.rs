@@ -159,6 +159,25 @@ impl Resampler {
         }
         self.history
             .extend(input.iter().map(|&s| f32::from(s) / 32768.0));
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx") {
+            // SAFETY: this CPU has AVX, checked just above.
+            unsafe { self.filter_avx(out) };
+        } else {
+            self.filter(out);
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        self.filter(out);
+        // Keep only what the next output still reads.
+        let oldest_needed = (self.position / self.up + 1).saturating_sub(self.taps);
+        let drop = oldest_needed.min(self.history.len());
+        self.history.drain(..drop);
+        self.position -= drop * self.up;
+    }
+
+    /// The filter over the history: every output whose window is complete.
+    #[inline(always)]
+    fn filter(&mut self, out: &mut Vec<i16>) {
         let taps = self.taps;
         while self.position / self.up < self.history.len() {
             let newest = self.position / self.up;
@@ -169,11 +188,16 @@ impl Resampler {
             out.push(to_sample(value));
             self.position += self.down;
         }
-        // Keep only what the next output still reads.
-        let oldest_needed = (self.position / self.up + 1).saturating_sub(taps);
-        let drop = oldest_needed.min(self.history.len());
-        self.history.drain(..drop);
-        self.position -= drop * self.up;
+    }
+
+    /// [`Resampler::filter`] compiled for AVX: the same operations in the same order (so the
+    /// same output, bit for bit), eight lanes to an instruction instead of four. The TTS audio
+    /// of every speaking studio passes here (24 -> 48 kHz); it was the largest cost of the host's
+    /// own code in a profile at 200 studios.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx")]
+    fn filter_avx(&mut self, out: &mut Vec<i16>) {
+        self.filter(out);
     }
 
     /// Pushes silence through the filter so the last input samples come out (end of a stream).
@@ -229,6 +253,7 @@ fn to_sample(value: f32) -> i16 {
     (value + 0.5f32.copysign(value)) as i16
 }
 
+#[inline(always)]
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut lanes = [0.0f32; 8];
     let chunks_a = a.chunks_exact(8);
