@@ -16,16 +16,16 @@
 //!
 //! Loss bounds. A process crash (`kill -9`) loses what is not yet handed to the OS: the open
 //! Cluster of each track (at most 1 s) plus the commands still queued (at most [`BATCH_EVERY`]
-//! of them while the disk keeps up; at most the queue's depth when it does not). A power loss also loses what the OS had not
-//! written yet: files are synced at most `sync_every` after a write, so at most `sync_every` +
-//! 1 s of audio per track, plus the queue. Captions and events are synced on the same schedule.
+//! of them while the disk keeps up; at most the queue's depth when it does not). A power loss
+//! also loses what the OS had not written yet: files are synced at most `sync_every` after a
+//! write, so at most `sync_every` + 1 s of audio per track, plus the queue. Captions and events are synced on the same schedule.
 
 use std::collections::VecDeque;
 use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::thread::Thread;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
@@ -215,8 +215,9 @@ impl Shared {
 /// studio sees first; later trouble is only logged, and the recording goes on where it can
 /// (a dropped frame becomes silence in its track).
 pub struct RecordingWriter {
-    /// The writer thread, to wake it before its beat; `None` when it could not start.
-    thread: Option<Thread>,
+    /// The writer thread, to wake it before its beat and to know it is gone; `None` when it
+    /// could not start.
+    thread: Option<JoinHandle<()>>,
     shared: Arc<Shared>,
     dir: PathBuf,
     frame_room: usize,
@@ -242,7 +243,7 @@ impl RecordingWriter {
             .stack_size(WRITER_STACK)
             .spawn(move || run(config, &thread_shared, &on_failure));
         let thread = match spawned {
-            Ok(handle) => Some(handle.thread().clone()),
+            Ok(handle) => Some(handle),
             Err(error) => {
                 report(
                     &shared,
@@ -358,13 +359,14 @@ impl RecordingWriter {
         let (reply, answer) = oneshot::channel();
         // Past the queue's room: `finish` always finds its place.
         let lost = match &self.thread {
+            Some(thread) if thread.is_finished() => Some("it ended".to_owned()),
             Some(thread) => {
                 self.shared.queued.fetch_add(1, Ordering::AcqRel);
                 self.shared
                     .inbox()
                     .commands
                     .push_back(Command::Finish { end_ms, reply });
-                thread.unpark();
+                thread.thread().unpark();
                 None
             }
             None => Some("it never started".to_owned()),
@@ -379,26 +381,36 @@ impl RecordingWriter {
 
     fn send(&mut self, command: Command) -> Result<(), RecordingError> {
         self.check()?;
-        let Some(thread) = &self.thread else {
-            self.dropped += 1;
-            let error = RecordingError::WriterLost {
-                dir: self.dir.clone(),
-                reason: "it never started".into(),
-            };
-            return self.report_once(error);
+        let Some(finished) = self.thread.as_ref().map(JoinHandle::is_finished) else {
+            return self.writer_lost("it never started");
         };
         let queued = self.shared.queued.load(Ordering::Acquire);
         if queued >= self.room {
+            // A live thread empties its queue; a full one with the thread gone is a lost writer.
+            if finished {
+                return self.writer_lost("it stopped unexpectedly");
+            }
             return self.drop_one();
         }
         self.shared.queued.fetch_add(1, Ordering::AcqRel);
         self.shared.inbox().commands.push_back(command);
         // A burst (a second of microphone at once, a catch-up fill) is taken before its beat,
         // so it never reaches the frames' limit while the disk keeps up.
-        if queued + 1 == self.frame_room / 2 {
-            thread.unpark();
+        if queued + 1 == self.frame_room / 2
+            && let Some(thread) = &self.thread
+        {
+            thread.thread().unpark();
         }
         Ok(())
+    }
+
+    fn writer_lost(&mut self, reason: &str) -> Result<(), RecordingError> {
+        self.dropped += 1;
+        let error = RecordingError::WriterLost {
+            dir: self.dir.clone(),
+            reason: reason.into(),
+        };
+        self.report_once(error)
     }
 
     fn drop_one(&mut self) -> Result<(), RecordingError> {
@@ -430,7 +442,7 @@ impl Drop for RecordingWriter {
     fn drop(&mut self) {
         self.shared.inbox().closed = true;
         if let Some(thread) = &self.thread {
-            thread.unpark();
+            thread.thread().unpark();
         }
     }
 }
