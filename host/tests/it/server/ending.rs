@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use studio_test_kit::manifest::Manifest;
 
-use crate::server::flood::client::{Client, Incoming, loopback};
+use crate::server::flood::client::{Client, Incoming};
 use crate::support::server::ServerSetup;
 
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -23,16 +23,8 @@ async fn audio_after_end_session_does_not_lose_the_recording_or_the_end() {
     let server = ServerSetup::new()
         .manifest(&Manifest::shipped().to_string())
         .start();
-    let mut client = Client::connect(loopback(1), server.addr)
-        .await
-        .expect("the client connects");
-    client
-        .join(
-            json!({"episodeId": "ending-while-streaming", "participantName": "host"}),
-            PATIENCE,
-        )
-        .await
-        .expect("the host joins");
+    let hello = json!({"episodeId": "ending-while-streaming", "participantName": "host"});
+    let mut client = Client::joined(server.addr, hello, PATIENCE).await;
     for _ in 0..25 {
         client.send_audio(&FRAME);
         tokio::time::sleep(Duration::from_millis(20)).await;

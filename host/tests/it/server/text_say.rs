@@ -55,16 +55,8 @@ async fn a_typed_line_is_captioned_answered_and_recorded_like_a_spoken_one() {
     let setup = ServerSetup::new().manifest(&manifest());
     let recordings = setup.recording_dir();
     let server = setup.start();
-    let mut client = Client::connect(loopback(1), server.addr)
-        .await
-        .expect("the client connects");
-    client
-        .join(
-            json!({"episodeId": "typed-line", "participantName": "host"}),
-            PATIENCE,
-        )
-        .await
-        .expect("the host joins");
+    let hello = json!({"episodeId": "typed-line", "participantName": "host"});
+    let mut client = Client::joined(server.addr, hello, PATIENCE).await;
 
     // No microphone at all: the typed line opens the floor by itself.
     client.emit(

@@ -12,7 +12,7 @@ use studio_test_kit::manifest::Manifest;
 use voice_studio::speakers::Speaker;
 use voice_studio::transcript::{Format, TranscriptLine};
 
-use crate::server::flood::client::{Client, Incoming, loopback};
+use crate::server::flood::client::{Client, Incoming};
 use crate::support::server::{HttpResponse, Server, ServerSetup, http};
 
 /// A valid `STUDIO_ADMIN_TOKEN` (>= 32 characters).
@@ -132,13 +132,8 @@ async fn a_real_sessions_transcript_comes_in_four_formats_that_ffmpeg_reads() {
         .to_owned();
     let episode = minted["episodeId"].as_str().expect("episodeId").to_owned();
 
-    let mut client = Client::connect(loopback(1), server.addr)
-        .await
-        .expect("the client connects");
-    client
-        .join(json!({"token": host, "participantName": "host"}), PATIENCE)
-        .await
-        .expect("the host joins");
+    let hello = json!({"token": host, "participantName": "host"});
+    let mut client = Client::joined(server.addr, hello, PATIENCE).await;
     client.emit("text.say", json!({"text": SAID, "to": "guest"}));
     let answer = expect(&mut client, "the guest's answer", |name, p| {
         name == "turn.end" && p["speaker"] == "guest"

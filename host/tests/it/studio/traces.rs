@@ -13,7 +13,7 @@ use studio_test_kit::manifest::Manifest;
 use studio_test_kit::otlp::{OtlpReceiver, ReceivedSpan};
 use studio_test_kit::speech::Speech;
 
-use crate::server::flood::client::{Client, Incoming, loopback};
+use crate::server::flood::client::{Client, Incoming};
 use crate::support::server::{Server, ServerSetup};
 
 /// What the mock STT hears.
@@ -57,11 +57,8 @@ fn server(vars: &[(&str, String)]) -> Server {
 /// Joins `episode`, speaks the question in real time between silences, and waits for claude's
 /// `turn.end`; returns it.
 async fn claude_answers(server: &Server, episode: &str) -> Value {
-    let mut client = Client::connect(loopback(1), server.addr)
-        .await
-        .expect("the client connects");
     let hello = json!({"episodeId": episode, "participantName": "host"});
-    client.join(hello, PATIENCE).await.expect("the host joins");
+    let mut client = Client::joined(server.addr, hello, PATIENCE).await;
     let (speech, _) = Speech::new(QUESTION).pcm_or_tone(2.0);
     let silence = vec![0u8; CHUNK_BYTES * 25];
     let mut ticker = tokio::time::interval(Duration::from_millis(20));

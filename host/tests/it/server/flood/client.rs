@@ -207,6 +207,16 @@ impl Client {
         }
     }
 
+    /// A client from 127.0.0.1 that has joined with `hello` (panics otherwise): the start of
+    /// most single-host session tests.
+    pub(crate) async fn joined(addr: SocketAddr, hello: Value, within: Duration) -> Self {
+        let mut client = Self::connect(loopback(1), addr)
+            .await
+            .expect("the client connects");
+        client.join(hello, within).await.expect("the host joins");
+        client
+    }
+
     /// Everything that arrived so far.
     pub(crate) fn drain(&mut self) -> Vec<Incoming> {
         let mut all = Vec::new();
