@@ -56,10 +56,11 @@ impl Floor {
                 .first_frame(now_ms, speech_offset_ms, last_ai_end);
             line.caption_start_ms = Some(due_ms.max(now_ms));
         }
-        line.released += FRAME_SAMPLES as u64;
-        line.released_shared
-            .store(line.released, std::sync::atomic::Ordering::Relaxed);
-        let shown = line.spoken.clauses_started(line.released);
+        let released = FRAME_SAMPLES as u64
+            + line
+                .released
+                .fetch_add(FRAME_SAMPLES as u64, std::sync::atomic::Ordering::Relaxed);
+        let shown = line.spoken.clauses_started(released);
         let caption = (shown > line.clauses_shown).then(|| {
             line.clauses_shown = shown;
             Caption {

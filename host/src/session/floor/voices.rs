@@ -47,11 +47,9 @@ pub(super) struct LineInProgress {
     pub(super) thinking: bool,
     /// The task has produced everything.
     pub(super) produced: bool,
-    /// Samples released to clients.
-    pub(super) released: u64,
-    /// The same, for the line's task, which keeps its TTS at most
-    /// [`AHEAD_OF_PLAYBACK`](super::speak::AHEAD_OF_PLAYBACK) ahead.
-    pub(super) released_shared: Arc<AtomicU64>,
+    /// Samples released to clients; shared with the line's task, which keeps its TTS at most
+    /// [`AHEAD_OF_PLAYBACK`](super::speak::AHEAD_OF_PLAYBACK) ahead. Only the actor writes it.
+    pub(super) released: Arc<AtomicU64>,
     /// Clauses shown in its caption so far.
     pub(super) clauses_shown: usize,
     pub(super) caption_id: String,
@@ -108,11 +106,11 @@ impl Floor {
         } else {
             Duration::ZERO
         };
-        let released_shared = Arc::new(AtomicU64::new(0));
+        let released = Arc::new(AtomicU64::new(0));
         let job = LineJob {
             speaker,
             line: id,
-            released: released_shared.clone(),
+            released: released.clone(),
             llm,
             tts,
             request: request.llm,
@@ -141,8 +139,7 @@ impl Floor {
             held: (think_ms.is_some() || !gap.is_zero()).then(Vec::new),
             thinking: think_ms.is_some(),
             produced: false,
-            released: 0,
-            released_shared,
+            released,
             clauses_shown: 0,
             caption_id: format!("{}-{}-{id}", speaker.name(), room.generation),
             caption_start_ms: None,
