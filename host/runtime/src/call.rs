@@ -267,7 +267,7 @@ impl TtsHandle {
         request: TtsRequest,
         out: mpsc::Sender<AudioChunk>,
     ) -> Result<(), CallError> {
-        let (result, _) = stream_with_fallback!(
+        let (result, delivery) = stream_with_fallback!(
             self,
             AudioSink,
             studio_plugin_tts,
@@ -275,7 +275,15 @@ impl TtsHandle {
             request,
             out
         );
-        result
+        // A clause cut at its audio bound ends with what was delivered, whatever the plugin
+        // returns after the refusal (unless it failed otherwise).
+        match result {
+            Err(CallError::Plugin {
+                error: PluginError::Cancelled,
+                ..
+            }) if delivery.capped() && !self.seat.cancel.is_cancelled() => Ok(()),
+            result => result,
+        }
     }
 }
 

@@ -38,6 +38,11 @@ pub enum SttInput {
     End,
 }
 
+/// Most audio of one TTS clause the host accepts, in ms: the pacer's bound on one voice's queue.
+/// The studio takes audio as it plays and a call's deadline leaves that wait out, so without a
+/// bound a plugin that streams without end would keep its voice talking for ever; beyond it,
+/// pushes are refused and the clause ends there.
+pub(crate) const MAX_CLAUSE_AUDIO_MS: u64 = 180_000;
 /// Most characters of one LLM reply the host accepts, whatever `max_tokens` says: some twenty
 /// times a 300-token line. Beyond, pushes are refused and the line ends there.
 pub(crate) const MAX_REPLY_CHARS: usize = 16_000;
@@ -99,7 +104,8 @@ pub(crate) struct Delivery {
     delivered: AtomicBool,
     /// Non-empty pieces of text delivered (LLM).
     pieces: AtomicU32,
-    /// Set when a push was refused for passing `max_tokens` or [`MAX_REPLY_CHARS`] (LLM).
+    /// Set when a push was refused for passing `max_tokens` or [`MAX_REPLY_CHARS`] (LLM), or
+    /// [`MAX_CLAUSE_AUDIO_MS`] (TTS).
     capped: AtomicBool,
     /// Time pushes spent waiting for the studio to take what was pushed (done, and the start
     /// of a wait going on): the studio paces TTS audio to playback, and a call's deadline does
@@ -239,6 +245,8 @@ pub struct AudioSink {
     pub(crate) delivery: Arc<Delivery>,
     pub(crate) tx: mpsc::Sender<AudioChunk>,
     pub(crate) cancel: CallCancel,
+    /// Audio pushed so far, in microseconds.
+    pushed_us: u64,
 }
 
 impl AudioSink {
@@ -253,6 +261,7 @@ impl AudioSink {
             delivery,
             tx,
             cancel,
+            pushed_us: 0,
         }
     }
 }
@@ -481,7 +490,21 @@ impl streams::HostAudioSink for PluginView<'_> {
         let credit = self
             .budget()
             .audio_credit(chunk.samples.len(), chunk.sample_rate);
-        let sink = self.table.get(&sink)?;
+        let sink = self.table.get_mut(&sink)?;
+        let chunk_us = (chunk.samples.len() as u64 * 1_000_000)
+            .checked_div(u64::from(chunk.sample_rate))
+            .unwrap_or(0);
+        sink.pushed_us = sink.pushed_us.saturating_add(chunk_us);
+        // Once the bound is passed the clause has ended: later pushes are refused too.
+        if sink.delivery.capped() || sink.pushed_us > MAX_CLAUSE_AUDIO_MS * 1000 {
+            if !sink.delivery.capped.swap(true, Ordering::Relaxed) {
+                tracing::warn!(
+                    plugin = self.ctx.grant.name(),
+                    "TTS clause reached {MAX_CLAUSE_AUDIO_MS} ms of audio; the rest is refused"
+                );
+            }
+            return Ok(Err(PluginError::Cancelled));
+        }
         let result = sink.delivery.deliver(&sink.tx, &sink.cancel, chunk).await;
         if result.is_ok() {
             sink.delivery.delivered.store(true, Ordering::Relaxed);

@@ -195,6 +195,39 @@ async fn a_tts_call_held_back_by_the_studio_outlives_its_clause_deadline() {
     );
 }
 
+/// The attack the pacing above opens: a TTS plugin that streams a clause without end, never
+/// past its deadline because the studio holds it back. The host takes at most 180 s of audio
+/// for one clause, refuses the rest and ends the clause with what was delivered. Here mock-tts
+/// is asked to speak some 250 s and the listener takes everything at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tts_clause_is_cut_at_its_audio_bound() {
+    let cache = tempfile::tempdir().expect("cache dir");
+    let host = shipped_host(cache.path()).await;
+    let mut tts = host.tts();
+    let (tx, mut rx) = mpsc::channel::<voice_studio::plugins::wit::AudioChunk>(1);
+    let listener = tokio::spawn(async move {
+        let mut seconds = 0.0f64;
+        while let Some(chunk) = rx.recv().await {
+            seconds += chunk.samples.len() as f64 / f64::from(chunk.sample_rate);
+        }
+        seconds
+    });
+    let request = TtsRequest {
+        text: "and then we talk some more about it ".repeat(100),
+        speaker: Speaker::Claude,
+        voice: String::new(),
+        language: "en-US".into(),
+    };
+    tts.synthesize(request, tx)
+        .await
+        .expect("a clause cut at its bound ends with what was delivered");
+    let seconds = listener.await.expect("listener");
+    assert!(
+        (179.0..=180.0).contains(&seconds),
+        "the clause stops at its 180 s bound, got {seconds:.1} s"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mock_llm_streams_a_reply_for_each_ai() {
     let cache = tempfile::tempdir().expect("cache dir");
