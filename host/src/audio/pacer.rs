@@ -12,6 +12,11 @@
 //! `select!` next to its inputs; `next` is cancel-safe, so a barge-in handled in another branch
 //! can call [`Pacer::stop`] at once and no further frame of that utterance leaves.
 //!
+//! A possible barge-in can [`Pacer::hold`] releases while the VAD makes up its mind: a frame
+//! then waits up to its play time less [`HOLD_MARGIN`], so the first loud frame of the human
+//! already silences the AI, and a false alarm (a cough, a click) only spends part of the lead,
+//! which the backlog's catch-up restores, without a late frame.
+//!
 //! The queue is bounded ([`MAX_QUEUED_MS`]): a TTS plugin that pushes audio without end cannot
 //! grow a studio's memory without end. Samples beyond the bound are dropped, with one log line
 //! per utterance.
@@ -32,6 +37,10 @@ const FRAME: Duration = Duration::from_millis(FRAME_MS);
 pub const MAX_QUEUED_MS: u64 = 180_000;
 /// [`MAX_QUEUED_MS`] in 48 kHz samples.
 pub const MAX_QUEUED_SAMPLES: usize = (MAX_QUEUED_MS * SAMPLE_RATE as u64 / 1000) as usize;
+
+/// A hold never delays a frame past its play time less this: the browser still gets each frame
+/// before it must play it.
+pub const HOLD_MARGIN: Duration = Duration::from_millis(10);
 
 /// How much the queue grows at a time: half a second (47 KiB).
 const GROW_SAMPLES: usize = SAMPLE_RATE as usize / 2;
@@ -106,6 +115,8 @@ pub struct Pacer {
     dropped_samples: u64,
     /// Whether the current utterance already overflowed (one log line each).
     overflowed: bool,
+    /// Releases wait until then (a possible barge-in); kept across utterances.
+    hold: Option<Instant>,
 }
 
 impl Pacer {
@@ -123,7 +134,16 @@ impl Pacer {
             late_frames: 0,
             dropped_samples: 0,
             overflowed: false,
+            hold: None,
         }
+    }
+
+    /// Holds every release until `until` (`None` lifts the hold): speech may be starting and the
+    /// VAD has not called it yet. Each frame still leaves by its play time less
+    /// [`HOLD_MARGIN`], so a hold never makes a frame late; when it is lifted, the frames it
+    /// kept back leave at once and the lead is whole again.
+    pub fn hold(&mut self, until: Option<Instant>) {
+        self.hold = until;
     }
 
     /// Queues 48 kHz samples; the first samples of an utterance start its clock. Beyond
@@ -189,7 +209,11 @@ impl Pacer {
         }
         let seq = self.next_seq;
         let mut due = anchor + FRAME * seq as u32;
-        sleep_until(due.checked_sub(self.config.lead).unwrap_or(anchor)).await;
+        let mut release = due.checked_sub(self.config.lead).unwrap_or(anchor);
+        if let Some(hold) = self.hold {
+            release = release.max(hold.min(due.checked_sub(HOLD_MARGIN).unwrap_or(due)));
+        }
+        sleep_until(release).await;
         // Everything below runs without awaiting: a cancelled `next` has changed nothing.
         let mut frame = Frame::silent();
         let real = self.queue.len().min(FRAME_SAMPLES);
@@ -351,6 +375,54 @@ mod tests {
         assert_eq!(pacer.queued_ms(), 0);
         // Nothing of the stopped utterance ever comes out.
         assert!(timeout(Duration::from_secs(5), pacer.next()).await.is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hold_keeps_frames_back_until_lifted_and_then_the_backlog_leaves_at_once() {
+        let start = Instant::now();
+        let mut pacer = Pacer::new(PacerConfig::default());
+        pacer.push(&numbered(FRAME_SAMPLES * 20));
+        // Frames 0..=3 leave by 0 ms (60 ms lead); a possible barge-in at 5 ms holds the rest.
+        for _ in 0..4 {
+            assert!(matches!(pacer.next().await, PacerEvent::Frame(_)));
+        }
+        sleep(Duration::from_millis(5)).await;
+        pacer.hold(Some(start + Duration::from_millis(500)));
+        assert!(
+            timeout(Duration::from_millis(30), pacer.next())
+                .await
+                .is_err(),
+            "frame 4 (release at 20 ms) waits while held"
+        );
+        // False alarm at 35 ms: lifted, frames 4 and 5 (release at 20 and 40 ms) leave at once.
+        pacer.hold(None);
+        let mut out = Vec::new();
+        while out.len() < 3 {
+            let PacerEvent::Frame(paced) = pacer.next().await else {
+                panic!("frames");
+            };
+            out.push((paced.seq, paced.late, ms_since(start)));
+        }
+        assert_eq!(out, vec![(4, false, 35), (5, false, 40), (6, false, 60)]);
+        assert_eq!(pacer.late_frames(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hold_that_is_never_lifted_still_lets_each_frame_out_before_its_play_time() {
+        let start = Instant::now();
+        let mut pacer = Pacer::new(PacerConfig::default());
+        pacer.push(&numbered(FRAME_SAMPLES * 10));
+        pacer.hold(Some(start + Duration::from_secs(3_600)));
+        let mut out = Vec::new();
+        for _ in 0..3 {
+            let PacerEvent::Frame(paced) = pacer.next().await else {
+                panic!("frames");
+            };
+            out.push((paced.seq, paced.late, ms_since(start)));
+        }
+        // Frame n plays at n * 20 ms and leaves 10 ms before (frame 0 at once: it plays now).
+        assert_eq!(out, vec![(0, false, 0), (1, false, 10), (2, false, 30)]);
+        assert_eq!(pacer.late_frames(), 0);
     }
 
     #[tokio::test(start_paused = true)]

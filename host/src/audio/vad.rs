@@ -110,9 +110,24 @@ impl Vad {
         }
     }
 
+    /// The detector's tuning.
+    pub fn config(&self) -> &VadConfig {
+        &self.config
+    }
+
     /// Whether speech is in progress.
     pub fn is_speaking(&self) -> bool {
         self.speaking
+    }
+
+    /// Loud audio heard so far of a run that may become speech (ms), 0 when there is none or
+    /// speech has already started: what a barge-in can act on before the VAD calls it.
+    pub fn onset_heard_ms(&self) -> u64 {
+        if self.speaking {
+            0
+        } else {
+            self.loud_run * FRAME_MS
+        }
     }
 
     /// The current noise floor in speech-band dBFS (`None` before the first frame).
@@ -378,6 +393,58 @@ mod tests {
     fn speech_in_silence_starts_within_100_ms_and_ends_within_600_ms() {
         let (samples, onset, offset) = padded_speech(1_000);
         assert_one_utterance(&events(&samples), onset, offset);
+    }
+
+    #[test]
+    fn loud_frames_before_the_call_are_reported_as_a_possible_onset_and_a_quiet_one_clears_it() {
+        let mut vad = Vad::new(VadConfig::default());
+        let frame_of = |samples: &[i16]| {
+            let mut frame = Frame::silent();
+            frame.samples_mut().copy_from_slice(samples);
+            frame
+        };
+        let quiet = Frame::silent();
+        // A tone burst faded in and out (Hann window), so the band filter does not ring into the
+        // next frame as it would after a hard cut.
+        let loud = frame_of(
+            &sine(500.0, 48_000, 0.3, FRAME_SAMPLES)
+                .iter()
+                .enumerate()
+                .map(|(i, &s)| {
+                    let w = (std::f64::consts::PI * i as f64 / FRAME_SAMPLES as f64).sin();
+                    (f64::from(s) * w * w) as i16
+                })
+                .collect::<Vec<_>>(),
+        );
+        let mut at = 0;
+        let mut push = |vad: &mut Vad, frame: &Frame| {
+            at += FRAME_MS;
+            vad.push(frame, at)
+        };
+        for _ in 0..10 {
+            assert_eq!(push(&mut vad, &quiet), None);
+        }
+        assert_eq!(vad.onset_heard_ms(), 0);
+        assert_eq!(push(&mut vad, &loud), None);
+        assert_eq!(
+            vad.onset_heard_ms(),
+            20,
+            "one loud frame: speech may be starting"
+        );
+        assert_eq!(push(&mut vad, &quiet), None);
+        assert_eq!(vad.onset_heard_ms(), 0, "a click, not speech");
+        assert_eq!(push(&mut vad, &loud), None);
+        assert_eq!(push(&mut vad, &loud), None);
+        assert_eq!(vad.onset_heard_ms(), 40);
+        assert!(matches!(
+            push(&mut vad, &loud),
+            Some(VadEvent::SpeechStart { .. })
+        ));
+        assert_eq!(
+            vad.onset_heard_ms(),
+            0,
+            "called: no longer a possible onset"
+        );
     }
 
     #[test]

@@ -51,6 +51,9 @@ pub(super) struct Ear {
     pub(super) stt_task: Option<JoinHandle<()>>,
     /// The VAD hears the human now.
     pub(super) human_speaking: bool,
+    /// Until when the AIs' frames are held for a possible barge-in (loud frames the VAD has not
+    /// called speech yet).
+    onset_hold: Option<tokio::time::Instant>,
     speech_onset_ms: u64,
     /// Where the human's last utterance really ended on the session clock (the VAD's offset,
     /// known only after its hangover, which may be after the recognizer's final and even after
@@ -86,6 +89,7 @@ impl Ear {
             stt_tx: Some(stt_tx),
             stt_task: Some(stt_task),
             human_speaking: false,
+            onset_hold: None,
             speech_onset_ms: 0,
             speech_offset_ms: None,
             final_heard_ms: None,
@@ -245,8 +249,31 @@ impl Floor {
                 VadEvent::SpeechEnd { offset_ms, .. } => self.human_stopped(room, offset_ms).await,
             }
         }
+        self.hold_for_onset();
         self.run_policy(room).await;
         room.report_problems().await;
+    }
+
+    /// Loud frames that may be the start of speech hold the AIs' next frames until the VAD
+    /// decides (its remaining onset time plus a frame of network jitter): a barge-in then cuts the
+    /// reply at the human's first loud frame instead of after the VAD's onset time. A false alarm
+    /// is lifted at the first quiet frame and costs nothing audible: the pacer never holds a frame
+    /// past its play time, and the kept-back frames leave at once.
+    fn hold_for_onset(&mut self) {
+        let ear = &mut self.ear;
+        let heard_ms = ear.vad.onset_heard_ms();
+        let hold = if heard_ms == 0 {
+            ear.onset_hold = None;
+            None
+        } else {
+            let remaining_ms = ear.vad.config().start_ms.saturating_sub(heard_ms) + FRAME_MS;
+            Some(*ear.onset_hold.get_or_insert_with(|| {
+                tokio::time::Instant::now() + Duration::from_millis(remaining_ms)
+            }))
+        };
+        for voice in &mut self.voices {
+            voice.pacer.hold(hold);
+        }
     }
 
     /// The human took the floor (spoke, or typed a line): every AI that is speaking stops (a

@@ -221,6 +221,54 @@ async fn the_human_speaking_over_claude_cuts_its_line_to_what_was_played() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_click_over_claude_holds_its_frames_for_a_moment_but_cuts_nothing() {
+    let rig = rig(
+        "host-led",
+        &["Claude, what do you make of today's topic?"],
+        6,
+    )
+    .await;
+    let (studio, client) = join(&rig, "ep-click");
+    stream(&studio, client, &silence(500)).await;
+    stream(
+        &studio,
+        client,
+        &speech("Claude, what do you make of today's topic?"),
+    )
+    .await;
+    until(&studio, client, "claude speaking", |s| {
+        s.orb_states.claude == OrbState::Speaking
+    })
+    .await;
+    // One loud 20 ms frame: the VAD may take it for the start of speech, so claude's frames are
+    // held, and lifted at the next quiet frame.
+    let click: Vec<u8> = (0..CHUNK_BYTES / 2)
+        .flat_map(|i| {
+            let phase = i as f64 * 1_000.0 / 48_000.0 * std::f64::consts::TAU;
+            ((phase.sin() * 16_000.0) as i16).to_le_bytes()
+        })
+        .collect();
+    stream(&studio, client, &click).await;
+    stream(&studio, client, &silence(100)).await;
+    until(&studio, client, "claude's line played out", |s| {
+        final_caption(s, Speaker::Claude).is_some() && s.orb_states.claude != OrbState::Speaking
+    })
+    .await;
+
+    let events = end_and_read_events(&rig, &studio, client, "ep-click").await;
+    assert!(
+        of_type(&events, "barge-in").is_empty(),
+        "a click is no barge-in"
+    );
+    let ends = of_type(&events, "turn.end");
+    let claude_end = ends
+        .iter()
+        .find(|e| e["speaker"] == "claude")
+        .expect("claude's turn ended");
+    assert_eq!(claude_end["metrics"]["interrupted"], false);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_autopilot_the_ais_alternate_until_the_cap() {
     let rig = rig("host-led", &["Let's begin."], 3).await;
     let (studio, client) = join(&rig, "ep-autopilot");
