@@ -55,6 +55,10 @@ pub const MIC_CHUNKS_DROPPED: &str = "studio_mic_chunks_dropped_total";
 pub const RECORDINGS: &str = "studio_recordings_total";
 /// Bytes written to recordings, counted as their files grow (counter).
 pub const RECORDING_BYTES: &str = "studio_recording_bytes_total";
+/// Finished recordings copied to the bucket, by outcome (counter).
+pub const RECORDING_UPLOADS: &str = "studio_recording_uploads_total";
+/// Bytes copied to the bucket (counter).
+pub const RECORDING_UPLOAD_BYTES: &str = "studio_recording_upload_bytes_total";
 /// Recording failures, by kind (counter).
 pub const RECORDING_FAILURES: &str = "studio_recording_failures_total";
 /// Episode store writes dropped: its queue was full or a batch failed (counter).
@@ -215,6 +219,15 @@ fn describe() {
         "Bytes written to recordings (tracks, captions, event log, session.yml), counted as the files grow."
     );
     describe_counter!(
+        RECORDING_UPLOADS,
+        "Finished recordings copied to the bucket (RECORDING_BUCKET), by outcome: ok or failed."
+    );
+    describe_counter!(
+        RECORDING_UPLOAD_BYTES,
+        Unit::Bytes,
+        "Bytes of finished recordings copied to the bucket."
+    );
+    describe_counter!(
         RECORDING_FAILURES,
         "Recording failures (the studio goes on), by kind."
     );
@@ -345,6 +358,17 @@ pub fn recording_finished(summary: &RecordingSummary, counted: u64) {
     counter!(RECORDINGS).increment(1);
     let bytes: u64 = summary.files.iter().map(|file| file.bytes).sum();
     counter!(RECORDING_BYTES).increment(bytes.saturating_sub(counted));
+}
+
+/// A finished recording was copied to the bucket (`Ok(bytes)`) or was not.
+pub fn recording_uploaded(result: Result<u64, ()>) {
+    match result {
+        Ok(bytes) => {
+            counter!(RECORDING_UPLOADS, "outcome" => "ok").increment(1);
+            counter!(RECORDING_UPLOAD_BYTES).increment(bytes);
+        }
+        Err(()) => counter!(RECORDING_UPLOADS, "outcome" => "failed").increment(1),
+    }
 }
 
 /// An episode store write was dropped (see `store::EpisodeFeed`).

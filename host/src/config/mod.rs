@@ -18,6 +18,7 @@
 //! - [`live`](LiveConfig): the settings the settings API changes while the server runs.
 
 mod access;
+mod bucket;
 pub mod built_in;
 mod folders;
 mod limits;
@@ -31,6 +32,7 @@ mod studio;
 mod traces;
 
 pub use access::{AccessConfig, AccessMode, MIN_ADMIN_TOKEN_CHARS, MIN_TOKEN_SECRET_BYTES};
+pub use bucket::BucketConfig;
 pub use folders::{Folders, default_plugin_cache_dir, ensure_writable_dir};
 pub use limits::{ClientLimits, ConnectionLimits, EventRate};
 pub use live::{
@@ -75,6 +77,9 @@ pub struct Config {
     pub connection_limits: ConnectionLimits,
     /// OpenTelemetry traces of the AI lines (off unless an OTLP endpoint is set).
     pub traces: TraceConfig,
+    /// Finished recordings copied to S3-compatible object storage (off unless
+    /// `RECORDING_BUCKET` is set).
+    pub bucket: BucketConfig,
 }
 
 impl Config {
@@ -111,6 +116,7 @@ impl Config {
         let client_limits = ClientLimits::read(&mut r);
         let connection_limits = ConnectionLimits::read(&mut r);
         let traces = TraceConfig::read(&mut r);
+        let bucket = BucketConfig::read(&mut r);
 
         let problems = r.into_problems();
         let config = Config {
@@ -126,6 +132,7 @@ impl Config {
             client_limits,
             connection_limits,
             traces,
+            bucket,
         };
         (config, problems)
     }

@@ -166,6 +166,14 @@ impl Gateway {
         let download_links =
             download_links::DownloadLinks::new(access.signing_key(), config.doors.download_url_ttl);
         registry.set_download_links(download_links.clone());
+        registry.set_recording_bucket(
+            crate::recording::RecordingBucket::from_config(&config.bucket).unwrap_or_else(
+                |error| {
+                    tracing::error!(%error, "recordings stay on the local disk only");
+                    None
+                },
+            ),
+        );
         let state = Arc::new(GatewayState {
             access,
             config: config.clone(),

@@ -4,6 +4,7 @@
 //! Everything is stamped with the session clock (ms since session start). Tracks hold silence
 //! where their speaker is silent, so all three start at 0 and end on the same frame.
 
+mod bucket;
 mod ebml;
 mod error;
 mod events;
@@ -17,6 +18,7 @@ mod vtt;
 mod webm;
 mod writer;
 
+pub use bucket::{BucketError, PART_BYTES, RecordingBucket};
 pub use error::RecordingError;
 pub use events::{Event, EventLog, TurnMetrics};
 pub use listing::{RecordedEpisode, RecordedPlugin, RecordedTrack, list_recordings};

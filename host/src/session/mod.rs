@@ -43,6 +43,7 @@ use crate::briefings::BriefingStore;
 use crate::gateway::download_links::DownloadLinks;
 use crate::gateway::protocol::RecordingReady;
 use crate::plugins::PluginHost;
+use crate::recording::RecordingBucket;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -173,6 +174,8 @@ pub(crate) struct RegistryInner {
     quota: Mutex<StudioQuota>,
     /// Signs the download URLs in `recording.ready` (the gateway sets its key).
     download_links: Mutex<DownloadLinks>,
+    /// Where finished recordings are copied (`RECORDING_BUCKET`); `None`: nowhere.
+    bucket: Mutex<Option<RecordingBucket>>,
 }
 
 /// All running studios, keyed by episode id.
@@ -245,6 +248,7 @@ impl StudioRegistry {
                 limits: Mutex::new(StudioLimits::default()),
                 quota: Mutex::new(StudioQuota::default()),
                 download_links: Mutex::new(DownloadLinks::ephemeral()),
+                bucket: Mutex::new(None),
             }),
         }
     }
@@ -273,6 +277,17 @@ impl StudioRegistry {
     /// registry, which no route checks); the gateway passes the access model's key.
     pub fn set_download_links(&self, links: DownloadLinks) {
         *lock(&self.inner.download_links) = links;
+    }
+
+    /// Sets where finished recordings are copied (default: nowhere); the gateway passes the
+    /// `RECORDING_BUCKET` it was configured with.
+    pub fn set_recording_bucket(&self, bucket: Option<RecordingBucket>) {
+        *lock(&self.inner.bucket) = bucket;
+    }
+
+    /// Where finished recordings are copied, if anywhere.
+    pub fn recording_bucket(&self) -> Option<RecordingBucket> {
+        lock(&self.inner.bucket).clone()
     }
 
     /// Joins `client` to the studio of `episode_id` (or the current live episode when `None`),
@@ -462,9 +477,37 @@ impl RegistryInner {
         *lock(&self.limits)
     }
 
-    /// Remembers the last finished recording of an episode.
+    /// Remembers the last finished recording of an episode and copies its files to the bucket,
+    /// if one is set, in a task of its own (a slow storage server never holds up a studio).
     pub(crate) fn keep_recording(&self, ready: &RecordingReady) {
         lock(&self.recordings).insert(ready.episode_id.clone(), ready.clone());
+        self.copy_to_bucket(ready);
+    }
+
+    fn copy_to_bucket(&self, ready: &RecordingReady) {
+        let Some(bucket) = lock(&self.bucket).clone() else {
+            return;
+        };
+        let (Some(setup), Some(folder)) = (&self.turn_loop, ready.folder.clone()) else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let root = setup.recording_dir.clone();
+        let files: Vec<String> = ready.details.iter().map(|f| f.name.clone()).collect();
+        runtime.spawn(async move {
+            match bucket.upload_recording(&root, &folder, &files).await {
+                Ok(bytes) => {
+                    tracing::info!(folder, files = files.len(), bytes, "recording copied to the bucket");
+                    crate::metrics::recording_uploaded(Ok(bytes));
+                }
+                Err(error) => {
+                    tracing::error!(folder, %error, "recording could not be copied to the bucket; it stays on the local disk");
+                    crate::metrics::recording_uploaded(Err(()));
+                }
+            }
+        });
     }
 
     /// The last finished recording of an episode, its download URLs signed afresh (a client

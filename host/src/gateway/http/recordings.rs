@@ -90,6 +90,9 @@ fn no_such_recording() -> Response {
             (schemas::FileBytes = "application/x-ndjson"),
             (schemas::FileBytes = "application/yaml"),
         ), headers(("Content-Range" = String, description = "`bytes <first>-<last>/<length>`"))),
+        (status = 307, description = "The file is not on this host's disk but in the \
+            recording bucket (`RECORDING_BUCKET`): `Location` is a presigned URL of its copy",
+            headers(("Location" = String, description = "A presigned GET URL"))),
         (status = 400, description = "Not a recording folder name",
             content_type = "text/plain; charset=utf-8", body = schemas::PlainText),
         (status = 404, description = "No such file, no proof, a wrong or expired proof, or \
@@ -133,7 +136,7 @@ pub async fn recording_file(
     let opened = open_recording_file(&root, &folder, &file).await;
     let (mut handle, len) = match opened {
         Ok(Some(opened)) => opened,
-        Ok(None) => return no_such_recording(),
+        Ok(None) => return from_bucket(&state, &folder, &file).await,
         Err(e) => {
             tracing::warn!(folder, file, error = %e, "reading a recording file failed");
             return plain(StatusCode::INTERNAL_SERVER_ERROR, "could not read the file");
@@ -185,6 +188,38 @@ pub async fn recording_file(
         }
     }
     response
+}
+
+/// A file that is not on this host's disk (recorded on another host, or removed here after it
+/// was copied): a redirect to a presigned URL of its copy in the bucket, valid as long as a
+/// signed link (`DOWNLOAD_URL_TTL_SECONDS`); without a bucket, not found.
+async fn from_bucket(state: &GatewayState, folder: &str, file: &str) -> Response {
+    let Some(bucket) = state.registry.recording_bucket() else {
+        return no_such_recording();
+    };
+    match bucket
+        .signed_url(folder, file, state.config.doors.download_url_ttl)
+        .await
+    {
+        Ok(url) => match HeaderValue::from_str(url.as_str()) {
+            Ok(location) => (
+                StatusCode::TEMPORARY_REDIRECT,
+                [
+                    (header::LOCATION, location),
+                    (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+                ],
+            )
+                .into_response(),
+            Err(_) => no_such_recording(),
+        },
+        Err(error) => {
+            tracing::warn!(folder, file, %error, "signing a bucket download failed");
+            plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "could not sign the download",
+            )
+        }
+    }
 }
 
 /// Whether the request may read `folder/file`: a valid signed link for exactly that file, or the

@@ -1,3 +1,4 @@
+mod bucket;
 mod captions;
 mod crash;
 mod errors;

@@ -4,6 +4,7 @@ pub mod fuzz;
 pub mod plugin_check;
 pub mod plugins;
 pub mod recording;
+pub mod s3;
 pub mod server;
 pub mod stt;
 pub mod studio;
