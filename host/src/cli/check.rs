@@ -57,6 +57,7 @@ pub fn run() -> ExitCode {
     let config = configuration(&mut report);
     plugins(&config, &mut report);
     folders(&config, &mut report);
+    bucket(&config, &mut report);
     port(&config, &mut report);
 
     for p in &report.problems {
@@ -306,6 +307,54 @@ fn briefing(path: &Path) -> Result<(), String> {
 }
 
 /// HOST:PORT can be bound now (and is released at once).
+/// `RECORDING_BUCKET`: a small object written and deleted again, which proves the address, the
+/// keys and the right to write, within [`BUCKET_CHECK_WITHIN`].
+fn bucket(config: &Config, report: &mut Report) {
+    if report.has("RECORDING_BUCKET") || report.has("AWS_ENDPOINT_URL") {
+        return;
+    }
+    let bucket = match voice_studio::recording::RecordingBucket::from_config(&config.bucket) {
+        Ok(Some(bucket)) => bucket,
+        Ok(None) => return,
+        Err(error) => {
+            report.problem(
+                "RECORDING_BUCKET",
+                error.to_string(),
+                "correct RECORDING_BUCKET and the AWS variables",
+            );
+            return;
+        }
+    };
+    let probe = async {
+        let bucket = &bucket;
+        tokio::time::timeout(BUCKET_CHECK_WITHIN, bucket.probe()).await
+    };
+    let outcome = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+        .and_then(|runtime| match runtime.block_on(probe) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(error.to_string()),
+            Err(_) => Err(format!(
+                "no answer within {} s",
+                BUCKET_CHECK_WITHIN.as_secs()
+            )),
+        });
+    let url = config.bucket.url.as_deref().unwrap_or_default();
+    match outcome {
+        Ok(()) => report.ok(format!("recording bucket {url} takes writes")),
+        Err(message) => report.problem(
+            "RECORDING_BUCKET",
+            format!("`{url}` cannot be written ({message})"),
+            "check AWS_ENDPOINT_URL, the keys and that the bucket exists, or unset RECORDING_BUCKET to keep recordings on the local disk only",
+        ),
+    }
+}
+
+/// How long `check` waits for the bucket.
+const BUCKET_CHECK_WITHIN: std::time::Duration = std::time::Duration::from_secs(20);
+
 fn port(config: &Config, report: &mut Report) {
     if report.has("PORT") || report.has("HOST") {
         return;

@@ -212,6 +212,25 @@ impl RecordingBucket {
             })
     }
 
+    /// Writes and deletes a small object (`<prefix>/.voice-studio-check`): the address, the
+    /// keys and the right to write all hold (`voice-studio check`).
+    pub async fn probe(&self) -> Result<(), BucketError> {
+        let key = if self.prefix.is_empty() {
+            ObjectPath::from(".voice-studio-check")
+        } else {
+            ObjectPath::from(format!("{}/.voice-studio-check", self.prefix))
+        };
+        let store_error = |source| BucketError::Store {
+            key: key.to_string(),
+            source,
+        };
+        self.store
+            .put(&key, PutPayload::from_static(b"voice-studio check\n"))
+            .await
+            .map_err(store_error)?;
+        self.store.delete(&key).await.map_err(store_error)
+    }
+
     /// The store itself, for listing and reading back (tests, tools).
     pub fn store(&self) -> Arc<dyn ObjectStore> {
         self.store.clone()

@@ -40,6 +40,32 @@ fn check_passes_a_good_setup() {
 }
 
 #[test]
+fn check_writes_to_the_recording_bucket_and_names_one_it_cannot_write() {
+    let s3 = crate::support::s3::S3Server::start();
+    s3.create_bucket("shows");
+    let mut setup = ServerSetup::new();
+    for (key, value) in s3.env("shows") {
+        setup = setup.var(key, value);
+    }
+    let out = run_in(&setup, &["check"]);
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("ok: recording bucket s3://shows/shows takes writes"),
+        "{stdout}"
+    );
+
+    // A bucket that does not exist on that server.
+    let setup = setup.var("RECORDING_BUCKET", "s3://no-such-bucket");
+    let out = run_in(&setup, &["check"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    assert!(
+        stdout.contains("problem: RECORDING_BUCKET: `s3://no-such-bucket` cannot be written"),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn check_lists_every_problem_at_once_and_exits_2() {
     // A bad .env value, a recordings "folder" that is a file, a plugin file that is missing, a
     // role given a plugin of the wrong kind, and a broken briefing: all in one run.
