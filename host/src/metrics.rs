@@ -57,8 +57,10 @@ pub const RECORDINGS: &str = "studio_recordings_total";
 pub const RECORDING_BYTES: &str = "studio_recording_bytes_total";
 /// Finished recordings copied to the bucket, by outcome (counter).
 pub const RECORDING_UPLOADS: &str = "studio_recording_uploads_total";
-/// Bytes copied to the bucket (counter).
+/// Bytes copied to the bucket, finished files and live pieces (counter).
 pub const RECORDING_UPLOAD_BYTES: &str = "studio_recording_upload_bytes_total";
+/// Rounds of copies of live recordings to the bucket, by outcome (counter).
+pub const RECORDING_LIVE_COPIES: &str = "studio_recording_live_copies_total";
 /// Recording failures, by kind (counter).
 pub const RECORDING_FAILURES: &str = "studio_recording_failures_total";
 /// Episode store writes dropped: its queue was full or a batch failed (counter).
@@ -225,7 +227,11 @@ fn describe() {
     describe_counter!(
         RECORDING_UPLOAD_BYTES,
         Unit::Bytes,
-        "Bytes of finished recordings copied to the bucket."
+        "Bytes copied to the bucket: finished recordings, and the pieces of live ones."
+    );
+    describe_counter!(
+        RECORDING_LIVE_COPIES,
+        "Rounds of copies of live recordings to the bucket (every RECORDING_UPLOAD_EVERY_SECONDS per live studio), by outcome: ok or failed."
     );
     describe_counter!(
         RECORDING_FAILURES,
@@ -368,6 +374,17 @@ pub fn recording_uploaded(result: Result<u64, ()>) {
             counter!(RECORDING_UPLOAD_BYTES).increment(bytes);
         }
         Err(()) => counter!(RECORDING_UPLOADS, "outcome" => "failed").increment(1),
+    }
+}
+
+/// A round of copies of a live recording to the bucket sent `Ok(bytes)`, or failed.
+pub fn recording_live_copied(result: Result<u64, ()>) {
+    match result {
+        Ok(bytes) => {
+            counter!(RECORDING_LIVE_COPIES, "outcome" => "ok").increment(1);
+            counter!(RECORDING_UPLOAD_BYTES).increment(bytes);
+        }
+        Err(()) => counter!(RECORDING_LIVE_COPIES, "outcome" => "failed").increment(1),
     }
 }
 

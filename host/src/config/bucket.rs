@@ -2,10 +2,15 @@
 //! it on, the standard AWS variables say where and as whom. Unset, recordings stay on the local
 //! disk only (one machine needs nothing else).
 
+use std::time::Duration;
+
 use super::{Reader, Secret};
 
+/// Default of `RECORDING_UPLOAD_EVERY_SECONDS`.
+pub const DEFAULT_UPLOAD_EVERY: Duration = Duration::from_secs(5);
+
 /// Where finished recordings are copied; `url: None` means nowhere.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BucketConfig {
     /// `RECORDING_BUCKET`: `s3://<bucket>` or `s3://<bucket>/<prefix>`.
     pub url: Option<String>,
@@ -19,6 +24,9 @@ pub struct BucketConfig {
     pub secret_access_key: Option<Secret>,
     /// `AWS_SESSION_TOKEN`: with temporary credentials.
     pub session_token: Option<Secret>,
+    /// `RECORDING_UPLOAD_EVERY_SECONDS`: how often a live recording's new bytes are copied (what
+    /// a host that dies can lose at most); default 5 s.
+    pub upload_every: Duration,
 }
 
 impl BucketConfig {
@@ -48,6 +56,12 @@ impl BucketConfig {
             access_key_id: secret(r, "AWS_ACCESS_KEY_ID"),
             secret_access_key: secret(r, "AWS_SECRET_ACCESS_KEY"),
             session_token: secret(r, "AWS_SESSION_TOKEN"),
+            upload_every: r.whole_seconds(
+                "RECORDING_UPLOAD_EVERY_SECONDS",
+                DEFAULT_UPLOAD_EVERY,
+                1..=3_600,
+                "set RECORDING_UPLOAD_EVERY_SECONDS to e.g. 5",
+            ),
         };
         if !config.enabled() {
             return config;

@@ -65,6 +65,7 @@ pub enum BucketError {
 pub struct RecordingBucket {
     store: Arc<AmazonS3>,
     prefix: String,
+    upload_every: Duration,
 }
 
 impl RecordingBucket {
@@ -111,7 +112,13 @@ impl RecordingBucket {
         Ok(Some(Self {
             store: Arc::new(store),
             prefix: prefix.to_owned(),
+            upload_every: config.upload_every,
         }))
+    }
+
+    /// How often a live recording's changes are copied (`RECORDING_UPLOAD_EVERY_SECONDS`).
+    pub fn upload_every(&self) -> Duration {
+        self.upload_every
     }
 
     /// The object of `file` in recording `folder`.

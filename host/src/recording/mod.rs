@@ -9,6 +9,7 @@ mod ebml;
 mod error;
 mod events;
 mod listing;
+pub mod live_copy;
 mod manifest;
 mod recorder;
 mod space;

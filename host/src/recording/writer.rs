@@ -24,7 +24,7 @@ use std::collections::VecDeque;
 use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -192,6 +192,8 @@ struct Shared {
     failed: AtomicBool,
     /// The thread's first failure, until the handle reports it.
     failure: Mutex<Option<RecordingError>>,
+    /// The recording's folder, once the thread has created it.
+    folder: Arc<OnceLock<PathBuf>>,
 }
 
 /// The writer thread's queue.
@@ -265,6 +267,12 @@ impl RecordingWriter {
             reported: false,
             dropped: 0,
         }
+    }
+
+    /// The recording's folder, filled in once the writer thread has created it (a later take
+    /// gets a `-N` suffix, so the name is known only then).
+    pub fn folder(&self) -> Arc<OnceLock<PathBuf>> {
+        self.shared.folder.clone()
     }
 
     /// Queues a 20 ms frame of `speaker` that started at session time `at_ms`; dropped when
@@ -609,7 +617,10 @@ fn run(config: RecorderConfig, shared: &Shared, on_failure: &(dyn Fn() + Send)) 
         bytes_counted: 0,
     };
     match writer.pass_disk().and_then(|()| Recorder::create(config)) {
-        Ok(recorder) => writer.recorder = Some(recorder),
+        Ok(recorder) => {
+            let _ = shared.folder.set(recorder.folder().to_path_buf());
+            writer.recorder = Some(recorder);
+        }
         Err(error) => writer.fail(error),
     }
     // When the oldest write not yet synced was made.

@@ -477,6 +477,11 @@ impl RegistryInner {
         *lock(&self.limits)
     }
 
+    /// Where recordings are copied, if anywhere.
+    pub(crate) fn bucket(&self) -> Option<RecordingBucket> {
+        lock(&self.bucket).clone()
+    }
+
     /// Remembers the last finished recording of an episode and copies its files to the bucket,
     /// if one is set, in a task of its own (a slow storage server never holds up a studio).
     pub(crate) fn keep_recording(&self, ready: &RecordingReady) {
@@ -501,6 +506,10 @@ impl RegistryInner {
                 Ok(bytes) => {
                     tracing::info!(folder, files = files.len(), bytes, "recording copied to the bucket");
                     crate::metrics::recording_uploaded(Ok(bytes));
+                    // The whole files are there: the pieces copied while it ran are not needed.
+                    if let Err(error) = bucket.forget_live(&folder).await {
+                        tracing::warn!(folder, %error, "the live copies of a finished recording could not be deleted");
+                    }
                 }
                 Err(error) => {
                     tracing::error!(folder, %error, "recording could not be copied to the bucket; it stays on the local disk");

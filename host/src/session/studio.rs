@@ -448,6 +448,9 @@ impl Studio {
         .await;
         // In place before it begins, so a studio dropped meanwhile still finishes the recording.
         let floor = self.floor.insert(floor);
+        if let Some(bucket) = self.registry.bucket() {
+            floor.copy_live_to(bucket);
+        }
         floor.begin(&mut self.room, problems).await;
     }
 

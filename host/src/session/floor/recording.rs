@@ -11,8 +11,8 @@ use crate::briefings::Briefing;
 use crate::gateway::download_links::DownloadLinks;
 use crate::gateway::protocol::{RecordedFileInfo, RecordingReady};
 use crate::recording::{
-    BriefingRecord, Event, FinishingRecording, PluginRecord, RecorderConfig, RecordingError,
-    RecordingSummary, RecordingWriter,
+    BriefingRecord, Event, FinishingRecording, PluginRecord, RecorderConfig, RecordingBucket,
+    RecordingError, RecordingSummary, RecordingWriter,
 };
 use crate::session::TurnLoopSetup;
 use crate::session::room::Room;
@@ -32,6 +32,9 @@ pub(super) struct Tape {
     /// The session's writes to the episode store (lines, turns, its end), fed without waiting;
     /// `None` when there is no store or the session was handed off.
     pub(super) feed: Option<EpisodeFeed>,
+    /// The task copying the live recording to the bucket (`RECORDING_BUCKET`), if any; aborted
+    /// when the recording is handed off (its files are then copied whole).
+    live_copy: Option<tokio::task::AbortHandle>,
 }
 
 impl Tape {
@@ -92,6 +95,7 @@ impl Tape {
             failed,
             recorded_until_ms: 0,
             feed,
+            live_copy: None,
         }
     }
 }
@@ -182,6 +186,23 @@ impl Floor {
         }
     }
 
+    /// Copies the live recording to `bucket` every `bucket.upload_every()` until it is handed
+    /// off, so a host that dies loses at most that much of it.
+    pub(in crate::session) fn copy_live_to(&mut self, bucket: RecordingBucket) {
+        let Some(recorder) = self.tape.recorder.as_ref() else {
+            return;
+        };
+        let every = bucket.upload_every();
+        let task = tokio::spawn(crate::recording::live_copy::run(
+            bucket,
+            recorder.folder(),
+            every,
+        ));
+        if let Some(previous) = self.tape.live_copy.replace(task.abort_handle()) {
+            previous.abort();
+        }
+    }
+
     /// Stops every task of the floor and hands the end of the recording to its writer thread,
     /// without waiting (so a dropped studio may call it too); await the result for
     /// `recording.ready`.
@@ -194,6 +215,9 @@ impl Floor {
         if let Some(task) = self.ear.stt_task.take() {
             // The STT call sees its input end and returns; nothing waits for it.
             drop(task);
+        }
+        if let Some(task) = self.tape.live_copy.take() {
+            task.abort();
         }
         let mut recorder = self.tape.recorder.take()?;
         let earlier = recorder.check();

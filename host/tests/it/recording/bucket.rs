@@ -11,6 +11,7 @@ use object_store::ObjectStoreExt;
 use studio_test_kit::manifest::Manifest;
 use studio_test_kit::speech::speech;
 use voice_studio::config::{BucketConfig, Secret};
+use voice_studio::recording::live_copy::LiveCopy;
 use voice_studio::recording::{BucketError, PART_BYTES, Recorder, RecorderConfig, RecordingBucket};
 use voice_studio::speakers::Speaker;
 
@@ -43,9 +44,11 @@ async fn until_uploaded(bucket: &RecordingBucket, folder: &str, want: &[String])
             .try_collect()
             .await
             .expect("list the bucket");
+        // The whole files are there, and the pieces copied while it ran are gone.
         if want
             .iter()
             .all(|file| keys.contains(&bucket.key(folder, file).to_string()))
+            && !keys.iter().any(|k| k.contains("/live/"))
         {
             return keys;
         }
@@ -79,6 +82,23 @@ async fn a_finished_session_is_copied_to_the_bucket_and_each_file_comes_back_who
         final_caption(s, Speaker::Claude).is_some()
     })
     .await;
+    // While the session runs, its files are copied as they grow (every second here).
+    let live_head = bucket.key("ep-bucket", "live/claude.webm/head").to_string();
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let keys: Vec<String> = bucket
+            .store()
+            .list(Some(&bucket.key("ep-bucket", "live")))
+            .map_ok(|meta| meta.location.to_string())
+            .try_collect()
+            .await
+            .expect("list");
+        if keys.contains(&live_head) && keys.iter().any(|k| k.ends_with("/000000000000")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no live copy: {keys:?}");
+        stream(&studio, client, &silence(200)).await;
+    }
     let (ready, local) = rig.end(&studio, client, "ep-bucket").await;
     let folder = ready.folder.clone().expect("folder");
     let names: Vec<String> = ready.details.iter().map(|f| f.name.clone()).collect();
@@ -172,6 +192,7 @@ async fn a_storage_server_that_is_not_there_fails_the_copy_with_the_object_named
         access_key_id: Some(Secret::new("k")),
         secret_access_key: Some(Secret::new("s")),
         session_token: None,
+        upload_every: Duration::from_secs(1),
     })
     .expect("client")
     .expect("configured");
@@ -193,6 +214,69 @@ async fn a_storage_server_that_is_not_there_fails_the_copy_with_the_object_named
         .await
         .expect_err("no such file");
     assert!(matches!(error, BucketError::Read { .. }), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_recording_copied_as_it_grows_is_put_back_together_as_a_playable_file() {
+    let s3 = S3Server::start();
+    s3.create_bucket(BUCKET);
+    let bucket = s3.bucket(BUCKET);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut recorder = Recorder::create(RecorderConfig::new(dir.path(), "ep-live", "s-1"))
+        .unwrap_or_else(|e| panic!("recorder: {e}"));
+    let folder = recorder.folder().to_path_buf();
+    let mut live = LiveCopy::new(bucket.clone(), &folder);
+    // Three rounds, each after 1.5 s more of the human's voice and a caption: appended pieces,
+    // and the track's head rewritten in place (its Duration) between them.
+    let mut frame = 0;
+    for round in 0..3u64 {
+        for _ in 0..75 {
+            recorder
+                .push_frame(Speaker::You, frame * 20, &voice_frame(frame))
+                .unwrap_or_else(|e| panic!("frame: {e}"));
+            frame += 1;
+        }
+        recorder
+            .caption(
+                Speaker::You,
+                round * 1500,
+                round * 1500 + 1000,
+                "Hello there.",
+            )
+            .unwrap_or_else(|e| panic!("caption: {e}"));
+        recorder.sync_data().unwrap_or_else(|e| panic!("sync: {e}"));
+        let sent = live.copy_changes().await.expect("copy");
+        assert!(sent > 0, "round {round} copied something");
+    }
+    assert_eq!(
+        live.copy_changes().await.expect("copy"),
+        0,
+        "nothing new, nothing sent"
+    );
+
+    // The host "dies" here, its recording unfinished: another host puts the copies back together.
+    let rebuilt = tempfile::tempdir().expect("tempdir");
+    let files = bucket
+        .assemble_live("ep-live", rebuilt.path())
+        .await
+        .expect("assemble");
+    for file in ["you.webm", "you.vtt", "events.jsonl", "session.yml"] {
+        assert!(files.iter().any(|f| f == file), "{file} in {files:?}");
+        let original = std::fs::read(folder.join(file)).expect("local");
+        let copy = std::fs::read(rebuilt.path().join(file)).expect("copy");
+        assert!(copy == original, "{file} is the file as of the last copy");
+    }
+    let probe = ffprobe(&rebuilt.path().join("you.webm"));
+    assert_eq!(probe["streams"][0]["codec_name"], "opus", "{probe}");
+
+    bucket.forget_live("ep-live").await.expect("forget");
+    let left: Vec<_> = bucket
+        .store()
+        .list(Some(&bucket.key("ep-live", "live")))
+        .try_collect()
+        .await
+        .expect("list");
+    assert!(left.is_empty(), "{left:?}");
 }
 
 /// A 2-second recording of `episode` in `dir`, the human speaking.

@@ -84,6 +84,7 @@ impl S3Server {
             access_key_id: Some(Secret::new(ACCESS_KEY)),
             secret_access_key: Some(Secret::new(SECRET_KEY)),
             session_token: None,
+            upload_every: Duration::from_secs(1),
         };
         RecordingBucket::from_config(&config)
             .expect("bucket client")
