@@ -106,8 +106,17 @@ impl BucketConfig {
 mod tests {
     use super::super::{Config, ConfigError, ConfigSource};
 
+    /// The configuration of `pairs` over a valid base in a temporary folder (never the
+    /// working folder's `recordings/`).
     fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        Config::from_source(&ConfigSource::from_pairs(pairs.iter().copied()))
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut vars = super::super::tests::base(dir.path());
+        vars.extend(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        Config::from_source(&ConfigSource::from_pairs(vars))
     }
 
     fn problems(pairs: &[(&str, &str)]) -> String {

@@ -146,7 +146,7 @@ mod tests {
 
     use super::*;
 
-    fn base(dir: &Path) -> Vec<(String, String)> {
+    pub(super) fn base(dir: &Path) -> Vec<(String, String)> {
         let toml = dir.join("plugins.toml");
         std::fs::write(&toml, "").ok();
         vec![

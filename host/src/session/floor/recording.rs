@@ -37,6 +37,15 @@ pub(super) struct Tape {
     live_copy: Option<tokio::task::AbortHandle>,
 }
 
+impl Drop for Tape {
+    /// A floor dropped without a hand-off (its studio panicked) leaves no copying task behind.
+    fn drop(&mut self) {
+        if let Some(task) = self.live_copy.take() {
+            task.abort();
+        }
+    }
+}
+
 impl Tape {
     /// Starts the recording of a new session, unless the disk is low on space; what went wrong
     /// is pushed to `problems`.
