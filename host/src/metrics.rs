@@ -368,23 +368,20 @@ pub fn recording_finished(summary: &RecordingSummary, counted: u64) {
 
 /// A finished recording was copied to the bucket (`Ok(bytes)`) or was not.
 pub fn recording_uploaded(result: Result<u64, ()>) {
-    match result {
-        Ok(bytes) => {
-            counter!(RECORDING_UPLOADS, "outcome" => "ok").increment(1);
-            counter!(RECORDING_UPLOAD_BYTES).increment(bytes);
-        }
-        Err(()) => counter!(RECORDING_UPLOADS, "outcome" => "failed").increment(1),
-    }
+    bucket_copy(RECORDING_UPLOADS, result);
 }
 
 /// A round of copies of a live recording to the bucket sent `Ok(bytes)`, or failed.
 pub fn recording_live_copied(result: Result<u64, ()>) {
-    match result {
-        Ok(bytes) => {
-            counter!(RECORDING_LIVE_COPIES, "outcome" => "ok").increment(1);
-            counter!(RECORDING_UPLOAD_BYTES).increment(bytes);
-        }
-        Err(()) => counter!(RECORDING_LIVE_COPIES, "outcome" => "failed").increment(1),
+    bucket_copy(RECORDING_LIVE_COPIES, result);
+}
+
+/// One copy to the bucket counted under `counter` by outcome, its bytes in the shared total.
+fn bucket_copy(counter: &'static str, result: Result<u64, ()>) {
+    let outcome = if result.is_ok() { "ok" } else { "failed" };
+    counter!(counter, "outcome" => outcome).increment(1);
+    if let Ok(bytes) = result {
+        counter!(RECORDING_UPLOAD_BYTES).increment(bytes);
     }
 }
 

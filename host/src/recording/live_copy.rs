@@ -217,24 +217,37 @@ fn live_prefix(bucket: &RecordingBucket, folder: &str, file: &str) -> ObjectPath
     bucket.key(folder, &format!("live/{file}"))
 }
 
+/// The keys of every object under `prefix`.
+async fn keys_under(
+    bucket: &RecordingBucket,
+    prefix: &ObjectPath,
+) -> Result<Vec<ObjectPath>, BucketError> {
+    bucket
+        .store()
+        .list(Some(prefix))
+        .map_ok(|meta| meta.location)
+        .try_collect()
+        .await
+        .map_err(|source| BucketError::Store {
+            key: prefix.to_string(),
+            source,
+        })
+}
+
 /// Deletes every object under `prefix`.
 pub(super) async fn delete_under(
     bucket: &RecordingBucket,
     prefix: &ObjectPath,
 ) -> Result<(), BucketError> {
     let store = bucket.store();
-    let store_error = |source| BucketError::Store {
-        key: prefix.to_string(),
-        source,
-    };
-    let keys: Vec<ObjectPath> = store
-        .list(Some(prefix))
-        .map_ok(|meta| meta.location)
-        .try_collect()
-        .await
-        .map_err(store_error)?;
-    for key in keys {
-        store.delete(&key).await.map_err(store_error)?;
+    for key in keys_under(bucket, prefix).await? {
+        store
+            .delete(&key)
+            .await
+            .map_err(|source| BucketError::Store {
+                key: key.to_string(),
+                source,
+            })?;
     }
     Ok(())
 }
@@ -250,16 +263,7 @@ impl RecordingBucket {
     ) -> Result<Vec<String>, BucketError> {
         let prefix = self.key(folder, "live");
         let store = self.store();
-        let store_error = |source| BucketError::Store {
-            key: prefix.to_string(),
-            source,
-        };
-        let keys: Vec<ObjectPath> = store
-            .list(Some(&prefix))
-            .map_ok(|meta| meta.location)
-            .try_collect()
-            .await
-            .map_err(store_error)?;
+        let keys = keys_under(self, &prefix).await?;
         let mut files: HashMap<String, LivePieces> = HashMap::new();
         for key in keys {
             let mut parts = key.as_ref().rsplit('/');

@@ -287,7 +287,7 @@ impl StudioRegistry {
 
     /// Where finished recordings are copied, if anywhere.
     pub fn recording_bucket(&self) -> Option<RecordingBucket> {
-        lock(&self.inner.bucket).clone()
+        self.inner.bucket()
     }
 
     /// Joins `client` to the studio of `episode_id` (or the current live episode when `None`),
@@ -490,7 +490,7 @@ impl RegistryInner {
     }
 
     fn copy_to_bucket(&self, ready: &RecordingReady) {
-        let Some(bucket) = lock(&self.bucket).clone() else {
+        let Some(bucket) = self.bucket() else {
             return;
         };
         let (Some(setup), Some(folder)) = (&self.turn_loop, ready.folder.clone()) else {
