@@ -349,5 +349,28 @@ async fn a_host_without_the_file_redirects_its_download_to_a_presigned_url_of_th
     .await
     .expect("request");
     assert_eq!(response.status, 404);
+    // Nor with a forged signed link, or a folder name that tries to leave the recordings.
+    for target in [
+        format!("/recordings/{EPISODE}/you.webm?exp=99999999999&sig=00ff"),
+        "/recordings/../you.webm".to_owned(),
+        format!("/recordings/{EPISODE}%2F..%2F/you.webm"),
+    ] {
+        let response = tokio::task::spawn_blocking(move || {
+            get_bytes(
+                addr,
+                "GET",
+                &target,
+                &[("Authorization", "Bearer not-a-token")],
+            )
+        })
+        .await
+        .expect("request");
+        assert!(
+            [400, 404].contains(&response.status),
+            "refused: {}",
+            response.status
+        );
+        assert!(response.header("location").is_none(), "no redirect");
+    }
     drop(server);
 }
