@@ -104,35 +104,42 @@ impl EpisodeStore {
         let Some(row) = find_row(&conn, id).map_err(|e| self.sqlite(e))? else {
             return Ok(None);
         };
-        let mut statement = conn
-            .prepare_cached(
-                "SELECT speaker, start_ms, end_ms, text, interrupted FROM transcript_lines
-                 WHERE episode = ?1 ORDER BY start_ms, rowid",
-            )
-            .map_err(|e| self.sqlite(e))?;
-        let lines = statement
-            .query_map([row], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, i64>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, bool>(4)?,
-                ))
-            })
-            .map_err(|e| self.sqlite(e))?
-            .filter_map(Result::ok)
-            .filter_map(|(speaker, start, end, text, interrupted)| {
-                Some(TranscriptLine {
-                    speaker: parse_speaker(&speaker)?,
-                    start_ms: u64::try_from(start).unwrap_or(0),
-                    end_ms: u64::try_from(end).unwrap_or(0),
-                    text,
-                    interrupted,
-                })
-            })
+        lines_of(&conn, row).map(Some).map_err(|e| self.sqlite(e))
+    }
+
+    /// What was said in the takes of `episode_id` that were cut off by a crash, when its latest
+    /// take was one: that take's lines, preceded by those of the interrupted takes right before
+    /// it, in the order they were said; the last `most` of them. Empty when the latest take ended
+    /// normally (a new take then starts afresh) or there is none. A take that goes on after a
+    /// crash starts with these lines, so the AIs know what was said.
+    pub fn interrupted_transcript(
+        &self,
+        episode_id: &str,
+        most: usize,
+    ) -> Result<Vec<TranscriptLine>, StoreError> {
+        let conn = self.conn();
+        let takes = (|| -> rusqlite::Result<Vec<(i64, String)>> {
+            let mut statement = conn.prepare_cached(
+                "SELECT id, state FROM episodes WHERE episode_id = ?1
+                 ORDER BY started_at_ms DESC, id DESC",
+            )?;
+            statement
+                .query_map([episode_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        })()
+        .map_err(|e| self.sqlite(e))?;
+        let interrupted: Vec<i64> = takes
+            .into_iter()
+            .take_while(|(_, state)| EpisodeState::parse(state) == EpisodeState::Interrupted)
+            .map(|(row, _)| row)
             .collect();
-        Ok(Some(lines))
+        let mut lines = Vec::new();
+        for row in interrupted.into_iter().rev() {
+            lines.extend(lines_of(&conn, row).map_err(|e| self.sqlite(e))?);
+        }
+        let skip = lines.len().saturating_sub(most);
+        lines.drain(..skip);
+        Ok(lines)
     }
 
     /// Binds a minted episode id to a briefing: the studio of `episode_id` loads `briefing`.
@@ -250,4 +257,34 @@ fn iso(epoch_ms: i64) -> String {
 /// A speaker as the store spells it (its file stem).
 pub(super) fn parse_speaker(text: &str) -> Option<Speaker> {
     Speaker::ALL.into_iter().find(|s| s.file_stem() == text)
+}
+
+/// The final lines of the episode in row `row`, in time order (by start, then as recorded).
+fn lines_of(conn: &rusqlite::Connection, row: i64) -> rusqlite::Result<Vec<TranscriptLine>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT speaker, start_ms, end_ms, text, interrupted FROM transcript_lines
+         WHERE episode = ?1 ORDER BY start_ms, rowid",
+    )?;
+    let lines = statement
+        .query_map([row], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, bool>(4)?,
+            ))
+        })?
+        .filter_map(Result::ok)
+        .filter_map(|(speaker, start, end, text, interrupted)| {
+            Some(TranscriptLine {
+                speaker: parse_speaker(&speaker)?,
+                start_ms: u64::try_from(start).unwrap_or(0),
+                end_ms: u64::try_from(end).unwrap_or(0),
+                text,
+                interrupted,
+            })
+        })
+        .collect();
+    Ok(lines)
 }

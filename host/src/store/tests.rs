@@ -279,3 +279,47 @@ fn a_full_queue_drops_writes_and_never_blocks_the_session() {
         "every line is either kept or counted as dropped"
     );
 }
+
+#[test]
+fn a_take_after_interrupted_ones_gets_their_lines_and_a_take_after_an_ended_one_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = EpisodeStore::open(dir.path()).expect("open");
+    // Two takes of ep-x cut off by crashes (left live, then recovered), one of another episode.
+    let mut first = store.session(start("s-1", "ep-x", 1_000, None));
+    first.line(line(Speaker::You, 100, "hello there"));
+    first.line(line(Speaker::Claude, 900, "hello back"));
+    let mut second = store.session(start("s-2", "ep-x", 2_000, None));
+    second.line(line(Speaker::Guest, 50, "where were we"));
+    let mut other = store.session(start("s-9", "ep-y", 2_500, None));
+    other.line(line(Speaker::You, 10, "another show"));
+    store.flush();
+    let recovery = store
+        .recover(&dir.path().join("recordings"))
+        .expect("recover");
+    assert_eq!(recovery.interrupted, 3);
+    drop((first, second, other));
+
+    let said = |most| -> Vec<String> {
+        store
+            .interrupted_transcript("ep-x", most)
+            .expect("read")
+            .into_iter()
+            .map(|l| l.text)
+            .collect()
+    };
+    assert_eq!(said(100), ["hello there", "hello back", "where were we"]);
+    assert_eq!(said(2), ["hello back", "where were we"], "the last lines");
+    assert_eq!(
+        store
+            .interrupted_transcript("ep-unknown", 100)
+            .expect("read")
+            .len(),
+        0
+    );
+
+    // A take that ended normally starts the next one afresh.
+    let third = store.session(start("s-3", "ep-x", 3_000, None));
+    third.end(500);
+    store.flush();
+    assert!(said(100).is_empty(), "{:?}", said(100));
+}

@@ -77,6 +77,40 @@ async fn bound_briefing(setup: &TurnLoopSetup, episode_id: &str) -> String {
     }
 }
 
+/// Most lines a take that goes on after a crash carries over from the takes it continues.
+const MOST_CARRIED_LINES: usize = 2000;
+
+/// What the episode's takes cut off by a crash said, when its latest take was one (see
+/// `EpisodeStore::interrupted_transcript`): the new take starts with it, so the AIs know what
+/// was said. Off the actor's thread (SQLite is synchronous).
+async fn carried_transcript(setup: &TurnLoopSetup, episode_id: &str) -> Vec<crate::prompt::Line> {
+    let Some(store) = setup.store.clone() else {
+        return Vec::new();
+    };
+    let id = episode_id.to_owned();
+    let found =
+        tokio::task::spawn_blocking(move || store.interrupted_transcript(&id, MOST_CARRIED_LINES))
+            .await;
+    match found {
+        Ok(Ok(lines)) => lines
+            .into_iter()
+            .map(|line| crate::prompt::Line {
+                speaker: line.speaker,
+                text: line.text,
+                interrupted: line.interrupted,
+            })
+            .collect(),
+        Ok(Err(error)) => {
+            tracing::warn!(episode = %episode_id, %error, "the interrupted take's transcript is unreadable; this take starts afresh");
+            Vec::new()
+        }
+        Err(error) => {
+            tracing::warn!(episode = %episode_id, %error, "the interrupted take's transcript lookup failed");
+            Vec::new()
+        }
+    }
+}
+
 fn epoch_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -148,6 +182,11 @@ impl Floor {
                 setup.briefings.built_in()
             }
         };
+        // Read before this take's own session starts in the store.
+        let carried = carried_transcript(&setup, episode_id).await;
+        if !carried.is_empty() {
+            tracing::info!(episode = %episode_id, lines = carried.len(), "this take goes on from an interrupted one: its transcript is carried over");
+        }
         let mut policy = setup.plugins.policy();
         policy.set_session_clock_origin(started);
         let tape = Tape::start(
@@ -182,7 +221,7 @@ impl Floor {
             voices: [voice(Speaker::Claude), voice(Speaker::Guest)],
             next_line: 1,
             last_ai_end: None,
-            talk: Talk::new(policy, briefing),
+            talk: Talk::new(policy, briefing, carried),
             tape,
             helpers: Vec::new(),
         };

@@ -48,12 +48,13 @@ pub(super) struct Talk {
 }
 
 impl Talk {
-    /// A conversation with nothing said yet.
-    pub(super) fn new(policy: PolicyHandle, briefing: Arc<Briefing>) -> Self {
+    /// A conversation that starts with `carried` (what an interrupted take said; usually
+    /// nothing).
+    pub(super) fn new(policy: PolicyHandle, briefing: Arc<Briefing>, carried: Vec<Line>) -> Self {
         Self {
             policy,
             briefing,
-            transcript: Vec::new(),
+            transcript: carried,
             last_speaker: None,
             ai_turns_in_a_row: 0,
             autopilot_since_ms: None,
