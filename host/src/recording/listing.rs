@@ -148,7 +148,7 @@ pub fn list_recordings(dir: &Path) -> std::io::Result<Vec<RecordedEpisode>> {
 }
 
 /// One folder: `session.yml`, the files' sizes and, for an unfinished session, `events.jsonl`.
-fn read_recording(path: &Path, folder: String) -> RecordedEpisode {
+pub fn read_recording(path: &Path, folder: String) -> RecordedEpisode {
     let mut episode = RecordedEpisode {
         folder,
         path: path.to_path_buf(),

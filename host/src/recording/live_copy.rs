@@ -32,7 +32,7 @@ pub const HEAD_BYTES: u64 = 4096;
 /// Files the recorder replaces whole rather than appends to.
 const WHOLE_FILES: [&str; 1] = ["session.yml"];
 /// The files of a recording folder that are copied.
-const RECORDING_FILES: [&str; 8] = [
+pub const RECORDING_FILES: [&str; 8] = [
     "you.webm",
     "claude.webm",
     "guest.webm",
@@ -42,6 +42,15 @@ const RECORDING_FILES: [&str; 8] = [
     "events.jsonl",
     "session.yml",
 ];
+
+/// Where a take of an episode stands in the bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TakeState {
+    /// Its session ended and its files went up whole.
+    Finished,
+    /// Only its live copies are there: it runs now, or its host died mid-show.
+    Unfinished,
+}
 
 /// The live copies of one file in the bucket.
 #[derive(Debug, Default)]
@@ -203,6 +212,39 @@ async fn put(
         })
 }
 
+/// A local folder files from the bucket are written into, and what was written.
+struct LocalFolder<'a> {
+    path: &'a Path,
+    written: Vec<String>,
+}
+
+impl<'a> LocalFolder<'a> {
+    async fn create(path: &'a Path) -> Result<Self, BucketError> {
+        tokio::fs::create_dir_all(path)
+            .await
+            .map_err(|source| BucketError::Read {
+                path: path.display().to_string(),
+                source,
+            })?;
+        Ok(Self {
+            path,
+            written: Vec::new(),
+        })
+    }
+
+    async fn write(&mut self, file: &str, contents: &[u8]) -> Result<(), BucketError> {
+        let path = self.path.join(file);
+        tokio::fs::write(&path, contents)
+            .await
+            .map_err(|source| BucketError::Read {
+                path: path.display().to_string(),
+                source,
+            })?;
+        self.written.push(file.to_owned());
+        Ok(())
+    }
+}
+
 /// The bytes of the object at `key`.
 async fn get(store: &Arc<dyn ObjectStore>, key: &ObjectPath) -> Result<Vec<u8>, BucketError> {
     let store_error = |source| BucketError::Store {
@@ -284,14 +326,7 @@ impl RecordingBucket {
                 }
             }
         }
-        let write_error = |path: &Path, source| BucketError::Read {
-            path: path.display().to_string(),
-            source,
-        };
-        tokio::fs::create_dir_all(dest)
-            .await
-            .map_err(|e| write_error(dest, e))?;
-        let mut written = Vec::new();
+        let mut dest = LocalFolder::create(dest).await?;
         for (file, pieces) in files {
             let LivePieces {
                 appended: mut pieces,
@@ -315,14 +350,78 @@ impl RecordingBucket {
                     contents[..n].copy_from_slice(&head[..n]);
                 }
             }
-            let path = dest.join(&file);
-            tokio::fs::write(&path, &contents)
-                .await
-                .map_err(|e| write_error(&path, e))?;
-            written.push(file);
+            dest.write(&file, &contents).await?;
         }
+        let mut written = dest.written;
         written.sort();
         Ok(written)
+    }
+
+    /// The takes of `episode_id` in the bucket, in order: `<episode>`, `<episode>-2`, ... as
+    /// far as they go, each with whether it finished (its `session.yml` is there whole) or not
+    /// (only live copies: it is running, or its host died). One HEAD or two per take.
+    pub async fn takes_of(
+        &self,
+        episode_id: &str,
+    ) -> Result<Vec<(String, TakeState)>, BucketError> {
+        let base = crate::recording::folder_name(episode_id)
+            .map_err(|e| BucketError::Config(e.to_string()))?;
+        let mut takes = Vec::new();
+        for n in 1u32.. {
+            let name = if n == 1 {
+                base.clone()
+            } else {
+                format!("{base}-{n}")
+            };
+            let state = if self.exists(&self.key(&name, "session.yml")).await? {
+                TakeState::Finished
+            } else if self
+                .exists(&self.key(&name, "live/session.yml/whole"))
+                .await?
+            {
+                TakeState::Unfinished
+            } else {
+                break;
+            };
+            takes.push((name, state));
+        }
+        Ok(takes)
+    }
+
+    /// Downloads the `files` of recording `folder` that the bucket holds into `dest`; returns
+    /// those it wrote (a file the bucket does not have is skipped).
+    pub async fn download(
+        &self,
+        folder: &str,
+        files: &[&str],
+        dest: &Path,
+    ) -> Result<Vec<String>, BucketError> {
+        let mut dest = LocalFolder::create(dest).await?;
+        let store = self.store();
+        for file in files {
+            let key = self.key(folder, file);
+            let contents = match get(&store, &key).await {
+                Ok(contents) => contents,
+                Err(BucketError::Store {
+                    source: object_store::Error::NotFound { .. },
+                    ..
+                }) => continue,
+                Err(error) => return Err(error),
+            };
+            dest.write(file, &contents).await?;
+        }
+        Ok(dest.written)
+    }
+
+    async fn exists(&self, key: &ObjectPath) -> Result<bool, BucketError> {
+        match self.store().head(key).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(source) => Err(BucketError::Store {
+                key: key.to_string(),
+                source,
+            }),
+        }
     }
 
     /// Deletes the live copies of recording `folder` (its files are in the bucket whole now).

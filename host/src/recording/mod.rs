@@ -22,9 +22,14 @@ mod writer;
 pub use bucket::{BucketError, PART_BYTES, RecordingBucket};
 pub use error::RecordingError;
 pub use events::{Event, EventLog, TurnMetrics};
-pub use listing::{RecordedEpisode, RecordedPlugin, RecordedTrack, list_recordings};
+pub use listing::{
+    RecordedEpisode, RecordedPlugin, RecordedTrack, list_recordings, read_recording,
+};
+pub use live_copy::TakeState;
 pub use manifest::{BriefingRecord, PluginRecord};
-pub use recorder::{RecordedFile, Recorder, RecorderConfig, RecordingSummary, folder_name};
+pub use recorder::{
+    RecordedFile, Recorder, RecorderConfig, RecordingSummary, folder_name, reserve_folder,
+};
 pub use space::free_bytes;
 pub use track::{FRAME_SAMPLES, OpusApplication, OpusSettings, Track, TrackSummary};
 pub use vtt::CaptionFile;

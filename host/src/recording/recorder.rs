@@ -365,8 +365,21 @@ pub fn folder_name(episode_id: &str) -> Result<String, RecordingError> {
     Ok(name)
 }
 
-/// Creates `recording_dir/<episode>` or, when taken, `<episode>-2`, `<episode>-3`, ...:
-/// `create_dir` fails on an existing folder, so two sessions can never share one.
+/// Where the names of takes recorded on other hosts are reserved: a hidden folder of
+/// `RECORDING_DIR` (listings skip names that start with a dot) holding one empty file per name.
+const RESERVED_FOLDERS: &str = ".reserved";
+
+/// Reserves the folder name `name` in `recording_dir`: no take recorded here will use it. A host
+/// of a cluster calls it for each take of an episode the bucket holds before it opens the next
+/// one, so takes recorded on different hosts never share a name (and a bucket key).
+pub fn reserve_folder(recording_dir: &Path, name: &str) -> io::Result<()> {
+    let dir = recording_dir.join(RESERVED_FOLDERS);
+    fs::create_dir_all(&dir)?;
+    fs::write(dir.join(folder_name(name).map_err(io::Error::other)?), b"")
+}
+
+/// Creates `recording_dir/<episode>` or, when taken (or reserved), `<episode>-2`, `<episode>-3`,
+/// ...: `create_dir` fails on an existing folder, so two sessions can never share one.
 fn create_episode_folder(
     recording_dir: &Path,
     episode_id: &str,
@@ -382,6 +395,10 @@ fn create_episode_folder(
         } else {
             format!("{base}-{n}")
         };
+        // A name another host of a cluster recorded under is reserved (see `reserve_folder`).
+        if recording_dir.join(RESERVED_FOLDERS).join(&name).exists() {
+            continue;
+        }
         let path = recording_dir.join(name);
         match fs::create_dir(&path) {
             Ok(()) => return Ok(path),
@@ -395,6 +412,22 @@ fn create_episode_folder(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_name_reserved_for_a_take_recorded_elsewhere_is_skipped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // Another host recorded `show` and `show-2`; this host has neither folder.
+        reserve_folder(dir.path(), "show").expect("reserve");
+        reserve_folder(dir.path(), "show-2").expect("reserve");
+        let made = create_episode_folder(dir.path(), "show").expect("create");
+        assert_eq!(made, dir.path().join("show-3"));
+        // The reservations are not recordings: listings skip the hidden folder.
+        let listed = crate::recording::list_recordings(dir.path()).expect("list");
+        assert!(listed.iter().all(|r| r.folder != ".reserved"), "{listed:?}");
+        // Other episodes are not affected.
+        let other = create_episode_folder(dir.path(), "other").expect("create");
+        assert_eq!(other, dir.path().join("other"));
+    }
 
     #[test]
     fn episode_ids_cannot_climb_out_of_the_recording_dir() {
