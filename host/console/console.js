@@ -221,7 +221,13 @@ function connect() {
     setConnection("disconnected", "Could not load the Socket.IO client.");
     return;
   }
-  socket = window.io({ transports: ["websocket"], auth: token ? { token } : {} });
+  // The episode rides in the connection's URL too: a host of a cluster finds the episode's host
+  // by it before any event is read (docs/SCALING.md).
+  socket = window.io({
+    transports: ["websocket"],
+    auth: token ? { token } : {},
+    query: studio.episodeId ? { episodeId: studio.episodeId } : {},
+  });
 
   socket.on("connect", () => {
     studio.connected = true;

@@ -63,6 +63,12 @@ pub const RECORDING_UPLOAD_BYTES: &str = "studio_recording_upload_bytes_total";
 pub const RECORDING_LIVE_COPIES: &str = "studio_recording_live_copies_total";
 /// Recording failures, by kind (counter).
 pub const RECORDING_FAILURES: &str = "studio_recording_failures_total";
+/// Socket.IO requests relayed to the episode's host in a cluster, by outcome (counter).
+pub const CLUSTER_RELAYS: &str = "studio_cluster_relays_total";
+/// Episodes this host continued after their host died (counter).
+pub const CLUSTER_TAKEOVERS: &str = "studio_cluster_takeovers_total";
+/// Leases of running studios this host lost (it stalled past a lease, or Redis lost them) (counter).
+pub const CLUSTER_LEASES_LOST: &str = "studio_cluster_leases_lost_total";
 /// Episode store writes dropped: its queue was full or a batch failed (counter).
 pub const STORE_WRITES_DROPPED: &str = "studio_store_writes_dropped_total";
 
@@ -237,6 +243,18 @@ fn describe() {
         RECORDING_FAILURES,
         "Recording failures (the studio goes on), by kind."
     );
+    describe_counter!(
+        CLUSTER_RELAYS,
+        "Socket.IO requests relayed to the episode's host (CLUSTER_REDIS_URL), by outcome: ok or failed (the host did not answer)."
+    );
+    describe_counter!(
+        CLUSTER_TAKEOVERS,
+        "Episodes continued here in a new take after their host died."
+    );
+    describe_counter!(
+        CLUSTER_LEASES_LOST,
+        "Leases of studios running here that this host lost: another host may continue the episode."
+    );
 }
 
 /// A running studio, counted in [`STUDIOS_LIVE`] until dropped (however its task ends).
@@ -369,6 +387,22 @@ pub fn recording_finished(summary: &RecordingSummary, counted: u64) {
 /// A finished recording was copied to the bucket (`Ok(bytes)`) or was not.
 pub fn recording_uploaded(result: Result<u64, ()>) {
     bucket_copy(RECORDING_UPLOADS, result);
+}
+
+/// A Socket.IO request was relayed to its episode's host (`true`), or the host did not answer.
+pub fn cluster_relay(ok: bool) {
+    let outcome = if ok { "ok" } else { "failed" };
+    counter!(CLUSTER_RELAYS, "outcome" => outcome).increment(1);
+}
+
+/// This host continued an episode whose host died.
+pub fn cluster_takeover() {
+    counter!(CLUSTER_TAKEOVERS).increment(1);
+}
+
+/// This host lost the lease of a studio it runs.
+pub fn cluster_lease_lost() {
+    counter!(CLUSTER_LEASES_LOST).increment(1);
 }
 
 /// A round of copies of a live recording to the bucket sent `Ok(bytes)`, or failed.

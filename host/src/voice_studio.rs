@@ -6,6 +6,7 @@
 
 pub mod audio;
 pub mod briefings;
+pub mod cluster;
 pub mod config;
 pub mod gateway;
 pub mod metrics;

@@ -58,6 +58,7 @@ pub fn run() -> ExitCode {
     plugins(&config, &mut report);
     folders(&config, &mut report);
     bucket(&config, &mut report);
+    cluster(&config, &mut report);
     port(&config, &mut report);
 
     for p in &report.problems {
@@ -348,6 +349,39 @@ fn bucket(config: &Config, report: &mut Report) {
             "RECORDING_BUCKET",
             format!("`{url}` cannot be written ({message})"),
             "check AWS_ENDPOINT_URL, the keys and that the bucket exists, or unset RECORDING_BUCKET to keep recordings on the local disk only",
+        ),
+    }
+}
+
+/// `CLUSTER_REDIS_URL`: Redis answers `PING` within the leases' deadlines.
+fn cluster(config: &Config, report: &mut Report) {
+    if report.has("CLUSTER_REDIS_URL") || report.has("CLUSTER_ADVERTISE_URL") {
+        return;
+    }
+    let (Some(redis), Some(me)) = (&config.cluster.redis_url, &config.cluster.advertise_url) else {
+        return;
+    };
+    let outcome = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+        .and_then(|runtime| {
+            runtime.block_on(async {
+                let leases = voice_studio::cluster::leases::Leases::new(
+                    redis.expose(),
+                    me,
+                    config.cluster.lease,
+                )
+                .map_err(|e| e.to_string())?;
+                leases.ping().await.map_err(|e| e.to_string())
+            })
+        });
+    match outcome {
+        Ok(()) => report.ok(format!("cluster Redis answers; this host is {me}")),
+        Err(message) => report.problem(
+            "CLUSTER_REDIS_URL",
+            format!("Redis does not answer ({message})"),
+            "check CLUSTER_REDIS_URL (host, port, password) and that Redis runs, or unset it to serve alone",
         ),
     }
 }

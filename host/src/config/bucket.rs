@@ -104,27 +104,7 @@ impl BucketConfig {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Config, ConfigError, ConfigSource};
-
-    /// The configuration of `pairs` over a valid base in a temporary folder (never the
-    /// working folder's `recordings/`).
-    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut vars = super::super::tests::base(dir.path());
-        vars.extend(
-            pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-        );
-        Config::from_source(&ConfigSource::from_pairs(vars))
-    }
-
-    fn problems(pairs: &[(&str, &str)]) -> String {
-        match config(pairs) {
-            Ok(_) => String::new(),
-            Err(error) => error.to_string(),
-        }
-    }
+    use super::super::tests::{config_of as config, problems_of as problems};
 
     #[test]
     fn unset_or_empty_the_recordings_stay_local() {

@@ -20,6 +20,7 @@
 mod access;
 mod bucket;
 pub mod built_in;
+mod cluster;
 mod folders;
 mod limits;
 mod live;
@@ -33,6 +34,7 @@ mod traces;
 
 pub use access::{AccessConfig, AccessMode, MIN_ADMIN_TOKEN_CHARS, MIN_TOKEN_SECRET_BYTES};
 pub use bucket::BucketConfig;
+pub use cluster::ClusterConfig;
 pub use folders::{Folders, default_plugin_cache_dir, ensure_writable_dir};
 pub use limits::{ClientLimits, ConnectionLimits, EventRate};
 pub use live::{
@@ -80,6 +82,8 @@ pub struct Config {
     /// Finished recordings copied to S3-compatible object storage (off unless
     /// `RECORDING_BUCKET` is set).
     pub bucket: BucketConfig,
+    /// Several hosts behind one address, on Redis (off unless `CLUSTER_REDIS_URL` is set).
+    pub cluster: ClusterConfig,
 }
 
 impl Config {
@@ -117,6 +121,7 @@ impl Config {
         let connection_limits = ConnectionLimits::read(&mut r);
         let traces = TraceConfig::read(&mut r);
         let bucket = BucketConfig::read(&mut r);
+        let cluster = ClusterConfig::read(&mut r, bucket.enabled());
 
         let problems = r.into_problems();
         let config = Config {
@@ -133,6 +138,7 @@ impl Config {
             connection_limits,
             traces,
             bucket,
+            cluster,
         };
         (config, problems)
     }
@@ -156,6 +162,27 @@ mod tests {
                 dir.join("rec").display().to_string(),
             ),
         ]
+    }
+
+    /// The configuration of `pairs` over a valid [`base`] in a temporary folder (never the
+    /// working folder's `recordings/`).
+    pub(super) fn config_of(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut vars = base(dir.path());
+        vars.extend(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        Config::from_source(&ConfigSource::from_pairs(vars))
+    }
+
+    /// What is wrong with the configuration of `pairs`, in one text (empty: nothing).
+    pub(super) fn problems_of(pairs: &[(&str, &str)]) -> String {
+        config_of(pairs)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
     }
 
     fn problems(result: Result<Config, ConfigError>) -> Vec<ConfigProblem> {

@@ -85,6 +85,8 @@ pub struct Gateway {
     router: Router,
     io: SocketIo,
     state: Arc<GatewayState>,
+    /// This host's place in a cluster (`CLUSTER_REDIS_URL`), if it is one's.
+    cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 impl Gateway {
@@ -174,6 +176,7 @@ impl Gateway {
                 },
             ),
         );
+        let cluster = join_cluster(&config, &registry, &store);
         let state = Arc::new(GatewayState {
             access,
             config: config.clone(),
@@ -192,7 +195,17 @@ impl Gateway {
         // Every route comes from the one documented table (`http/openapi.rs`).
         let router = Router::from(http::openapi::routes())
             .with_state(state.clone())
-            .layer(socket_layer)
+            .layer(socket_layer);
+        // A host of a cluster serves the Socket.IO requests of the episodes it holds and
+        // relays the others to their hosts; outside the Socket.IO layer, inside the doors.
+        let router = match &cluster {
+            Some(cluster) => router.layer(axum::middleware::from_fn_with_state(
+                cluster.clone(),
+                crate::cluster::relay::route,
+            )),
+            None => router,
+        };
+        let router = router
             // Outside the Socket.IO layer, so handshakes and polling are checked too.
             .layer(axum::middleware::from_fn_with_state(
                 origins,
@@ -206,7 +219,12 @@ impl Gateway {
                 body_deadline::limit_body_time,
             ))
             .layer(TraceLayer::new_for_http());
-        Self { router, io, state }
+        Self {
+            router,
+            io,
+            state,
+            cluster,
+        }
     }
 
     /// The studio registry (for the turn loop and tests).
@@ -227,8 +245,16 @@ impl Gateway {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let Self { router, io, state } = self;
+        let Self {
+            router,
+            io,
+            state,
+            cluster,
+        } = self;
         let limits = state.config.connection_limits;
+        // The leases of this host's studios live while it serves; a host that stops (or dies)
+        // stops renewing them, and its episodes can go on elsewhere once they lapse.
+        let renewing = cluster.map(|cluster| tokio::spawn(cluster.renew_leases()));
         let (ending_tx, ending_rx) = tokio::sync::oneshot::channel();
         let stop = async move {
             shutdown.await;
@@ -248,12 +274,45 @@ impl Gateway {
         // (`ConnectInfo<SocketAddr>` in its extensions), so limits per address can find it,
         // Socket.IO handlers included (`socket.req_parts()`).
         let served = connections::serve(listener, router, limits, stop).await;
+        if let Some(renewing) = renewing {
+            renewing.abort();
+        }
         if let Ok(ending) = ending_rx.await
             && let Err(e) = ending.await
         {
             tracing::error!(error = %e, "ending the studios failed");
         }
         served
+    }
+}
+
+/// This host's place in the cluster the configuration names, if any. Its registry serves only
+/// the episodes the host holds. A cluster that cannot be joined (no usable bucket) fails
+/// closed: no episode is served here, and the log says why.
+fn join_cluster(
+    config: &Config,
+    registry: &StudioRegistry,
+    store: &EpisodeStore,
+) -> Option<Arc<crate::cluster::Cluster>> {
+    if !config.cluster.enabled() {
+        return None;
+    }
+    match crate::cluster::Cluster::from_config(config, registry, Some(store.clone())) {
+        Ok(Some(cluster)) => {
+            // Weak: the cluster holds the registry; the registry must not keep it alive.
+            let weak = Arc::downgrade(&cluster);
+            registry.set_placement(Arc::new(move |episode: &str| {
+                weak.upgrade().is_some_and(|c| c.holds(episode))
+            }));
+            tracing::info!(me = cluster.me(), "serving as one host of a cluster");
+            Some(cluster)
+        }
+        Ok(None) => None,
+        Err(error) => {
+            tracing::error!(%error, "this host cannot join its cluster: it serves no episode");
+            registry.set_placement(Arc::new(|_: &str| false));
+            None
+        }
     }
 }
 

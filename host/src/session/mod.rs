@@ -109,6 +109,11 @@ pub enum JoinError {
         /// The limit.
         limit: usize,
     },
+    /// This host is one of a cluster and does not hold the episode.
+    #[error(
+        "this server is one host of a cluster and does not hold episode {0}: connect with ?episodeId=<episode> in the Socket.IO URL (socket.io-client: `query: {{episodeId}}`) so the cluster brings you to its host"
+    )]
+    NotHeldHere(String),
     /// Opening one more studio would pass `MAX_STUDIOS_PER_IP` for the creating address.
     #[error(
         "your address already opened {limit} running studios (MAX_STUDIOS_PER_IP); join a running episode, or end one of yours"
@@ -176,7 +181,16 @@ pub(crate) struct RegistryInner {
     download_links: Mutex<DownloadLinks>,
     /// Where finished recordings are copied (`RECORDING_BUCKET`); `None`: nowhere.
     bucket: Mutex<Option<RecordingBucket>>,
+    /// Episodes whose finished take is being copied to the bucket now (a cluster host keeps
+    /// their leases until the copy is done, so no other host takes the take for a dead one's).
+    copying: Arc<Mutex<HashMap<String, usize>>>,
+    /// Which episodes this host may open or join (a host of a cluster: those it holds); `None`:
+    /// every episode.
+    placement: Mutex<Option<Placement>>,
 }
+
+/// Says whether this host may serve an episode (see [`StudioRegistry::set_placement`]).
+pub type Placement = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
 /// All running studios, keyed by episode id.
 #[derive(Clone)]
@@ -249,6 +263,8 @@ impl StudioRegistry {
                 quota: Mutex::new(StudioQuota::default()),
                 download_links: Mutex::new(DownloadLinks::ephemeral()),
                 bucket: Mutex::new(None),
+                copying: Arc::default(),
+                placement: Mutex::new(None),
             }),
         }
     }
@@ -283,6 +299,13 @@ impl StudioRegistry {
     /// `RECORDING_BUCKET` it was configured with.
     pub fn set_recording_bucket(&self, bucket: Option<RecordingBucket>) {
         *lock(&self.inner.bucket) = bucket;
+    }
+
+    /// Sets which episodes clients may open or join here (default: all): a host of a cluster
+    /// serves only the episodes it holds; a `hello` for another gets
+    /// [`JoinError::NotHeldHere`].
+    pub fn set_placement(&self, placement: Placement) {
+        *lock(&self.inner.placement) = Some(placement);
     }
 
     /// Where finished recordings are copied, if anywhere.
@@ -320,6 +343,11 @@ impl StudioRegistry {
             Some(_) => return Err(JoinError::BadEpisodeId),
             None => self.live_episode_id(),
         };
+        if let Some(placement) = lock(&self.inner.placement).clone()
+            && !placement(&episode_id)
+        {
+            return Err(JoinError::NotHeldHere(episode_id));
+        }
         let mut studios = lock(&self.inner.studios);
         let reuse = studios
             .get(&episode_id)
@@ -353,6 +381,12 @@ impl StudioRegistry {
             .get(episode_id)
             .map(|e| e.handle.clone())
             .filter(StudioHandle::is_running)
+    }
+
+    /// Whether this host still holds `episode_id`: its studio runs, or its finished take is
+    /// being copied to the bucket.
+    pub fn holds(&self, episode_id: &str) -> bool {
+        self.get(episode_id).is_some() || lock(&self.inner.copying).contains_key(episode_id)
     }
 
     /// Episode ids of the running studios.
@@ -395,9 +429,23 @@ impl StudioRegistry {
                 supervisors.push(s);
             }
         }
+        let started = tokio::time::Instant::now();
         let all = futures::future::join_all(supervisors);
         if tokio::time::timeout(timeout, all).await.is_err() {
             tracing::warn!(?timeout, "studios did not end in time");
+        }
+        // The ended studios' recordings go to the bucket in tasks of their own: a host that
+        // stops cleanly leaves each take whole there, not as live copies another host would
+        // take for a crashed one's. Within the same time limit.
+        while !lock(&self.inner.copying).is_empty() {
+            if started.elapsed() >= timeout {
+                tracing::warn!(
+                    ?timeout,
+                    "recordings still being copied to the bucket at shutdown; their live copies stay"
+                );
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
@@ -501,7 +549,9 @@ impl RegistryInner {
         };
         let root = setup.recording_dir.clone();
         let files: Vec<String> = ready.details.iter().map(|f| f.name.clone()).collect();
+        let copying = Copying::start(&self.copying, &ready.episode_id);
         runtime.spawn(async move {
+            let _copying = copying;
             match bucket.upload_recording(&root, &folder, &files).await {
                 Ok(bytes) => {
                     tracing::info!(folder, files = files.len(), bytes, "recording copied to the bucket");
@@ -566,3 +616,32 @@ impl RegistryInner {
 
 #[cfg(test)]
 mod tests;
+
+/// An episode's finished take being copied to the bucket, counted in the registry's `copying`
+/// until dropped (however the copy task ends).
+struct Copying {
+    copying: Arc<Mutex<HashMap<String, usize>>>,
+    episode: String,
+}
+
+impl Copying {
+    fn start(copying: &Arc<Mutex<HashMap<String, usize>>>, episode: &str) -> Self {
+        *lock(copying).entry(episode.to_owned()).or_default() += 1;
+        Self {
+            copying: copying.clone(),
+            episode: episode.to_owned(),
+        }
+    }
+}
+
+impl Drop for Copying {
+    fn drop(&mut self) {
+        let mut copying = lock(&self.copying);
+        if let Some(n) = copying.get_mut(&self.episode) {
+            *n -= 1;
+            if *n == 0 {
+                copying.remove(&self.episode);
+            }
+        }
+    }
+}

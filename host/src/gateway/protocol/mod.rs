@@ -417,6 +417,8 @@ pub enum ErrorCode {
     DiskSpaceLow,
     /// A `text.say` line is longer than the limit; nothing was said.
     TextTooLong,
+    /// This host of a cluster does not hold the episode; connect with `?episodeId=` in the URL.
+    StudioElsewhere,
 }
 
 impl ErrorPayload {

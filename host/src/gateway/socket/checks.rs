@@ -145,6 +145,7 @@ pub(super) fn join_error_code(e: &JoinError) -> ErrorCode {
         JoinError::TooManyStudios { .. } | JoinError::TooManyStudiosFromAddress { .. } => {
             ErrorCode::TooManyStudios
         }
+        JoinError::NotHeldHere(_) => ErrorCode::StudioElsewhere,
     }
 }
 

@@ -49,7 +49,11 @@ pub(super) fn on_hello(
         Err(message) => return send_error(socket, ErrorCode::BadHello, &message),
     };
 
-    let Some((grant, episode)) = authorize(socket, access, &hello) else {
+    // The episode named in the hello, else the one the connection's URL names
+    // (`?episodeId=`, how a cluster routes a connection to its episode's host).
+    let connected_to = crate::cluster::relay::query_episode(socket.req_parts().uri.query());
+    let asked = hello.episode_id.as_deref().or(connected_to.as_deref());
+    let Some((grant, episode)) = authorize(socket, access, &hello, asked) else {
         return;
     };
 
@@ -105,8 +109,14 @@ pub(super) fn on_hello(
 }
 
 /// Decides what a `hello` may join: the grant of the token it carries (in `hello`, else from the
-/// handshake) and the episode to join. `None`: refused, and the client was told why.
-fn authorize(socket: &Client, access: &Access, hello: &Hello) -> Option<(Grant, Option<String>)> {
+/// handshake) and the episode to join (`asked`, if the grant allows). `None`: refused, and the
+/// client was told why.
+fn authorize(
+    socket: &Client,
+    access: &Access,
+    hello: &Hello,
+    asked: Option<&str>,
+) -> Option<(Grant, Option<String>)> {
     let handshake = socket.extensions.get::<HandshakeToken>();
     let token = hello
         .token
@@ -126,13 +136,13 @@ fn authorize(socket: &Client, access: &Access, hello: &Hello) -> Option<(Grant, 
             return None;
         }
     };
-    match grant.episode_for(hello.episode_id.as_deref()) {
+    match grant.episode_for(asked) {
         Ok(episode) => {
             let episode = episode.map(str::to_owned);
             Some((grant, episode))
         }
         Err(e) => {
-            tracing::info!(client = %socket.id, peer = ?peer_address(socket), rule = "token-episode", asked = ?hello.episode_id, "hello refused");
+            tracing::info!(client = %socket.id, peer = ?peer_address(socket), rule = "token-episode", asked = ?asked, "hello refused");
             send_error(socket, ErrorCode::Forbidden, &e.to_string());
             None
         }
