@@ -16,7 +16,7 @@ use voice_studio::recording::{BucketError, PART_BYTES, Recorder, RecorderConfig,
 use voice_studio::speakers::Speaker;
 
 use crate::support::recording::{ffprobe, voice_frame};
-use crate::support::s3::S3Server;
+use crate::support::s3::{S3Server, until_objects};
 use crate::support::server::{ServerSetup, get_bytes};
 use crate::support::studio::{PATIENCE, StudioRig, final_caption, silence, stream, until};
 
@@ -34,30 +34,13 @@ fn fetch(s3: &S3Server, url: &url::Url) -> (u16, Vec<u8>) {
 
 /// The keys under `prefix/` in the bucket, polled until `want` are all there.
 async fn until_uploaded(bucket: &RecordingBucket, folder: &str, want: &[String]) -> Vec<String> {
-    let prefix = bucket.key(folder, "");
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let keys: Vec<String> = bucket
-            .store()
-            .list(Some(&prefix))
-            .map_ok(|meta| meta.location.to_string())
-            .try_collect()
-            .await
-            .expect("list the bucket");
+    until_objects(bucket, folder, PATIENCE, |keys| {
         // The whole files are there, and the pieces copied while it ran are gone.
-        if want
-            .iter()
+        want.iter()
             .all(|file| keys.contains(&bucket.key(folder, file).to_string()))
             && !keys.iter().any(|k| k.contains("/live/"))
-        {
-            return keys;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "never uploaded: {want:?}, bucket has {keys:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

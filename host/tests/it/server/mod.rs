@@ -2,6 +2,8 @@ mod access;
 mod admin_views;
 mod briefings;
 mod cli;
+mod cluster;
+mod cluster_kit;
 mod config;
 mod console_browser;
 mod doors;

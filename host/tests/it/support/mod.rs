@@ -1,9 +1,11 @@
 pub mod browser;
 pub mod foreign_build;
 pub mod fuzz;
+pub mod haproxy;
 pub mod plugin_check;
 pub mod plugins;
 pub mod recording;
+pub mod redis;
 pub mod s3;
 pub mod server;
 pub mod stt;

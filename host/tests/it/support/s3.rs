@@ -98,3 +98,33 @@ impl Drop for S3Server {
         let _ = self.child.wait();
     }
 }
+
+/// The keys under `folder/` of `bucket`, listed again until `done` says they are complete;
+/// fails the test after `patience` (a guard against a copy that never comes).
+pub async fn until_objects(
+    bucket: &RecordingBucket,
+    folder: &str,
+    patience: Duration,
+    done: impl Fn(&[String]) -> bool,
+) -> Vec<String> {
+    use futures::TryStreamExt;
+    let prefix = bucket.key(folder, "");
+    let deadline = Instant::now() + patience;
+    loop {
+        let keys: Vec<String> = bucket
+            .store()
+            .list(Some(&prefix))
+            .map_ok(|meta| meta.location.to_string())
+            .try_collect()
+            .await
+            .expect("list the bucket");
+        if done(&keys) {
+            return keys;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{folder} never complete in the bucket: {keys:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

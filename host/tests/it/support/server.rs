@@ -209,6 +209,22 @@ impl Server {
     }
 }
 
+impl Server {
+    /// The server's process id (a test that kills it with SIGKILL itself).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The log of a server that was killed from outside, once it has exited.
+    pub fn log_after_exit(mut self) -> String {
+        wait_with_deadline(&mut self.child);
+        self.log
+            .take()
+            .and_then(|rx| rx.recv_timeout(Duration::from_secs(10)).ok())
+            .unwrap_or_default()
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         if matches!(self.child.try_wait(), Ok(None)) {

@@ -66,6 +66,34 @@ fn check_writes_to_the_recording_bucket_and_names_one_it_cannot_write() {
 }
 
 #[test]
+fn check_pings_the_cluster_redis_and_names_one_that_does_not_answer() {
+    let redis = crate::support::redis::RedisServer::start();
+    let s3 = crate::support::s3::S3Server::start();
+    s3.create_bucket("shows");
+    let mut setup = ServerSetup::new()
+        .var("CLUSTER_REDIS_URL", redis.url())
+        .var("CLUSTER_ADVERTISE_URL", "http://127.0.0.1:4001");
+    for (key, value) in s3.env("shows") {
+        setup = setup.var(key, value);
+    }
+    let out = run_in(&setup, &["check"]);
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("ok: cluster Redis answers; this host is http://127.0.0.1:4001"),
+        "{stdout}"
+    );
+
+    let nowhere = format!("redis://127.0.0.1:{}/", crate::support::redis::free_port());
+    let out = run_in(&setup.var("CLUSTER_REDIS_URL", nowhere), &["check"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    assert!(
+        stdout.contains("problem: CLUSTER_REDIS_URL: Redis does not answer"),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn check_lists_every_problem_at_once_and_exits_2() {
     // A bad .env value, a recordings "folder" that is a file, a plugin file that is missing, a
     // role given a plugin of the wrong kind, and a broken briefing: all in one run.
