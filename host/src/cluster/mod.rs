@@ -17,7 +17,7 @@ pub mod leases;
 pub mod relay;
 pub mod takeover;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -51,6 +51,9 @@ pub enum ClusterError {
         /// Why.
         source: std::io::Error,
     },
+    /// A claim's task ended without an answer (it panicked).
+    #[error("claiming the episode failed: {0}")]
+    Task(String),
     /// The episode store could not take a taken-over take.
     #[error("the episode store: {0}")]
     Store(String),
@@ -75,9 +78,34 @@ pub struct Cluster {
     /// The episodes this host claimed, with when: a claim lives while its studio runs (or its
     /// finished take is being copied), or for one lease after the claim while the studio opens.
     ours: Mutex<HashMap<String, Instant>>,
+    /// Episodes claimed and being prepared (a cut-off take being put back together): their
+    /// leases are renewed meanwhile, but no client is served here until they are ready.
+    preparing: Mutex<HashSet<String>>,
     /// One claim at a time on this host: two clients of one new episode arriving together must
     /// not both take over its cut-off take.
     claiming: tokio::sync::Mutex<()>,
+}
+
+/// An episode in [`Cluster::preparing`] until dropped (however the preparing ends).
+struct Preparing<'a> {
+    cluster: &'a Cluster,
+    episode: String,
+}
+
+impl<'a> Preparing<'a> {
+    fn start(cluster: &'a Cluster, episode: &str) -> Self {
+        lock(&cluster.preparing).insert(episode.to_owned());
+        Self {
+            cluster,
+            episode: episode.to_owned(),
+        }
+    }
+}
+
+impl Drop for Preparing<'_> {
+    fn drop(&mut self) {
+        lock(&self.cluster.preparing).remove(&self.episode);
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -110,6 +138,7 @@ impl Cluster {
             recording_dir: config.folders.recording_dir.clone(),
             store,
             ours: Mutex::new(HashMap::new()),
+            preparing: Mutex::new(HashSet::new()),
             claiming: tokio::sync::Mutex::new(()),
         })))
     }
@@ -126,13 +155,23 @@ impl Cluster {
 
     /// Where a client of `episode` is served: here when this host holds it or could claim it
     /// (a take a dead host left behind is taken over first), else at the holder.
-    pub async fn place(&self, episode: &str) -> Result<Placement, ClusterError> {
+    pub async fn place(self: &Arc<Self>, episode: &str) -> Result<Placement, ClusterError> {
         if self.holds(episode) {
             return Ok(Placement::Here);
         }
         if let Some(Holder::Elsewhere(url)) = self.leases.holder(episode).await? {
             return Ok(Placement::Relay(url));
         }
+        // In a task of its own: a client that goes away must not cut a takeover in half.
+        let cluster = self.clone();
+        let episode = episode.to_owned();
+        tokio::spawn(async move { cluster.claim(&episode).await })
+            .await
+            .map_err(|e| ClusterError::Task(e.to_string()))?
+    }
+
+    /// Claims `episode` for this host and prepares it, unless another host holds it.
+    async fn claim(&self, episode: &str) -> Result<Placement, ClusterError> {
         let _one_claim = self.claiming.lock().await;
         if self.holds(episode) {
             return Ok(Placement::Here);
@@ -168,6 +207,7 @@ impl Cluster {
     /// Prepares this host to run the next take of `episode`, which it just claimed (see
     /// [`takeover::prepare`]); a take put back together here counts as a takeover.
     async fn prepare(&self, episode: &str) -> Result<takeover::Prepared, ClusterError> {
+        let _renewed_meanwhile = Preparing::start(self, episode);
         let prepared = takeover::prepare(
             episode,
             &self.bucket,
@@ -188,11 +228,14 @@ impl Cluster {
         let every = self.leases.lease() / 3;
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut sweeping: Option<tokio::task::JoinHandle<()>> = None;
         for round in 0u64.. {
             tick.tick().await;
             self.renew_round().await;
-            if round % 3 == 2 {
-                self.sweep().await;
+            // In a task of its own: a slow takeover must not hold up the renewals.
+            if round % 3 == 2 && sweeping.as_ref().is_none_or(|s| s.is_finished()) {
+                let cluster = self.clone();
+                sweeping = Some(tokio::spawn(async move { cluster.sweep().await }));
             }
         }
     }
@@ -246,42 +289,55 @@ impl Cluster {
     }
 
     async fn renew_round(&self) {
-        let claims: Vec<(String, Instant)> = lock(&self.ours)
+        let mut claims: Vec<(String, Option<Instant>)> = lock(&self.ours)
             .iter()
-            .map(|(e, t)| (e.clone(), *t))
+            .map(|(e, t)| (e.clone(), Some(*t)))
             .collect();
-        for (episode, claimed) in claims {
-            let wanted = self.registry.holds(&episode) || claimed.elapsed() < self.leases.lease();
-            if !wanted {
-                lock(&self.ours).remove(&episode);
-                // Closed while this host still holds it: no sweep can mistake it for a dead
-                // host's episode. (A claim whose studio never opened recorded nothing.)
-                if let Err(error) = self.leases.mark_closed(&episode).await {
-                    tracing::warn!(episode, %error, "an episode could not be noted closed; a sweep will find its take finished");
-                }
-                match self.leases.release(&episode).await {
-                    Ok(()) => tracing::info!(episode, "episode let go"),
-                    Err(error) => {
-                        tracing::warn!(episode, %error, "an episode's lease could not be released; it lapses");
-                    }
-                }
-                continue;
+        claims.extend(lock(&self.preparing).iter().map(|e| (e.clone(), None)));
+        // Concurrently: the connection multiplexes them, and a slow Redis delays the round once.
+        futures::future::join_all(
+            claims
+                .into_iter()
+                .map(|(episode, claimed)| self.renew_one(episode, claimed)),
+        )
+        .await;
+    }
+
+    /// Renews `episode` (claimed at `claimed`; `None`: being prepared), or lets it go when this
+    /// host no longer needs it.
+    async fn renew_one(&self, episode: String, claimed: Option<Instant>) {
+        let wanted = claimed.is_none_or(|claimed| {
+            self.registry.holds(&episode) || claimed.elapsed() < self.leases.lease()
+        });
+        if !wanted {
+            lock(&self.ours).remove(&episode);
+            // Closed while this host still holds it: no sweep can mistake it for a dead
+            // host's episode. (A claim whose studio never opened recorded nothing.)
+            if let Err(error) = self.leases.mark_closed(&episode).await {
+                tracing::warn!(episode, %error, "an episode could not be noted closed; a sweep will find its take finished");
             }
-            match self.leases.renew(&episode).await {
-                Ok(true) => {}
-                Ok(false) => {
-                    // Redis lost it or it lapsed (this host stalled past a lease): another host
-                    // may run the episode now. Say so loudly; this host stops claiming it.
-                    lock(&self.ours).remove(&episode);
-                    crate::metrics::cluster_lease_lost();
-                    tracing::error!(
-                        episode,
-                        "this host lost the lease of a studio it runs: another host may continue the episode"
-                    );
-                }
+            match self.leases.release(&episode).await {
+                Ok(()) => tracing::info!(episode, "episode let go"),
                 Err(error) => {
-                    tracing::warn!(episode, %error, "a lease could not be renewed; retried next round");
+                    tracing::warn!(episode, %error, "an episode's lease could not be released; it lapses");
                 }
+            }
+            return;
+        }
+        match self.leases.renew(&episode).await {
+            Ok(true) => {}
+            Ok(false) => {
+                // Redis lost it or it lapsed (this host stalled past a lease): another host
+                // may run the episode now. Say so loudly; this host stops claiming it.
+                lock(&self.ours).remove(&episode);
+                crate::metrics::cluster_lease_lost();
+                tracing::error!(
+                    episode,
+                    "this host lost the lease of a studio it runs: another host may continue the episode"
+                );
+            }
+            Err(error) => {
+                tracing::warn!(episode, %error, "a lease could not be renewed; retried next round");
             }
         }
     }
