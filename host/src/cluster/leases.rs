@@ -171,7 +171,7 @@ impl Leases {
         deadline(redis.smembers(OPEN_EPISODES)).await
     }
 
-    /// Answers `PING` (for `/ready` and `voice-studio check`).
+    /// Answers `PING` (for `voice-studio check`).
     pub async fn ping(&self) -> Result<(), ClusterError> {
         let mut redis = self.redis.clone();
         let _: String = deadline(redis::cmd("PING").query_async(&mut redis)).await?;

@@ -20,7 +20,7 @@ pub mod takeover;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::config::Config;
 use crate::recording::{BucketError, RecordingBucket};
@@ -341,12 +341,4 @@ impl Cluster {
             }
         }
     }
-
-    /// Redis answers (for `/ready`).
-    pub async fn ping(&self) -> Result<(), ClusterError> {
-        self.leases.ping().await
-    }
 }
-
-/// How long a relayed request may wait for the episode's host to answer its head.
-pub const RELAY_CONNECT_DEADLINE: Duration = Duration::from_secs(5);

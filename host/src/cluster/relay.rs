@@ -22,9 +22,11 @@ use hyper_util::rt::TokioIo;
 use serde_json::json;
 use tokio::net::TcpStream;
 
-use super::{Cluster, Placement, RELAY_CONNECT_DEADLINE};
+use super::{Cluster, Placement};
 use crate::session::is_valid_episode_id;
 
+/// How long connecting to the episode's host may take.
+const RELAY_CONNECT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
 /// How long a relayed request waits for the head of the holder's answer.
 const ANSWER_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
 
