@@ -241,7 +241,7 @@ async fn a_redis_that_is_not_there_fails_a_claim_in_time_and_the_host_answers_50
     .await
     .expect("start");
     let addr = server.addr;
-    let (health, socket) = tokio::task::spawn_blocking(move || {
+    let (health, socket, foreign, trick) = tokio::task::spawn_blocking(move || {
         let health = crate::support::server::http(addr, "GET", "/health", &[], None);
         let socket = crate::support::server::http(
             addr,
@@ -250,7 +250,25 @@ async fn a_redis_that_is_not_there_fails_a_claim_in_time_and_the_host_answers_50
             &[],
             None,
         );
-        (health, socket)
+        // A browser page of a foreign origin is refused at the door, before any placement or
+        // relay (the Origin check stands outside the cluster's middleware).
+        let foreign = crate::support::server::http(
+            addr,
+            "GET",
+            "/socket.io/?EIO=4&transport=polling&episodeId=ep-1",
+            &[("Origin", "http://evil.example")],
+            None,
+        );
+        // A URL trick for an episode id is no episode: the request is not placed (nor refused
+        // for the cluster's sake) and the handshake is the plain one.
+        let trick = crate::support::server::http(
+            addr,
+            "GET",
+            "/socket.io/?EIO=4&transport=polling&episodeId=..%2F..%2Fetc",
+            &[],
+            None,
+        );
+        (health, socket, foreign, trick)
     })
     .await
     .expect("requests");
@@ -258,6 +276,8 @@ async fn a_redis_that_is_not_there_fails_a_claim_in_time_and_the_host_answers_50
     assert_eq!(socket.status, 503, "{}", socket.body);
     assert_eq!(socket.header("retry-after"), Some("1"));
     assert!(socket.body.contains("cannot place"), "{}", socket.body);
+    assert_eq!(foreign.status, 403, "{}", foreign.body);
+    assert_eq!(trick.status, 200, "{}", trick.body);
     drop(server);
 }
 
