@@ -130,6 +130,7 @@ fn main() {
                 &frames,
                 PacerConfig {
                     lead: Duration::from_secs(3600),
+                    ..PacerConfig::default()
                 },
             )
         }),

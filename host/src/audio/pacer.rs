@@ -12,6 +12,12 @@
 //! `select!` next to its inputs; `next` is cancel-safe, so a barge-in handled in another branch
 //! can call [`Pacer::stop`] at once and no further frame of that utterance leaves.
 //!
+//! Frames leave in pairs ([`PacerConfig::frames_per_wake`]): frame `2k + 1` goes with frame
+//! `2k`, 20 ms before its own release time. Each release wakes the studio and its clients'
+//! connections and costs a `send` to each client; two frames a wake halve both (the server's
+//! `sendto` calls at 100 studios, docs/BENCHMARKS.md "Host-added latency"), which counts most
+//! behind a TLS proxy. The browser then holds 60-80 ms instead of 60 ms.
+//!
 //! A possible barge-in can [`Pacer::hold`] releases while the VAD makes up its mind: a frame
 //! then waits up to its play time less [`HOLD_MARGIN`], so the first loud frame of the human
 //! already silences the AI, and a false alarm (a cough, a click) only spends part of the lead,
@@ -50,12 +56,16 @@ const GROW_SAMPLES: usize = SAMPLE_RATE as usize / 2;
 pub struct PacerConfig {
     /// How far ahead of its play time a frame may leave (the browser's jitter buffer).
     pub lead: Duration,
+    /// Frames released together: the later ones of a group leave with the first, up to
+    /// `(frames_per_wake - 1) * 20 ms` before their own release time. At least 1.
+    pub frames_per_wake: u32,
 }
 
 impl Default for PacerConfig {
     fn default() -> Self {
         Self {
             lead: Duration::from_millis(60),
+            frames_per_wake: 2,
         }
     }
 }
@@ -209,11 +219,19 @@ impl Pacer {
         }
         let seq = self.next_seq;
         let mut due = anchor + FRAME * seq as u32;
-        let mut release = due.checked_sub(self.config.lead).unwrap_or(anchor);
+        // The first frame of this one's group sets the release time of the whole group.
+        let group_start = seq - seq % u64::from(self.config.frames_per_wake.max(1));
+        let mut release = (anchor + FRAME * group_start as u32)
+            .checked_sub(self.config.lead)
+            .unwrap_or(anchor);
         if let Some(hold) = self.hold {
             release = release.max(hold.min(due.checked_sub(HOLD_MARGIN).unwrap_or(due)));
         }
-        sleep_until(release).await;
+        // A release time already passed (the rest of a pair, a catch-up) is ready in this poll:
+        // no timer, and the studio sends the frame in the same wake-up as the one before it.
+        if release > Instant::now() {
+            sleep_until(release).await;
+        }
         // Everything below runs without awaiting: a cancelled `next` has changed nothing.
         let mut frame = Frame::silent();
         let real = self.queue.len().min(FRAME_SAMPLES);
@@ -332,12 +350,34 @@ mod tests {
                 }
             }
         }
+        // Frames leave in pairs: frame n with the first of its pair, 60 ms before that one plays.
         let expected: Vec<(u64, u64)> = (0..25u64)
-            .map(|n| (n, (n * 20).saturating_sub(60)))
+            .map(|n| (n, ((n - n % 2) * 20).saturating_sub(60)))
             .collect();
         assert_eq!(released, expected);
         assert_eq!(pacer.late_frames(), 0);
         assert!(pacer.is_idle());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_frame_per_wake_releases_each_frame_at_its_own_time() {
+        let start = Instant::now();
+        let mut pacer = Pacer::new(PacerConfig {
+            frames_per_wake: 1,
+            ..PacerConfig::default()
+        });
+        pacer.push(&numbered(FRAME_SAMPLES * 8));
+        let mut released = Vec::new();
+        for _ in 0..8 {
+            let PacerEvent::Frame(paced) = pacer.next().await else {
+                panic!("frames");
+            };
+            released.push((paced.seq, ms_since(start)));
+        }
+        let expected: Vec<(u64, u64)> = (0..8u64)
+            .map(|n| (n, (n * 20).saturating_sub(60)))
+            .collect();
+        assert_eq!(released, expected);
     }
 
     #[tokio::test(start_paused = true)]
@@ -361,14 +401,15 @@ mod tests {
             }
         };
         assert_eq!(ms_since(start), 105);
-        // Frames 0..=8 left by 100 ms (frame n at n*20 - 60 ms); frame 9 was due out at 120 ms.
-        assert_eq!(frames_sent, 9);
+        // Frames 0..=9 left by 100 ms (the pair 2k, 2k + 1 at 2k * 20 - 60 ms); the pair 10, 11
+        // was due out at 140 ms.
+        assert_eq!(frames_sent, 10);
         assert_eq!(
             stop,
             PacerStop {
-                released_ms: 180,
+                released_ms: 200,
                 played_ms: 105,
-                dropped_ms: 820
+                dropped_ms: 800
             }
         );
         assert!(pacer.is_idle());
@@ -394,7 +435,8 @@ mod tests {
                 .is_err(),
             "frame 4 (release at 20 ms) waits while held"
         );
-        // False alarm at 35 ms: lifted, frames 4 and 5 (release at 20 and 40 ms) leave at once.
+        // False alarm at 35 ms: lifted, frames 4 and 5 (their pair's release at 20 ms) leave at
+        // once, the next pair at 60 ms.
         pacer.hold(None);
         let mut out = Vec::new();
         while out.len() < 3 {
@@ -403,7 +445,7 @@ mod tests {
             };
             out.push((paced.seq, paced.late, ms_since(start)));
         }
-        assert_eq!(out, vec![(4, false, 35), (5, false, 40), (6, false, 60)]);
+        assert_eq!(out, vec![(4, false, 35), (5, false, 35), (6, false, 60)]);
         assert_eq!(pacer.late_frames(), 0);
     }
 
@@ -463,6 +505,7 @@ mod tests {
     async fn the_tail_of_an_utterance_is_padded_and_the_next_utterance_starts_a_new_clock() {
         let mut pacer = Pacer::new(PacerConfig {
             lead: Duration::ZERO,
+            frames_per_wake: 1,
         });
         pacer.push(&numbered(1_000));
         pacer.finish();
