@@ -234,7 +234,11 @@ pub(super) async fn speak_line(job: LineJob, notes: mpsc::Sender<Note>) {
             }
         }
     };
-    tokio::join!(write, say);
+    // `biased`: the writing half is polled first, so a clause it finishes is taken by the
+    // speaking half in the same poll. Unbiased, `join!` starts from each half in turn, and a
+    // clause sent after the speaking half's turn waited for the task to come round again, behind
+    // every task queued on the worker (the tail of `first_clause_to_tts_request` at density).
+    tokio::join!(biased; write, say);
     let _ = notes.send(Note::Produced { speaker, line }).await;
 }
 
