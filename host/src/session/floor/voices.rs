@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::Floor;
@@ -56,6 +57,19 @@ pub(super) struct LineInProgress {
     pub(super) caption_start_ms: Option<u64>,
     /// What `turn.end` reports.
     pub(super) timings: LineTimings,
+}
+
+/// Starts a line's task with its first step already taken: the LLM request goes out from the
+/// studio, in this poll, and the task goes on from there. A spawned task waits for its worker's
+/// queue before its first poll, and at density that wait was most of the host's time between
+/// the policy's decision and the LLM request (docs/BENCHMARKS.md, "Host-added latency").
+async fn start_line_task(job: LineJob, notes: mpsc::Sender<Note>) -> JoinHandle<()> {
+    let mut line = Box::pin(speak_line(job, notes));
+    match futures::poll!(line.as_mut()) {
+        std::task::Poll::Pending => tokio::spawn(line),
+        // A line with nothing to do (its calls failed at once) is over already.
+        std::task::Poll::Ready(()) => tokio::spawn(async {}),
+    }
 }
 
 impl Floor {
@@ -117,7 +131,7 @@ impl Floor {
             voice: request.voice,
             language: self.setup.language.clone(),
         };
-        let task = tokio::spawn(speak_line(job, self.notes_tx.clone()));
+        let task = start_line_task(job, self.notes_tx.clone()).await;
         if !gap.is_zero() && think_ms.is_none() {
             self.keep_helper(gap, Note::GapOver { speaker, line: id });
         }
