@@ -5,6 +5,7 @@
 //! `wit/`; this crate is the host that loads, sandboxes, swaps and drives them.
 
 pub mod audio;
+pub mod background;
 pub mod briefings;
 pub mod cluster;
 pub mod config;

@@ -243,7 +243,10 @@ impl RecordingWriter {
         let spawned = std::thread::Builder::new()
             .name("recorder".into())
             .stack_size(WRITER_STACK)
-            .spawn(move || run(config, &thread_shared, &on_failure));
+            .spawn(move || {
+                crate::background::yield_to_live_audio();
+                run(config, &thread_shared, &on_failure);
+            });
         let thread = match spawned {
             Ok(handle) => Some(handle),
             Err(error) => {

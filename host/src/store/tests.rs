@@ -35,6 +35,30 @@ fn line(speaker: Speaker, start_ms: u64, text: &str) -> TranscriptLine {
 }
 
 #[test]
+fn writes_reach_the_store_on_its_beat_without_anyone_waking_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = EpisodeStore::open(dir.path()).expect("open");
+    let mut feed = store.session(start("s-beat", "ep-beat", 1_700_000_000_000, None));
+    feed.line(line(Speaker::You, 1_000, "heard"));
+    // No flush: a studio never wakes the thread, which takes its queue every 100 ms.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let lines = store
+            .transcript("s-beat")
+            .expect("read")
+            .unwrap_or_default();
+        if lines.iter().any(|l| l.text == "heard") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the line never reached the store"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
 fn a_fed_session_is_listed_with_its_transcript_in_time_order_and_its_turns() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = EpisodeStore::open(dir.path()).expect("open");

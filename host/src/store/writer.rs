@@ -2,16 +2,21 @@
 //! the thread applies them in batches, one transaction each.
 //!
 //! SQLite is synchronous and a commit touches the disk, so no studio may call it: the actor
-//! runs the audio path. A full channel (the disk far behind) drops the write, counts it in
+//! runs the audio path. Nor does a studio wake the thread: it takes its queue on a beat
+//! ([`BEAT`]), and only a flush wakes it early. A wake-up per transcript line cost the studio's
+//! step that made it 1.5-4 ms now and then at 300 studios on a 2-core VM (the wake of another
+//! thread is a futex call and an interrupt to the other core), the whole tail of the host's time
+//! from a final transcript to the policy (docs/BENCHMARKS.md, "Host-added latency"). A full channel (the disk far behind) drops the write, counts it in
 //! `studio_store_writes_dropped_total` and logs it; the recording's own files still hold
 //! everything, and the next start's import reads what the store missed only for folders it
 //! does not know at all.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::thread::Thread;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
@@ -24,6 +29,8 @@ use crate::transcript::TranscriptLine;
 pub const WRITE_QUEUE: usize = 4096;
 /// Writes applied in one transaction at most.
 const BATCH: usize = 256;
+/// How often the thread takes what was queued: writes reach the database this much later at most.
+const BEAT: Duration = Duration::from_millis(100);
 /// How often the thread looks for the recording folder of a session that has none yet.
 const FOLDER_RETRY: Duration = Duration::from_millis(200);
 
@@ -68,6 +75,7 @@ enum Write {
 /// The sending side, held by the store.
 pub(super) struct WriterHandle {
     tx: SyncSender<Write>,
+    thread: Thread,
 }
 
 impl WriterHandle {
@@ -85,6 +93,7 @@ impl WriterHandle {
         let (done_tx, done_rx) = mpsc::channel();
         // Waiting is the point here: callers are tests and shutdown, never a studio.
         if self.tx.send(Write::Flush(done_tx)).is_ok() {
+            self.thread.unpark();
             let _ = done_rx.recv();
         }
     }
@@ -150,11 +159,16 @@ pub(super) fn start(
     conn: Arc<Mutex<Connection>>,
 ) -> Result<WriterHandle, StoreError> {
     let (tx, rx) = mpsc::sync_channel(WRITE_QUEUE);
-    std::thread::Builder::new()
+    let thread = std::thread::Builder::new()
         .name("episode-store".into())
-        .spawn(move || run(&path, &conn, &rx))
-        .map_err(StoreError::Thread)?;
-    Ok(WriterHandle { tx })
+        .spawn(move || {
+            crate::background::yield_to_live_audio();
+            run(&path, &conn, &rx);
+        })
+        .map_err(StoreError::Thread)?
+        .thread()
+        .clone();
+    Ok(WriterHandle { tx, thread })
 }
 
 /// What the thread remembers of a live session.
@@ -168,31 +182,36 @@ struct Live {
 
 fn run(path: &Path, conn: &Mutex<Connection>, rx: &Receiver<Write>) {
     let mut sessions: HashMap<Arc<str>, Live> = HashMap::new();
-    loop {
+    let mut last_folder_look = Instant::now();
+    // Ends when every sender (the store and all feeds) is gone and the queue is empty.
+    let mut open = true;
+    while open {
+        let mut batch: Vec<Write> = Vec::new();
+        while batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(write) => batch.push(write),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    open = false;
+                    break;
+                }
+            }
+        }
+        let full = batch.len() == BATCH;
         // A session's folder is made by its recording thread beside this one: while one is
         // not found yet, look again every FOLDER_RETRY even without writes.
         let unresolved = sessions
             .values()
             .any(|live| live.folder.is_none() && live.recording_dir.is_some());
-        let first = if unresolved {
-            match rx.recv_timeout(FOLDER_RETRY) {
-                Ok(write) => Some(write),
-                Err(RecvTimeoutError::Timeout) => None,
-                Err(RecvTimeoutError::Disconnected) => break,
+        let look = unresolved && last_folder_look.elapsed() >= FOLDER_RETRY;
+        if batch.is_empty() && !look {
+            if open {
+                std::thread::park_timeout(BEAT);
             }
-        } else {
-            // Ends when every sender (the store and all feeds) is gone.
-            match rx.recv() {
-                Ok(write) => Some(write),
-                Err(_) => break,
-            }
-        };
-        let mut batch: Vec<Write> = first.into_iter().collect();
-        while batch.len() < BATCH {
-            match rx.try_recv() {
-                Ok(write) => batch.push(write),
-                Err(_) => break,
-            }
+            continue;
+        }
+        if unresolved {
+            last_folder_look = Instant::now();
         }
         let mut flushes = Vec::new();
         let mut conn = lock(conn);
@@ -217,6 +236,9 @@ fn run(path: &Path, conn: &Mutex<Connection>, rx: &Receiver<Write>) {
         }
         for done in flushes {
             let _ = done.send(());
+        }
+        if open && !full {
+            std::thread::park_timeout(BEAT);
         }
     }
 }

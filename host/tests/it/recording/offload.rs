@@ -419,3 +419,47 @@ async fn studio_on_a_hung_disk() {
         );
     }
 }
+
+/// Linux's `SCHED_BATCH` policy number (`sched_setscheduler(2)`).
+const SCHED_BATCH: u32 = 3;
+
+/// The scheduling policy of each thread of this process named `name`, from `/proc`.
+fn policies_of_threads_named(name: &str) -> Vec<u32> {
+    let tasks = std::fs::read_dir("/proc/self/task").expect("/proc/self/task");
+    tasks
+        .filter_map(Result::ok)
+        .filter(|task| {
+            std::fs::read_to_string(task.path().join("comm")).is_ok_and(|c| c.trim() == name)
+        })
+        .filter_map(|task| {
+            let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
+            // Fields after the command's closing parenthesis start at field 3; policy is 41.
+            let (_, rest) = stat.rsplit_once(')')?;
+            rest.split_whitespace().nth(41 - 3)?.parse().ok()
+        })
+        .collect()
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_recorder_and_store_threads_never_preempt_the_live_audio_path() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let config = RecorderConfig::new(dir.path(), "ep-batch", "session-batch");
+    let mut writer = RecordingWriter::start(config, || {});
+    let _store = voice_studio::store::EpisodeStore::open(dir.path())
+        .unwrap_or_else(|e| panic!("episode store: {e}"));
+    assert!(drive(&mut writer, 0, 1).is_empty());
+    // Other tests start these threads too; each switches itself as it starts, so once the
+    // switch has run every such thread of the process is in the batch class.
+    for name in ["recorder", "episode-store"] {
+        eventually(&format!("every {name} thread in SCHED_BATCH"), || {
+            let policies = policies_of_threads_named(name);
+            !policies.is_empty() && policies.iter().all(|&p| p == SCHED_BATCH)
+        });
+    }
+    writer
+        .finish(1000)
+        .wait()
+        .await
+        .unwrap_or_else(|e| panic!("finish: {e}"));
+}
