@@ -130,7 +130,8 @@ async fn serve(config: Arc<Config>) -> Result<(), Failure> {
         Err(e) => tracing::warn!("the built-in example briefing does not parse: {e}"),
     }
     let store = open_store(&folders.data_dir, &folders.recording_dir)?;
-    let gateway = Gateway::with_turn_loop(config.clone(), plugins.clone(), briefings, store);
+    let gateway =
+        Gateway::with_turn_loop(config.clone(), plugins.clone(), briefings, store.clone());
     // Signals are heard before the banner says the server is up: a SIGTERM sent the moment the
     // banner appears must reach the graceful path, not the default action.
     let (stop_tx, mut stop_rx) = watch::channel(false);
@@ -153,6 +154,9 @@ async fn serve(config: Arc<Config>) -> Result<(), Failure> {
         .serve(listener, stop)
         .await
         .context("serving HTTP and Socket.IO")?;
+    // The store's thread takes its writes on a beat: the ended studios' last ones (their end,
+    // their last lines) reach the database before the process goes.
+    let _ = tokio::task::spawn_blocking(move || store.flush()).await;
     // Plugin children (Piper...) must not outlive the server.
     voice_studio::plugins::kill_all_children();
     tracing::info!("voice-studio stopped");
