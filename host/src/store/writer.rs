@@ -4,9 +4,10 @@
 //! SQLite is synchronous and a commit touches the disk, so no studio may call it: the actor
 //! runs the audio path. Nor does a studio wake the thread: it takes its queue on a beat
 //! ([`BEAT`]), and only a flush wakes it early. A wake-up per transcript line cost the studio's
-//! step that made it 1.5-4 ms now and then at 300 studios on a 2-core VM (the wake of another
-//! thread is a futex call and an interrupt to the other core), the whole tail of the host's time
-//! from a final transcript to the policy (docs/BENCHMARKS.md, "Host-added latency"). A full channel (the disk far behind) drops the write, counts it in
+//! step that made it 1.5-4 ms now and then at 300 studios on a 2-core VM, the whole tail of the
+//! host's time from a final transcript to the policy (docs/BENCHMARKS.md, "Host-added latency").
+//!
+//! A full channel (the disk far behind) drops the write, counts it in
 //! `studio_store_writes_dropped_total` and logs it; the recording's own files still hold
 //! everything, and the next start's import reads what the store missed only for folders it
 //! does not know at all.
