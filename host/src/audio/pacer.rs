@@ -16,7 +16,12 @@
 //! `2k`, 20 ms before its own release time. Each release wakes the studio and its clients'
 //! connections and costs a `send` to each client; two frames a wake halve both (the server's
 //! `sendto` calls at 100 studios, docs/BENCHMARKS.md "Host-added latency"), which counts most
-//! behind a TLS proxy. The browser then holds 60-80 ms instead of 60 ms.
+//! behind a TLS proxy. The browser then holds 100-120 ms of audio.
+//!
+//! The lead is 100 ms, not less, for the hold below: the VAD needs 60 ms of speech to call a
+//! barge-in, the frames that bring it may come late on a busy host or network, and every held
+//! frame must still leave before its play time. With 60 ms, holds lapsed at 320 studios and the
+//! AI's next frames reached the client after the human had begun (docs/BENCHMARKS.md).
 //!
 //! A possible barge-in can [`Pacer::hold`] releases while the VAD makes up its mind: a frame
 //! then waits up to its play time less [`HOLD_MARGIN`], so the first loud frame of the human
@@ -64,7 +69,7 @@ pub struct PacerConfig {
 impl Default for PacerConfig {
     fn default() -> Self {
         Self {
-            lead: Duration::from_millis(60),
+            lead: Duration::from_millis(100),
             frames_per_wake: 2,
         }
     }
@@ -350,9 +355,9 @@ mod tests {
                 }
             }
         }
-        // Frames leave in pairs: frame n with the first of its pair, 60 ms before that one plays.
+        // Frames leave in pairs: frame n with the first of its pair, 100 ms before that one plays.
         let expected: Vec<(u64, u64)> = (0..25u64)
-            .map(|n| (n, ((n - n % 2) * 20).saturating_sub(60)))
+            .map(|n| (n, ((n - n % 2) * 20).saturating_sub(100)))
             .collect();
         assert_eq!(released, expected);
         assert_eq!(pacer.late_frames(), 0);
@@ -375,7 +380,7 @@ mod tests {
             released.push((paced.seq, ms_since(start)));
         }
         let expected: Vec<(u64, u64)> = (0..8u64)
-            .map(|n| (n, (n * 20).saturating_sub(60)))
+            .map(|n| (n, (n * 20).saturating_sub(100)))
             .collect();
         assert_eq!(released, expected);
     }
@@ -401,15 +406,15 @@ mod tests {
             }
         };
         assert_eq!(ms_since(start), 105);
-        // Frames 0..=9 left by 100 ms (the pair 2k, 2k + 1 at 2k * 20 - 60 ms); the pair 10, 11
+        // Frames 0..=11 left by 100 ms (the pair 2k, 2k + 1 at 2k * 20 - 100 ms); the pair 12, 13
         // was due out at 140 ms.
-        assert_eq!(frames_sent, 10);
+        assert_eq!(frames_sent, 12);
         assert_eq!(
             stop,
             PacerStop {
-                released_ms: 200,
+                released_ms: 240,
                 played_ms: 105,
-                dropped_ms: 800
+                dropped_ms: 760
             }
         );
         assert!(pacer.is_idle());
@@ -423,8 +428,8 @@ mod tests {
         let start = Instant::now();
         let mut pacer = Pacer::new(PacerConfig::default());
         pacer.push(&numbered(FRAME_SAMPLES * 20));
-        // Frames 0..=3 leave by 0 ms (60 ms lead); a possible barge-in at 5 ms holds the rest.
-        for _ in 0..4 {
+        // Frames 0..=5 leave by 0 ms (100 ms lead); a possible barge-in at 5 ms holds the rest.
+        for _ in 0..6 {
             assert!(matches!(pacer.next().await, PacerEvent::Frame(_)));
         }
         sleep(Duration::from_millis(5)).await;
@@ -433,9 +438,9 @@ mod tests {
             timeout(Duration::from_millis(30), pacer.next())
                 .await
                 .is_err(),
-            "frame 4 (release at 20 ms) waits while held"
+            "frame 6 (release at 20 ms) waits while held"
         );
-        // False alarm at 35 ms: lifted, frames 4 and 5 (their pair's release at 20 ms) leave at
+        // False alarm at 35 ms: lifted, frames 6 and 7 (their pair's release at 20 ms) leave at
         // once, the next pair at 60 ms.
         pacer.hold(None);
         let mut out = Vec::new();
@@ -445,7 +450,7 @@ mod tests {
             };
             out.push((paced.seq, paced.late, ms_since(start)));
         }
-        assert_eq!(out, vec![(4, false, 35), (5, false, 35), (6, false, 60)]);
+        assert_eq!(out, vec![(6, false, 35), (7, false, 35), (8, false, 60)]);
         assert_eq!(pacer.late_frames(), 0);
     }
 

@@ -19,6 +19,14 @@ use crate::recording::Event;
 use crate::session::room::Room;
 use crate::speakers::Speaker;
 
+/// How late the human's next microphone frames may arrive while a possible barge-in holds the
+/// AIs' audio, and the VAD still decide before the held frames leave. With one frame of
+/// allowance, the bench at 320 studios saw holds lapse: a busy host or network delayed the next
+/// frames of a turn, and the AI's held frames left after the human had begun (docs/BENCHMARKS.md,
+/// "Live studio"). The pacer bounds every hold anyway: no frame waits past its play time less
+/// `HOLD_MARGIN`, which its lead (100 ms) leaves room for.
+const ONSET_JITTER: Duration = Duration::from_millis(60);
+
 /// A microphone that paused longer than this restarts at the current session time, so the `you`
 /// track stays aligned with the clock after a client stalls.
 const MIC_RESYNC_MS: u64 = 200;
@@ -255,9 +263,9 @@ impl Floor {
     }
 
     /// Loud frames that may be the start of speech hold the AIs' next frames until the VAD
-    /// decides (its remaining onset time plus a frame of network jitter): a barge-in then cuts the
-    /// reply at the human's first loud frame instead of after the VAD's onset time. A false alarm
-    /// is lifted at the first quiet frame and costs nothing audible: the pacer never holds a frame
+    /// decides (its remaining onset time plus [`ONSET_JITTER`]): a barge-in then cuts the reply
+    /// at the human's first loud frame instead of after the VAD's onset time. A false alarm is
+    /// lifted at the first quiet frame and costs nothing audible: the pacer never holds a frame
     /// past its play time, and the kept-back frames leave at once.
     fn hold_for_onset(&mut self) {
         let ear = &mut self.ear;
@@ -266,9 +274,9 @@ impl Floor {
             ear.onset_hold = None;
             None
         } else {
-            let remaining_ms = ear.vad.config().start_ms.saturating_sub(heard_ms) + FRAME_MS;
+            let config = ear.vad.config();
             Some(*ear.onset_hold.get_or_insert_with(|| {
-                tokio::time::Instant::now() + Duration::from_millis(remaining_ms)
+                onset_hold_until(tokio::time::Instant::now(), config, heard_ms)
             }))
         };
         for voice in &mut self.voices {
@@ -485,4 +493,67 @@ pub(super) struct HumanLine {
     pub(super) confidence: Option<f32>,
     /// Typed with `text.say`, not spoken.
     pub(super) typed: bool,
+}
+
+/// Until when a possible speech onset holds the AIs' frames, `heard_ms` of it heard at `now`:
+/// the rest of the VAD's onset time, plus [`ONSET_JITTER`] for the frames that bring it.
+fn onset_hold_until(
+    now: tokio::time::Instant,
+    vad: &VadConfig,
+    heard_ms: u64,
+) -> tokio::time::Instant {
+    now + Duration::from_millis(vad.start_ms.saturating_sub(heard_ms)) + ONSET_JITTER
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::time::{sleep_until, timeout};
+
+    use super::*;
+    use crate::audio::{FRAME_SAMPLES, Pacer, PacerConfig, PacerEvent};
+
+    #[tokio::test(start_paused = true)]
+    async fn a_possible_barge_in_holds_the_ai_while_the_next_microphone_frames_come_late() {
+        let start = tokio::time::Instant::now();
+        let mut pacer = Pacer::new(PacerConfig::default());
+        pacer.push(&vec![1_000; FRAME_SAMPLES * 100]);
+        // The AI has spoken for 50 ms: frames 0..=7 are out (lead 100 ms, in pairs).
+        let mut released = 0;
+        loop {
+            tokio::select! {
+                biased;
+                event = pacer.next() => {
+                    assert!(matches!(event, PacerEvent::Frame(_)));
+                    released += 1;
+                }
+                () = sleep_until(start + Duration::from_millis(50)) => break,
+            }
+        }
+        assert_eq!(released, 8);
+        // The human's first loud frame (20 ms of the VAD's 60) reaches the studio at 50 ms. The
+        // two that complete the onset come 50 ms late: the VAD calls speech at 140 ms, not 90.
+        let vad = VadConfig::default();
+        assert_eq!(vad.start_ms, 60);
+        pacer.hold(Some(onset_hold_until(
+            tokio::time::Instant::now(),
+            &vad,
+            20,
+        )));
+        assert!(
+            timeout(Duration::from_millis(90), pacer.next())
+                .await
+                .is_err(),
+            "no AI frame leaves before the VAD decides"
+        );
+        // Had it been a false alarm with the microphone gone quiet, the held frame still leaves
+        // before it must play: frame 8 plays at 160 ms.
+        let PacerEvent::Frame(frame) = pacer.next().await else {
+            panic!("frame 8");
+        };
+        assert_eq!((frame.seq, frame.late), (8, false));
+        assert_eq!(
+            tokio::time::Instant::now() - start,
+            Duration::from_millis(150)
+        );
+    }
 }
