@@ -23,7 +23,7 @@ use crate::speakers::Speaker;
 /// AIs' audio, and the VAD still decide before the held frames leave. With one frame of
 /// allowance, the bench at 320 studios saw holds lapse: a busy host or network delayed the next
 /// frames of a turn, and the AI's held frames left after the human had begun (docs/BENCHMARKS.md,
-/// "Live studio"). The pacer bounds every hold anyway: no frame waits past its play time less
+/// "Barge-in under load"). The pacer bounds every hold anyway: no frame waits past its play time less
 /// `HOLD_MARGIN`, which its lead (100 ms) leaves room for.
 const ONSET_JITTER: Duration = Duration::from_millis(60);
 
