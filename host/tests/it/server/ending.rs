@@ -17,6 +17,10 @@ const PATIENCE: Duration = Duration::from_secs(60);
 
 /// 20 ms of quiet 48 kHz mono s16le, as the console sends between words.
 const FRAME: [u8; 1920] = [0; 1920];
+/// 2 ms of the same: after the end, audio goes in small pieces every 2 ms (still real time, so
+/// the rate limit lets all of it through), so some of it reaches the studio while it finishes
+/// even when that takes only a few milliseconds (20 ms frames once missed that window under load).
+const SLICE: [u8; 192] = [0; 192];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audio_after_end_session_does_not_lose_the_recording_or_the_end() {
@@ -36,10 +40,10 @@ async fn audio_after_end_session_does_not_lose_the_recording_or_the_end() {
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     let (mut ready, mut ended, mut refused) = (None, None, false);
     let deadline = tokio::time::Instant::now() + PATIENCE;
-    let mut frames = tokio::time::interval(Duration::from_millis(20));
+    let mut slices = tokio::time::interval(Duration::from_millis(2));
     while ready.is_none() || ended.is_none() {
         tokio::select! {
-            _ = frames.tick() => client.send_audio(&FRAME),
+            _ = slices.tick() => client.send_audio(&SLICE),
             incoming = tokio::time::timeout_at(deadline, client.events.recv()) => match incoming {
                 Ok(Some(Incoming::Event { name, payload, .. })) => {
                     match name.as_str() {
