@@ -26,6 +26,9 @@ fn main() {
         (48_000, 24_000),
         (44_100, 16_000),
         (24_000, 16_000),
+        // The host's side: TTS audio to the studio's 48 kHz.
+        (24_000, 48_000),
+        (16_000, 48_000),
     ] {
         let input = voice(from);
         let frames: Vec<&[i16]> = input.chunks_exact(from as usize / 50).collect();

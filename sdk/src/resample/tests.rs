@@ -167,3 +167,28 @@ fn a_whole_clip_comes_out_aligned_and_of_the_ratio_s_length() {
         [1, 2]
     );
 }
+
+// On a CPU with AVX, `process` takes the block path for these ratios.
+#[test]
+fn integer_upsampling_in_blocks_gives_the_one_by_one_output_bit_for_bit() {
+    // Speech-like input with every sample value class: full scale, silence, small noise.
+    let mut input = sine(180.0, 24_000, 0.99, 4_000);
+    input.extend(std::iter::repeat_n(0, 500));
+    input.extend((0..3_000u32).map(|i| ((i.wrapping_mul(2_654_435_761) >> 20) as i16) - 2_048));
+    for (from, to) in [(24_000, 48_000), (16_000, 48_000), (8_000, 48_000)] {
+        for chunk in [1, 5, 8, 480, input.len()] {
+            let mut blocks = Resampler::new(from, to).expect("supported ratio");
+            let mut one_by_one = blocks.clone();
+            let (mut fast, mut plain) = (Vec::new(), Vec::new());
+            for piece in input.chunks(chunk) {
+                blocks.process(piece, &mut fast);
+                one_by_one
+                    .history
+                    .extend(piece.iter().map(|&s| f32::from(s) / 32768.0));
+                one_by_one.filter(&mut plain);
+            }
+            assert!(fast.len() > input.len(), "{from}->{to} by {chunk}");
+            assert_eq!(fast, plain[..fast.len()], "{from}->{to} by {chunk}");
+        }
+    }
+}
