@@ -209,6 +209,8 @@ pub struct Synth {
     /// Position inside the current segment.
     offset: usize,
     rate: f32,
+    /// `1 / rate`: a sample's length in seconds, multiplied instead of dividing by the rate.
+    period: f32,
     voice: VoiceKind,
     phase: f32,
     last_pulse: f32,
@@ -229,6 +231,7 @@ impl Synth {
             segment: 0,
             offset: 0,
             rate: settings.sample_rate as f32,
+            period: 1.0 / settings.sample_rate as f32,
             voice,
             phase: 0.0,
             last_pulse: 0.0,
@@ -287,17 +290,18 @@ impl Synth {
                 }
             }
             let take = (length - self.offset).min(count - out.len());
+            // Divisions are slow in wasm: one per segment here instead of one per sample.
+            let per_sample = 1.0 / length.max(1) as f32;
             for i in 0..take {
                 let position = self.offset + i;
                 let sample = match segment {
                     Segment::Pause { .. } => self.decay(),
                     Segment::Syllable {
-                        samples,
                         pitch,
                         loudness,
                         onset_noise,
                         ..
-                    } => self.voiced(position, samples, pitch, loudness, onset_noise),
+                    } => self.voiced(position as f32 * per_sample, pitch, loudness, onset_noise),
                 };
                 out.push(studio_plugin::pcm::f32_to_i16(soft_clip(sample)));
             }
@@ -310,28 +314,21 @@ impl Synth {
         out
     }
 
-    /// One sample of a syllable: pulses through the formants, shaped by the syllable's envelope.
-    fn voiced(
-        &mut self,
-        position: usize,
-        length: usize,
-        pitch: (f32, f32),
-        loudness: f32,
-        onset_noise: bool,
-    ) -> f32 {
-        let t = position as f32 / length.max(1) as f32;
+    /// One sample of a syllable at `t` (0..1 through it): pulses through the formants, shaped by
+    /// the syllable's envelope.
+    fn voiced(&mut self, t: f32, pitch: (f32, f32), loudness: f32, onset_noise: bool) -> f32 {
         let f0 = pitch.0 + (pitch.1 - pitch.0) * t;
         // Slight vibrato keeps it from sounding like a tone generator.
         let f0 = f0 * (1.0 + 0.012 * self.next_vibrato());
-        self.phase += f0 / self.rate;
+        self.phase += f0 * self.period;
         if self.phase >= 1.0 {
             self.phase -= 1.0;
         }
         // Rosenberg glottal pulse: open for 40% of the period, then closed; its derivative excites the tract.
         let pulse = if self.phase < 0.25 {
-            0.5 * (1.0 - fast_cos(PI * self.phase / 0.25))
+            0.5 * (1.0 - fast_cos(self.phase * (PI / 0.25)))
         } else if self.phase < 0.4 {
-            fast_cos(PI * (self.phase - 0.25) / 0.3)
+            fast_cos((self.phase - 0.25) * (PI / 0.3))
         } else {
             0.0
         };
@@ -343,15 +340,15 @@ impl Synth {
         }
         // Attack, hold, release: each syllable swells and fades, which gives the syllable rhythm.
         let envelope = if t < 0.15 {
-            t / 0.15
+            t * (1.0 / 0.15)
         } else if t > 0.7 {
-            ((1.0 - t) / 0.3).max(0.0)
+            ((1.0 - t) * (1.0 / 0.3)).max(0.0)
         } else {
             1.0
         };
         let mut out = sample * envelope * loudness * 0.9;
         if onset_noise && t < 0.12 {
-            out += self.white() * 0.08 * (1.0 - t / 0.12);
+            out += self.white() * 0.08 * (1.0 - t * (1.0 / 0.12));
         }
         out
     }
