@@ -44,13 +44,18 @@ pub struct OpusSettings {
 }
 
 impl Default for OpusSettings {
-    /// 40 kbps VBR, application AUDIO, complexity 3: libopus then codes speech with CELT in full
-    /// band (checked on the packets' TOC), at about a quarter of the CPU of the hybrid SILK+CELT
+    /// 40 kbps VBR, application AUDIO, complexity 1: libopus then codes speech with CELT in full
+    /// band (checked on the packets' TOC), at about a fifth of the CPU of the hybrid SILK+CELT
     /// path that VOIP at 32 kbps takes (benches/recorder.rs), and digital silence in 3 bytes.
+    /// Complexity 1 keeps CELT's transient analysis (short blocks against pre-echo; 0 drops it,
+    /// and the pre-echo before sharp attacks is 12 dB louder) and leaves out its per-band
+    /// time-frequency analysis and spreading decision, which cost 15 % more encode time than
+    /// they bought in the bench's pre-echo and speech figures (docs/BENCHMARKS.md "Recorder").
+    /// The encode is a fifth of the server's CPU in a full studio.
     fn default() -> Self {
         Self {
             bitrate_bps: 40_000,
-            complexity: 3,
+            complexity: 1,
             application: OpusApplication::Audio,
         }
     }
