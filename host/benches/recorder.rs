@@ -134,17 +134,12 @@ fn complexity_against_quality(speech: &[i16]) {
 }
 
 fn opus_encoder(complexity: u8) -> audiopus::coder::Encoder {
-    use audiopus::{Application, Bitrate, Channels, SampleRate};
-    let mut encoder =
-        audiopus::coder::Encoder::new(SampleRate::Hz48000, Channels::Mono, Application::Audio)
-            .unwrap_or_else(|e| fail(e));
-    let settings = OpusSettings::default();
-    encoder
-        .set_bitrate(Bitrate::BitsPerSecond(settings.bitrate_bps))
-        .and_then(|()| encoder.set_complexity(complexity))
-        .and_then(|()| encoder.set_vbr(true))
-        .unwrap_or_else(|e| fail(e));
-    encoder
+    OpusSettings {
+        complexity,
+        ..OpusSettings::default()
+    }
+    .encoder()
+    .unwrap_or_else(|e| fail(e))
 }
 
 /// Ten seconds of a quiet 200 Hz tone with a sharp noise burst (4 ms decay) every 250 ms, at

@@ -258,21 +258,25 @@ impl<S: TrackSink> Track<S> {
     }
 }
 
+impl OpusSettings {
+    /// A libopus encoder for one 48 kHz mono track with these settings (VBR, DTX off).
+    pub fn encoder(&self) -> Result<Encoder, audiopus::Error> {
+        let application = match self.application {
+            OpusApplication::Voip => Application::Voip,
+            OpusApplication::Audio => Application::Audio,
+            OpusApplication::LowDelay => Application::LowDelay,
+        };
+        let mut encoder = Encoder::new(SampleRate::Hz48000, Channels::Mono, application)?;
+        encoder.set_bitrate(Bitrate::BitsPerSecond(self.bitrate_bps))?;
+        encoder.set_complexity(self.complexity)?;
+        encoder.set_vbr(true)?;
+        encoder.set_dtx(false)?;
+        Ok(encoder)
+    }
+}
+
 fn new_encoder(path: &Path, settings: OpusSettings) -> Result<Encoder, RecordingError> {
-    let application = match settings.application {
-        OpusApplication::Voip => Application::Voip,
-        OpusApplication::Audio => Application::Audio,
-        OpusApplication::LowDelay => Application::LowDelay,
-    };
-    let mut encoder = Encoder::new(SampleRate::Hz48000, Channels::Mono, application)
-        .map_err(|e| opus_error(path, e))?;
-    encoder
-        .set_bitrate(Bitrate::BitsPerSecond(settings.bitrate_bps))
-        .and_then(|()| encoder.set_complexity(settings.complexity))
-        .and_then(|()| encoder.set_vbr(true))
-        .and_then(|()| encoder.set_dtx(false))
-        .map_err(|e| opus_error(path, e))?;
-    Ok(encoder)
+    settings.encoder().map_err(|e| opus_error(path, e))
 }
 
 /// Encodes digital silence with a throwaway encoder of the same settings until it settles, and

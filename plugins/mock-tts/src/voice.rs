@@ -186,9 +186,10 @@ struct Resonator {
 }
 
 impl Resonator {
-    fn tune(&mut self, frequency: f32, bandwidth: f32, rate: f32) {
-        let r = (-PI * bandwidth / rate).exp();
-        self.b1 = 2.0 * r * (2.0 * PI * frequency / rate).cos();
+    /// Tunes the resonator; `period` is one sample's length in seconds.
+    fn tune(&mut self, frequency: f32, bandwidth: f32, period: f32) {
+        let r = (-PI * bandwidth * period).exp();
+        self.b1 = 2.0 * r * (2.0 * PI * frequency * period).cos();
         self.b2 = -r * r;
         self.gain = 1.0 - r;
     }
@@ -208,8 +209,8 @@ pub struct Synth {
     segment: usize,
     /// Position inside the current segment.
     offset: usize,
-    rate: f32,
-    /// `1 / rate`: a sample's length in seconds, multiplied instead of dividing by the rate.
+    /// One sample's length in seconds: multiplied by, where dividing by the rate would cost a
+    /// division per sample in wasm.
     period: f32,
     voice: VoiceKind,
     phase: f32,
@@ -230,7 +231,6 @@ impl Synth {
             segments,
             segment: 0,
             offset: 0,
-            rate: settings.sample_rate as f32,
             period: 1.0 / settings.sample_rate as f32,
             voice,
             phase: 0.0,
@@ -286,7 +286,7 @@ impl Synth {
                     .iter_mut()
                     .zip(VOWELS[vowel].iter().zip([80.0, 100.0, 140.0]))
                 {
-                    formant.tune(frequency * self.voice.formant_scale, bandwidth, self.rate);
+                    formant.tune(frequency * self.voice.formant_scale, bandwidth, self.period);
                 }
             }
             let take = (length - self.offset).min(count - out.len());
