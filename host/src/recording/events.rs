@@ -283,6 +283,9 @@ pub struct EventLog {
     /// Epoch ms of session time 0, so `timestamp` and `t` come from one clock.
     epoch_ms_at_start: u64,
     line: Vec<u8>,
+    /// Lines were written since the last sync: a sync with nothing new would still cost the
+    /// device a cache flush.
+    unsynced: bool,
     /// Cuts plugin secrets out of each line (an error a provider echoed a key in).
     redactor: Option<Arc<Redactor>>,
 }
@@ -306,6 +309,7 @@ impl EventLog {
             session_id: session_id.to_owned(),
             epoch_ms_at_start,
             line: Vec::with_capacity(512),
+            unsynced: true,
             redactor: None,
         })
     }
@@ -320,11 +324,17 @@ impl EventLog {
         &self.path
     }
 
-    /// Makes the lines written so far survive a power loss (`fdatasync`).
+    /// Makes the lines written so far survive a power loss (`fdatasync`); nothing to do when
+    /// no line came since the last sync.
     pub fn sync_data(&mut self) -> Result<(), RecordingError> {
+        if !self.unsynced {
+            return Ok(());
+        }
         self.file
             .sync_data()
-            .map_err(|e| RecordingError::write(&self.path, e))
+            .map_err(|e| RecordingError::write(&self.path, e))?;
+        self.unsynced = false;
+        Ok(())
     }
 
     /// Writes `event` at session time `t_ms` as one line, in one write.
@@ -345,6 +355,7 @@ impl EventLog {
         {
             self.line = redacted.into_bytes();
         }
+        self.unsynced = true;
         self.file
             .write_all(&self.line)
             .map_err(|e| RecordingError::write(&self.path, e))

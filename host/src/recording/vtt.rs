@@ -13,6 +13,9 @@ pub struct CaptionFile {
     prefix: String,
     cues: u64,
     line: String,
+    /// Cues were written since the last sync: a sync with nothing new would still cost the
+    /// device a cache flush.
+    unsynced: bool,
 }
 
 impl CaptionFile {
@@ -31,6 +34,7 @@ impl CaptionFile {
             prefix: prefix.replace(['\n', '\r'], "").replace("-->", "-"),
             cues: 0,
             line: String::with_capacity(256),
+            unsynced: true,
         })
     }
 
@@ -44,11 +48,17 @@ impl CaptionFile {
         self.cues
     }
 
-    /// Makes the cues written so far survive a power loss (`fdatasync`).
+    /// Makes the cues written so far survive a power loss (`fdatasync`); nothing to do when no
+    /// cue came since the last sync.
     pub fn sync_data(&mut self) -> Result<(), RecordingError> {
+        if !self.unsynced {
+            return Ok(());
+        }
         self.file
             .sync_data()
-            .map_err(|e| RecordingError::write(&self.path, e))
+            .map_err(|e| RecordingError::write(&self.path, e))?;
+        self.unsynced = false;
+        Ok(())
     }
 
     /// Appends one cue from session time `start_ms` to `end_ms` and hands it to the OS at once.
@@ -83,6 +93,7 @@ impl CaptionFile {
             self.line.push_str("...\n");
         }
         self.line.push('\n');
+        self.unsynced = true;
         self.file
             .write_all(self.line.as_bytes())
             .map_err(|e| RecordingError::write(&self.path, e))

@@ -80,6 +80,9 @@ pub(crate) struct WebmWriter<S: TrackSink> {
     tracks_pos: u64,
     /// Bytes safely on disk (end of the last complete element).
     written: u64,
+    /// `written` at the last sync: a sync with nothing new would still cost the device a cache
+    /// flush.
+    synced: u64,
     /// The Cluster being filled: id, 8-byte size placeholder, Timestamp, SimpleBlocks.
     cluster: Vec<u8>,
     cluster_start_ms: u64,
@@ -169,6 +172,7 @@ impl<S: TrackSink> WebmWriter<S> {
             info_pos,
             tracks_pos,
             written: b.len() as u64,
+            synced: 0,
             // A full Cluster of 32-48 kbps Opus is 4-6 KB; room for 64 kbps avoids any regrowth.
             cluster: Vec::with_capacity(16 * 1024),
             cluster_start_ms: 0,
@@ -217,7 +221,12 @@ impl<S: TrackSink> WebmWriter<S> {
 
     /// Makes the Clusters written so far survive a power loss (the open one is still in memory).
     pub(crate) fn sync_data(&mut self) -> io::Result<()> {
-        self.sink.sync_data()
+        if self.synced == self.written {
+            return Ok(());
+        }
+        self.sink.sync_data()?;
+        self.synced = self.written;
+        Ok(())
     }
 
     /// Bytes safely on disk.
@@ -412,5 +421,67 @@ mod tests {
         assert!(writer.push_packet(980, &[0xF8, 0xFF, 0xFE]).is_ok());
         assert!(writer.written_bytes() > header);
         assert_eq!(writer.flushed_end_ms(), 1000);
+    }
+
+    /// A sink in memory that counts the syncs asked of it.
+    struct CountingSink {
+        bytes: io::Cursor<Vec<u8>>,
+        syncs: usize,
+    }
+
+    impl Write for CountingSink {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.bytes.write(buf)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Seek for CountingSink {
+        fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+            self.bytes.seek(pos)
+        }
+    }
+
+    impl TrackSink for CountingSink {
+        fn truncate(&mut self, len: u64) -> io::Result<()> {
+            self.bytes.truncate(len)
+        }
+        fn sync_data(&mut self) -> io::Result<()> {
+            self.syncs += 1;
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_sync_reaches_the_device_only_when_a_cluster_was_written_since_the_last() {
+        let info = OpusTrackInfo {
+            name: "you",
+            pre_skip: 312,
+        };
+        let sink = CountingSink {
+            bytes: io::Cursor::new(Vec::new()),
+            syncs: 0,
+        };
+        let mut writer = match WebmWriter::new(sink, &info) {
+            Ok(w) => w,
+            Err(e) => panic!("header: {e}"),
+        };
+        let sync = |writer: &mut WebmWriter<CountingSink>| {
+            writer.sync_data().unwrap_or_else(|e| panic!("sync: {e}"));
+            writer.sink.syncs
+        };
+        assert_eq!(sync(&mut writer), 1, "the header is new");
+        assert_eq!(sync(&mut writer), 1, "nothing new since");
+        for frame in 0..10 {
+            assert!(writer.push_packet(frame * FRAME_MS, &[0xF8]).is_ok());
+        }
+        assert_eq!(sync(&mut writer), 1, "the open Cluster is still in memory");
+        for frame in 10..u64::from(FRAMES_PER_CLUSTER) {
+            assert!(writer.push_packet(frame * FRAME_MS, &[0xF8]).is_ok());
+        }
+        assert_eq!(sync(&mut writer), 2, "a Cluster reached the sink");
+        assert_eq!(sync(&mut writer), 2);
     }
 }
