@@ -55,7 +55,7 @@ pub enum RecordingError {
         /// The file that stopped.
         path: PathBuf,
     },
-    /// The disk is not keeping up: the writer thread's queue is full, so recording frames (and,
+    /// The disk is not keeping up: the recording's queue is full, so recording frames (and,
     /// when it is full to the brim, captions and events) are dropped while the studio goes on.
     #[error(
         "the disk under {dir} is not keeping up with the recording ({queued} writes waiting): recording frames are dropped while the studio goes on; check that disk"
@@ -66,7 +66,7 @@ pub enum RecordingError {
         /// Writes waiting when the first one was dropped.
         queued: usize,
     },
-    /// `finish` got no answer from the writer thread within its deadline (a hung disk).
+    /// `finish` got no answer from the recorder lane within its deadline (a hung disk).
     #[error(
         "the recording in {dir} was not finished within {after:?}: the disk is not answering; the files hold what reached them before"
     )]
@@ -76,9 +76,9 @@ pub enum RecordingError {
         /// The deadline that passed.
         after: std::time::Duration,
     },
-    /// The writer thread could not start or ended without answering (it panicked).
+    /// The recorder lane could not start or no longer writes the recording (writing it panicked).
     #[error(
-        "the recording thread for {dir} is gone ({reason}); the files hold what was written before"
+        "the recording in {dir} is no longer written ({reason}); the files hold what was written before"
     )]
     WriterLost {
         /// `RECORDING_DIR`.

@@ -159,13 +159,13 @@ impl LiveCopy {
     }
 }
 
-/// Copies the recording whose folder `folder` names, once the writer thread has made it, every
+/// Copies the recording whose folder `folder` names, once its recorder lane has made it, every
 /// `every`, until the task is aborted (the recording is finished and copied whole). A failed
 /// round is logged and the next one tries again from where the bucket stands.
 pub async fn run(bucket: RecordingBucket, folder: Arc<OnceLock<PathBuf>>, every: Duration) {
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // The writer thread creates the folder just after the studio opens it.
+    // The recorder lane creates the folder just after the studio opens it.
     let path = loop {
         ticks.tick().await;
         if let Some(path) = folder.get() {

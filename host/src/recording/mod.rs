@@ -11,6 +11,7 @@ mod events;
 mod listing;
 pub mod live_copy;
 mod manifest;
+mod pool;
 mod recorder;
 mod space;
 pub mod stems;
@@ -27,6 +28,7 @@ pub use listing::{
 };
 pub use live_copy::TakeState;
 pub use manifest::{BriefingRecord, PluginRecord};
+pub use pool::WriterPool;
 pub use recorder::{
     RecordedFile, Recorder, RecorderConfig, RecordingSummary, folder_name, reserve_folder,
 };

@@ -186,7 +186,7 @@ impl Recorder {
     }
 
     /// Makes everything written so far survive a power loss (`fdatasync` on every file); the
-    /// writer thread calls it on a schedule, never the studio.
+    /// recorder lane calls it on a schedule, never the studio.
     ///
     /// Every file is synced even when one fails; the first error is returned.
     pub fn sync_data(&mut self) -> Result<(), RecordingError> {

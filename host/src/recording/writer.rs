@@ -1,14 +1,15 @@
-//! The recorder's own thread: the studio actor hands every write to it through a bounded queue
-//! and never waits on the disk.
+//! The recorder off the studio actor: the studio hands every write to a recorder lane (see
+//! [`super::pool`]) through a bounded queue and never waits on the disk.
 //!
 //! [`RecordingWriter`] is the studio's side: each call queues one command and returns at once.
 //! When the queue is full (a slow or hung disk), frames are dropped first (the track holds
 //! silence where they were), captions and events keep some more room; the first trouble, and
-//! the first write error the thread meets (a full disk), are reported once through the calls'
-//! `Err` and a wake-up callback. The thread owns the [`Recorder`], writes in order, syncs the
-//! files on a schedule and finishes the recording; the studio awaits that with a deadline.
+//! the first write error the lane meets (a full disk), are reported once through the calls'
+//! `Err` and a wake-up callback. On the lane, [`Writing`] owns the [`Recorder`], writes in
+//! order, syncs the files on a schedule and finishes the recording; the studio awaits that with
+//! a deadline.
 //!
-//! The thread takes its queue in batches: it wakes every [`BATCH_EVERY`] (or at once for
+//! The lane takes the queue in batches: it wakes every [`BATCH_EVERY`] (or at once for
 //! `finish`, a closing handle or a queue half full), not once per write. A wake-up per 20 ms
 //! frame of every studio was a fifth of the server's CPU at 140 studios (a futex wake and a
 //! context switch each, see docs/BENCHMARKS.md "Where the time goes"); a batch of five frames
@@ -25,7 +26,6 @@ use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
@@ -33,16 +33,15 @@ use tokio::sync::oneshot;
 use super::error::RecordingError;
 use super::events::Event;
 use super::manifest::{BriefingRecord, PluginRecord};
+use super::pool::{Lane, WriterPool};
 use super::recorder::{Recorder, RecorderConfig, RecordingSummary};
 use crate::speakers::Speaker;
 
-/// Stack of a writer thread: room for libopus's encoder, which keeps its buffers on the stack.
-const WRITER_STACK: usize = 1024 * 1024;
-/// How often the thread takes what was queued: five frames of a track per wake-up. Writes reach
+/// How often a lane takes what was queued: five frames of a track per wake-up. Writes reach
 /// the OS this much later at most, well inside the open Cluster's second.
 pub const BATCH_EVERY: Duration = Duration::from_millis(100);
 
-/// How the writer thread works; the same for every session of a server.
+/// How recordings are written; the same for every session of a server.
 #[derive(Debug, Clone)]
 pub struct WriterOptions {
     /// How long written data may wait before it is synced to the device (`fdatasync`): what a
@@ -57,9 +56,12 @@ pub struct WriterOptions {
     /// How long the studio waits for the recording to be finished before it ends anyway and
     /// reports the recording partial. Default 10 s.
     pub finish_within: Duration,
-    /// A test hook standing in for the disk under the thread: it can hold every write (a hung
+    /// A test hook standing in for the disk under the lane: it can hold every write (a hung
     /// disk) or fail it (a full disk). `None` in production.
     pub disk_fault: Option<DiskFault>,
+    /// The recorder lanes that write the recordings. Clones of these options share them; the
+    /// default is a new pool with a lane per core.
+    pub pool: WriterPool,
 }
 
 impl Default for WriterOptions {
@@ -70,11 +72,13 @@ impl Default for WriterOptions {
             note_queue: 256,
             finish_within: Duration::from_secs(10),
             disk_fault: None,
+            pool: WriterPool::default(),
         }
     }
 }
 
-/// What the disk under a writer thread does, for tests: healthy, hung or full.
+/// What the disk under a recorder lane does, for tests: healthy, hung or full; or the writer
+/// panics on it, as a bug would.
 #[derive(Debug, Clone, Default)]
 pub struct DiskFault {
     state: Arc<(Mutex<FaultState>, Condvar)>,
@@ -83,7 +87,7 @@ pub struct DiskFault {
 #[derive(Debug, Default)]
 struct FaultState {
     mode: FaultMode,
-    /// Writer threads waiting on the hung disk right now.
+    /// Lane threads waiting on the hung disk right now.
     held: usize,
 }
 
@@ -93,6 +97,7 @@ enum FaultMode {
     Healthy,
     Hung,
     Full,
+    Panicking,
 }
 
 impl DiskFault {
@@ -111,12 +116,17 @@ impl DiskFault {
         self.set(FaultMode::Full);
     }
 
+    /// Every write from now on panics, as a bug in the writer would.
+    pub fn panic_writes(&self) {
+        self.set(FaultMode::Panicking);
+    }
+
     /// Writes go through again; held ones continue.
     pub fn heal(&self) {
         self.set(FaultMode::Healthy);
     }
 
-    /// Writer threads held by the hung disk right now.
+    /// Lane threads held by the hung disk right now.
     pub fn held(&self) -> usize {
         self.lock().held
     }
@@ -149,12 +159,16 @@ impl DiskFault {
                 io::ErrorKind::StorageFull,
                 "no space left on device",
             )),
+            FaultMode::Panicking => {
+                drop(state);
+                panic!("the disk fault hook panics, as a bug in the writer would")
+            }
             FaultMode::Healthy | FaultMode::Hung => Ok(()),
         }
     }
 }
 
-/// One write for the thread.
+/// One write for the lane.
 enum Command {
     Frame {
         speaker: Speaker,
@@ -180,23 +194,25 @@ enum Command {
     },
 }
 
-/// What the studio's handle and the thread share.
+/// What the studio's handle and the lane share.
 #[derive(Default)]
 struct Shared {
-    /// Commands waiting for the thread; it swaps the queue out whole, so the lock is held only
+    /// Commands waiting for the lane; it swaps the queue out whole, so the lock is held only
     /// for a push or a swap, never across a write.
     inbox: Mutex<Inbox>,
-    /// Commands sent and not yet taken by the thread.
+    /// Commands sent and not yet taken by the lane.
     queued: AtomicUsize,
-    /// The thread met a failure (set after `failure` is filled).
+    /// The lane met a failure (set after `failure` is filled).
     failed: AtomicBool,
-    /// The thread's first failure, until the handle reports it.
+    /// The lane no longer writes this recording: writing it panicked.
+    gone: AtomicBool,
+    /// The lane's first failure, until the handle reports it.
     failure: Mutex<Option<RecordingError>>,
-    /// The recording's folder, once the thread has created it.
+    /// The recording's folder, once the lane has created it.
     folder: Arc<OnceLock<PathBuf>>,
 }
 
-/// The writer thread's queue.
+/// The recording's queue.
 #[derive(Default)]
 struct Inbox {
     commands: VecDeque<Command>,
@@ -210,16 +226,16 @@ impl Shared {
     }
 }
 
-/// The studio's side of a recording: queues writes for the writer thread without ever waiting.
+/// The studio's side of a recording: queues writes for its lane without ever waiting.
 ///
 /// Every call returns at once. It returns `Err` at most once per recording: for the first write
-/// dropped because the disk is behind, or the first failure the thread met, whichever the
+/// dropped because the disk is behind, or the first failure the lane met, whichever the
 /// studio sees first; later trouble is only logged, and the recording goes on where it can
 /// (a dropped frame becomes silence in its track).
 pub struct RecordingWriter {
-    /// The writer thread, to wake it before its beat and to know it is gone; `None` when it
-    /// could not start.
-    thread: Option<JoinHandle<()>>,
+    /// The lane writing this recording, to wake it before its beat; `None` when no lane could
+    /// take it (its thread could not start).
+    lane: Option<Arc<Lane>>,
     shared: Arc<Shared>,
     dir: PathBuf,
     frame_room: usize,
@@ -230,25 +246,23 @@ pub struct RecordingWriter {
 }
 
 impl RecordingWriter {
-    /// Starts the writer thread, which creates the episode folder and every file in it (see
-    /// [`Recorder::create`]). `on_failure` runs on that thread when it first meets a failure, so
-    /// the studio can call [`RecordingWriter::check`] without waiting for its next write.
-    pub fn start(config: RecorderConfig, on_failure: impl Fn() + Send + 'static) -> Self {
+    /// Hands the recording to a lane of the configured pool, which creates the episode folder
+    /// and every file in it (see [`Recorder::create`]). `on_failure` runs on the lane when it
+    /// first meets a failure, so the studio can call [`RecordingWriter::check`] without waiting
+    /// for its next write.
+    pub fn start(config: RecorderConfig, on_failure: impl Fn() + Send + Sync + 'static) -> Self {
         let options = config.writer.clone();
         let frame_room = options.frame_queue.max(1);
         let room = frame_room + options.note_queue.max(1);
         let shared = Arc::new(Shared::default());
         let dir = config.recording_dir.clone();
-        let thread_shared = shared.clone();
-        let spawned = std::thread::Builder::new()
-            .name("recorder".into())
-            .stack_size(WRITER_STACK)
-            .spawn(move || {
-                crate::background::yield_to_live_audio();
-                run(config, &thread_shared, &on_failure);
-            });
-        let thread = match spawned {
-            Ok(handle) => Some(handle),
+        let job = Job {
+            config,
+            shared: shared.clone(),
+            on_failure: Arc::new(on_failure),
+        };
+        let lane = match options.pool.start(job) {
+            Ok(lane) => Some(lane),
             Err(error) => {
                 report(
                     &shared,
@@ -261,7 +275,7 @@ impl RecordingWriter {
             }
         };
         Self {
-            thread,
+            lane,
             shared,
             dir,
             frame_room,
@@ -272,7 +286,7 @@ impl RecordingWriter {
         }
     }
 
-    /// The recording's folder, filled in once the writer thread has created it (a later take
+    /// The recording's folder, filled in once the lane has created it (a later take
     /// gets a `-N` suffix, so the name is known only then).
     pub fn folder(&self) -> Arc<OnceLock<PathBuf>> {
         self.shared.folder.clone()
@@ -336,7 +350,7 @@ impl RecordingWriter {
         self.send(Command::Briefing(briefing))
     }
 
-    /// Returns the thread's first failure, once; `Ok` otherwise (and after it was reported).
+    /// Returns the lane's first failure, once; `Ok` otherwise (and after it was reported).
     pub fn check(&mut self) -> Result<(), RecordingError> {
         if self.reported || !self.shared.failed.load(Ordering::Acquire) {
             return Ok(());
@@ -353,7 +367,7 @@ impl RecordingWriter {
         }
     }
 
-    /// Writes waiting for the thread right now.
+    /// Writes waiting for the lane right now.
     pub fn queued(&self) -> usize {
         self.shared.queued.load(Ordering::Acquire)
     }
@@ -363,21 +377,21 @@ impl RecordingWriter {
         self.dropped
     }
 
-    /// Hands the end of the recording at session time `end_ms` to the thread (pad the tracks,
+    /// Hands the end of the recording at session time `end_ms` to the lane (pad the tracks,
     /// `session.end`, Cues, the final `session.yml`); await the result with
     /// [`FinishingRecording::wait`].
     pub fn finish(self, end_ms: u64) -> FinishingRecording {
         let (reply, answer) = oneshot::channel();
         // Past the queue's room: `finish` always finds its place.
-        let lost = match &self.thread {
-            Some(thread) if thread.is_finished() => Some("it ended".to_owned()),
-            Some(thread) => {
+        let lost = match &self.lane {
+            Some(_) if self.shared.gone.load(Ordering::Acquire) => Some("it ended".to_owned()),
+            Some(lane) => {
                 self.shared.queued.fetch_add(1, Ordering::AcqRel);
                 self.shared
                     .inbox()
                     .commands
                     .push_back(Command::Finish { end_ms, reply });
-                thread.thread().unpark();
+                lane.wake();
                 None
             }
             None => Some("it never started".to_owned()),
@@ -392,13 +406,13 @@ impl RecordingWriter {
 
     fn send(&mut self, command: Command) -> Result<(), RecordingError> {
         self.check()?;
-        let Some(finished) = self.thread.as_ref().map(JoinHandle::is_finished) else {
+        let Some(lane) = &self.lane else {
             return self.writer_lost("it never started");
         };
         let queued = self.shared.queued.load(Ordering::Acquire);
         if queued >= self.room {
-            // A live thread empties its queue; a full one with the thread gone is a lost writer.
-            if finished {
+            // A lane empties the queue; a full one the lane no longer writes is a lost writer.
+            if self.shared.gone.load(Ordering::Acquire) {
                 return self.writer_lost("it stopped unexpectedly");
             }
             return self.drop_one();
@@ -407,10 +421,8 @@ impl RecordingWriter {
         self.shared.inbox().commands.push_back(command);
         // A burst (a second of microphone at once, a catch-up fill) is taken before its beat,
         // so it never reaches the frames' limit while the disk keeps up.
-        if queued + 1 == self.frame_room / 2
-            && let Some(thread) = &self.thread
-        {
-            thread.thread().unpark();
+        if queued + 1 == self.frame_room / 2 {
+            lane.wake();
         }
         Ok(())
     }
@@ -448,17 +460,17 @@ impl RecordingWriter {
 }
 
 impl Drop for RecordingWriter {
-    /// The studio's handle is gone: the thread takes what is queued and, unless `finish` was
+    /// The studio's handle is gone: the lane takes what is queued and, unless `finish` was
     /// among it, ends every file where it stands.
     fn drop(&mut self) {
         self.shared.inbox().closed = true;
-        if let Some(thread) = &self.thread {
-            thread.thread().unpark();
+        if let Some(lane) = &self.lane {
+            lane.wake();
         }
     }
 }
 
-/// A recording handed to its thread to be finished.
+/// A recording handed to its lane to be finished.
 pub struct FinishingRecording {
     answer: oneshot::Receiver<Result<RecordingSummary, RecordingError>>,
     dir: PathBuf,
@@ -468,7 +480,7 @@ pub struct FinishingRecording {
 
 impl FinishingRecording {
     /// Waits for the finished recording, at most the configured `finish_within`: a hung disk
-    /// gives [`RecordingError::FinishTimedOut`] and the thread is left to finish on its own.
+    /// gives [`RecordingError::FinishTimedOut`] and the lane is left to finish it on its own.
     pub async fn wait(self) -> Result<RecordingSummary, RecordingError> {
         if let Some(reason) = self.lost {
             return Err(RecordingError::WriterLost {
@@ -490,7 +502,7 @@ impl FinishingRecording {
     }
 }
 
-/// Records the thread's first failure for the handle; later ones are only logged.
+/// Records the lane's first failure for the handle; later ones are only logged.
 fn report(shared: &Shared, error: RecordingError) -> bool {
     if shared.failed.load(Ordering::Acquire) {
         tracing::debug!(%error, "recording: a further write failed");
@@ -506,11 +518,51 @@ fn report(shared: &Shared, error: RecordingError) -> bool {
     true
 }
 
-/// The writer thread's state.
-struct Writer<'a> {
+/// A recording handed to a lane, not yet opened.
+pub(super) struct Job {
+    config: RecorderConfig,
+    shared: Arc<Shared>,
+    on_failure: Arc<dyn Fn() + Send + Sync>,
+}
+
+impl Job {
+    /// What the lane needs to report the recording lost, should opening it panic.
+    pub(super) fn lost_handle(&self) -> LostHandle {
+        LostHandle {
+            shared: self.shared.clone(),
+            on_failure: self.on_failure.clone(),
+            dir: self.config.recording_dir.clone(),
+        }
+    }
+}
+
+/// Tells a recording's handle that its lane no longer writes it.
+pub(super) struct LostHandle {
+    shared: Arc<Shared>,
+    on_failure: Arc<dyn Fn() + Send + Sync>,
+    dir: PathBuf,
+}
+
+impl LostHandle {
+    /// Writing the recording panicked: its files stay as they stand, the handle reports it.
+    pub(super) fn panicked(self) {
+        tracing::error!(dir = %self.dir.display(), "writing a recording panicked; its files stay as they stand");
+        self.shared.gone.store(true, Ordering::Release);
+        let error = RecordingError::WriterLost {
+            dir: self.dir,
+            reason: "writing it panicked".into(),
+        };
+        if report(&self.shared, error) {
+            (self.on_failure)();
+        }
+    }
+}
+
+/// A recording's files and what the lane writes into them.
+struct Writer {
     recorder: Option<Recorder>,
-    shared: &'a Shared,
-    on_failure: &'a (dyn Fn() + Send),
+    shared: Arc<Shared>,
+    on_failure: Arc<dyn Fn() + Send + Sync>,
     fault: Option<DiskFault>,
     dir: PathBuf,
     /// The latest session time a command spoke of: where an abandoned recording ends.
@@ -519,14 +571,14 @@ struct Writer<'a> {
     bytes_counted: u64,
 }
 
-impl Writer<'_> {
+impl Writer {
     fn fail(&self, error: RecordingError) {
-        if report(self.shared, error) {
+        if report(&self.shared, error) {
             (self.on_failure)();
         }
     }
 
-    /// The disk hook, if any: holds the thread while the disk is hung.
+    /// The disk hook, if any: holds the lane while the disk is hung.
     fn pass_disk(&self) -> Result<(), RecordingError> {
         match &self.fault {
             Some(fault) => fault
@@ -603,76 +655,111 @@ impl Writer<'_> {
             }),
         }
     }
-}
 
-/// The writer thread: takes commands in order, a batch per beat, writes them, syncs on
-/// schedule, until `finish` or until the studio's handle is gone (then the files are finished
-/// where they stand).
-fn run(config: RecorderConfig, shared: &Shared, on_failure: &(dyn Fn() + Send)) {
-    let sync_every = config.writer.sync_every;
-    let mut writer = Writer {
-        recorder: None,
-        shared,
-        on_failure,
-        fault: config.writer.disk_fault.clone(),
-        dir: config.recording_dir.clone(),
-        last_ms: 0,
-        bytes_counted: 0,
-    };
-    match writer.pass_disk().and_then(|()| Recorder::create(config)) {
-        Ok(recorder) => {
-            let _ = shared.folder.set(recorder.folder().to_path_buf());
-            writer.recorder = Some(recorder);
-        }
-        Err(error) => writer.fail(error),
-    }
-    // When the oldest write not yet synced was made.
-    let mut unsynced_since: Option<Instant> = Some(Instant::now());
-    let mut batch = VecDeque::new();
-    loop {
-        let closed = {
-            let mut inbox = shared.inbox();
-            std::mem::swap(&mut inbox.commands, &mut batch);
-            inbox.closed
+    /// The studio dropped its handle without finishing (its task ended abruptly): ends every
+    /// file where it stands, so the recording still has its Cues and its end.
+    fn abandon(&mut self) {
+        let Some(recorder) = self.recorder.take() else {
+            return;
         };
-        for command in batch.drain(..) {
-            shared.queued.fetch_sub(1, Ordering::AcqRel);
-            if let Command::Finish { end_ms, reply } = command {
-                let result = writer.finish(end_ms);
-                // The studio may have stopped waiting (its deadline passed); nothing to do then.
-                let _ = reply.send(result);
-                return;
-            }
-            writer.apply(command);
-            unsynced_since.get_or_insert_with(Instant::now);
-        }
-        if unsynced_since.is_some_and(|since| since.elapsed() >= sync_every) {
-            writer.sync();
-            unsynced_since = None;
-        }
-        if closed {
-            break;
-        }
-        let wait = match unsynced_since {
-            Some(since) => {
-                BATCH_EVERY.min((since + sync_every).saturating_duration_since(Instant::now()))
-            }
-            None => BATCH_EVERY,
-        };
-        std::thread::park_timeout(wait);
-    }
-    // The studio dropped its handle without finishing (its task ended abruptly): end every file
-    // where it stands, so the recording still has its Cues and its end.
-    if let Some(recorder) = writer.recorder.take() {
-        let end_ms = writer.last_ms.max(recorder.duration_ms());
+        let end_ms = self.last_ms.max(recorder.duration_ms());
         match recorder.finish(end_ms) {
             Ok(summary) => {
-                crate::metrics::recording_finished(&summary, writer.bytes_counted);
+                crate::metrics::recording_finished(&summary, self.bytes_counted);
                 tracing::warn!(folder = %summary.folder.display(), "recording finished without its studio");
             }
             Err(error) => {
                 tracing::error!(%error, "an abandoned recording could not be finished");
             }
         }
+    }
+}
+
+/// A recording on its lane: its files, the batch being written and its sync schedule.
+pub(super) struct Writing {
+    writer: Writer,
+    sync_every: Duration,
+    /// When the oldest write not yet synced was made.
+    unsynced_since: Option<Instant>,
+    batch: VecDeque<Command>,
+}
+
+impl Writing {
+    /// Creates the episode folder and every file in it (the disk hook first).
+    pub(super) fn open(job: Job) -> Self {
+        let Job {
+            config,
+            shared,
+            on_failure,
+        } = job;
+        let mut writer = Writer {
+            recorder: None,
+            shared,
+            on_failure,
+            fault: config.writer.disk_fault.clone(),
+            dir: config.recording_dir.clone(),
+            last_ms: 0,
+            bytes_counted: 0,
+        };
+        let sync_every = config.writer.sync_every;
+        match writer.pass_disk().and_then(|()| Recorder::create(config)) {
+            Ok(recorder) => {
+                let _ = writer.shared.folder.set(recorder.folder().to_path_buf());
+                writer.recorder = Some(recorder);
+            }
+            Err(error) => writer.fail(error),
+        }
+        Self {
+            writer,
+            sync_every,
+            unsynced_since: Some(Instant::now()),
+            batch: VecDeque::new(),
+        }
+    }
+
+    /// What the lane needs to report the recording lost, should writing it panic.
+    pub(super) fn lost_handle(&self) -> LostHandle {
+        LostHandle {
+            shared: self.writer.shared.clone(),
+            on_failure: self.writer.on_failure.clone(),
+            dir: self.writer.dir.clone(),
+        }
+    }
+
+    /// Writes what the handle queued since the last step, in order, and syncs when the next beat
+    /// would be past the schedule. Returns `false` once the recording is over: finished, or its
+    /// handle gone and the files ended where they stand.
+    pub(super) fn step(&mut self) -> bool {
+        let shared = self.writer.shared.clone();
+        let closed = {
+            let mut inbox = shared.inbox();
+            std::mem::swap(&mut inbox.commands, &mut self.batch);
+            inbox.closed
+        };
+        while let Some(command) = self.batch.pop_front() {
+            shared.queued.fetch_sub(1, Ordering::AcqRel);
+            if let Command::Finish { end_ms, reply } = command {
+                let result = self.writer.finish(end_ms);
+                // The studio may have stopped waiting (its deadline passed); nothing to do then.
+                let _ = reply.send(result);
+                return false;
+            }
+            self.writer.apply(command);
+            self.unsynced_since.get_or_insert_with(Instant::now);
+        }
+        // Syncs land on the lane's beat: at the last beat before the schedule's deadline, so
+        // a write is never left unsynced longer than `sync_every`.
+        if self
+            .unsynced_since
+            .is_some_and(|since| since.elapsed() + BATCH_EVERY >= self.sync_every)
+        {
+            self.writer.sync();
+            self.unsynced_since = None;
+        }
+        if closed {
+            self.writer.abandon();
+            return false;
+        }
+        true
     }
 }

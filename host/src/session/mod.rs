@@ -140,7 +140,8 @@ pub struct TurnLoopSetup {
     pub turn_gap: Duration,
     /// BCP-47 language of the conversation, for STT and TTS.
     pub language: String,
-    /// How each session's recording writer thread runs (sync schedule, queue, finish deadline).
+    /// How each session's recording is written (sync schedule, queue, finish deadline, the recorder
+    /// lanes every session shares).
     pub recorder: crate::recording::WriterOptions,
     /// Where sessions are kept (transcript, turns, start and end); `None`: nowhere.
     pub store: Option<crate::store::EpisodeStore>,

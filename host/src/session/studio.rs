@@ -456,7 +456,7 @@ impl Studio {
 
     /// Ends the floor: stops every task and finishes the recording. Returns `recording.ready`.
     ///
-    /// The writer thread finishes the files; the actor waits for it at most the writer's
+    /// The recorder lane finishes the files; the actor waits for it at most the writer's
     /// `finish_within` (a hung disk), then ends anyway with the recording reported failed.
     async fn close_floor(&mut self) -> Option<RecordingReady> {
         let floor = self.floor.as_mut()?;
@@ -522,7 +522,7 @@ impl Drop for Studio {
         if self.floor.is_none() || std::thread::panicking() {
             return;
         }
-        // The recording's writer thread finishes the files (even if nobody awaits it); a task
+        // The recording's lane finishes the files (even if nobody awaits it); a task
         // awaits it, without blocking this drop, to tell the clients where the recording is.
         let Some(finishing) = self
             .floor

@@ -199,7 +199,7 @@ fn run(path: &Path, conn: &Mutex<Connection>, rx: &Receiver<Write>) {
             }
         }
         let full = batch.len() == BATCH;
-        // A session's folder is made by its recording thread beside this one: while one is
+        // A session's folder is made by its recorder lane beside this one: while one is
         // not found yet, look again every FOLDER_RETRY even without writes.
         let unresolved = sessions
             .values()

@@ -100,6 +100,6 @@ pub(in crate::session) enum Note {
     },
     /// An orb shown as `error` goes back to normal.
     OrbRecovers(Speaker),
-    /// The recording's writer thread met a failure (full disk, unwritable folder).
+    /// The recording's lane met a failure (full disk, unwritable folder).
     RecordingTrouble,
 }

@@ -1,4 +1,4 @@
-//! The floor's recording: the writer thread that records the session (tracks, captions,
+//! The floor's recording: the recorder lane that records the session (tracks, captions,
 //! events), started when the floor opens, fed without waiting, finished when it closes; and the
 //! `recording.ready` that tells clients where the files are.
 
@@ -22,7 +22,7 @@ use crate::transcript::TranscriptLine;
 
 /// The session's recording, as the floor holds it.
 pub(super) struct Tape {
-    /// The recording's writer thread, fed without waiting (the actor never touches the disk);
+    /// The recording's handle to its recorder lane, fed without waiting (the actor never touches the disk);
     /// `None` when the session is not recorded or the recording was handed off to finish.
     pub(super) recorder: Option<RecordingWriter>,
     /// The clients were told the recording failed (they are told once).
@@ -152,7 +152,7 @@ impl Floor {
         }
     }
 
-    /// Reports, once, a failure the recording's writer thread met.
+    /// Reports, once, a failure the recording's lane met.
     pub(super) fn check_recording(&mut self, room: &mut Room) {
         let Some(recorder) = self.tape.recorder.as_mut() else {
             return;
@@ -212,7 +212,7 @@ impl Floor {
         }
     }
 
-    /// Stops every task of the floor and hands the end of the recording to its writer thread,
+    /// Stops every task of the floor and hands the end of the recording to its recorder lane,
     /// without waiting (so a dropped studio may call it too); await the result for
     /// `recording.ready`.
     pub(in crate::session) fn hand_off(&mut self, room: &mut Room) -> Option<FinishingRecording> {
@@ -238,7 +238,7 @@ impl Floor {
     }
 }
 
-/// Starts the recording of a new session: its writer thread creates the folder and files.
+/// Starts the recording of a new session: its recorder lane creates the folder and files.
 /// Returns the writer and whether it already failed (reported in `problems`).
 fn start_recorder(
     setup: &TurnLoopSetup,
@@ -261,7 +261,7 @@ fn start_recorder(
     // Plugin errors in `events.jsonl` may carry a key a provider echoed: cut it out.
     config.redactor = Some(setup.plugins.redactor());
     let mut recording_failed = false;
-    // The writer thread creates the folder and its files; a failure there (or any later
+    // The recorder lane creates the folder and its files; a failure there (or any later
     // one) wakes the actor with a note, and `check` reports it once.
     let wake = notes_tx.clone();
     let mut recorder = RecordingWriter::start(config, move || {

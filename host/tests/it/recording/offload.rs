@@ -1,6 +1,7 @@
-//! The recorder off the studio actor: a `RecordingWriter` queues writes for its own thread and
-//! never waits on the disk. A hung disk (the `DiskFault` hook holds the thread) or a full one
-//! costs recording frames and one reported failure; every call still returns at once.
+//! The recorder off the studio actor: a `RecordingWriter` queues writes for a recorder lane and
+//! never waits on the disk. A hung disk (the `DiskFault` hook holds the lane) or a full one
+//! costs recording frames and one reported failure; every call still returns at once. A few
+//! lane threads write every recording, and a panic while writing one ends only that one.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -13,7 +14,7 @@ use crate::support::recording::{ffmpeg_decode_errors, ffprobe, probed_duration_m
 use voice_studio::gateway::protocol::OrbState;
 use voice_studio::recording::{
     BriefingRecord, DiskFault, Event, PluginRecord, RecorderConfig, RecordingError,
-    RecordingWriter, TurnMetrics, WriterOptions,
+    RecordingWriter, TurnMetrics, WriterOptions, WriterPool,
 };
 use voice_studio::speakers::Speaker;
 
@@ -90,7 +91,7 @@ async fn a_hung_disk_drops_frames_reports_once_and_never_holds_a_push() {
     let mut writer = RecordingWriter::start(config(dir.path(), "ep-hung", &fault), move || {
         woken.fetch_add(1, Ordering::SeqCst);
     });
-    // One healthy second, then the disk hangs with the writer thread inside a write.
+    // One healthy second, then the disk hangs with the lane inside a write.
     let healthy = drive(&mut writer, 0, 1);
     assert!(healthy.is_empty(), "{healthy:?}");
     fault.hang();
@@ -278,6 +279,100 @@ async fn finish_on_a_hung_disk_gives_up_at_its_deadline_and_the_files_end_later(
     assert_eq!(session_yml(&folder)["durationMs"], 1000);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_recordings_share_the_few_lane_threads_which_end_with_them() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let pool = WriterPool::new(2);
+    let mut writers: Vec<RecordingWriter> = (0..8)
+        .map(|n| {
+            let mut config = RecorderConfig::new(dir.path(), &format!("ep-lane-{n}"), "s");
+            config.writer.pool = pool.clone();
+            // This test writes faster than real time: room for all of it.
+            config.writer.frame_queue = 1000;
+            RecordingWriter::start(config, || {})
+        })
+        .collect();
+    for writer in &mut writers {
+        assert!(drive(writer, 0, 2).is_empty());
+    }
+    assert_eq!(pool.recordings(), 8);
+    assert!(
+        pool.threads() <= 2,
+        "{} threads for 8 recordings",
+        pool.threads()
+    );
+    for writer in writers {
+        let summary = answering(writer.finish(2000).wait())
+            .await
+            .unwrap_or_else(|e| panic!("finish: {e}"));
+        let probe = ffprobe(&summary.folder.join("you.webm"));
+        assert!(
+            (probed_duration_ms(&probe) - 2000.0).abs() <= 20.0,
+            "{probe}"
+        );
+    }
+    eventually("every lane thread ended with its recordings", || {
+        pool.recordings() == 0 && pool.threads() == 0
+    });
+    // A recording after the lanes went idle starts a thread again.
+    let mut config = RecorderConfig::new(dir.path(), "ep-lane-again", "s");
+    config.writer.pool = pool.clone();
+    let mut writer = RecordingWriter::start(config, || {});
+    assert!(drive(&mut writer, 0, 1).is_empty());
+    answering(writer.finish(1000).wait())
+        .await
+        .unwrap_or_else(|e| panic!("finish after idle: {e}"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_writing_one_recording_ends_only_that_one() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    // One lane: both recordings are written by the same thread.
+    let pool = WriterPool::new(1);
+    let fault = DiskFault::new();
+    let mut broken_config = config(dir.path(), "ep-panics", &fault);
+    broken_config.writer.pool = pool.clone();
+    let woken = Arc::new(AtomicUsize::new(0));
+    let wakes = woken.clone();
+    let mut broken = RecordingWriter::start(broken_config, move || {
+        wakes.fetch_add(1, Ordering::SeqCst);
+    });
+    let mut healthy_config = RecorderConfig::new(dir.path(), "ep-beside", "s");
+    healthy_config.writer.pool = pool.clone();
+    healthy_config.writer.frame_queue = 1000;
+    let mut healthy = RecordingWriter::start(healthy_config, || {});
+    assert!(drive(&mut broken, 0, 1).is_empty());
+    assert!(drive(&mut healthy, 0, 1).is_empty());
+
+    fault.panic_writes();
+    eventually("the broken recording's failure reported", || {
+        woken.load(Ordering::SeqCst) == 1
+    });
+    let errors = drive(&mut broken, 1000, 1);
+    assert!(
+        matches!(errors.as_slice(), [RecordingError::WriterLost { reason, .. }] if reason.contains("panicked")),
+        "{errors:?}"
+    );
+    let lost = answering(broken.finish(2000).wait()).await;
+    assert!(
+        matches!(lost, Err(RecordingError::WriterLost { .. })),
+        "{lost:?}"
+    );
+
+    // The recording beside it on the same lane goes on and ends complete.
+    assert!(drive(&mut healthy, 1000, 2).is_empty());
+    let summary = answering(healthy.finish(3000).wait())
+        .await
+        .unwrap_or_else(|e| panic!("the healthy recording: {e}"));
+    let probe = ffprobe(&summary.folder.join("you.webm"));
+    assert!(
+        (probed_duration_ms(&probe) - 3000.0).abs() <= 20.0,
+        "{probe}"
+    );
+    let errors = ffmpeg_decode_errors(&summary.folder.join("you.webm"), &[]);
+    assert!(errors.is_empty(), "{errors}");
+}
+
 #[test]
 fn a_dropped_writer_still_finishes_its_files() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
@@ -384,11 +479,7 @@ async fn studio_on_a_hung_disk() {
         final_caption(&answered, Speaker::You).as_deref(),
         Some(QUESTION)
     );
-    assert_eq!(
-        fault.held(),
-        1,
-        "the writer thread was held by the disk all along"
-    );
+    assert_eq!(fault.held(), 1, "the lane was held by the disk all along");
 
     // The disk answers again; the session ends and the recording says what happened, once.
     fault.heal();
