@@ -173,7 +173,7 @@ impl<S: TrackSink> Track<S> {
             });
         }
         self.advance_to(at_ms)?;
-        if frame.iter().all(|s| *s == 0) {
+        if is_digital_silence(frame) {
             return self.write_silent_frame();
         }
         let len = self
@@ -275,6 +275,14 @@ impl OpusSettings {
     }
 }
 
+/// Every sample zero: ORs 32 at a time (the compiler vectorizes it) instead of a test and an early
+/// exit per sample; the human's track tests every frame of the microphone.
+fn is_digital_silence(frame: &[i16]) -> bool {
+    frame
+        .chunks(32)
+        .all(|chunk| chunk.iter().fold(0, |acc, sample| acc | sample) == 0)
+}
+
 fn new_encoder(path: &Path, settings: OpusSettings) -> Result<Encoder, RecordingError> {
     settings.encoder().map_err(|e| opus_error(path, e))
 }
@@ -298,5 +306,28 @@ fn opus_error(path: &Path, error: audiopus::Error) -> RecordingError {
     RecordingError::Encoder {
         path: path.to_path_buf(),
         message: error.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digital_silence_is_every_sample_zero_wherever_a_sound_sample_sits() {
+        let mut frame = [0i16; FRAME_SAMPLES];
+        assert!(is_digital_silence(&frame));
+        for at in [0, 31, 32, 500, FRAME_SAMPLES - 1] {
+            for sample in [1, -1, i16::MIN] {
+                frame[at] = sample;
+                assert!(!is_digital_silence(&frame), "sample {sample} at {at}");
+                frame[at] = 0;
+            }
+        }
+        // A length that is not a multiple of the 32-sample blocks.
+        let mut odd = [0i16; 45];
+        assert!(is_digital_silence(&odd));
+        odd[44] = 7;
+        assert!(!is_digital_silence(&odd));
     }
 }

@@ -218,7 +218,13 @@ struct Inbox {
     commands: VecDeque<Command>,
     /// The studio's handle is gone: take what is left, then finish the files where they stand.
     closed: bool,
+    /// Frame buffers the lane has written, for the handle's next frames: no allocation per frame,
+    /// and none freed on another thread than the one that made it (glibc's slow path for 2 KB).
+    spare: Vec<Box<[i16]>>,
 }
+
+/// Frame buffers kept for reuse per recording: a beat's worth of two speaking tracks.
+const SPARE_FRAMES: usize = 16;
 
 impl Shared {
     fn inbox(&self) -> std::sync::MutexGuard<'_, Inbox> {
@@ -304,10 +310,18 @@ impl RecordingWriter {
         if self.shared.queued.load(Ordering::Acquire) >= self.frame_room {
             return self.drop_one();
         }
+        let spare = self.shared.inbox().spare.pop();
+        let samples = match spare {
+            Some(mut buffer) if buffer.len() == frame.len() => {
+                buffer.copy_from_slice(frame);
+                buffer
+            }
+            _ => frame.into(),
+        };
         self.send(Command::Frame {
             speaker,
             at_ms,
-            samples: frame.into(),
+            samples,
         })
     }
 
@@ -588,14 +602,14 @@ impl Writer {
         }
     }
 
-    fn apply(&mut self, command: Command) {
+    /// Writes `command`; gives back a frame's buffer for reuse.
+    fn apply(&mut self, command: Command) -> Option<Box<[i16]>> {
         if let Err(error) = self.pass_disk() {
             self.fail(error);
-            return;
+            return None;
         }
-        let Some(recorder) = self.recorder.as_mut() else {
-            return;
-        };
+        let recorder = self.recorder.as_mut()?;
+        let mut written = None;
         let result = match command {
             Command::Frame {
                 speaker,
@@ -603,7 +617,9 @@ impl Writer {
                 samples,
             } => {
                 self.last_ms = self.last_ms.max(at_ms + 20);
-                recorder.push_frame(speaker, at_ms, &samples)
+                let result = recorder.push_frame(speaker, at_ms, &samples);
+                written = Some(samples);
+                result
             }
             Command::AdvanceTo(at_ms) => {
                 self.last_ms = self.last_ms.max(at_ms);
@@ -626,6 +642,7 @@ impl Writer {
         if let Err(error) = result {
             self.fail(error);
         }
+        written
     }
 
     fn sync(&mut self) {
@@ -682,6 +699,8 @@ pub(super) struct Writing {
     /// When the oldest write not yet synced was made.
     unsynced_since: Option<Instant>,
     batch: VecDeque<Command>,
+    /// Frame buffers written in this step, handed back to the handle at its end.
+    written: Vec<Box<[i16]>>,
 }
 
 impl Writing {
@@ -714,6 +733,7 @@ impl Writing {
             sync_every,
             unsynced_since: Some(Instant::now()),
             batch: VecDeque::new(),
+            written: Vec::new(),
         }
     }
 
@@ -744,8 +764,19 @@ impl Writing {
                 let _ = reply.send(result);
                 return false;
             }
-            self.writer.apply(command);
+            if let Some(buffer) = self.writer.apply(command) {
+                self.written.push(buffer);
+            }
             self.unsynced_since.get_or_insert_with(Instant::now);
+        }
+        if !self.written.is_empty() {
+            let mut inbox = shared.inbox();
+            let room = SPARE_FRAMES.saturating_sub(inbox.spare.len());
+            let kept = self.written.len().min(room);
+            inbox.spare.extend(self.written.drain(..kept));
+            drop(inbox);
+            // Beyond the spare room, freed here (the handle's thread made them).
+            self.written.clear();
         }
         // Syncs land on the lane's beat: at the last beat before the schedule's deadline, so
         // a write is never left unsynced longer than `sync_every`.
