@@ -95,6 +95,37 @@ async fn a_spinning_plugin_hits_its_cpu_limit_while_another_plugin_keeps_serving
     assert_eq!(text, "recovered");
 }
 
+/// One worker only: the other plugin is served only if the spinning one yields that worker at
+/// the epoch ticks. (With two workers, as above, the other plugin is served even when the
+/// spinner never yields.)
+#[tokio::test(flavor = "current_thread")]
+async fn a_spinning_plugin_yields_the_only_worker_to_another_plugin() {
+    let studio = studio();
+    let host = studio.start(false).await;
+    let mut claude = host.llm(Ai::Claude);
+    let mut guest = host.llm(Ai::Guest);
+
+    let spinner = tokio::spawn(async move { complete(&mut claude, "spin", "x").await });
+    let mut served = 0;
+    while !spinner.is_finished() {
+        let text = complete(&mut guest, "echo", "one two three")
+            .await
+            .expect("guest serves during the spin");
+        assert_eq!(text, "one two three");
+        served += 1;
+        tokio::task::yield_now().await;
+    }
+    let result = spinner.await.expect("spinner task");
+    assert!(
+        matches!(result, Err(CallError::CpuLimit { .. })),
+        "{result:?}"
+    );
+    assert!(
+        served > 1,
+        "the guest plugin served {served} calls on the one worker while claude's spun"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plugin_growing_past_its_memory_limit_fails_with_memory_limit_and_recovers() {
     let studio = studio();
