@@ -57,6 +57,23 @@ async fn a_trap_fails_only_its_call_and_the_next_call_on_the_same_handle_succeed
     assert_eq!(text, "still here");
 }
 
+/// Calls `plugin` with echo requests until `spinner` has finished; returns how many it served.
+async fn echo_until_finished<T>(
+    plugin: &mut voice_studio::plugins::LlmHandle,
+    spinner: &tokio::task::JoinHandle<T>,
+) -> usize {
+    let mut served = 0;
+    while !spinner.is_finished() {
+        let text = complete(plugin, "echo", "one two three")
+            .await
+            .expect("the other plugin serves during the spin");
+        assert_eq!(text, "one two three");
+        served += 1;
+        tokio::task::yield_now().await;
+    }
+    served
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spinning_plugin_hits_its_cpu_limit_while_another_plugin_keeps_serving() {
     let studio = studio();
@@ -69,15 +86,7 @@ async fn a_spinning_plugin_hits_its_cpu_limit_while_another_plugin_keeps_serving
         (claude, result)
     });
     // The guest keeps answering while claude's plugin burns its CPU budget.
-    let mut served = 0;
-    while !spinner.is_finished() {
-        let text = complete(&mut guest, "echo", "one two three")
-            .await
-            .expect("guest serves during the spin");
-        assert_eq!(text, "one two three");
-        served += 1;
-        tokio::task::yield_now().await;
-    }
+    let served = echo_until_finished(&mut guest, &spinner).await;
     let (mut claude, result) = spinner.await.expect("spinner task");
     let err = result.expect_err("spin is stopped");
     assert!(
@@ -106,15 +115,7 @@ async fn a_spinning_plugin_yields_the_only_worker_to_another_plugin() {
     let mut guest = host.llm(Ai::Guest);
 
     let spinner = tokio::spawn(async move { complete(&mut claude, "spin", "x").await });
-    let mut served = 0;
-    while !spinner.is_finished() {
-        let text = complete(&mut guest, "echo", "one two three")
-            .await
-            .expect("guest serves during the spin");
-        assert_eq!(text, "one two three");
-        served += 1;
-        tokio::task::yield_now().await;
-    }
+    let served = echo_until_finished(&mut guest, &spinner).await;
     let result = spinner.await.expect("spinner task");
     assert!(
         matches!(result, Err(CallError::CpuLimit { .. })),
