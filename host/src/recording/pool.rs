@@ -68,12 +68,13 @@ impl WriterPool {
 
     /// Hands `job` to the lane with the fewest recordings, starting its thread if it has none.
     pub(super) fn start(&self, job: Job) -> Result<Arc<Lane>, std::io::Error> {
+        // `new` makes at least one lane.
         let lane = self
             .lanes
             .iter()
             .min_by_key(|lane| lane.lock().load)
-            .cloned()
-            .unwrap_or_else(|| Arc::new(Lane::default()));
+            .unwrap_or(&self.lanes[0])
+            .clone();
         let mut state = lane.lock();
         state.arrivals.push(job);
         state.load += 1;
@@ -157,21 +158,20 @@ fn serve(lane: &Lane) {
                 }
             }
         }
-        writing.retain_mut(|recording| {
-            let lost = recording.lost_handle();
-            match catch_unwind(AssertUnwindSafe(|| recording.step())) {
+        writing.retain_mut(
+            |recording| match catch_unwind(AssertUnwindSafe(|| recording.step())) {
                 Ok(true) => true,
                 Ok(false) => {
                     ended += 1;
                     false
                 }
                 Err(_) => {
-                    lost.panicked();
+                    recording.lost_handle().panicked();
                     ended += 1;
                     false
                 }
-            }
-        });
+            },
+        );
         if ended > 0 {
             let mut state = lane.lock();
             state.load = state.load.saturating_sub(ended);

@@ -310,18 +310,20 @@ impl RecordingWriter {
         if self.shared.queued.load(Ordering::Acquire) >= self.frame_room {
             return self.drop_one();
         }
-        let spare = self.shared.inbox().spare.pop();
-        let samples = match spare {
-            Some(mut buffer) if buffer.len() == frame.len() => {
-                buffer.copy_from_slice(frame);
-                buffer
+        // The buffer is taken from the spares under the same lock that queues it.
+        self.send_with(|inbox| {
+            let samples = match inbox.spare.pop() {
+                Some(mut buffer) if buffer.len() == frame.len() => {
+                    buffer.copy_from_slice(frame);
+                    buffer
+                }
+                _ => frame.into(),
+            };
+            Command::Frame {
+                speaker,
+                at_ms,
+                samples,
             }
-            _ => frame.into(),
-        };
-        self.send(Command::Frame {
-            speaker,
-            at_ms,
-            samples,
         })
     }
 
@@ -419,6 +421,14 @@ impl RecordingWriter {
     }
 
     fn send(&mut self, command: Command) -> Result<(), RecordingError> {
+        self.send_with(|_| command)
+    }
+
+    /// Queues the command `make` builds from the locked queue (a frame takes a spare buffer).
+    fn send_with(
+        &mut self,
+        make: impl FnOnce(&mut Inbox) -> Command,
+    ) -> Result<(), RecordingError> {
         self.check()?;
         let Some(lane) = &self.lane else {
             return self.writer_lost("it never started");
@@ -432,7 +442,10 @@ impl RecordingWriter {
             return self.drop_one();
         }
         self.shared.queued.fetch_add(1, Ordering::AcqRel);
-        self.shared.inbox().commands.push_back(command);
+        let mut inbox = self.shared.inbox();
+        let command = make(&mut inbox);
+        inbox.commands.push_back(command);
+        drop(inbox);
         // A burst (a second of microphone at once, a catch-up fill) is taken before its beat,
         // so it never reaches the frames' limit while the disk keeps up.
         if queued + 1 == self.frame_room / 2 {

@@ -14,7 +14,7 @@ use crate::support::recording::{ffmpeg_decode_errors, ffprobe, probed_duration_m
 use voice_studio::gateway::protocol::OrbState;
 use voice_studio::recording::{
     BriefingRecord, DiskFault, Event, PluginRecord, RecorderConfig, RecordingError,
-    RecordingWriter, TurnMetrics, WriterOptions, WriterPool,
+    RecordingSummary, RecordingWriter, TurnMetrics, WriterOptions, WriterPool,
 };
 use voice_studio::speakers::Speaker;
 
@@ -279,6 +279,19 @@ async fn finish_on_a_hung_disk_gives_up_at_its_deadline_and_the_files_end_later(
     assert_eq!(session_yml(&folder)["durationMs"], 1000);
 }
 
+/// Finishes `writer` at `end_ms` and checks that the human's track plays that long.
+async fn finished_at(writer: RecordingWriter, end_ms: u64) -> RecordingSummary {
+    let summary = answering(writer.finish(end_ms).wait())
+        .await
+        .unwrap_or_else(|e| panic!("finish at {end_ms} ms: {e}"));
+    let probe = ffprobe(&summary.folder.join("you.webm"));
+    assert!(
+        (probed_duration_ms(&probe) - end_ms as f64).abs() <= 20.0,
+        "{probe}"
+    );
+    summary
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_recordings_share_the_few_lane_threads_which_end_with_them() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
@@ -302,14 +315,7 @@ async fn many_recordings_share_the_few_lane_threads_which_end_with_them() {
         pool.threads()
     );
     for writer in writers {
-        let summary = answering(writer.finish(2000).wait())
-            .await
-            .unwrap_or_else(|e| panic!("finish: {e}"));
-        let probe = ffprobe(&summary.folder.join("you.webm"));
-        assert!(
-            (probed_duration_ms(&probe) - 2000.0).abs() <= 20.0,
-            "{probe}"
-        );
+        finished_at(writer, 2000).await;
     }
     eventually("every lane thread ended with its recordings", || {
         pool.recordings() == 0 && pool.threads() == 0
@@ -361,14 +367,7 @@ async fn a_panic_writing_one_recording_ends_only_that_one() {
 
     // The recording beside it on the same lane goes on and ends complete.
     assert!(drive(&mut healthy, 1000, 2).is_empty());
-    let summary = answering(healthy.finish(3000).wait())
-        .await
-        .unwrap_or_else(|e| panic!("the healthy recording: {e}"));
-    let probe = ffprobe(&summary.folder.join("you.webm"));
-    assert!(
-        (probed_duration_ms(&probe) - 3000.0).abs() <= 20.0,
-        "{probe}"
-    );
+    let summary = finished_at(healthy, 3000).await;
     let errors = ffmpeg_decode_errors(&summary.folder.join("you.webm"), &[]);
     assert!(errors.is_empty(), "{errors}");
 }
