@@ -41,14 +41,20 @@ use crate::speakers::Speaker;
 /// the OS this much later at most, well inside the open Cluster's second.
 pub const BATCH_EVERY: Duration = Duration::from_millis(100);
 
+/// Queued writes that wake the lane before its beat: half a second of two tracks.
+const WAKE_EARLY_AT: usize = 50;
+
 /// How recordings are written; the same for every session of a server.
 #[derive(Debug, Clone)]
 pub struct WriterOptions {
     /// How long written data may wait before it is synced to the device (`fdatasync`): what a
     /// power loss may take beyond the open Cluster. Default 2 s.
     pub sync_every: Duration,
-    /// Frames that may wait for the disk before new ones are dropped. Default 100: one second of
-    /// the two tracks that take frames at once (the human and the AI speaking).
+    /// Frames that may wait for the disk before new ones are dropped. Default 300: three seconds
+    /// of the two tracks that take frames at once (the human and the AI speaking). A lane that
+    /// is starved of CPU for a moment (320 studios starting at once beside other work) falls a
+    /// second or more behind and catches up; one second of room dropped frames there. The room
+    /// costs memory only while it is used.
     pub frame_queue: usize,
     /// Further room for captions, events and silence fills, which are never dropped while
     /// frames are. Default 256.
@@ -68,7 +74,7 @@ impl Default for WriterOptions {
     fn default() -> Self {
         Self {
             sync_every: Duration::from_secs(2),
-            frame_queue: 100,
+            frame_queue: 300,
             note_queue: 256,
             finish_within: Duration::from_secs(10),
             disk_fault: None,
@@ -448,7 +454,7 @@ impl RecordingWriter {
         drop(inbox);
         // A burst (a second of microphone at once, a catch-up fill) is taken before its beat,
         // so it never reaches the frames' limit while the disk keeps up.
-        if queued + 1 == self.frame_room / 2 {
+        if queued + 1 == WAKE_EARLY_AT.min(self.frame_room / 2) {
             lane.wake();
         }
         Ok(())
