@@ -20,6 +20,8 @@ pub(super) struct Report {
     pub(super) studios: usize,
     pub(super) failed_clients: usize,
     pub(super) errors: usize,
+    /// The error events by their `code`, so a report says what went wrong, not only how often.
+    pub(super) error_codes: std::collections::BTreeMap<String, usize>,
     pub(super) first_seen: std::collections::BTreeMap<String, usize>,
 }
 
@@ -42,6 +44,7 @@ impl Step {
             studios: self.studios,
             failed_clients: self.failed_clients,
             errors: 0,
+            error_codes: Default::default(),
             first_seen: self
                 .logs
                 .first()
@@ -50,6 +53,10 @@ impl Step {
         };
         for (i, log) in self.logs.iter().enumerate() {
             r.errors += log.errors.len();
+            for error in &log.errors {
+                let code = error["code"].as_str().unwrap_or("(no code)").to_owned();
+                *r.error_codes.entry(code).or_default() += 1;
+            }
             if i == 0 && std::env::var_os("STUDIO_BENCH_DEBUG").is_some() {
                 debug_timeline(log);
             }
@@ -162,8 +169,8 @@ impl Report {
         );
         if self.failed_clients > 0 || self.errors > 0 || self.studios != n {
             eprintln!(
-                "step {n}: {} clients failed, {} error events, {} studios live at the end",
-                self.failed_clients, self.errors, self.studios
+                "step {n}: {} clients failed, {} error events {:?}, {} studios live at the end",
+                self.failed_clients, self.errors, self.error_codes, self.studios
             );
         }
         eprintln!(
