@@ -98,7 +98,9 @@ fn main() {
         let report = step.analyse(Duration::from_millis(late_ms));
         report.print_row(n);
         host_gaps.push((n, HostGaps::from_spans(&step.spans)));
-        if report.late_frames == 0 && report.lost_frames == 0 && report.replies > 0 {
+        // An error event (a recording that dropped frames, a failed plugin) is trouble too.
+        let clean = report.late_frames == 0 && report.lost_frames == 0 && report.errors == 0;
+        if clean && report.replies > 0 {
             max_clean = n;
         } else {
             break;
@@ -106,7 +108,7 @@ fn main() {
     }
     host_gaps::print_table(&host_gaps);
     println!();
-    println!("max studios with no late or lost frame: {max_clean}");
+    println!("max studios with no late or lost frame and no error event: {max_clean}");
 }
 
 fn env_number(key: &str, default: u64) -> u64 {
