@@ -11,6 +11,14 @@
 //! A hung disk holds its lane's thread in the write, and with it the lane's other recordings:
 //! they share that disk anyway, and each studio's handle still never waits (its frames are
 //! dropped once its queue is full). A panic while writing one recording ends only that one.
+//!
+//! A lane that fell behind (CPU taken by other work, a slow disk) held seconds of frames in its
+//! queues, and the allocator may keep those pages once they are freed: some overloaded
+//! 320-studio runs left the server at 159-277 MiB after every studio had ended, against 45 MiB
+//! idle. A lane that ends hands them back to the system (`malloc_trim`: 363 -> 71 MiB at the end
+//! of such a run). It does not trim while it runs: trimming after each backlog freed 10 MiB a
+//! second that the next backlog took again, page faults included (docs/BENCHMARKS.md,
+//! "Recorder lanes").
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -87,7 +95,7 @@ impl WriterPool {
             .name("recorder".into())
             .stack_size(LANE_STACK)
             .spawn(move || {
-                crate::background::yield_to_live_audio();
+                crate::scheduling::yield_to_live_audio();
                 serve(&serving);
             });
         match spawned {
@@ -143,6 +151,8 @@ fn serve(lane: &Lane) {
             let mut state = lane.lock();
             if writing.is_empty() && state.arrivals.is_empty() {
                 state.thread = None;
+                drop(state);
+                return_freed_memory();
                 return;
             }
             std::mem::take(&mut state.arrivals)
@@ -181,3 +191,36 @@ fn serve(lane: &Lane) {
         }
     }
 }
+
+/// Hands the pages the allocator keeps after a backlog back to the system. glibc's `free` returns
+/// only the top of a heap; `malloc_trim` also releases free pages inside the heaps. It walks
+/// every arena under its lock, so it runs only when a lane ends.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn return_freed_memory() {
+    let before = resident_mib();
+    // SAFETY: malloc_trim only reads and releases the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+    tracing::debug!(
+        before,
+        after = resident_mib(),
+        "a recorder lane returned freed memory (MiB resident)"
+    );
+}
+
+/// The process's resident size in MiB, from `/proc/self/statm` (0 where it cannot be read).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn resident_mib() -> u64 {
+    let pages = std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|statm| statm.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .unwrap_or(0);
+    // SAFETY: sysconf only reads a system constant.
+    let page = u64::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+    pages * page / (1024 * 1024)
+}
+
+/// Other allocators return memory on their own terms.
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn return_freed_memory() {}
