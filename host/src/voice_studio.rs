@@ -5,7 +5,6 @@
 //! `wit/`; this crate is the host that loads, sandboxes, swaps and drives them.
 
 pub mod audio;
-pub mod background;
 pub mod briefings;
 pub mod cluster;
 pub mod config;
@@ -14,6 +13,7 @@ pub mod metrics;
 pub mod observe;
 pub mod prompt;
 pub mod recording;
+pub mod scheduling;
 pub mod session;
 pub mod speakers;
 pub mod store;

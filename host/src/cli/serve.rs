@@ -37,8 +37,12 @@ pub fn run() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    // The workers carry the live audio: they ask to run ahead of other processes.
+    let nice = config.server.live_audio_nice;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .on_thread_start(voice_studio::scheduling::runtime_thread_started)
+        .on_thread_unpark(move || voice_studio::scheduling::live_audio_worker_unparked(nice))
         .build()
     {
         Ok(runtime) => runtime,

@@ -1,5 +1,5 @@
 //! Where the server listens and how it runs: `HOST`, `PORT`, `NODE_ENV`, `CORS_ORIGIN`,
-//! `METRICS_ADDR`, the signed download links' lifetime, and logging.
+//! `METRICS_ADDR`, `LIVE_AUDIO_NICE`, the signed download links' lifetime, and logging.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -55,10 +55,14 @@ pub struct ServerConfig {
     /// scraper on the same machine or a private network (unset: `/metrics` only on the main
     /// port, behind the admin token).
     pub metrics_addr: Option<SocketAddr>,
+    /// `LIVE_AUDIO_NICE`: the nice value the async runtime's workers ask for, ahead of other
+    /// processes on the machine (-20 to 0, default -10; 0 leaves them at the normal priority).
+    pub live_audio_nice: i32,
 }
 
 impl ServerConfig {
-    /// Reads `PORT`, `HOST`, `NODE_ENV`, `CORS_ORIGIN`, `STUDIO_ADMIN_TOKEN` and `METRICS_ADDR`.
+    /// Reads `PORT`, `HOST`, `NODE_ENV`, `CORS_ORIGIN`, `STUDIO_ADMIN_TOKEN`, `METRICS_ADDR` and
+    /// `LIVE_AUDIO_NICE`.
     pub(super) fn read(r: &mut Reader<'_>) -> Self {
         let port = r.parsed(
             "PORT",
@@ -104,6 +108,13 @@ impl ServerConfig {
                 "give METRICS_ADDR a port of its own, e.g. 127.0.0.1:9464",
             );
         }
+        let live_audio_nice = r.number(
+            "LIVE_AUDIO_NICE",
+            -10,
+            -20..=0,
+            "a nice value from -20 to 0",
+            "set LIVE_AUDIO_NICE to e.g. -10, or 0 to leave the live-audio threads at the normal priority",
+        );
         Self {
             host,
             port,
@@ -111,6 +122,7 @@ impl ServerConfig {
             cors_origins,
             admin_token,
             metrics_addr,
+            live_audio_nice,
         }
     }
 }

@@ -163,7 +163,7 @@ pub(super) fn start(
     let thread = std::thread::Builder::new()
         .name("episode-store".into())
         .spawn(move || {
-            crate::background::yield_to_live_audio();
+            crate::scheduling::yield_to_live_audio();
             run(&path, &conn, &rx);
         })
         .map_err(StoreError::Thread)?

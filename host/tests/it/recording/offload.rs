@@ -548,8 +548,9 @@ async fn studio_on_a_hung_disk() {
 /// Linux's `SCHED_BATCH` policy number (`sched_setscheduler(2)`).
 const SCHED_BATCH: u32 = 3;
 
-/// The scheduling policy of each thread of this process named `name`, from `/proc`.
-fn policies_of_threads_named(name: &str) -> Vec<u32> {
+/// The scheduling policy and nice value of each thread of this process named `name`, from
+/// `/proc`.
+fn policies_of_threads_named(name: &str) -> Vec<(u32, i32)> {
     let tasks = std::fs::read_dir("/proc/self/task").expect("/proc/self/task");
     tasks
         .filter_map(Result::ok)
@@ -558,9 +559,14 @@ fn policies_of_threads_named(name: &str) -> Vec<u32> {
         })
         .filter_map(|task| {
             let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
-            // Fields after the command's closing parenthesis start at field 3; policy is 41.
+            // Fields after the command's closing parenthesis start at field 3; nice is 19,
+            // policy 41.
             let (_, rest) = stat.rsplit_once(')')?;
-            rest.split_whitespace().nth(41 - 3)?.parse().ok()
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            Some((
+                fields.get(41 - 3)?.parse().ok()?,
+                fields.get(19 - 3)?.parse().ok()?,
+            ))
         })
         .collect()
 }
@@ -570,17 +576,31 @@ fn policies_of_threads_named(name: &str) -> Vec<u32> {
 async fn the_recorder_and_store_threads_never_preempt_the_live_audio_path() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let config = RecorderConfig::new(dir.path(), "ep-batch", "session-batch");
-    let mut writer = RecordingWriter::start(config, || {});
-    let _store = voice_studio::store::EpisodeStore::open(dir.path())
-        .unwrap_or_else(|e| panic!("episode store: {e}"));
+    let store_dir = dir.path().to_owned();
+    // Made by a thread that raised its priority, as the server's workers do: a new thread
+    // inherits its maker's nice, and these must still return to the normal one.
+    let (mut writer, _store) = std::thread::spawn(move || {
+        // SAFETY: setpriority takes plain integers; who = 0 is this thread on Linux. Refused
+        // without the privilege, which leaves the thread as it was.
+        unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, -5) };
+        let writer = RecordingWriter::start(config, || {});
+        let store = voice_studio::store::EpisodeStore::open(&store_dir)
+            .unwrap_or_else(|e| panic!("episode store: {e}"));
+        (writer, store)
+    })
+    .join()
+    .unwrap_or_else(|_| panic!("the raised thread panicked"));
     assert!(drive(&mut writer, 0, 1).is_empty());
     // Other tests start these threads too; each switches itself as it starts, so once the
-    // switch has run every such thread of the process is in the batch class.
+    // switch has run every such thread of the process is in the batch class at nice 0.
     for name in ["recorder", "episode-store"] {
-        eventually(&format!("every {name} thread in SCHED_BATCH"), || {
-            let policies = policies_of_threads_named(name);
-            !policies.is_empty() && policies.iter().all(|&p| p == SCHED_BATCH)
-        });
+        eventually(
+            &format!("every {name} thread in SCHED_BATCH at nice 0"),
+            || {
+                let threads = policies_of_threads_named(name);
+                !threads.is_empty() && threads.iter().all(|&p| p == (SCHED_BATCH, 0))
+            },
+        );
     }
     writer
         .finish(1000)

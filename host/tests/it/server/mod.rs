@@ -17,6 +17,7 @@ mod metrics;
 mod openapi;
 mod producer_browser;
 mod rate_limits;
+mod scheduling;
 mod shutdown;
 mod socketio;
 mod text_say;
