@@ -5,8 +5,9 @@
 //!   (`LIVE_AUDIO_NICE`, default -10) the first time it runs, as audio servers do. Beside other
 //!   work on the same cores, a worker that lost its core for a few ms stalled every studio step
 //!   queued behind it: at 320 studios beside two busy loops, the host's total time between
-//!   stages had a p99 of 0.26-0.77 ms with the normal priority and 0.11-0.23 ms with nice -10,
-//!   the same build run alternately (docs/BENCHMARKS.md, "Live-audio priority"). Raising a
+//!   stages had a p99 of 0.46-2.24 ms with the normal priority and 0.10-0.91 ms with nice -10,
+//!   the same build run alternately (docs/BENCHMARKS.md, "Recording room, memory after a
+//!   backlog, live-audio priority"). Raising a
 //!   priority needs `CAP_SYS_NICE` or a nice limit (`RLIMIT_NICE`); where the system refuses,
 //!   the server logs it once, with the fix, and runs at the normal priority.
 //! - **Threads beside the runtime after it** (the recorders, the episode store). On Linux such a
@@ -20,7 +21,8 @@
 //!
 //! A thread starts with the priority of the thread that made it, so every thread of the runtime
 //! first returns to the normal nice ([`runtime_thread_started`]); only the workers then raise it
-//! ([`live_audio_worker_unparked`]). A plugin runs on the workers too, under its call's deadline.
+//! ([`live_audio_worker_unparked`]). A plugin runs on the workers too, under its call's deadline
+//! and CPU budget; a program a plugin starts runs at the normal nice.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};

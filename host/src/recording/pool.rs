@@ -16,9 +16,9 @@
 //! queues, and the allocator may keep those pages once they are freed: some overloaded
 //! 320-studio runs left the server at 159-277 MiB after every studio had ended, against 45 MiB
 //! idle. A lane that ends hands them back to the system (`malloc_trim`: 363 -> 71 MiB at the end
-//! of such a run). It does not trim while it runs: trimming after each backlog freed 10 MiB a
-//! second that the next backlog took again, page faults included (docs/BENCHMARKS.md,
-//! "Recorder lanes").
+//! of such a run). It does not trim while it runs: trimming after each backlog ran about once a
+//! second beside busy loops and freed 7-20 MiB that the next backlog took again
+//! (docs/BENCHMARKS.md, "Recording room, memory after a backlog, live-audio priority").
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};

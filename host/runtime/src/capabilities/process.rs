@@ -171,10 +171,15 @@ fn spawn(
             limits.max_processes.saturating_add(NPROC_HEADROOM),
         ));
     }
-    // SAFETY: the closure runs in the forked child before exec and only calls setrlimit, which is
-    // async-signal-safe, on values computed before the fork.
+    // SAFETY: the closure runs in the forked child before exec and only makes two system calls
+    // (setpriority, setrlimit), on values computed before the fork.
     unsafe {
         command.pre_exec(move || {
+            // The worker that forked may run at the studio's raised live-audio priority; the
+            // program runs at the normal one (lowering is always allowed).
+            if libc::setpriority(libc::PRIO_PROCESS, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
             for (resource, value) in &rlimits {
                 let limit = libc::rlimit {
                     rlim_cur: *value,

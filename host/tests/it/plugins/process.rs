@@ -468,3 +468,57 @@ max_children = 2"#,
     let again = spawn(&mut claude, "spawn-many:2|/bin/sleep|30", "").await;
     assert_eq!(again.expect("two fit again"), "2 children");
 }
+
+/// The nice value of a `/proc/.../stat` text (field 19).
+fn nice_in_stat(stat: &str) -> i32 {
+    let (_, rest) = stat.rsplit_once(')').expect("stat has a name");
+    rest.split_whitespace()
+        .nth(19 - 3)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("nice in {stat}"))
+}
+
+/// The server's workers may run at a raised priority (`LIVE_AUDIO_NICE`); a plugin's program
+/// started from one must not inherit it: it runs at the normal nice.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_child_runs_at_the_normal_nice_even_when_the_worker_that_starts_it_is_raised() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .on_thread_start(voice_studio::scheduling::runtime_thread_started)
+        .on_thread_unpark(|| voice_studio::scheduling::live_audio_worker_unparked(-5))
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let (_studio, host) = prober(
+            r#"["/bin/cat"]"#,
+            r#"env = ["GREETING"]
+args = ["/proc/self/stat"]"#,
+        )
+        .await;
+        let (worker_nice, child_stat) = tokio::spawn(async move {
+            let worker =
+                std::fs::read_to_string("/proc/thread-self/stat").expect("the worker's stat");
+            let mut claude = host.llm(Ai::Claude);
+            let child = spawn(&mut claude, "/bin/cat|/proc/self/stat", "")
+                .await
+                .expect("runs");
+            (nice_in_stat(&worker), child)
+        })
+        .await
+        .expect("task");
+        // Raising needs the privilege (root in CI); without it the worker stays at 0 as well.
+        let own = std::fs::read_to_string("/proc/self/status").expect("own status");
+        if own
+            .lines()
+            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+        {
+            assert_eq!(
+                worker_nice, -5,
+                "the worker that started the child was raised"
+            );
+        }
+        assert_eq!(nice_in_stat(&child_stat), 0, "{child_stat}");
+    });
+}
