@@ -82,24 +82,29 @@ fn session_yml(folder: &Path) -> serde_json::Value {
     serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("session.yml {text:?}: {e}"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_hung_disk_drops_frames_reports_once_and_never_holds_a_push() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-    let fault = DiskFault::new();
-    let wakes = Arc::new(AtomicUsize::new(0));
-    let woken = wakes.clone();
-    let mut writer = RecordingWriter::start(config(dir.path(), "ep-hung", &fault), move || {
-        woken.fetch_add(1, Ordering::SeqCst);
-    });
-    // One healthy second, then the disk hangs with the lane inside a write.
+/// One healthy second of `writer`, then `fault` hangs its disk with the lane inside a write (the
+/// silence fill at 1 s); returns once the lane is held there.
+fn held_after_a_healthy_second(mut writer: RecordingWriter, fault: &DiskFault) -> RecordingWriter {
     let healthy = drive(&mut writer, 0, 1);
     assert!(healthy.is_empty(), "{healthy:?}");
     fault.hang();
     writer
         .advance_to(1000)
         .unwrap_or_else(|e| panic!("advance: {e}"));
-    let gate = fault.clone();
-    eventually("the writer held by the hung disk", || gate.held() == 1);
+    eventually("the writer held by the hung disk", || fault.held() == 1);
+    writer
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_disk_drops_frames_reports_once_and_never_holds_a_push() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let fault = DiskFault::new();
+    let wakes = Arc::new(AtomicUsize::new(0));
+    let woken = wakes.clone();
+    let writer = RecordingWriter::start(config(dir.path(), "ep-hung", &fault), move || {
+        woken.fetch_add(1, Ordering::SeqCst);
+    });
+    let mut writer = held_after_a_healthy_second(writer, &fault);
 
     // Ten seconds of the studio's writes while the disk hangs: every call returns.
     let (writer, errors) = returns("ten seconds of pushes on a hung disk", move || {
@@ -169,15 +174,8 @@ async fn a_hung_disk_drops_frames_reports_once_and_never_holds_a_push() {
 async fn a_lane_held_for_two_seconds_catches_up_without_dropping_a_frame() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let fault = DiskFault::new();
-    let mut writer = RecordingWriter::start(config(dir.path(), "ep-stall", &fault), || {});
-    let healthy = drive(&mut writer, 0, 1);
-    assert!(healthy.is_empty(), "{healthy:?}");
-    fault.hang();
-    writer
-        .advance_to(1000)
-        .unwrap_or_else(|e| panic!("advance: {e}"));
-    let gate = fault.clone();
-    eventually("the writer held by the stalled disk", || gate.held() == 1);
+    let writer = RecordingWriter::start(config(dir.path(), "ep-stall", &fault), || {});
+    let mut writer = held_after_a_healthy_second(writer, &fault);
     let (writer, errors) = returns("two seconds of pushes on a stalled lane", move || {
         let errors = drive(&mut writer, 1000, 2);
         (writer, errors)
