@@ -7,9 +7,9 @@
 //!   queued behind it: at 320 studios beside two busy loops, the host's total time between
 //!   stages had a p99 of 0.46-2.24 ms with the normal priority and 0.10-0.91 ms with nice -10,
 //!   the same build run alternately (docs/BENCHMARKS.md, "Recording room, memory after a
-//!   backlog, live-audio priority"). Raising a
-//!   priority needs `CAP_SYS_NICE` or a nice limit (`RLIMIT_NICE`); where the system refuses,
-//!   the server logs it once, with the fix, and runs at the normal priority.
+//!   backlog, live-audio priority"). Raising a priority needs `CAP_SYS_NICE` or a nice limit
+//!   (`RLIMIT_NICE`); where the system refuses, the server logs it once, with the fix, and runs
+//!   at the normal priority.
 //! - **Threads beside the runtime after it** (the recorders, the episode store). On Linux such a
 //!   thread puts itself in the `SCHED_BATCH` class at the normal nice as it starts: it keeps its
 //!   fair share of the CPU, but waking up no longer preempts the thread running on that core.
@@ -33,7 +33,6 @@ const NORMAL_NICE: i32 = 0;
 /// For `on_thread_start` of the runtime: every new runtime thread (a worker or a blocking-pool
 /// thread, which a raised worker may have made) starts at the normal nice.
 pub fn runtime_thread_started() {
-    RAISED.with(|raised| raised.set(false));
     // Lowering a nice value is always allowed.
     let _ = set_nice(NORMAL_NICE);
 }

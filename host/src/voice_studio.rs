@@ -9,6 +9,7 @@ pub mod briefings;
 pub mod cluster;
 pub mod config;
 pub mod gateway;
+pub mod memory;
 pub mod metrics;
 pub mod observe;
 pub mod prompt;

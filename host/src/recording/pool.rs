@@ -15,8 +15,8 @@
 //! A lane that fell behind (CPU taken by other work, a slow disk) held seconds of frames in its
 //! queues, and the allocator may keep those pages once they are freed: some overloaded
 //! 320-studio runs left the server at 159-277 MiB after every studio had ended, against 45 MiB
-//! idle. A lane that ends hands them back to the system (`malloc_trim`: 363 -> 71 MiB at the end
-//! of such a run). It does not trim while it runs: trimming after each backlog ran about once a
+//! idle. A lane that ends hands them back to the system ([`crate::memory::trim`]: 363 -> 71 MiB
+//! at the end of such a run). It does not trim while it runs: trimming after each backlog ran about once a
 //! second beside busy loops and freed 7-20 MiB that the next backlog took again
 //! (docs/BENCHMARKS.md, "Recording room, memory after a backlog, live-audio priority").
 
@@ -152,7 +152,7 @@ fn serve(lane: &Lane) {
             if writing.is_empty() && state.arrivals.is_empty() {
                 state.thread = None;
                 drop(state);
-                return_freed_memory();
+                crate::memory::trim();
                 return;
             }
             std::mem::take(&mut state.arrivals)
@@ -191,36 +191,3 @@ fn serve(lane: &Lane) {
         }
     }
 }
-
-/// Hands the pages the allocator keeps after a backlog back to the system. glibc's `free` returns
-/// only the top of a heap; `malloc_trim` also releases free pages inside the heaps. It walks
-/// every arena under its lock, so it runs only when a lane ends.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn return_freed_memory() {
-    let before = resident_mib();
-    // SAFETY: malloc_trim only reads and releases the allocator's own free lists.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-    tracing::debug!(
-        before,
-        after = resident_mib(),
-        "a recorder lane returned freed memory (MiB resident)"
-    );
-}
-
-/// The process's resident size in MiB, from `/proc/self/statm` (0 where it cannot be read).
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn resident_mib() -> u64 {
-    let pages = std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|statm| statm.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .unwrap_or(0);
-    // SAFETY: sysconf only reads a system constant.
-    let page = u64::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
-    pages * page / (1024 * 1024)
-}
-
-/// Other allocators return memory on their own terms.
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn return_freed_memory() {}

@@ -15,7 +15,6 @@
 mod audience;
 mod floor;
 mod limits;
-mod memory;
 mod quota;
 mod room;
 mod state;

@@ -510,7 +510,7 @@ impl Studio {
             audio_bytes = stats.bytes,
             "studio ended"
         );
-        super::memory::studio_ended();
+        crate::memory::studio_ended();
     }
 }
 

@@ -4,7 +4,10 @@
 //! its peak stayed resident once the studios had ended (the studio bench saw 194 MiB of 284 still
 //! held at 260 studios, docs/BENCHMARKS.md). `malloc_trim` hands the free pages of every arena back.
 //! It walks all arenas under their locks, so it runs on a blocking thread, at most once per
-//! [`TRIM_AFTER`], after a studio ends (its memory is freed once its task is gone).
+//! [`TRIM_AFTER`], after a studio ends (its memory is freed once its task is gone), and on a
+//! recorder lane's own thread when the lane ends: a lane that fell behind frees the frames it
+//! held after the studios' trim has run (overloaded 320-studio runs kept 159-277 MiB without it,
+//! 62-69 MiB with it; docs/BENCHMARKS.md).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -15,7 +18,7 @@ const TRIM_AFTER: Duration = Duration::from_secs(2);
 static TRIM_PENDING: AtomicBool = AtomicBool::new(false);
 
 /// A studio ended: schedules a trim unless one is pending.
-pub(super) fn studio_ended() {
+pub(crate) fn studio_ended() {
     if TRIM_PENDING.swap(true, Ordering::AcqRel) {
         return;
     }
@@ -30,13 +33,15 @@ pub(super) fn studio_ended() {
     });
 }
 
+/// Hands the allocator's free pages back now, on the calling thread (never a runtime worker).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn trim() {
+pub(crate) fn trim() {
     // SAFETY: malloc_trim takes no pointers and is safe to call from any thread at any time.
     unsafe {
         libc::malloc_trim(0);
     }
 }
 
+/// Other allocators return memory on their own terms.
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn trim() {}
+pub(crate) fn trim() {}
